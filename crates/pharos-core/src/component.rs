@@ -1,0 +1,66 @@
+//! A component's status, derived from the confirmed health of its monitors.
+
+use crate::status::{ComponentStatus, ProbeStatus};
+
+/// Derives the status a component shows from its monitors' confirmed statuses: all down is a
+/// major outage, some down a partial one, any degraded is degraded performance.
+pub fn derive_component_status(
+    monitors: impl IntoIterator<Item = ProbeStatus>,
+    under_maintenance: bool,
+) -> ComponentStatus {
+    if under_maintenance {
+        return ComponentStatus::UnderMaintenance;
+    }
+    let (mut total, mut down, mut degraded) = (0usize, 0usize, 0usize);
+    for status in monitors {
+        total += 1;
+        match status {
+            ProbeStatus::Down => down += 1,
+            ProbeStatus::Degraded => degraded += 1,
+            ProbeStatus::Up => {}
+        }
+    }
+    if total > 0 && down == total {
+        ComponentStatus::MajorOutage
+    } else if down > 0 {
+        ComponentStatus::PartialOutage
+    } else if degraded > 0 {
+        ComponentStatus::DegradedPerformance
+    } else {
+        ComponentStatus::Operational
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ProbeStatus::{Degraded, Down, Up};
+
+    #[test]
+    fn derivation_covers_each_status() {
+        assert_eq!(
+            derive_component_status([], false),
+            ComponentStatus::Operational
+        );
+        assert_eq!(
+            derive_component_status([Up, Up], false),
+            ComponentStatus::Operational
+        );
+        assert_eq!(
+            derive_component_status([Up, Degraded], false),
+            ComponentStatus::DegradedPerformance
+        );
+        assert_eq!(
+            derive_component_status([Up, Down], false),
+            ComponentStatus::PartialOutage
+        );
+        assert_eq!(
+            derive_component_status([Down, Down], false),
+            ComponentStatus::MajorOutage
+        );
+        assert_eq!(
+            derive_component_status([Down], true),
+            ComponentStatus::UnderMaintenance
+        );
+    }
+}

@@ -1,0 +1,340 @@
+//! Incidents: what they hold, and the pure decision of when one opens, changes and resolves as
+//! a component's status moves.
+
+use crate::ids::ComponentId;
+use crate::status::ComponentStatus;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// Where an incident stands, as shown to readers of the status page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IncidentPhase {
+    Investigating,
+    Identified,
+    Monitoring,
+    Resolved,
+}
+
+impl IncidentPhase {
+    pub const ALL: [IncidentPhase; 4] = [
+        IncidentPhase::Investigating,
+        IncidentPhase::Identified,
+        IncidentPhase::Monitoring,
+        IncidentPhase::Resolved,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IncidentPhase::Investigating => "investigating",
+            IncidentPhase::Identified => "identified",
+            IncidentPhase::Monitoring => "monitoring",
+            IncidentPhase::Resolved => "resolved",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            IncidentPhase::Investigating => "Investigating",
+            IncidentPhase::Identified => "Identified",
+            IncidentPhase::Monitoring => "Monitoring",
+            IncidentPhase::Resolved => "Resolved",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|phase| phase.as_str() == text)
+    }
+}
+
+/// A message posted on an incident, automatically or by an operator.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentUpdate {
+    pub at: DateTime<Utc>,
+    pub phase: IncidentPhase,
+    pub message: String,
+    pub automatic: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimelineKind {
+    FirstFailure,
+    Detected,
+    Update,
+    ImpactChanged,
+    Recovered,
+}
+
+impl TimelineKind {
+    pub const ALL: [TimelineKind; 5] = [
+        TimelineKind::FirstFailure,
+        TimelineKind::Detected,
+        TimelineKind::Update,
+        TimelineKind::ImpactChanged,
+        TimelineKind::Recovered,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimelineKind::FirstFailure => "first_failure",
+            TimelineKind::Detected => "detected",
+            TimelineKind::Update => "update",
+            TimelineKind::ImpactChanged => "impact_changed",
+            TimelineKind::Recovered => "recovered",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == text)
+    }
+}
+
+/// One line of an incident's timeline, the raw material of a postmortem.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    pub at: DateTime<Utc>,
+    pub kind: TimelineKind,
+    pub detail: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Incident {
+    pub id: i64,
+    pub component: ComponentId,
+    pub title: String,
+    pub phase: IncidentPhase,
+    pub impact: ComponentStatus,
+    /// The first failed probe of the episode.
+    pub started_at: DateTime<Utc>,
+    /// When the outage was confirmed and the incident opened.
+    pub detected_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub updates: Vec<IncidentUpdate>,
+    pub timeline: Vec<TimelineEntry>,
+}
+
+impl Incident {
+    pub fn is_open(&self) -> bool {
+        self.resolved_at.is_none()
+    }
+
+    pub fn time_to_detect(&self) -> Duration {
+        (self.detected_at - self.started_at)
+            .to_std()
+            .unwrap_or_default()
+    }
+
+    pub fn time_to_recover(&self) -> Option<Duration> {
+        self.resolved_at
+            .map(|resolved| (resolved - self.started_at).to_std().unwrap_or_default())
+    }
+}
+
+/// Messages used for automatic updates; `{component}` is replaced by the component's name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IncidentTemplates {
+    pub title: String,
+    pub investigating: String,
+    pub resolved: String,
+}
+
+impl Default for IncidentTemplates {
+    fn default() -> Self {
+        Self {
+            title: "{component}: {status}".to_owned(),
+            investigating: "We are investigating problems with {component}.".to_owned(),
+            resolved: "{component} is operating normally again.".to_owned(),
+        }
+    }
+}
+
+impl IncidentTemplates {
+    pub const PLACEHOLDERS: [&'static str; 2] = ["{component}", "{status}"];
+
+    fn fill(template: &str, component: &str, status: ComponentStatus) -> String {
+        template
+            .replace("{component}", component)
+            .replace("{status}", &status.label().to_lowercase())
+    }
+}
+
+/// What the incident engine should do after a component's status changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IncidentAction {
+    Open {
+        component: ComponentId,
+        title: String,
+        impact: ComponentStatus,
+        started_at: DateTime<Utc>,
+        detected_at: DateTime<Utc>,
+        message: String,
+    },
+    ChangeImpact {
+        incident_id: i64,
+        impact: ComponentStatus,
+        at: DateTime<Utc>,
+        message: String,
+    },
+    Resolve {
+        incident_id: i64,
+        at: DateTime<Utc>,
+        message: String,
+    },
+}
+
+/// A component status change, as the incident engine sees it.
+#[derive(Clone, Debug)]
+pub struct ComponentChange<'a> {
+    pub component: &'a ComponentId,
+    pub component_name: &'a str,
+    pub to: ComponentStatus,
+    pub at: DateTime<Utc>,
+    pub first_failure_at: Option<DateTime<Utc>>,
+}
+
+/// Decides what a component status change does to incidents: open one when the component
+/// starts affecting users, note a change of impact, resolve it on recovery.
+pub fn plan_incident(
+    change: &ComponentChange<'_>,
+    open_incident: Option<&Incident>,
+    templates: &IncidentTemplates,
+) -> Option<IncidentAction> {
+    let name = change.component_name;
+    match (open_incident, change.to.is_incident()) {
+        (None, true) => Some(IncidentAction::Open {
+            component: change.component.clone(),
+            title: IncidentTemplates::fill(&templates.title, name, change.to),
+            impact: change.to,
+            started_at: change.first_failure_at.unwrap_or(change.at).min(change.at),
+            detected_at: change.at,
+            message: IncidentTemplates::fill(&templates.investigating, name, change.to),
+        }),
+        (Some(incident), true) if incident.impact != change.to => {
+            Some(IncidentAction::ChangeImpact {
+                incident_id: incident.id,
+                impact: change.to,
+                at: change.at,
+                message: format!("{name} is now in {}.", change.to.label().to_lowercase()),
+            })
+        }
+        (Some(incident), false) => Some(IncidentAction::Resolve {
+            incident_id: incident.id,
+            at: change.at,
+            message: IncidentTemplates::fill(&templates.resolved, name, change.to),
+        }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(second: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_700_000_000 + second, 0).unwrap()
+    }
+
+    fn incident(impact: ComponentStatus) -> Incident {
+        Incident {
+            id: 7,
+            component: ComponentId::new("smtp"),
+            title: "t".into(),
+            phase: IncidentPhase::Investigating,
+            impact,
+            started_at: at(0),
+            detected_at: at(5),
+            resolved_at: None,
+            updates: vec![],
+            timeline: vec![],
+        }
+    }
+
+    fn change(to: ComponentStatus) -> ComponentChange<'static> {
+        static ID: std::sync::OnceLock<ComponentId> = std::sync::OnceLock::new();
+        ComponentChange {
+            component: ID.get_or_init(|| ComponentId::new("smtp")),
+            component_name: "Mail submission",
+            to,
+            at: at(10),
+            first_failure_at: Some(at(3)),
+        }
+    }
+
+    #[test]
+    fn an_outage_opens_an_incident_from_the_template() {
+        let action = plan_incident(
+            &change(ComponentStatus::MajorOutage),
+            None,
+            &IncidentTemplates::default(),
+        );
+        let Some(IncidentAction::Open {
+            title,
+            message,
+            started_at,
+            detected_at,
+            ..
+        }) = action
+        else {
+            panic!("expected an opened incident, got {action:?}");
+        };
+        assert_eq!(title, "Mail submission: major outage");
+        assert_eq!(
+            message,
+            "We are investigating problems with Mail submission."
+        );
+        assert_eq!((started_at, detected_at), (at(3), at(10)));
+    }
+
+    #[test]
+    fn recovery_resolves_the_open_incident() {
+        let open = incident(ComponentStatus::MajorOutage);
+        let action = plan_incident(
+            &change(ComponentStatus::Operational),
+            Some(&open),
+            &IncidentTemplates::default(),
+        );
+        assert!(matches!(
+            action,
+            Some(IncidentAction::Resolve { incident_id: 7, .. })
+        ));
+    }
+
+    #[test]
+    fn a_worse_status_changes_the_impact_but_opens_nothing_new() {
+        let open = incident(ComponentStatus::PartialOutage);
+        let action = plan_incident(
+            &change(ComponentStatus::MajorOutage),
+            Some(&open),
+            &IncidentTemplates::default(),
+        );
+        assert!(matches!(
+            action,
+            Some(IncidentAction::ChangeImpact {
+                incident_id: 7,
+                impact: ComponentStatus::MajorOutage,
+                ..
+            })
+        ));
+        let same = plan_incident(
+            &change(ComponentStatus::PartialOutage),
+            Some(&open),
+            &IncidentTemplates::default(),
+        );
+        assert_eq!(same, None);
+    }
+
+    #[test]
+    fn maintenance_opens_no_incident() {
+        assert_eq!(
+            plan_incident(
+                &change(ComponentStatus::UnderMaintenance),
+                None,
+                &IncidentTemplates::default()
+            ),
+            None
+        );
+    }
+}

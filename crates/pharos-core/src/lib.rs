@@ -1,0 +1,23 @@
+//! The pharos domain model: what a probe outcome is, how a monitor's health follows its
+//! outcomes, how a component's status derives from its monitors, and when incidents open and
+//! resolve. Pure: no I/O, no async, no SQL; time is passed in as a value.
+
+pub mod component;
+pub mod detect;
+pub mod event;
+pub mod ids;
+pub mod incident;
+pub mod outcome;
+pub mod status;
+pub mod uptime;
+
+pub use component::derive_component_status;
+pub use detect::{DetectionPolicy, MonitorHealth, Transition};
+pub use event::EventKind;
+pub use ids::{ComponentId, MonitorId};
+pub use incident::{
+    plan_incident, ComponentChange, Incident, IncidentAction, IncidentPhase, IncidentTemplates,
+    IncidentUpdate, TimelineEntry, TimelineKind,
+};
+pub use outcome::{Outcome, Phase};
+pub use status::{ComponentStatus, ProbeStatus};
