@@ -1,1 +1,33 @@
-//! placeholder
+//! pharos configuration: TOML read with spans, validated in one pass into a typed `Config`,
+//! with every problem reported at file:line:col.
+
+mod model;
+mod problems;
+mod reader;
+mod validate;
+
+pub use model::*;
+pub use problems::{ConfigErrors, Problem};
+pub use reader::EnvLookup;
+pub use validate::parse;
+
+/// A fully commented example configuration, printed by `pharos config example`.
+pub const EXAMPLE: &str = include_str!("../example.toml");
+
+/// Reads and validates a configuration file, resolving `${NAME}` from the process environment.
+pub fn load(path: &std::path::Path) -> Result<Config, LoadError> {
+    let source = std::fs::read_to_string(path).map_err(|error| LoadError::Read {
+        path: path.display().to_string(),
+        error,
+    })?;
+    let env = |name: &str| std::env::var(name).ok();
+    parse(&path.display().to_string(), &source, &env).map_err(LoadError::Invalid)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read {path}: {error}")]
+    Read { path: String, error: std::io::Error },
+    #[error("{0}")]
+    Invalid(ConfigErrors),
+}

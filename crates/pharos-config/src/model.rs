@@ -1,0 +1,242 @@
+//! The validated configuration: every duration parsed, every reference resolved, every id
+//! unique. Code downstream of `pharos-config` never sees raw TOML.
+
+use pharos_core::{ComponentId, DetectionPolicy, EventKind, IncidentTemplates, MonitorId};
+use regex::Regex;
+use secrecy::SecretString;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use url::Url;
+
+#[derive(Debug)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub page: PageConfig,
+    pub retention: RetentionConfig,
+    pub components: Vec<Component>,
+    pub monitors: Vec<Monitor>,
+    pub channels: Vec<Channel>,
+}
+
+#[derive(Debug)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// Where the data lives: a SQLite file path (or `sqlite://` URL).
+    pub database: String,
+    /// The address readers use to reach the status page, for links in feeds and webhooks.
+    pub public_url: Option<Url>,
+    /// Bearer token for the admin API; without one, admin endpoints are disabled.
+    pub admin_token: Option<SecretString>,
+}
+
+#[derive(Debug)]
+pub struct PageConfig {
+    pub title: String,
+    pub description: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct RetentionConfig {
+    /// How long raw probe results are kept before only their roll-ups remain.
+    pub raw_results: Duration,
+    /// How long per-minute, per-hour and per-day roll-ups are kept.
+    pub rollups: Duration,
+}
+
+#[derive(Debug)]
+pub struct Component {
+    pub id: ComponentId,
+    pub name: String,
+    pub group: Option<String>,
+    pub description: Option<String>,
+    pub templates: IncidentTemplates,
+}
+
+#[derive(Debug)]
+pub struct Monitor {
+    pub id: MonitorId,
+    pub name: String,
+    pub component: ComponentId,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub policy: DetectionPolicy,
+    /// Latency above this turns an otherwise good result into a degraded one.
+    pub degraded_above: Option<Duration>,
+    pub probe: ProbeSpec,
+}
+
+#[derive(Debug)]
+pub enum ProbeSpec {
+    Http(HttpSpec),
+    Tcp(TcpSpec),
+    Dns(DnsSpec),
+    Tls(TlsSpec),
+}
+
+impl ProbeSpec {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ProbeSpec::Http(_) => "http",
+            ProbeSpec::Tcp(_) => "tcp",
+            ProbeSpec::Dns(_) => "dns",
+            ProbeSpec::Tls(_) => "tls",
+        }
+    }
+
+    /// What the probe looks at, for tables and logs.
+    pub fn target(&self) -> String {
+        match self {
+            ProbeSpec::Http(spec) => spec.url.to_string(),
+            ProbeSpec::Tcp(spec) => format!("{}:{}", spec.host, spec.port),
+            ProbeSpec::Dns(spec) => format!("{} {}", spec.record.as_str(), spec.name),
+            ProbeSpec::Tls(spec) => format!("{}:{}", spec.host, spec.port),
+        }
+    }
+}
+
+/// An inclusive range of accepted HTTP status codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StatusRange {
+    pub low: u16,
+    pub high: u16,
+}
+
+impl StatusRange {
+    pub fn contains(&self, status: u16) -> bool {
+        (self.low..=self.high).contains(&status)
+    }
+}
+
+impl fmt::Display for StatusRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.low == self.high {
+            write!(f, "{}", self.low)
+        } else if self.high - self.low == 99 && self.low % 100 == 0 {
+            write!(f, "{}xx", self.low / 100)
+        } else {
+            write!(f, "{}-{}", self.low, self.high)
+        }
+    }
+}
+
+/// A header whose value may hold a credential, so `Debug` never shows it.
+pub struct Header {
+    pub name: String,
+    pub value: SecretString,
+}
+
+impl fmt::Debug for Header {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: [redacted]", self.name)
+    }
+}
+
+#[derive(Debug)]
+pub struct HttpSpec {
+    pub url: Url,
+    pub method: String,
+    pub headers: Vec<Header>,
+    pub body: Option<String>,
+    pub accept_status: Vec<StatusRange>,
+    pub body_contains: Option<String>,
+    pub body_regex: Option<Regex>,
+    pub follow_redirects: bool,
+    pub max_redirects: u32,
+    pub verify_tls: bool,
+    pub ca_file: Option<PathBuf>,
+}
+
+#[derive(Debug)]
+pub struct TcpSpec {
+    pub host: String,
+    pub port: u16,
+    /// Bytes to send once connected (escapes such as `\r\n` are written as TOML escapes).
+    pub send: Option<String>,
+    /// Text the answer must contain (a banner, a greeting).
+    pub expect: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordKind {
+    A,
+    Aaaa,
+    Mx,
+    Txt,
+    Cname,
+    Ns,
+}
+
+impl RecordKind {
+    pub const ALL: [RecordKind; 6] = [
+        RecordKind::A,
+        RecordKind::Aaaa,
+        RecordKind::Mx,
+        RecordKind::Txt,
+        RecordKind::Cname,
+        RecordKind::Ns,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordKind::A => "A",
+            RecordKind::Aaaa => "AAAA",
+            RecordKind::Mx => "MX",
+            RecordKind::Txt => "TXT",
+            RecordKind::Cname => "CNAME",
+            RecordKind::Ns => "NS",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct DnsSpec {
+    pub name: String,
+    pub record: RecordKind,
+    /// The server to ask; the system resolver when absent.
+    pub resolver: Option<SocketAddr>,
+    /// Answers that must all be present (compared case-insensitively, without trailing dot).
+    pub expect: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct TlsSpec {
+    pub host: String,
+    pub port: u16,
+    /// The name the certificate must match; the host when absent.
+    pub server_name: Option<String>,
+    /// A certificate expiring within this many days makes the result degraded.
+    pub warn_days: u32,
+    pub ca_file: Option<PathBuf>,
+}
+
+#[derive(Debug)]
+pub struct Channel {
+    pub id: String,
+    pub events: Vec<EventKind>,
+    /// Only events about these components; all components when empty.
+    pub components: Vec<ComponentId>,
+    /// After this long without a successful delivery, a notification is given up.
+    pub give_up_after: Duration,
+    pub kind: ChannelKind,
+}
+
+#[derive(Debug)]
+pub enum ChannelKind {
+    Webhook(WebhookChannel),
+}
+
+#[derive(Debug)]
+pub struct WebhookChannel {
+    pub url: Url,
+    /// A Standard Webhooks secret, `whsec_` followed by base64.
+    pub secret: SecretString,
+    pub headers: Vec<Header>,
+}
+
+impl Config {
+    pub fn component(&self, id: &ComponentId) -> Option<&Component> {
+        self.components.iter().find(|component| &component.id == id)
+    }
+}

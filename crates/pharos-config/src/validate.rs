@@ -1,0 +1,735 @@
+//! From TOML text to a validated `Config`: one pass that reads every table, checks every value
+//! and cross-reference, and collects all problems instead of stopping at the first.
+
+use crate::model::*;
+use crate::problems::{ConfigErrors, Problems};
+use crate::reader::{Context, EnvLookup, TableReader};
+use base64::Engine as _;
+use pharos_core::{ComponentId, DetectionPolicy, EventKind, IncidentTemplates, MonitorId};
+use secrecy::SecretString;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::Range;
+use std::path::PathBuf;
+use std::time::Duration;
+use toml::de::DeTable;
+use url::Url;
+
+/// Parses and validates a configuration; `file` names it in problems, `env` resolves `${NAME}`.
+pub fn parse(file: &str, source: &str, env: EnvLookup<'_>) -> Result<Config, ConfigErrors> {
+    let (document, syntax_errors) = DeTable::parse_recoverable(source);
+    let mut cx = Context {
+        problems: Problems::new(file, source),
+        env,
+    };
+    for error in syntax_errors {
+        let message = error.message().trim().replace('\n', "; ");
+        cx.problems.report(
+            error.span().unwrap_or(0..0),
+            format!("invalid TOML: {message}"),
+        );
+    }
+    let mut root = TableReader::new(document.get_ref(), document.span(), "the top level");
+
+    let server = read_server(&mut cx, &mut root);
+    let page = read_page(&mut cx, &mut root);
+    let retention = read_retention(&mut cx, &mut root);
+    let defaults = read_defaults(&mut cx, &mut root);
+    let components = read_components(&mut cx, &mut root);
+    let component_ids: HashMap<ComponentId, ()> = components
+        .iter()
+        .map(|component| (component.id.clone(), ()))
+        .collect();
+    let monitors = read_monitors(&mut cx, &mut root, &defaults, &component_ids);
+    let channels = read_channels(&mut cx, &mut root, &component_ids);
+    root.finish(&mut cx);
+
+    cx.problems.into_result(Config {
+        server,
+        page,
+        retention,
+        components,
+        monitors,
+        channels,
+    })
+}
+
+fn read_server(cx: &mut Context<'_, '_>, root: &mut TableReader<'_, '_>) -> ServerConfig {
+    let mut server = ServerConfig {
+        listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        database: "pharos.db".to_owned(),
+        public_url: None,
+        admin_token: None,
+    };
+    let Some(mut table) = root.table(cx, "server", "[server]") else {
+        return server;
+    };
+    if let Some((text, span)) = table.string(cx, "listen") {
+        match text.parse() {
+            Ok(address) => server.listen = address,
+            Err(_) => cx.problems.report(span, format!("`listen` must be an address and port such as \"127.0.0.1:8080\", found `{text}`")),
+        }
+    }
+    if let Some((text, _)) = table.string(cx, "database") {
+        server.database = text;
+    }
+    if let Some((text, span)) = table.string(cx, "public_url") {
+        server.public_url = read_url(cx, &text, span, "public_url");
+    }
+    if let Some((text, span)) = table.string(cx, "admin_token") {
+        if text.len() < 16 {
+            cx.problems
+                .report(span, "`admin_token` must be at least 16 characters long");
+        }
+        server.admin_token = Some(SecretString::from(text));
+    }
+    table.finish(cx);
+    server
+}
+
+fn read_page(cx: &mut Context<'_, '_>, root: &mut TableReader<'_, '_>) -> PageConfig {
+    let mut page = PageConfig {
+        title: "Service status".to_owned(),
+        description: None,
+    };
+    let Some(mut table) = root.table(cx, "page", "[page]") else {
+        return page;
+    };
+    if let Some((title, _)) = table.string(cx, "title") {
+        page.title = title;
+    }
+    page.description = table.string(cx, "description").map(|(text, _)| text);
+    table.finish(cx);
+    page
+}
+
+fn read_retention(cx: &mut Context<'_, '_>, root: &mut TableReader<'_, '_>) -> RetentionConfig {
+    let mut retention = RetentionConfig {
+        raw_results: Duration::from_secs(7 * 86_400),
+        rollups: Duration::from_secs(400 * 86_400),
+    };
+    let Some(mut table) = root.table(cx, "retention", "[retention]") else {
+        return retention;
+    };
+    if let Some(raw) = table.duration(cx, "raw_results") {
+        if raw < Duration::from_secs(2 * 86_400) {
+            cx.problems.report(table.span.clone(), "`raw_results` in [retention] must be at least 2 days: daily roll-ups are computed from raw results");
+        }
+        retention.raw_results = raw;
+    }
+    if let Some(rollups) = table.duration(cx, "rollups") {
+        if rollups < Duration::from_secs(90 * 86_400) {
+            cx.problems.report(table.span.clone(), "`rollups` in [retention] must be at least 90 days: the status page shows 90 days of history");
+        }
+        retention.rollups = rollups;
+    }
+    table.finish(cx);
+    retention
+}
+
+/// Monitor settings that `[defaults]` can set once for all monitors.
+#[derive(Clone, Copy)]
+struct MonitorDefaults {
+    interval: Duration,
+    timeout: Duration,
+    policy: DetectionPolicy,
+    degraded_above: Option<Duration>,
+}
+
+fn read_defaults(cx: &mut Context<'_, '_>, root: &mut TableReader<'_, '_>) -> MonitorDefaults {
+    let mut defaults = MonitorDefaults {
+        interval: Duration::from_secs(30),
+        timeout: Duration::from_secs(10),
+        policy: DetectionPolicy::default(),
+        degraded_above: None,
+    };
+    let Some(mut table) = root.table(cx, "defaults", "[defaults]") else {
+        return defaults;
+    };
+    read_timing(cx, &mut table, &mut defaults);
+    table.finish(cx);
+    defaults
+}
+
+fn read_timing(
+    cx: &mut Context<'_, '_>,
+    table: &mut TableReader<'_, '_>,
+    timing: &mut MonitorDefaults,
+) {
+    if let Some(interval) = table.duration(cx, "interval") {
+        timing.interval = interval;
+    }
+    if let Some(timeout) = table.duration(cx, "timeout") {
+        timing.timeout = timeout;
+    }
+    if let Some(count) = table.integer(cx, "failures_to_confirm", 1..101) {
+        timing.policy.failures_to_confirm = count as u32;
+    }
+    if let Some(count) = table.integer(cx, "successes_to_recover", 1..101) {
+        timing.policy.successes_to_recover = count as u32;
+    }
+    if let Some(delay) = table.duration(cx, "confirm_delay") {
+        timing.policy.confirm_delay = delay;
+    }
+    if let Some(threshold) = table.duration(cx, "degraded_above") {
+        timing.degraded_above = Some(threshold);
+    }
+    if timing.interval < Duration::from_secs(1) {
+        cx.problems.report(
+            table.span.clone(),
+            format!("`interval` in {} must be at least 1s", table.name),
+        );
+    }
+    if timing.timeout.is_zero() || timing.timeout > timing.interval {
+        cx.problems.report(
+            table.span.clone(),
+            format!(
+                "`timeout` in {} must be above zero and no longer than `interval`",
+                table.name
+            ),
+        );
+    }
+}
+
+fn read_slug(
+    cx: &mut Context<'_, '_>,
+    table: &mut TableReader<'_, '_>,
+    kind: &str,
+) -> Option<(String, Range<usize>)> {
+    let (id, span) = table.required_string(cx, "id")?;
+    let valid = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        && id.starts_with(|c: char| c.is_ascii_alphanumeric());
+    if !valid {
+        cx.problems.report(
+            span,
+            format!("{kind} id `{id}` must be 1 to 64 lower-case letters, digits, `-` or `_`"),
+        );
+        return None;
+    }
+    table.rename(format!("{kind} `{id}`"));
+    Some((id, span))
+}
+
+/// Reports ids seen twice; returns whether this one is new.
+fn check_unique(
+    cx: &mut Context<'_, '_>,
+    seen: &mut HashMap<String, Range<usize>>,
+    kind: &str,
+    id: &str,
+    span: Range<usize>,
+) -> bool {
+    if seen.contains_key(id) {
+        cx.problems
+            .report(span, format!("duplicate {kind} id `{id}`"));
+        return false;
+    }
+    seen.insert(id.to_owned(), span);
+    true
+}
+
+fn read_components(cx: &mut Context<'_, '_>, root: &mut TableReader<'_, '_>) -> Vec<Component> {
+    let mut seen = HashMap::new();
+    let mut components = Vec::new();
+    for mut table in root.tables(cx, "components", "component") {
+        let id = read_slug(cx, &mut table, "component");
+        let name = table.required_string(cx, "name").map(|(name, _)| name);
+        let group = table.string(cx, "group").map(|(group, _)| group);
+        let description = table.string(cx, "description").map(|(text, _)| text);
+        let mut templates = IncidentTemplates::default();
+        for (key, slot) in [
+            ("incident_title", &mut templates.title),
+            ("investigating_message", &mut templates.investigating),
+            ("resolved_message", &mut templates.resolved),
+        ] {
+            if let Some((template, span)) = table.string(cx, key) {
+                check_placeholders(cx, &template, span, key);
+                *slot = template;
+            }
+        }
+        table.finish(cx);
+        if let (Some((id, span)), Some(name)) = (id, name) {
+            if check_unique(cx, &mut seen, "component", &id, span) {
+                components.push(Component {
+                    id: ComponentId::new(id),
+                    name,
+                    group,
+                    description,
+                    templates,
+                });
+            }
+        }
+    }
+    components
+}
+
+fn check_placeholders(cx: &mut Context<'_, '_>, template: &str, span: Range<usize>, key: &str) {
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        let Some(length) = rest[start..].find('}') else {
+            break;
+        };
+        let placeholder = &rest[start..start + length + 1];
+        if !IncidentTemplates::PLACEHOLDERS.contains(&placeholder) {
+            cx.problems.report(
+                span.clone(),
+                format!(
+                    "`{key}` uses unknown placeholder `{placeholder}`; known: {}",
+                    IncidentTemplates::PLACEHOLDERS.join(", ")
+                ),
+            );
+        }
+        rest = &rest[start + length + 1..];
+    }
+}
+
+fn read_monitors(
+    cx: &mut Context<'_, '_>,
+    root: &mut TableReader<'_, '_>,
+    defaults: &MonitorDefaults,
+    components: &HashMap<ComponentId, ()>,
+) -> Vec<Monitor> {
+    let mut seen = HashMap::new();
+    let mut monitors = Vec::new();
+    for mut table in root.tables(cx, "monitors", "monitor") {
+        let id = read_slug(cx, &mut table, "monitor");
+        let name = table.string(cx, "name").map(|(name, _)| name);
+        let component = match table.required_string(cx, "component") {
+            Some((component, span)) => {
+                let component = ComponentId::new(component);
+                if components.contains_key(&component) {
+                    Some(component)
+                } else {
+                    cx.problems.report(
+                        span,
+                        format!("{} refers to unknown component `{component}`", table.name),
+                    );
+                    None
+                }
+            }
+            None => None,
+        };
+        let mut timing = *defaults;
+        read_timing(cx, &mut table, &mut timing);
+        let kind = table.required_string(cx, "type");
+        let known_type = kind
+            .as_ref()
+            .is_some_and(|(kind, _)| ["http", "tcp", "dns", "tls"].contains(&kind.as_str()));
+        let probe = match kind {
+            Some((kind, span)) => match kind.as_str() {
+                "http" => read_http(cx, &mut table).map(ProbeSpec::Http),
+                "tcp" => read_tcp(cx, &mut table).map(ProbeSpec::Tcp),
+                "dns" => read_dns(cx, &mut table).map(ProbeSpec::Dns),
+                "tls" => read_tls(cx, &mut table).map(ProbeSpec::Tls),
+                other => {
+                    cx.problems.report(
+                        span,
+                        format!("unknown monitor type `{other}`; known: http, tcp, dns, tls"),
+                    );
+                    None
+                }
+            },
+            None => None,
+        };
+        let interval_is_sane =
+            timing.interval >= Duration::from_secs(1) && timing.timeout <= timing.interval;
+        // An unknown type leaves its keys unread: reporting them as unknown would only add noise.
+        if known_type {
+            table.finish(cx);
+        }
+        if let (Some((id, span)), Some(component), Some(probe), true) =
+            (id, component, probe, interval_is_sane)
+        {
+            if check_unique(cx, &mut seen, "monitor", &id, span) {
+                monitors.push(Monitor {
+                    name: name.unwrap_or_else(|| id.clone()),
+                    id: MonitorId::new(id),
+                    component,
+                    interval: timing.interval,
+                    timeout: timing.timeout,
+                    policy: timing.policy,
+                    degraded_above: timing.degraded_above,
+                    probe,
+                });
+            }
+        }
+    }
+    monitors
+}
+
+fn read_url(cx: &mut Context<'_, '_>, text: &str, span: Range<usize>, key: &str) -> Option<Url> {
+    match Url::parse(text) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Some(url),
+        Ok(_) => {
+            cx.problems.report(
+                span,
+                format!("`{key}` must be an http:// or https:// URL with a host"),
+            );
+            None
+        }
+        Err(error) => {
+            cx.problems
+                .report(span, format!("`{key}` is not a valid URL: {error}"));
+            None
+        }
+    }
+}
+
+fn read_headers(cx: &mut Context<'_, '_>, table: &mut TableReader<'_, '_>) -> Vec<Header> {
+    let mut headers = Vec::new();
+    for (name, value, span) in table.string_map(cx, "headers") {
+        let valid_name = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        if !valid_name || value.contains(['\r', '\n']) {
+            cx.problems
+                .report(span, format!("header `{name}` is not a valid HTTP header"));
+            continue;
+        }
+        headers.push(Header {
+            name,
+            value: SecretString::from(value),
+        });
+    }
+    headers
+}
+
+fn read_path(
+    table: &mut TableReader<'_, '_>,
+    cx: &mut Context<'_, '_>,
+    key: &'static str,
+) -> Option<PathBuf> {
+    table.string(cx, key).map(|(path, _)| PathBuf::from(path))
+}
+
+fn read_http(cx: &mut Context<'_, '_>, table: &mut TableReader<'_, '_>) -> Option<HttpSpec> {
+    let url = match table.required_string(cx, "url") {
+        Some((text, span)) => read_url(cx, &text, span, "url"),
+        None => None,
+    };
+    let method = match table.string(cx, "method") {
+        Some((method, span)) => {
+            let method = method.to_ascii_uppercase();
+            if !method.bytes().all(|b| b.is_ascii_uppercase()) || method.is_empty() {
+                cx.problems
+                    .report(span, format!("`method` `{method}` is not an HTTP method"));
+            }
+            method
+        }
+        None => "GET".to_owned(),
+    };
+    let headers = read_headers(cx, table);
+    let body = table.string(cx, "body").map(|(body, _)| body);
+    let mut accept_status = Vec::new();
+    for (text, span) in table.scalars(cx, "accept_status").unwrap_or_default() {
+        match parse_status_range(&text) {
+            Some(range) => accept_status.push(range),
+            None => cx.problems.report(span, format!("`accept_status` entry `{text}` must be a status (200), a class (\"2xx\") or a range (\"200-299\")")),
+        }
+    }
+    if accept_status.is_empty() {
+        accept_status.push(StatusRange {
+            low: 200,
+            high: 299,
+        });
+    }
+    let body_contains = table.string(cx, "body_contains").map(|(text, _)| text);
+    let body_regex = table.string(cx, "body_regex").and_then(|(pattern, span)| {
+        match regex::Regex::new(&pattern) {
+            Ok(regex) => Some(regex),
+            Err(error) => {
+                cx.problems.report(
+                    span,
+                    format!(
+                        "`body_regex` is not a valid regular expression: {}",
+                        error.to_string().lines().last().unwrap_or("")
+                    ),
+                );
+                None
+            }
+        }
+    });
+    let follow_redirects = table.boolean(cx, "follow_redirects").unwrap_or(true);
+    let max_redirects = table.integer(cx, "max_redirects", 0..31).unwrap_or(5) as u32;
+    let verify_tls = table.boolean(cx, "verify_tls").unwrap_or(true);
+    let ca_file = read_path(table, cx, "ca_file");
+    Some(HttpSpec {
+        url: url?,
+        method,
+        headers,
+        body,
+        accept_status,
+        body_contains,
+        body_regex,
+        follow_redirects,
+        max_redirects,
+        verify_tls,
+        ca_file,
+    })
+}
+
+fn parse_status_range(text: &str) -> Option<StatusRange> {
+    let text = text.trim();
+    if let Some(class) = text.strip_suffix("xx").or_else(|| text.strip_suffix("XX")) {
+        let class: u16 = class.parse().ok().filter(|class| (1..=5).contains(class))?;
+        return Some(StatusRange {
+            low: class * 100,
+            high: class * 100 + 99,
+        });
+    }
+    let (low, high) = match text.split_once('-') {
+        Some((low, high)) => (low.trim().parse().ok()?, high.trim().parse().ok()?),
+        None => {
+            let status = text.parse().ok()?;
+            (status, status)
+        }
+    };
+    ((100..=599).contains(&low) && (low..=599).contains(&high)).then_some(StatusRange { low, high })
+}
+
+fn read_host(cx: &mut Context<'_, '_>, table: &mut TableReader<'_, '_>) -> Option<String> {
+    let (host, span) = table.required_string(cx, "host")?;
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    if host.is_empty() || host.contains(['/', ' ', ':']) && host.parse::<IpAddr>().is_err() {
+        cx.problems.report(
+            span,
+            format!("`host` `{host}` must be a host name or IP address, without a port or scheme"),
+        );
+        return None;
+    }
+    Some(host)
+}
+
+fn read_port(
+    cx: &mut Context<'_, '_>,
+    table: &mut TableReader<'_, '_>,
+    default: Option<u16>,
+) -> Option<u16> {
+    match table.integer(cx, "port", 1..65_536) {
+        Some(port) => Some(port as u16),
+        None if table.has("port") => None,
+        None => {
+            if default.is_none() {
+                table.missing(cx, "port");
+            }
+            default
+        }
+    }
+}
+
+fn read_tcp(cx: &mut Context<'_, '_>, table: &mut TableReader<'_, '_>) -> Option<TcpSpec> {
+    let host = read_host(cx, table);
+    let port = read_port(cx, table, None);
+    let send = table.string(cx, "send").map(|(text, _)| text);
+    let expect = table.string(cx, "expect").map(|(text, _)| text);
+    Some(TcpSpec {
+        host: host?,
+        port: port?,
+        send,
+        expect,
+    })
+}
+
+fn read_dns(cx: &mut Context<'_, '_>, table: &mut TableReader<'_, '_>) -> Option<DnsSpec> {
+    let name = table.required_string(cx, "query").map(|(name, _)| name);
+    let record = match table.string(cx, "record") {
+        Some((text, span)) => {
+            let found = RecordKind::ALL
+                .into_iter()
+                .find(|kind| kind.as_str().eq_ignore_ascii_case(&text));
+            if found.is_none() {
+                cx.problems.report(
+                    span,
+                    format!("unknown DNS record type `{text}`; known: A, AAAA, MX, TXT, CNAME, NS"),
+                );
+            }
+            found
+        }
+        None => Some(RecordKind::A),
+    };
+    let resolver = match table.string(cx, "resolver") {
+        Some((text, span)) => {
+            let parsed = text.parse::<SocketAddr>().ok().or_else(|| {
+                text.parse::<IpAddr>()
+                    .ok()
+                    .map(|ip| SocketAddr::new(ip, 53))
+            });
+            if parsed.is_none() {
+                cx.problems.report(
+                    span,
+                    format!(
+                        "`resolver` must be an IP address, optionally with a port, found `{text}`"
+                    ),
+                );
+                return None;
+            }
+            parsed
+        }
+        None => None,
+    };
+    let expect = table
+        .strings(cx, "expect")
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(text, _)| text)
+        .collect();
+    Some(DnsSpec {
+        name: name?,
+        record: record?,
+        resolver,
+        expect,
+    })
+}
+
+fn read_tls(cx: &mut Context<'_, '_>, table: &mut TableReader<'_, '_>) -> Option<TlsSpec> {
+    let host = read_host(cx, table);
+    let port = read_port(cx, table, Some(443));
+    let server_name = table.string(cx, "server_name").map(|(name, _)| name);
+    let warn_days = table.integer(cx, "warn_days", 0..3651).unwrap_or(14) as u32;
+    let ca_file = read_path(table, cx, "ca_file");
+    Some(TlsSpec {
+        host: host?,
+        port: port?,
+        server_name,
+        warn_days,
+        ca_file,
+    })
+}
+
+fn read_channels(
+    cx: &mut Context<'_, '_>,
+    root: &mut TableReader<'_, '_>,
+    components: &HashMap<ComponentId, ()>,
+) -> Vec<Channel> {
+    let mut seen = HashMap::new();
+    let mut channels = Vec::new();
+    for mut table in root.tables(cx, "channels", "channel") {
+        let id = read_slug(cx, &mut table, "channel");
+        let mut events = Vec::new();
+        for (text, span) in table.strings(cx, "events").unwrap_or_default() {
+            match EventKind::parse(&text) {
+                Some(kind) => events.push(kind),
+                None => cx.problems.report(span, format!("unknown event `{text}`; known: incident.opened, incident.updated, incident.resolved, component.status_changed")),
+            }
+        }
+        if !table.has("events") {
+            events = EventKind::ALL.to_vec();
+        }
+        let mut selected = Vec::new();
+        for (text, span) in table.strings(cx, "components").unwrap_or_default() {
+            let component = ComponentId::new(text);
+            if components.contains_key(&component) {
+                selected.push(component);
+            } else {
+                cx.problems.report(
+                    span,
+                    format!("{} refers to unknown component `{component}`", table.name),
+                );
+            }
+        }
+        let give_up_after = table
+            .duration(cx, "give_up_after")
+            .unwrap_or(Duration::from_secs(24 * 3600));
+        let kind = table.required_string(cx, "type");
+        let known_type = kind.as_ref().is_some_and(|(kind, _)| kind == "webhook");
+        let kind = match kind {
+            Some((kind, span)) => match kind.as_str() {
+                "webhook" => read_webhook(cx, &mut table).map(ChannelKind::Webhook),
+                other => {
+                    cx.problems.report(
+                        span,
+                        format!("unknown channel type `{other}`; known: webhook"),
+                    );
+                    None
+                }
+            },
+            None => None,
+        };
+        if known_type {
+            table.finish(cx);
+        }
+        if let (Some((id, span)), Some(kind)) = (id, kind) {
+            if check_unique(cx, &mut seen, "channel", &id, span) {
+                channels.push(Channel {
+                    id,
+                    events,
+                    components: selected,
+                    give_up_after,
+                    kind,
+                });
+            }
+        }
+    }
+    channels
+}
+
+fn read_webhook(
+    cx: &mut Context<'_, '_>,
+    table: &mut TableReader<'_, '_>,
+) -> Option<WebhookChannel> {
+    let url = match table.required_string(cx, "url") {
+        Some((text, span)) => read_url(cx, &text, span, "url"),
+        None => None,
+    };
+    let secret = match table.required_string(cx, "secret") {
+        Some((secret, span)) => {
+            let decoded = secret
+                .strip_prefix("whsec_")
+                .and_then(|key| base64::engine::general_purpose::STANDARD.decode(key).ok());
+            match decoded {
+                Some(key) if key.len() >= 24 => Some(SecretString::from(secret)),
+                _ => {
+                    cx.problems.report(span, "`secret` must be `whsec_` followed by at least 24 base64-encoded bytes (generate one with `pharos config secret`)");
+                    None
+                }
+            }
+        }
+        None => None,
+    };
+    let headers = read_headers(cx, table);
+    Some(WebhookChannel {
+        url: url?,
+        secret: secret?,
+        headers,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_ranges_parse_in_every_spelling() {
+        assert_eq!(
+            parse_status_range("200"),
+            Some(StatusRange {
+                low: 200,
+                high: 200
+            })
+        );
+        assert_eq!(
+            parse_status_range("3xx"),
+            Some(StatusRange {
+                low: 300,
+                high: 399
+            })
+        );
+        assert_eq!(
+            parse_status_range("200-204"),
+            Some(StatusRange {
+                low: 200,
+                high: 204
+            })
+        );
+        assert_eq!(parse_status_range("204-200"), None);
+        assert_eq!(parse_status_range("7xx"), None);
+        assert_eq!(parse_status_range("abc"), None);
+    }
+}
