@@ -1,1 +1,106 @@
-//! placeholder
+//! pharos probes: one module per protocol. A probe checks its target the way users use it and
+//! always ends in an `Outcome` (never an error, never a panic), within its timeout. Probes do
+//! not know about detection, incidents or the store.
+
+mod clock;
+mod dns;
+mod http;
+mod net;
+mod tcp;
+mod tls;
+mod tls_setup;
+
+pub use tls_setup::install_crypto_provider;
+
+use clock::PhaseClock;
+use pharos_config::{Monitor, ProbeSpec};
+use pharos_core::{Outcome, ProbeStatus};
+use std::time::Duration;
+
+/// A monitor's probe, prepared once (TLS roots and resolvers built, CA files read) and run many
+/// times.
+pub struct Prober {
+    kind: PreparedProbe,
+    timeout: Duration,
+    degraded_above: Option<Duration>,
+}
+
+enum PreparedProbe {
+    Http(http::HttpProbe),
+    Tcp(tcp::TcpProbe),
+    Dns(dns::DnsProbe),
+    Tls(tls::TlsProbe),
+}
+
+/// A probe that cannot even be prepared, such as an unreadable CA file.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("cannot read CA file {path}: {reason}")]
+    CaFile { path: String, reason: String },
+    #[error("cannot set up the DNS resolver: {0}")]
+    Resolver(String),
+}
+
+impl Prober {
+    pub fn new(monitor: &Monitor) -> Result<Self, SetupError> {
+        let kind = match &monitor.probe {
+            ProbeSpec::Http(spec) => PreparedProbe::Http(http::HttpProbe::new(spec)?),
+            ProbeSpec::Tcp(spec) => PreparedProbe::Tcp(tcp::TcpProbe::new(spec)),
+            ProbeSpec::Dns(spec) => PreparedProbe::Dns(dns::DnsProbe::new(spec, monitor.timeout)?),
+            ProbeSpec::Tls(spec) => PreparedProbe::Tls(tls::TlsProbe::new(spec)?),
+        };
+        Ok(Self {
+            kind,
+            timeout: monitor.timeout,
+            degraded_above: monitor.degraded_above,
+        })
+    }
+
+    /// Runs the probe once. Ends within the monitor's timeout, whatever the target does.
+    pub async fn run(&self) -> Outcome {
+        let mut clock = PhaseClock::start();
+        let verdict = tokio::time::timeout(self.timeout, self.run_inner(&mut clock)).await;
+        let outcome = match verdict {
+            Ok(verdict) => clock.finish(verdict),
+            Err(_) => {
+                let phase = clock.current_phase();
+                let reason = format!(
+                    "timed out after {} during {phase}",
+                    net::describe_duration(self.timeout)
+                );
+                clock.finish(Verdict::Down(reason))
+            }
+        };
+        self.apply_latency_threshold(outcome)
+    }
+
+    async fn run_inner(&self, clock: &mut PhaseClock) -> Verdict {
+        match &self.kind {
+            PreparedProbe::Http(probe) => probe.run(clock).await,
+            PreparedProbe::Tcp(probe) => probe.run(clock).await,
+            PreparedProbe::Dns(probe) => probe.run(clock).await,
+            PreparedProbe::Tls(probe) => probe.run(clock).await,
+        }
+    }
+
+    fn apply_latency_threshold(&self, outcome: Outcome) -> Outcome {
+        match self.degraded_above {
+            Some(threshold) if outcome.status == ProbeStatus::Up && outcome.latency > threshold => {
+                let reason = format!(
+                    "slow: took {}, above {}",
+                    net::describe_duration(outcome.latency),
+                    net::describe_duration(threshold)
+                );
+                Outcome::degraded(outcome.latency, outcome.phases, reason)
+            }
+            _ => outcome,
+        }
+    }
+}
+
+/// What a protocol module concludes; the clock adds latency and phases to make an `Outcome`.
+pub(crate) enum Verdict {
+    Up,
+    Degraded(String),
+    Down(String),
+}

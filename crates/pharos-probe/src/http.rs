@@ -1,0 +1,278 @@
+//! The HTTP(S) probe: one request (following redirects), timed phase by phase (DNS, connect,
+//! TLS, first byte), checked for status, body text and pattern.
+
+use crate::clock::PhaseClock;
+use crate::net::{describe_io_error, resolve_and_connect};
+use crate::tls_setup::{describe_tls_error, TlsSetup};
+use crate::{SetupError, Verdict};
+use bytes::Bytes;
+use http::header::{CONNECTION, HOST, LOCATION, USER_AGENT};
+use http::{HeaderName, HeaderValue, Method, Request};
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use pharos_config::{HttpSpec, StatusRange};
+use regex::Regex;
+use rustls::pki_types::ServerName;
+use secrecy::ExposeSecret;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsConnector;
+use url::Url;
+
+/// Bodies are read up to this size; checks look at this much of a larger body.
+const BODY_LIMIT: usize = 1024 * 1024;
+
+pub(crate) struct HttpProbe {
+    url: Url,
+    method: Method,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    body: Bytes,
+    accept_status: Vec<StatusRange>,
+    body_contains: Option<String>,
+    body_regex: Option<Regex>,
+    max_redirects: u32,
+    tls: TlsSetup,
+}
+
+trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Stream for T {}
+
+/// Aborts the connection task when the probe ends, even by timeout, so nothing lingers.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+struct Response {
+    status: u16,
+    location: Option<String>,
+    body: Vec<u8>,
+}
+
+impl HttpProbe {
+    pub(crate) fn new(spec: &HttpSpec) -> Result<Self, SetupError> {
+        let headers = spec
+            .headers
+            .iter()
+            .filter_map(|header| {
+                let name = HeaderName::from_bytes(header.name.as_bytes()).ok()?;
+                let value = HeaderValue::from_str(header.value.expose_secret()).ok()?;
+                Some((name, value))
+            })
+            .collect();
+        Ok(Self {
+            url: spec.url.clone(),
+            method: Method::from_bytes(spec.method.as_bytes()).unwrap_or(Method::GET),
+            headers,
+            body: Bytes::from(spec.body.clone().unwrap_or_default()),
+            accept_status: spec.accept_status.clone(),
+            body_contains: spec.body_contains.clone(),
+            body_regex: spec.body_regex.clone(),
+            max_redirects: if spec.follow_redirects {
+                spec.max_redirects
+            } else {
+                0
+            },
+            tls: TlsSetup::new(spec.ca_file.as_deref(), spec.verify_tls, &[b"http/1.1"])?,
+        })
+    }
+
+    pub(crate) async fn run(&self, clock: &mut PhaseClock) -> Verdict {
+        let mut url = self.url.clone();
+        let mut method = self.method.clone();
+        let mut redirects = 0;
+        loop {
+            let response = match self.fetch(clock, &url, &method).await {
+                Ok(response) => response,
+                Err(reason) => return Verdict::Down(reason),
+            };
+            let is_redirect = matches!(response.status, 301 | 302 | 303 | 307 | 308);
+            if is_redirect && redirects < self.max_redirects {
+                let Some(location) = response
+                    .location
+                    .as_deref()
+                    .and_then(|location| url.join(location).ok())
+                else {
+                    return Verdict::Down(format!(
+                        "redirect {} without a usable Location",
+                        response.status
+                    ));
+                };
+                if !matches!(location.scheme(), "http" | "https") {
+                    return Verdict::Down(format!(
+                        "redirect to unsupported scheme: {}",
+                        location.scheme()
+                    ));
+                }
+                if response.status == 303 {
+                    method = Method::GET;
+                }
+                url = location;
+                redirects += 1;
+                continue;
+            }
+            return self.check(&response);
+        }
+    }
+
+    fn check(&self, response: &Response) -> Verdict {
+        if !self
+            .accept_status
+            .iter()
+            .any(|range| range.contains(response.status))
+        {
+            let expected: Vec<String> =
+                self.accept_status.iter().map(ToString::to_string).collect();
+            return Verdict::Down(format!(
+                "expected {}, got {}",
+                expected.join(" or "),
+                response.status
+            ));
+        }
+        if self.body_contains.is_none() && self.body_regex.is_none() {
+            return Verdict::Up;
+        }
+        let body = String::from_utf8_lossy(&response.body);
+        if let Some(needle) = &self.body_contains {
+            if !body.contains(needle.as_str()) {
+                return Verdict::Down(format!("body does not contain `{needle}`"));
+            }
+        }
+        if let Some(pattern) = &self.body_regex {
+            if !pattern.is_match(&body) {
+                return Verdict::Down(format!("body does not match /{}/", pattern.as_str()));
+            }
+        }
+        Verdict::Up
+    }
+
+    async fn fetch(
+        &self,
+        clock: &mut PhaseClock,
+        url: &Url,
+        method: &Method,
+    ) -> Result<Response, String> {
+        let host = url
+            .host_str()
+            .ok_or("URL without a host")?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let port = url.port_or_known_default().ok_or("URL without a port")?;
+        let tcp = resolve_and_connect(clock, &host, port).await?;
+        let stream: Box<dyn Stream> = if url.scheme() == "https" {
+            let name = ServerName::try_from(host.clone())
+                .map_err(|_| format!("`{host}` is not a valid TLS server name"))?;
+            let (config, verifier) = self.tls.connection_config();
+            match clock
+                .time("tls", TlsConnector::from(config).connect(name, tcp))
+                .await
+            {
+                Ok(tls) => Box::new(tls),
+                Err(error) => {
+                    return Err(describe_tls_error(
+                        &error,
+                        verifier.presented().as_ref(),
+                        &host,
+                    ))
+                }
+            }
+        } else {
+            Box::new(tcp)
+        };
+
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|error| format!("HTTP handshake failed: {error}"))?;
+        let _connection = AbortOnDrop(tokio::spawn(async move {
+            let _ = connection.await;
+        }));
+
+        let mut request = Request::builder()
+            .method(method.clone())
+            .uri(&url[url::Position::BeforePath..url::Position::AfterQuery])
+            .header(HOST, host_header(url))
+            .header(USER_AGENT, concat!("pharos/", env!("CARGO_PKG_VERSION")))
+            .header(CONNECTION, "close");
+        for (name, value) in &self.headers {
+            request = request.header(name, value);
+        }
+        let body = if method == Method::GET || method == Method::HEAD {
+            Bytes::new()
+        } else {
+            self.body.clone()
+        };
+        let request = request
+            .body(Full::new(body))
+            .map_err(|error| format!("invalid request: {error}"))?;
+
+        let response = clock
+            .time("first_byte", sender.send_request(request))
+            .await
+            .map_err(|error| describe_hyper_error(&error))?;
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get(LOCATION)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        let mut body_stream = response.into_body();
+        let body = clock
+            .time("body", async {
+                let mut body = Vec::new();
+                while body.len() < BODY_LIMIT {
+                    match body_stream.frame().await {
+                        Some(Ok(frame)) => {
+                            if let Some(data) = frame.data_ref() {
+                                body.extend_from_slice(data);
+                            }
+                        }
+                        Some(Err(error)) => {
+                            return Err(format!(
+                                "reading the body failed: {}",
+                                describe_hyper_error(&error)
+                            ))
+                        }
+                        None => break,
+                    }
+                }
+                body.truncate(BODY_LIMIT);
+                Ok(body)
+            })
+            .await?;
+        Ok(Response {
+            status,
+            location,
+            body,
+        })
+    }
+}
+
+fn host_header(url: &Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    }
+}
+
+fn describe_hyper_error(error: &hyper::Error) -> String {
+    use std::error::Error as _;
+    let mut source = error.source();
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            return describe_io_error(io);
+        }
+        source = cause.source();
+    }
+    if error.is_incomplete_message() {
+        "connection closed before a complete response".to_owned()
+    } else if error.is_parse() {
+        format!("malformed HTTP response: {error}")
+    } else {
+        format!("HTTP error: {error}")
+    }
+}

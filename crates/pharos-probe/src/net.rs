@@ -1,0 +1,83 @@
+//! Shared network steps (resolve, connect) and the plain-words description of their failures.
+
+use crate::clock::PhaseClock;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpStream;
+
+/// Resolves `host:port` and connects to the first address that answers, timing both phases.
+pub(crate) async fn resolve_and_connect(
+    clock: &mut PhaseClock,
+    host: &str,
+    port: u16,
+) -> Result<TcpStream, String> {
+    let addresses = clock
+        .time("dns", async {
+            tokio::net::lookup_host((host, port))
+                .await
+                .map(|found| found.collect::<Vec<SocketAddr>>())
+        })
+        .await
+        .map_err(|_| format!("host not found: {host}"))?;
+    if addresses.is_empty() {
+        return Err(format!("host not found: {host}"));
+    }
+    clock
+        .time("connect", async {
+            let mut last_error = None;
+            for address in &addresses {
+                match TcpStream::connect(address).await {
+                    Ok(stream) => {
+                        let _ = stream.set_nodelay(true);
+                        return Ok(stream);
+                    }
+                    Err(error) => last_error = Some(error),
+                }
+            }
+            Err(describe_io_error(
+                &last_error.unwrap_or_else(|| io::ErrorKind::NotConnected.into()),
+            ))
+        })
+        .await
+}
+
+pub(crate) fn describe_io_error(error: &io::Error) -> String {
+    match error.kind() {
+        io::ErrorKind::ConnectionRefused => "connection refused".to_owned(),
+        io::ErrorKind::TimedOut => "connection timed out".to_owned(),
+        io::ErrorKind::ConnectionReset => "connection reset by peer".to_owned(),
+        io::ErrorKind::ConnectionAborted => "connection aborted".to_owned(),
+        io::ErrorKind::UnexpectedEof => "connection closed by peer".to_owned(),
+        io::ErrorKind::HostUnreachable => "host unreachable".to_owned(),
+        io::ErrorKind::NetworkUnreachable => "network unreachable".to_owned(),
+        _ => error.to_string(),
+    }
+}
+
+/// A duration in the unit a person would use: "850ms", "2.5s", "10s".
+pub(crate) fn describe_duration(duration: Duration) -> String {
+    let millis = duration.as_millis();
+    if millis < 1000 {
+        format!("{millis}ms")
+    } else if millis % 1000 == 0 {
+        format!("{}s", millis / 1000)
+    } else {
+        format!("{:.1}s", duration.as_secs_f64())
+    }
+}
+
+/// A peer's bytes made safe to quote in a reason: printable, short.
+pub(crate) fn quote_peer_text(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut quoted: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(120)
+        .collect();
+    quoted = quoted.trim().to_owned();
+    if text.chars().count() > 120 {
+        quoted.push('…');
+    }
+    quoted
+}

@@ -1,0 +1,267 @@
+//! TLS client set-up shared by the probes: trusted roots (built in, plus an optional CA file), a
+//! verifier that keeps the server's certificate so a failure can be explained in plain words
+//! ("expired 3 days ago"), and the certificate facts the probes report.
+
+use crate::SetupError;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Installs the process-wide rustls crypto provider (ring); harmless if already installed.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Everything needed to open verified TLS connections, built once per monitor.
+pub(crate) struct TlsSetup {
+    provider: Arc<CryptoProvider>,
+    webpki: Arc<WebPkiServerVerifier>,
+    verify: bool,
+    alpn: Vec<Vec<u8>>,
+}
+
+impl TlsSetup {
+    pub(crate) fn new(
+        ca_file: Option<&Path>,
+        verify: bool,
+        alpn: &[&[u8]],
+    ) -> Result<Self, SetupError> {
+        let mut roots = RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        if let Some(path) = ca_file {
+            let ca_error = |reason: String| SetupError::CaFile {
+                path: path.display().to_string(),
+                reason,
+            };
+            let pem = std::fs::read(path).map_err(|error| ca_error(error.to_string()))?;
+            let mut added = 0;
+            for certificate in rustls_pemfile::certs(&mut pem.as_slice()) {
+                let certificate = certificate.map_err(|error| ca_error(error.to_string()))?;
+                roots
+                    .add(certificate)
+                    .map_err(|error| ca_error(error.to_string()))?;
+                added += 1;
+            }
+            if added == 0 {
+                return Err(ca_error("no PEM certificate in it".to_owned()));
+            }
+        }
+        let provider = provider();
+        let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+            .build()
+            .map_err(|error| SetupError::CaFile {
+                path: "built-in roots".into(),
+                reason: error.to_string(),
+            })?;
+        Ok(Self {
+            provider,
+            webpki,
+            verify,
+            alpn: alpn.iter().map(|protocol| protocol.to_vec()).collect(),
+        })
+    }
+
+    /// A client configuration for one connection, with a verifier that records the
+    /// certificate the server presents.
+    pub(crate) fn connection_config(&self) -> (Arc<ClientConfig>, Arc<RecordingVerifier>) {
+        let verifier = Arc::new(RecordingVerifier {
+            inner: self.webpki.clone(),
+            verify: self.verify,
+            presented: Mutex::new(None),
+        });
+        let mut config = ClientConfig::builder_with_provider(self.provider.clone())
+            .with_safe_default_protocol_versions()
+            .expect("the ring provider supports the default protocol versions")
+            .dangerous()
+            .with_custom_certificate_verifier(verifier.clone())
+            .with_no_client_auth();
+        config.alpn_protocols = self.alpn.clone();
+        (Arc::new(config), verifier)
+    }
+}
+
+/// Delegates to the WebPKI verifier (unless verification is off) and keeps what it was shown.
+#[derive(Debug)]
+pub(crate) struct RecordingVerifier {
+    inner: Arc<WebPkiServerVerifier>,
+    verify: bool,
+    presented: Mutex<Option<CertificateDer<'static>>>,
+}
+
+impl RecordingVerifier {
+    pub(crate) fn presented(&self) -> Option<CertificateDer<'static>> {
+        self.presented
+            .lock()
+            .map(|certificate| certificate.clone())
+            .unwrap_or(None)
+    }
+}
+
+impl ServerCertVerifier for RecordingVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if let Ok(mut presented) = self.presented.lock() {
+            *presented = Some(end_entity.clone().into_owned());
+        }
+        if !self.verify {
+            return Ok(ServerCertVerified::assertion());
+        }
+        self.inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// What a certificate says about itself, for reasons and warnings.
+pub(crate) struct CertificateFacts {
+    pub(crate) not_after_unix: i64,
+    pub(crate) not_before_unix: i64,
+    pub(crate) names: Vec<String>,
+}
+
+impl CertificateFacts {
+    pub(crate) fn read(der: &CertificateDer<'_>) -> Option<Self> {
+        let (_, certificate) = x509_parser::parse_x509_certificate(der.as_ref()).ok()?;
+        let validity = certificate.validity();
+        let mut names = Vec::new();
+        if let Ok(Some(alternatives)) = certificate.subject_alternative_name() {
+            for name in &alternatives.value.general_names {
+                match name {
+                    x509_parser::extensions::GeneralName::DNSName(dns) => {
+                        names.push((*dns).to_owned())
+                    }
+                    x509_parser::extensions::GeneralName::IPAddress(bytes) => {
+                        names.push(describe_ip(bytes))
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Some(Self {
+            not_after_unix: validity.not_after.timestamp(),
+            not_before_unix: validity.not_before.timestamp(),
+            names,
+        })
+    }
+
+    /// Whole days left before expiry (zero on the last day, negative once expired).
+    pub(crate) fn days_left(&self) -> i64 {
+        (self.not_after_unix - now_unix()).div_euclid(86_400)
+    }
+
+    /// Whole days since expiry (zero on the day it expired).
+    pub(crate) fn days_expired(&self) -> i64 {
+        (now_unix() - self.not_after_unix).div_euclid(86_400)
+    }
+}
+
+fn describe_ip(bytes: &[u8]) -> String {
+    match bytes.len() {
+        4 => std::net::Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]).to_string(),
+        16 => {
+            let mut octets = [0u8; 16];
+            octets.copy_from_slice(bytes);
+            std::net::Ipv6Addr::from(octets).to_string()
+        }
+        _ => "?".to_owned(),
+    }
+}
+
+fn now_unix() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Explains a failed TLS handshake in plain words, using the certificate the server showed.
+pub(crate) fn describe_tls_error(
+    error: &std::io::Error,
+    presented: Option<&CertificateDer<'_>>,
+    host: &str,
+) -> String {
+    let facts = presented.and_then(CertificateFacts::read);
+    let rustls_error = error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+    match rustls_error {
+        Some(rustls::Error::InvalidCertificate(certificate_error)) => match certificate_error {
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => match facts {
+                Some(facts) => match facts.days_expired() {
+                    ..=0 => "TLS certificate expired today".to_owned(),
+                    1 => "TLS certificate expired 1 day ago".to_owned(),
+                    days => format!("TLS certificate expired {days} days ago"),
+                },
+                None => "TLS certificate expired".to_owned(),
+            },
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                let days =
+                    facts.map(|facts| (facts.not_before_unix - now_unix()).div_euclid(86_400) + 1);
+                match days {
+                    Some(days) => format!("TLS certificate not valid yet (valid in {days} days)"),
+                    None => "TLS certificate not valid yet".to_owned(),
+                }
+            }
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                let names = facts
+                    .map(|facts| facts.names.join(", "))
+                    .unwrap_or_default();
+                if names.is_empty() {
+                    format!("TLS certificate is not valid for {host}")
+                } else {
+                    format!("TLS certificate is not valid for {host} (valid for {names})")
+                }
+            }
+            CertificateError::UnknownIssuer => {
+                "TLS certificate issued by an unknown authority (self-signed or incomplete chain)"
+                    .to_owned()
+            }
+            CertificateError::Revoked => "TLS certificate revoked".to_owned(),
+            other => format!("TLS certificate rejected: {other:?}"),
+        },
+        Some(other) => format!("TLS handshake failed: {other}"),
+        None => format!(
+            "TLS handshake failed: {}",
+            crate::net::describe_io_error(error)
+        ),
+    }
+}

@@ -1,0 +1,8 @@
+//! Every probe against real peers on 127.0.0.1: HTTP and TLS servers with generated
+//! certificates, TCP listeners, and an in-process DNS server.
+
+mod dns;
+mod http;
+mod support;
+mod tcp;
+mod tls;
