@@ -1,1 +1,83 @@
-//! placeholder
+//! pharos storage: the `Store` trait the rest of pharos writes and reads through, and its
+//! SQLite implementation. Only this crate contains SQL.
+
+mod model;
+pub mod sqlite;
+
+pub use model::*;
+pub use sqlite::SqliteStore;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use pharos_core::{Incident, MonitorId};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("corrupt stored value in {what}: {detail}")]
+    Corrupt { what: &'static str, detail: String },
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Everything pharos persists. One implementation per database backend.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// What the engine needs to resume exactly where it stopped.
+    async fn load_engine_state(&self) -> StoreResult<EngineState>;
+
+    /// Applies one engine step atomically: results, detector state, component statuses,
+    /// incident changes and the notifications announcing them, all or nothing.
+    async fn commit(&self, batch: Batch) -> StoreResult<()>;
+
+    async fn incidents(&self, query: IncidentQuery) -> StoreResult<Vec<Incident>>;
+
+    async fn incident(&self, id: i64) -> StoreResult<Option<Incident>>;
+
+    /// The latest results of one monitor, newest first.
+    async fn recent_results(
+        &self,
+        monitor: &MonitorId,
+        limit: u32,
+    ) -> StoreResult<Vec<ResultRecord>>;
+
+    /// Per-day result counts of every monitor since `from`.
+    async fn daily_counts(&self, from: DateTime<Utc>) -> StoreResult<Vec<DailyCounts>>;
+
+    /// Per-minute latency of every monitor since `from`, for response-time charts.
+    async fn rollups(
+        &self,
+        resolution: Resolution,
+        from: DateTime<Utc>,
+    ) -> StoreResult<Vec<Rollup>>;
+
+    /// Notifications due for delivery at `now`, oldest first.
+    async fn due_messages(&self, now: DateTime<Utc>, limit: u32)
+        -> StoreResult<Vec<OutboxMessage>>;
+
+    /// When the next pending notification falls due, if any is pending.
+    async fn next_due_at(&self) -> StoreResult<Option<DateTime<Utc>>>;
+
+    /// Records one delivery attempt and what follows from it.
+    async fn record_attempt(
+        &self,
+        message_id: &str,
+        attempt: DeliveryAttempt,
+        next: NextStep,
+    ) -> StoreResult<()>;
+
+    /// Recent notifications with their delivery attempts, newest first.
+    async fn recent_messages(
+        &self,
+        limit: u32,
+    ) -> StoreResult<Vec<(OutboxMessage, Vec<DeliveryAttempt>)>>;
+
+    /// Aggregates raw results into per-minute, per-hour and per-day roll-ups up to `now`.
+    async fn roll_up(&self, now: DateTime<Utc>) -> StoreResult<RollupReport>;
+
+    /// Deletes what has outlived its retention.
+    async fn prune(&self, now: DateTime<Utc>, retention: &Retention) -> StoreResult<PruneReport>;
+}

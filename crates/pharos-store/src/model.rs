@@ -1,0 +1,197 @@
+//! The plain data the store reads and writes.
+
+use chrono::{DateTime, Utc};
+use pharos_core::uptime::ResultCounts;
+use pharos_core::{
+    ComponentId, ComponentStatus, EventKind, Incident, IncidentPhase, IncidentUpdate,
+    MonitorHealth, MonitorId, Outcome, TimelineEntry,
+};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// What the engine resumes from after a start.
+#[derive(Debug, Default)]
+pub struct EngineState {
+    pub monitor_health: HashMap<MonitorId, MonitorHealth>,
+    pub component_status: HashMap<ComponentId, (ComponentStatus, DateTime<Utc>)>,
+    pub open_incidents: Vec<Incident>,
+    /// The highest incident id ever used (ids are never reused).
+    pub last_incident_id: i64,
+}
+
+/// One probe result as stored.
+#[derive(Clone, Debug)]
+pub struct ResultRecord {
+    pub monitor: MonitorId,
+    pub at: DateTime<Utc>,
+    pub outcome: Outcome,
+}
+
+/// A change to an existing incident's header.
+#[derive(Clone, Debug)]
+pub struct IncidentChange {
+    pub id: i64,
+    pub phase: IncidentPhase,
+    pub impact: ComponentStatus,
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+/// Everything one engine step writes, applied in one transaction.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub results: Vec<ResultRecord>,
+    pub health: Vec<(MonitorId, MonitorHealth)>,
+    pub component_status: Vec<(ComponentId, ComponentStatus, DateTime<Utc>)>,
+    /// New incidents, with their first updates and timeline entries.
+    pub new_incidents: Vec<Incident>,
+    pub incident_changes: Vec<IncidentChange>,
+    pub new_updates: Vec<(i64, IncidentUpdate)>,
+    pub new_timeline: Vec<(i64, TimelineEntry)>,
+    pub outbox: Vec<OutboxMessage>,
+}
+
+impl Batch {
+    pub fn is_empty(&self) -> bool {
+        self.results.is_empty()
+            && self.health.is_empty()
+            && self.component_status.is_empty()
+            && self.new_incidents.is_empty()
+            && self.incident_changes.is_empty()
+            && self.new_updates.is_empty()
+            && self.new_timeline.is_empty()
+            && self.outbox.is_empty()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MessageState {
+    Pending,
+    Delivered,
+    Failed,
+}
+
+impl MessageState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageState::Pending => "pending",
+            MessageState::Delivered => "delivered",
+            MessageState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            MessageState::Pending,
+            MessageState::Delivered,
+            MessageState::Failed,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == text)
+    }
+}
+
+/// A notification waiting in (or delivered from) the outbox.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboxMessage {
+    /// Stable across retries, so receivers can drop duplicates.
+    pub id: String,
+    pub channel_id: String,
+    pub event: EventKind,
+    /// The serialized event, exactly as it will be delivered (and signed).
+    pub payload: String,
+    pub created_at: DateTime<Utc>,
+    pub next_attempt_at: DateTime<Utc>,
+    pub give_up_at: DateTime<Utc>,
+    pub attempts: u32,
+    pub state: MessageState,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeliveryAttempt {
+    pub at: DateTime<Utc>,
+    pub duration: Duration,
+    pub status_code: Option<u16>,
+    pub error: Option<String>,
+}
+
+/// What happens to a message after an attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NextStep {
+    Delivered,
+    RetryAt(DateTime<Utc>),
+    GiveUp,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct IncidentQuery {
+    pub since: Option<DateTime<Utc>>,
+    pub limit: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DailyCounts {
+    pub monitor: MonitorId,
+    pub day: DateTime<Utc>,
+    pub counts: ResultCounts,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resolution {
+    Minute,
+    Hour,
+    Day,
+}
+
+impl Resolution {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Resolution::Minute => "minute",
+            Resolution::Hour => "hour",
+            Resolution::Day => "day",
+        }
+    }
+
+    pub fn millis(self) -> i64 {
+        match self {
+            Resolution::Minute => 60_000,
+            Resolution::Hour => 3_600_000,
+            Resolution::Day => 86_400_000,
+        }
+    }
+}
+
+/// Aggregated results of one monitor over one bucket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rollup {
+    pub monitor: MonitorId,
+    pub bucket: DateTime<Utc>,
+    pub counts: ResultCounts,
+    pub latency_min: Duration,
+    pub latency_avg: Duration,
+    /// Exact for minutes; for hours and days, the highest per-minute p95 (an upper bound).
+    pub latency_p95: Duration,
+    pub latency_max: Duration,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Retention {
+    pub raw_results: Duration,
+    pub minute_rollups: Duration,
+    pub rollups: Duration,
+    /// Delivered and failed notifications (and their attempts) are kept this long.
+    pub messages: Duration,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RollupReport {
+    pub minutes_written: u64,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PruneReport {
+    pub results_deleted: u64,
+    pub rollups_deleted: u64,
+    pub messages_deleted: u64,
+}

@@ -1,0 +1,115 @@
+//! Engine state: loading it at start, and committing each engine step in one transaction.
+
+use super::codec::*;
+use super::{incidents, outbox};
+use crate::{Batch, EngineState, ResultRecord, StoreResult};
+use pharos_core::{ComponentId, ComponentStatus, MonitorHealth, MonitorId, Outcome, ProbeStatus};
+use sqlx::SqlitePool;
+
+pub(super) async fn load_engine_state(pool: &SqlitePool) -> StoreResult<EngineState> {
+    let mut state = EngineState::default();
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT monitor_id, health FROM monitor_health")
+            .fetch_all(pool)
+            .await?;
+    for (monitor, health) in rows {
+        let health: MonitorHealth = serde_json::from_str(&health)
+            .map_err(|error| corrupt("monitor_health", error.to_string()))?;
+        state.monitor_health.insert(MonitorId::new(monitor), health);
+    }
+    let rows: Vec<(String, String, i64)> =
+        sqlx::query_as("SELECT component_id, status, since FROM component_status")
+            .fetch_all(pool)
+            .await?;
+    for (component, status, since) in rows {
+        let status = ComponentStatus::parse(&status)
+            .ok_or_else(|| corrupt("component_status", status.clone()))?;
+        state
+            .component_status
+            .insert(ComponentId::new(component), (status, from_millis(since)));
+    }
+    state.open_incidents = incidents::open(pool).await?;
+    let (last_id,): (Option<i64>,) = sqlx::query_as("SELECT MAX(id) FROM incidents")
+        .fetch_one(pool)
+        .await?;
+    state.last_incident_id = last_id.unwrap_or(0);
+    Ok(state)
+}
+
+pub(super) async fn commit(pool: &SqlitePool, batch: Batch) -> StoreResult<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let mut tx = pool.begin().await?;
+    for record in &batch.results {
+        sqlx::query("INSERT INTO results (monitor_id, at, status, latency_us, reason, phases) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(record.monitor.as_str())
+            .bind(to_millis(record.at))
+            .bind(status_code(record.outcome.status))
+            .bind(micros(record.outcome.latency))
+            .bind(record.outcome.reason.as_deref())
+            .bind(encode_phases(&record.outcome.phases))
+            .execute(&mut *tx)
+            .await?;
+    }
+    let now = chrono::Utc::now();
+    for (monitor, health) in &batch.health {
+        let encoded = serde_json::to_string(health)
+            .map_err(|error| corrupt("monitor_health", error.to_string()))?;
+        sqlx::query(
+            "INSERT INTO monitor_health (monitor_id, health, updated_at) VALUES (?, ?, ?)
+             ON CONFLICT (monitor_id) DO UPDATE SET health = excluded.health, updated_at = excluded.updated_at",
+        )
+        .bind(monitor.as_str())
+        .bind(encoded)
+        .bind(to_millis(now))
+        .execute(&mut *tx)
+        .await?;
+    }
+    for (component, status, since) in &batch.component_status {
+        sqlx::query(
+            "INSERT INTO component_status (component_id, status, since) VALUES (?, ?, ?)
+             ON CONFLICT (component_id) DO UPDATE SET status = excluded.status, since = excluded.since",
+        )
+        .bind(component.as_str())
+        .bind(status.as_str())
+        .bind(to_millis(*since))
+        .execute(&mut *tx)
+        .await?;
+    }
+    incidents::write(&mut tx, &batch).await?;
+    outbox::enqueue(&mut tx, &batch.outbox).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn recent_results(
+    pool: &SqlitePool,
+    monitor: &MonitorId,
+    limit: u32,
+) -> StoreResult<Vec<ResultRecord>> {
+    let rows: Vec<(i64, i64, i64, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT at, status, latency_us, reason, phases FROM results WHERE monitor_id = ? ORDER BY at DESC LIMIT ?",
+    )
+    .bind(monitor.as_str())
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(at, status, latency, reason, phases)| ResultRecord {
+            monitor: monitor.clone(),
+            at: from_millis(at),
+            outcome: Outcome {
+                status: match status {
+                    0 => ProbeStatus::Up,
+                    1 => ProbeStatus::Degraded,
+                    _ => ProbeStatus::Down,
+                },
+                latency: from_micros(latency),
+                phases: decode_phases(phases.as_deref().unwrap_or_default()),
+                reason,
+            },
+        })
+        .collect())
+}

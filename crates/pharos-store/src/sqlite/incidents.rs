@@ -1,0 +1,207 @@
+//! Incidents with their updates and timelines.
+
+use super::codec::*;
+use crate::{Batch, IncidentQuery, StoreResult};
+use pharos_core::{
+    ComponentId, ComponentStatus, Incident, IncidentPhase, IncidentUpdate, TimelineEntry,
+    TimelineKind,
+};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+use std::collections::HashMap;
+
+type IncidentRow = (i64, String, String, String, String, i64, i64, Option<i64>);
+
+const COLUMNS: &str =
+    "id, component_id, title, phase, impact, started_at, detected_at, resolved_at";
+
+pub(super) async fn write(tx: &mut Transaction<'_, Sqlite>, batch: &Batch) -> StoreResult<()> {
+    for incident in &batch.new_incidents {
+        sqlx::query(
+            "INSERT INTO incidents (id, component_id, title, phase, impact, started_at, detected_at, resolved_at, time_to_detect_ms, time_to_recover_ms)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(incident.id)
+        .bind(incident.component.as_str())
+        .bind(&incident.title)
+        .bind(incident.phase.as_str())
+        .bind(incident.impact.as_str())
+        .bind(to_millis(incident.started_at))
+        .bind(to_millis(incident.detected_at))
+        .bind(incident.resolved_at.map(to_millis))
+        .bind(incident.time_to_detect().as_millis() as i64)
+        .bind(incident.time_to_recover().map(|duration| duration.as_millis() as i64))
+        .execute(&mut **tx)
+        .await?;
+        for update in &incident.updates {
+            insert_update(tx, incident.id, update).await?;
+        }
+        for entry in &incident.timeline {
+            insert_timeline(tx, incident.id, entry).await?;
+        }
+    }
+    for change in &batch.incident_changes {
+        sqlx::query(
+            "UPDATE incidents SET phase = ?, impact = ?, resolved_at = ?,
+                    time_to_recover_ms = CASE WHEN ? IS NULL THEN NULL ELSE ? - started_at END
+             WHERE id = ?",
+        )
+        .bind(change.phase.as_str())
+        .bind(change.impact.as_str())
+        .bind(change.resolved_at.map(to_millis))
+        .bind(change.resolved_at.map(to_millis))
+        .bind(change.resolved_at.map(to_millis))
+        .bind(change.id)
+        .execute(&mut **tx)
+        .await?;
+    }
+    for (incident_id, update) in &batch.new_updates {
+        insert_update(tx, *incident_id, update).await?;
+    }
+    for (incident_id, entry) in &batch.new_timeline {
+        insert_timeline(tx, *incident_id, entry).await?;
+    }
+    Ok(())
+}
+
+async fn insert_update(
+    tx: &mut Transaction<'_, Sqlite>,
+    incident_id: i64,
+    update: &IncidentUpdate,
+) -> StoreResult<()> {
+    sqlx::query("INSERT INTO incident_updates (incident_id, at, phase, message, automatic) VALUES (?, ?, ?, ?, ?)")
+        .bind(incident_id)
+        .bind(to_millis(update.at))
+        .bind(update.phase.as_str())
+        .bind(&update.message)
+        .bind(update.automatic)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn insert_timeline(
+    tx: &mut Transaction<'_, Sqlite>,
+    incident_id: i64,
+    entry: &TimelineEntry,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO incident_timeline (incident_id, at, kind, detail) VALUES (?, ?, ?, ?)",
+    )
+    .bind(incident_id)
+    .bind(to_millis(entry.at))
+    .bind(entry.kind.as_str())
+    .bind(&entry.detail)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn open(pool: &SqlitePool) -> StoreResult<Vec<Incident>> {
+    fetch(pool, "resolved_at IS NULL", None, u32::MAX).await
+}
+
+pub(super) async fn list(pool: &SqlitePool, query: IncidentQuery) -> StoreResult<Vec<Incident>> {
+    let limit = if query.limit == 0 { 100 } else { query.limit };
+    match query.since {
+        Some(since) => {
+            fetch(
+                pool,
+                "(resolved_at IS NULL OR resolved_at >= ?)",
+                Some(to_millis(since)),
+                limit,
+            )
+            .await
+        }
+        None => fetch(pool, "1 = 1", None, limit).await,
+    }
+}
+
+pub(super) async fn one(pool: &SqlitePool, id: i64) -> StoreResult<Option<Incident>> {
+    Ok(fetch(pool, "id = ?", Some(id), 1).await?.pop())
+}
+
+/// Incidents matching `filter` (with at most one bound value), newest first, with their
+/// updates and timelines, in three queries.
+async fn fetch(
+    pool: &SqlitePool,
+    filter: &str,
+    value: Option<i64>,
+    limit: u32,
+) -> StoreResult<Vec<Incident>> {
+    let selected = format!(
+        "SELECT id FROM incidents WHERE {filter} ORDER BY started_at DESC, id DESC LIMIT {limit}"
+    );
+    let headers_sql = format!("SELECT {COLUMNS} FROM incidents WHERE id IN ({selected}) ORDER BY started_at DESC, id DESC");
+    let mut headers = sqlx::query_as::<_, IncidentRow>(&headers_sql);
+    if let Some(value) = value {
+        headers = headers.bind(value);
+    }
+    let headers = headers.fetch_all(pool).await?;
+    if headers.is_empty() {
+        return Ok(Vec::new());
+    }
+
+    let updates_sql = format!(
+        "SELECT incident_id, at, phase, message, automatic FROM incident_updates WHERE incident_id IN ({selected}) ORDER BY id"
+    );
+    let mut updates = sqlx::query_as::<_, (i64, i64, String, String, bool)>(&updates_sql);
+    if let Some(value) = value {
+        updates = updates.bind(value);
+    }
+    let mut updates_by_incident: HashMap<i64, Vec<IncidentUpdate>> = HashMap::new();
+    for (incident_id, at, phase, message, automatic) in updates.fetch_all(pool).await? {
+        let phase = IncidentPhase::parse(&phase)
+            .ok_or_else(|| corrupt("incident_updates.phase", phase.clone()))?;
+        updates_by_incident
+            .entry(incident_id)
+            .or_default()
+            .push(IncidentUpdate {
+                at: from_millis(at),
+                phase,
+                message,
+                automatic,
+            });
+    }
+
+    let timeline_sql =
+        format!("SELECT incident_id, at, kind, detail FROM incident_timeline WHERE incident_id IN ({selected}) ORDER BY at, id");
+    let mut timeline = sqlx::query_as::<_, (i64, i64, String, String)>(&timeline_sql);
+    if let Some(value) = value {
+        timeline = timeline.bind(value);
+    }
+    let mut timeline_by_incident: HashMap<i64, Vec<TimelineEntry>> = HashMap::new();
+    for (incident_id, at, kind, detail) in timeline.fetch_all(pool).await? {
+        let kind = TimelineKind::parse(&kind)
+            .ok_or_else(|| corrupt("incident_timeline.kind", kind.clone()))?;
+        timeline_by_incident
+            .entry(incident_id)
+            .or_default()
+            .push(TimelineEntry {
+                at: from_millis(at),
+                kind,
+                detail,
+            });
+    }
+
+    headers
+        .into_iter()
+        .map(
+            |(id, component, title, phase, impact, started_at, detected_at, resolved_at)| {
+                Ok(Incident {
+                    id,
+                    component: ComponentId::new(component),
+                    title,
+                    phase: IncidentPhase::parse(&phase)
+                        .ok_or_else(|| corrupt("incidents.phase", phase.clone()))?,
+                    impact: ComponentStatus::parse(&impact)
+                        .ok_or_else(|| corrupt("incidents.impact", impact.clone()))?,
+                    started_at: from_millis(started_at),
+                    detected_at: from_millis(detected_at),
+                    resolved_at: resolved_at.map(from_millis),
+                    updates: updates_by_incident.remove(&id).unwrap_or_default(),
+                    timeline: timeline_by_incident.remove(&id).unwrap_or_default(),
+                })
+            },
+        )
+        .collect()
+}

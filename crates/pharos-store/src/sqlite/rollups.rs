@@ -1,0 +1,251 @@
+//! Roll-ups (per minute from raw results; per hour and day from minutes) and retention.
+
+use super::codec::*;
+use crate::{DailyCounts, PruneReport, Resolution, Retention, Rollup, RollupReport, StoreResult};
+use chrono::{DateTime, Utc};
+use pharos_core::uptime::ResultCounts;
+use pharos_core::MonitorId;
+use sqlx::SqlitePool;
+
+const WATERMARK: &str = "rollup_watermark";
+/// Minutes already rolled up are recomputed this far back, so results stored late (a probe
+/// that started before the minute ended and finished after) are still counted.
+const LATE_RESULTS_MS: i64 = 15 * 60_000;
+/// Raw results are read in chunks of this many milliseconds, to bound memory after downtime.
+const CHUNK_MS: i64 = 60 * 60_000;
+
+fn floor(millis: i64, resolution: Resolution) -> i64 {
+    millis - millis.rem_euclid(resolution.millis())
+}
+
+pub(super) async fn roll_up(pool: &SqlitePool, now: DateTime<Utc>) -> StoreResult<RollupReport> {
+    let end = floor(to_millis(now), Resolution::Minute);
+    let watermark: Option<(String,)> = sqlx::query_as("SELECT value FROM meta WHERE key = ?")
+        .bind(WATERMARK)
+        .fetch_optional(pool)
+        .await?;
+    let start = match watermark.and_then(|(value,)| value.parse::<i64>().ok()) {
+        Some(mark) => mark - LATE_RESULTS_MS,
+        None => {
+            let (first,): (Option<i64>,) = sqlx::query_as("SELECT MIN(at) FROM results")
+                .fetch_one(pool)
+                .await?;
+            match first {
+                Some(first) => floor(first, Resolution::Minute),
+                None => end,
+            }
+        }
+    };
+    let mut report = RollupReport::default();
+    let mut chunk_start = start;
+    while chunk_start < end {
+        let chunk_end = (chunk_start + CHUNK_MS).min(end);
+        report.minutes_written += roll_up_minutes(pool, chunk_start, chunk_end).await?;
+        chunk_start = chunk_end;
+    }
+    if start < end {
+        roll_up_coarser(
+            pool,
+            Resolution::Minute,
+            Resolution::Hour,
+            floor(start, Resolution::Hour),
+            end,
+        )
+        .await?;
+        roll_up_coarser(
+            pool,
+            Resolution::Hour,
+            Resolution::Day,
+            floor(start, Resolution::Day),
+            end,
+        )
+        .await?;
+    }
+    sqlx::query("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+        .bind(WATERMARK)
+        .bind(end.to_string())
+        .execute(pool)
+        .await?;
+    Ok(report)
+}
+
+/// Aggregates raw results in `[start, end)` into minute buckets, with an exact p95.
+async fn roll_up_minutes(pool: &SqlitePool, start: i64, end: i64) -> StoreResult<u64> {
+    let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT monitor_id, at, status, latency_us FROM results WHERE at >= ? AND at < ? ORDER BY monitor_id, at",
+    )
+    .bind(start)
+    .bind(end)
+    .fetch_all(pool)
+    .await?;
+    let mut tx = pool.begin().await?;
+    let mut written = 0;
+    let mut index = 0;
+    while index < rows.len() {
+        let monitor = &rows[index].0;
+        let bucket = floor(rows[index].1, Resolution::Minute);
+        let mut latencies = Vec::new();
+        let (mut down, mut degraded) = (0i64, 0i64);
+        while index < rows.len()
+            && &rows[index].0 == monitor
+            && floor(rows[index].1, Resolution::Minute) == bucket
+        {
+            match rows[index].2 {
+                2 => down += 1,
+                1 => degraded += 1,
+                _ => {}
+            }
+            latencies.push(rows[index].3);
+            index += 1;
+        }
+        latencies.sort_unstable();
+        let total = latencies.len() as i64;
+        let p95 = latencies[((latencies.len() * 95).div_ceil(100)).saturating_sub(1)];
+        let average = latencies.iter().sum::<i64>() / total;
+        sqlx::query(
+            "INSERT OR REPLACE INTO rollups (monitor_id, resolution, bucket, total, down, degraded, latency_min_us, latency_avg_us, latency_p95_us, latency_max_us)
+             VALUES (?, 'minute', ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(monitor)
+        .bind(bucket)
+        .bind(total)
+        .bind(down)
+        .bind(degraded)
+        .bind(latencies[0])
+        .bind(average)
+        .bind(p95)
+        .bind(latencies[latencies.len() - 1])
+        .execute(&mut *tx)
+        .await?;
+        written += 1;
+    }
+    tx.commit().await?;
+    Ok(written)
+}
+
+/// Recomputes the `to` buckets in `[start, end)` from the finer `from` buckets.
+async fn roll_up_coarser(
+    pool: &SqlitePool,
+    from: Resolution,
+    to: Resolution,
+    start: i64,
+    end: i64,
+) -> StoreResult<()> {
+    let size = to.millis();
+    sqlx::query(
+        "INSERT OR REPLACE INTO rollups (monitor_id, resolution, bucket, total, down, degraded, latency_min_us, latency_avg_us, latency_p95_us, latency_max_us)
+         SELECT monitor_id, ?, bucket - (bucket % ?), SUM(total), SUM(down), SUM(degraded), MIN(latency_min_us),
+                SUM(latency_avg_us * total) / SUM(total), MAX(latency_p95_us), MAX(latency_max_us)
+         FROM rollups WHERE resolution = ? AND bucket >= ? AND bucket < ?
+         GROUP BY monitor_id, bucket - (bucket % ?)",
+    )
+    .bind(to.as_str())
+    .bind(size)
+    .bind(from.as_str())
+    .bind(start)
+    .bind(end)
+    .bind(size)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn daily_counts(
+    pool: &SqlitePool,
+    from: DateTime<Utc>,
+) -> StoreResult<Vec<DailyCounts>> {
+    let rows: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT monitor_id, bucket, total, down, degraded FROM rollups WHERE resolution = 'day' AND bucket >= ? ORDER BY bucket",
+    )
+    .bind(floor(to_millis(from), Resolution::Day))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(monitor, day, total, down, degraded)| DailyCounts {
+            monitor: MonitorId::new(monitor),
+            day: from_millis(day),
+            counts: ResultCounts {
+                total: total as u64,
+                down: down as u64,
+                degraded: degraded as u64,
+            },
+        })
+        .collect())
+}
+
+pub(super) async fn list(
+    pool: &SqlitePool,
+    resolution: Resolution,
+    from: DateTime<Utc>,
+) -> StoreResult<Vec<Rollup>> {
+    let rows: Vec<(String, i64, i64, i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT monitor_id, bucket, total, down, degraded, latency_min_us, latency_avg_us, latency_p95_us, latency_max_us
+         FROM rollups WHERE resolution = ? AND bucket >= ? ORDER BY monitor_id, bucket",
+    )
+    .bind(resolution.as_str())
+    .bind(to_millis(from))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(monitor, bucket, total, down, degraded, min, avg, p95, max)| Rollup {
+                monitor: MonitorId::new(monitor),
+                bucket: from_millis(bucket),
+                counts: ResultCounts {
+                    total: total as u64,
+                    down: down as u64,
+                    degraded: degraded as u64,
+                },
+                latency_min: from_micros(min),
+                latency_avg: from_micros(avg),
+                latency_p95: from_micros(p95),
+                latency_max: from_micros(max),
+            },
+        )
+        .collect())
+}
+
+pub(super) async fn prune(
+    pool: &SqlitePool,
+    now: DateTime<Utc>,
+    retention: &Retention,
+) -> StoreResult<PruneReport> {
+    let now = to_millis(now);
+    let before = |keep: std::time::Duration| now - keep.as_millis() as i64;
+    let results_deleted = sqlx::query("DELETE FROM results WHERE at < ?")
+        .bind(before(retention.raw_results))
+        .execute(pool)
+        .await?
+        .rows_affected();
+    let minutes = sqlx::query("DELETE FROM rollups WHERE resolution = 'minute' AND bucket < ?")
+        .bind(before(retention.minute_rollups))
+        .execute(pool)
+        .await?
+        .rows_affected();
+    let coarse =
+        sqlx::query("DELETE FROM rollups WHERE resolution IN ('hour', 'day') AND bucket < ?")
+            .bind(before(retention.rollups))
+            .execute(pool)
+            .await?
+            .rows_affected();
+    let mut tx = pool.begin().await?;
+    let finished_before = before(retention.messages);
+    sqlx::query("DELETE FROM delivery_attempts WHERE message_id IN (SELECT id FROM outbox WHERE state != 'pending' AND created_at < ?)")
+        .bind(finished_before)
+        .execute(&mut *tx)
+        .await?;
+    let messages_deleted =
+        sqlx::query("DELETE FROM outbox WHERE state != 'pending' AND created_at < ?")
+            .bind(finished_before)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+    tx.commit().await?;
+    Ok(PruneReport {
+        results_deleted,
+        rollups_deleted: minutes + coarse,
+        messages_deleted,
+    })
+}

@@ -1,0 +1,363 @@
+//! The SQLite store on a real database file.
+
+use chrono::{DateTime, Duration as ChronoDuration, TimeZone, Utc};
+use pharos_core::{
+    ComponentId, ComponentStatus, EventKind, Incident, IncidentPhase, IncidentUpdate,
+    MonitorHealth, MonitorId, Outcome, ProbeStatus, TimelineEntry, TimelineKind,
+};
+use pharos_store::*;
+use std::time::Duration;
+
+fn at(second: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(1_800_000_000 + second, 0).unwrap()
+}
+
+async fn store() -> (SqliteStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("pharos.db").to_str().unwrap())
+        .await
+        .unwrap();
+    (store, dir)
+}
+
+fn incident(id: i64, component: &str) -> Incident {
+    Incident {
+        id,
+        component: ComponentId::new(component),
+        title: "Mail: major outage".into(),
+        phase: IncidentPhase::Investigating,
+        impact: ComponentStatus::MajorOutage,
+        started_at: at(0),
+        detected_at: at(5),
+        resolved_at: None,
+        updates: vec![IncidentUpdate {
+            at: at(5),
+            phase: IncidentPhase::Investigating,
+            message: "Looking".into(),
+            automatic: true,
+        }],
+        timeline: vec![
+            TimelineEntry {
+                at: at(0),
+                kind: TimelineKind::FirstFailure,
+                detail: "connection refused".into(),
+            },
+            TimelineEntry {
+                at: at(5),
+                kind: TimelineKind::Detected,
+                detail: "confirmed".into(),
+            },
+        ],
+    }
+}
+
+fn message(id: &str, due: DateTime<Utc>) -> OutboxMessage {
+    OutboxMessage {
+        id: id.into(),
+        channel_id: "hook".into(),
+        event: EventKind::IncidentOpened,
+        payload: "{}".into(),
+        created_at: due,
+        next_attempt_at: due,
+        give_up_at: due + ChronoDuration::hours(24),
+        attempts: 0,
+        state: MessageState::Pending,
+        delivered_at: None,
+        last_error: None,
+    }
+}
+
+#[tokio::test]
+async fn engine_state_survives_reopening_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pharos.db");
+    let health = MonitorHealth {
+        confirmed: ProbeStatus::Down,
+        problem_streak: 2,
+        ..MonitorHealth::default()
+    };
+    {
+        let store = SqliteStore::open(path.to_str().unwrap()).await.unwrap();
+        let batch = Batch {
+            results: vec![ResultRecord {
+                monitor: MonitorId::new("smtp"),
+                at: at(0),
+                outcome: Outcome::down(
+                    Duration::from_millis(3),
+                    vec![pharos_core::Phase::new("connect", Duration::from_millis(3))],
+                    "connection refused",
+                ),
+            }],
+            health: vec![(MonitorId::new("smtp"), health.clone())],
+            component_status: vec![(
+                ComponentId::new("mail"),
+                ComponentStatus::MajorOutage,
+                at(5),
+            )],
+            new_incidents: vec![incident(1, "mail")],
+            outbox: vec![message("msg_1", at(5))],
+            ..Batch::default()
+        };
+        store.commit(batch).await.unwrap();
+    }
+    let store = SqliteStore::open(path.to_str().unwrap()).await.unwrap();
+    let state = store.load_engine_state().await.unwrap();
+    assert_eq!(state.monitor_health[&MonitorId::new("smtp")], health);
+    assert_eq!(
+        state.component_status[&ComponentId::new("mail")],
+        (ComponentStatus::MajorOutage, at(5))
+    );
+    assert_eq!(state.open_incidents, vec![incident(1, "mail")]);
+    assert_eq!(state.last_incident_id, 1);
+    let results = store
+        .recent_results(&MonitorId::new("smtp"), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        results[0].outcome.reason.as_deref(),
+        Some("connection refused")
+    );
+    assert_eq!(
+        results[0].outcome.phase("connect"),
+        Some(Duration::from_millis(3))
+    );
+    assert_eq!(store.due_messages(at(5), 10).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_second_open_incident_for_one_component_is_refused_and_nothing_of_its_batch_lands() {
+    let (store, _dir) = store().await;
+    store
+        .commit(Batch {
+            new_incidents: vec![incident(1, "mail")],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    let duplicate = Batch {
+        new_incidents: vec![incident(2, "mail")],
+        outbox: vec![message("msg_dup", at(6))],
+        ..Batch::default()
+    };
+    assert!(store.commit(duplicate).await.is_err());
+    assert_eq!(
+        store
+            .incidents(IncidentQuery::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        store.due_messages(at(10), 10).await.unwrap().is_empty(),
+        "the failed batch's message must not land"
+    );
+}
+
+#[tokio::test]
+async fn resolving_records_time_to_recover_and_keeps_history() {
+    let (store, _dir) = store().await;
+    store
+        .commit(Batch {
+            new_incidents: vec![incident(1, "mail")],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    store
+        .commit(Batch {
+            incident_changes: vec![IncidentChange {
+                id: 1,
+                phase: IncidentPhase::Resolved,
+                impact: ComponentStatus::MajorOutage,
+                resolved_at: Some(at(65)),
+            }],
+            new_updates: vec![(
+                1,
+                IncidentUpdate {
+                    at: at(65),
+                    phase: IncidentPhase::Resolved,
+                    message: "Fixed".into(),
+                    automatic: true,
+                },
+            )],
+            new_timeline: vec![(
+                1,
+                TimelineEntry {
+                    at: at(65),
+                    kind: TimelineKind::Recovered,
+                    detail: "all monitors up".into(),
+                },
+            )],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    let resolved = store.incident(1).await.unwrap().unwrap();
+    assert_eq!(resolved.time_to_recover(), Some(Duration::from_secs(65)));
+    assert_eq!(resolved.updates.len(), 2);
+    assert_eq!(
+        resolved.timeline.last().unwrap().kind,
+        TimelineKind::Recovered
+    );
+    assert!(store
+        .load_engine_state()
+        .await
+        .unwrap()
+        .open_incidents
+        .is_empty());
+    // A new incident for the same component may open once the first is resolved.
+    store
+        .commit(Batch {
+            new_incidents: vec![incident(2, "mail")],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn outbox_messages_move_through_retry_delivery_and_give_up() {
+    let (store, _dir) = store().await;
+    store
+        .commit(Batch {
+            outbox: vec![message("a", at(0)), message("b", at(0))],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    let failed = DeliveryAttempt {
+        at: at(1),
+        duration: Duration::from_millis(20),
+        status_code: Some(500),
+        error: Some("HTTP 500".into()),
+    };
+    store
+        .record_attempt("a", failed.clone(), NextStep::RetryAt(at(30)))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .due_messages(at(10), 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| m.id.as_str())
+            .collect::<Vec<_>>(),
+        ["b"]
+    );
+    assert_eq!(store.next_due_at().await.unwrap(), Some(at(0)));
+    store
+        .record_attempt(
+            "b",
+            DeliveryAttempt {
+                error: None,
+                status_code: Some(204),
+                ..failed.clone()
+            },
+            NextStep::Delivered,
+        )
+        .await
+        .unwrap();
+    store
+        .record_attempt("a", failed.clone(), NextStep::GiveUp)
+        .await
+        .unwrap();
+    assert_eq!(store.next_due_at().await.unwrap(), None);
+    let recent = store.recent_messages(10).await.unwrap();
+    let a = recent.iter().find(|(m, _)| m.id == "a").unwrap();
+    assert_eq!(
+        (a.0.state, a.0.attempts, a.1.len()),
+        (MessageState::Failed, 2, 2)
+    );
+    let b = recent.iter().find(|(m, _)| m.id == "b").unwrap();
+    assert_eq!(b.0.state, MessageState::Delivered);
+}
+
+#[tokio::test]
+async fn roll_ups_aggregate_minutes_hours_and_days_and_prune_respects_retention() {
+    let (store, _dir) = store().await;
+    let start = Utc.with_ymd_and_hms(2027, 3, 1, 10, 0, 0).unwrap();
+    let mut results = Vec::new();
+    for index in 0..120 {
+        let status = if index % 10 == 0 {
+            ProbeStatus::Down
+        } else {
+            ProbeStatus::Up
+        };
+        results.push(ResultRecord {
+            monitor: MonitorId::new("web"),
+            at: start + ChronoDuration::seconds(index * 30),
+            outcome: Outcome {
+                status,
+                latency: Duration::from_millis(index as u64 + 1),
+                phases: vec![],
+                reason: None,
+            },
+        });
+    }
+    store
+        .commit(Batch {
+            results,
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    let report = store
+        .roll_up(start + ChronoDuration::hours(2))
+        .await
+        .unwrap();
+    assert_eq!(report.minutes_written, 60);
+
+    let days = store
+        .daily_counts(start - ChronoDuration::days(1))
+        .await
+        .unwrap();
+    assert_eq!(days.len(), 1);
+    assert_eq!((days[0].counts.total, days[0].counts.down), (120, 12));
+    let hours = store.rollups(Resolution::Hour, start).await.unwrap();
+    assert_eq!(hours.len(), 1);
+    assert_eq!(hours[0].latency_min, Duration::from_millis(1));
+    assert_eq!(hours[0].latency_max, Duration::from_millis(120));
+    // Re-running is idempotent.
+    store
+        .roll_up(start + ChronoDuration::hours(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .daily_counts(start - ChronoDuration::days(1))
+            .await
+            .unwrap()[0]
+            .counts
+            .total,
+        120
+    );
+
+    let retention = Retention {
+        raw_results: Duration::from_secs(7 * 86_400),
+        minute_rollups: Duration::from_secs(14 * 86_400),
+        rollups: Duration::from_secs(400 * 86_400),
+        messages: Duration::from_secs(30 * 86_400),
+    };
+    let pruned = store
+        .prune(start + ChronoDuration::days(8), &retention)
+        .await
+        .unwrap();
+    assert_eq!(pruned.results_deleted, 120);
+    assert_eq!(pruned.rollups_deleted, 0);
+    assert_eq!(
+        store
+            .daily_counts(start - ChronoDuration::days(1))
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "roll-ups outlive raw results"
+    );
+    let pruned = store
+        .prune(start + ChronoDuration::days(401), &retention)
+        .await
+        .unwrap();
+    assert_eq!(pruned.rollups_deleted, 62);
+}
