@@ -1,1 +1,14 @@
-//! placeholder
+//! pharos notifications: the event payloads, the durable outbox worker that delivers them at
+//! least once, and one module per channel.
+
+mod backoff;
+mod payload;
+mod signature;
+mod webhook;
+mod worker;
+
+pub use backoff::next_attempt;
+pub use payload::{component_event, incident_event, new_message_id, EventContext};
+pub use signature::{sign, verify, SignatureError};
+pub use webhook::WebhookSender;
+pub use worker::{Channels, OutboxWorker};

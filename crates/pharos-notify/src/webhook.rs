@@ -1,0 +1,156 @@
+//! The webhook channel: a signed JSON POST per message.
+
+use crate::signature::sign;
+use bytes::Bytes;
+use chrono::Utc;
+use http::header::{CONTENT_TYPE, USER_AGENT};
+use http::{HeaderName, HeaderValue, Request};
+use http_body_util::{BodyExt, Full};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use pharos_config::WebhookChannel;
+use pharos_store::OutboxMessage;
+use secrecy::{ExposeSecret, SecretString};
+use std::sync::Arc;
+use std::time::Duration;
+use url::Url;
+
+/// How long one delivery attempt may take.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// What one attempt came to.
+#[derive(Debug)]
+pub struct AttemptOutcome {
+    pub status_code: Option<u16>,
+    pub error: Option<String>,
+}
+
+pub struct WebhookSender {
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    url: Url,
+    secret: SecretString,
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl WebhookSender {
+    pub fn new(channel: &WebhookChannel) -> Self {
+        let roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("the ring provider supports the default protocol versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let client = Client::builder(TokioExecutor::new()).build(connector);
+        let headers = channel
+            .headers
+            .iter()
+            .filter_map(|header| {
+                Some((
+                    HeaderName::from_bytes(header.name.as_bytes()).ok()?,
+                    HeaderValue::from_str(header.value.expose_secret()).ok()?,
+                ))
+            })
+            .collect();
+        Self {
+            client,
+            url: channel.url.clone(),
+            secret: channel.secret.clone(),
+            headers,
+        }
+    }
+
+    pub async fn deliver(&self, message: &OutboxMessage) -> AttemptOutcome {
+        let timestamp = Utc::now().timestamp();
+        let body = Bytes::from(message.payload.clone());
+        let signature = match sign(self.secret.expose_secret(), &message.id, timestamp, &body) {
+            Ok(signature) => signature,
+            Err(error) => {
+                return AttemptOutcome {
+                    status_code: None,
+                    error: Some(error.to_string()),
+                }
+            }
+        };
+        let mut request = Request::post(self.url.as_str())
+            .header(CONTENT_TYPE, "application/json")
+            .header(USER_AGENT, concat!("pharos/", env!("CARGO_PKG_VERSION")))
+            .header("webhook-id", &message.id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature);
+        for (name, value) in &self.headers {
+            request = request.header(name, value);
+        }
+        let request = match request.body(Full::new(body)) {
+            Ok(request) => request,
+            Err(error) => {
+                return AttemptOutcome {
+                    status_code: None,
+                    error: Some(format!("invalid request: {error}")),
+                }
+            }
+        };
+        let attempt = async {
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(|error| describe_client_error(&error))?;
+            let status = response.status();
+            // Read (a little of) the body so the connection can be reused, and for the error.
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .map(|body| body.to_bytes())
+                .unwrap_or_default();
+            Ok::<_, String>((status, body))
+        };
+        match tokio::time::timeout(ATTEMPT_TIMEOUT, attempt).await {
+            Err(_) => AttemptOutcome {
+                status_code: None,
+                error: Some(format!("timed out after {}s", ATTEMPT_TIMEOUT.as_secs())),
+            },
+            Ok(Err(error)) => AttemptOutcome {
+                status_code: None,
+                error: Some(error),
+            },
+            Ok(Ok((status, _))) if status.is_success() => AttemptOutcome {
+                status_code: Some(status.as_u16()),
+                error: None,
+            },
+            Ok(Ok((status, body))) => {
+                let excerpt: String = String::from_utf8_lossy(&body).chars().take(200).collect();
+                AttemptOutcome {
+                    status_code: Some(status.as_u16()),
+                    error: Some(format!("receiver answered {status}: {}", excerpt.trim())),
+                }
+            }
+        }
+    }
+}
+
+fn describe_client_error(error: &hyper_util::client::legacy::Error) -> String {
+    use std::error::Error as _;
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        if let Some(io) = inner.downcast_ref::<std::io::Error>() {
+            return match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => "connection refused".to_owned(),
+                _ => io.to_string(),
+            };
+        }
+        cause = inner.source();
+    }
+    error.to_string()
+}

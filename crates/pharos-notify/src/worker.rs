@@ -1,0 +1,129 @@
+//! The outbox worker: delivers due messages through their channels, records every attempt,
+//! and schedules retries. Messages live in the store, so a restart resumes where it stopped:
+//! delivery is at least once, and the stable message id lets receivers drop duplicates.
+
+use crate::backoff::next_attempt;
+use crate::webhook::WebhookSender;
+use chrono::Utc;
+use pharos_store::{DeliveryAttempt, NextStep, OutboxMessage, Store};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinSet;
+
+/// Channel senders by channel id.
+pub type Channels = HashMap<String, Arc<WebhookSender>>;
+
+/// Messages picked per round, and how many are delivered at once.
+const BATCH: u32 = 64;
+/// The longest the worker sleeps without looking at the outbox.
+const IDLE_CHECK: Duration = Duration::from_secs(30);
+
+pub struct OutboxWorker {
+    store: Arc<dyn Store>,
+    channels: Arc<Channels>,
+    wake: Arc<Notify>,
+}
+
+impl OutboxWorker {
+    pub fn new(store: Arc<dyn Store>, channels: Channels, wake: Arc<Notify>) -> Self {
+        Self {
+            store,
+            channels: Arc::new(channels),
+            wake,
+        }
+    }
+
+    /// Delivers until `shutdown` turns true.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            let delivered_some = match self.deliver_due().await {
+                Ok(count) => count > 0,
+                Err(error) => {
+                    tracing::error!(%error, "outbox: cannot read due messages");
+                    false
+                }
+            };
+            if delivered_some {
+                continue;
+            }
+            let sleep = match self.store.next_due_at().await {
+                Ok(Some(due)) => (due - Utc::now())
+                    .to_std()
+                    .unwrap_or_default()
+                    .min(IDLE_CHECK),
+                _ => IDLE_CHECK,
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(sleep) => {}
+                _ = self.wake.notified() => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    /// Delivers every message due now; returns how many were attempted.
+    pub async fn deliver_due(&self) -> Result<usize, pharos_store::StoreError> {
+        let due = self.store.due_messages(Utc::now(), BATCH).await?;
+        let count = due.len();
+        let mut deliveries = JoinSet::new();
+        for message in due {
+            let store = self.store.clone();
+            let channels = self.channels.clone();
+            deliveries.spawn(async move { deliver_one(store.as_ref(), &channels, message).await });
+        }
+        while deliveries.join_next().await.is_some() {}
+        Ok(count)
+    }
+}
+
+async fn deliver_one(store: &dyn Store, channels: &Channels, message: OutboxMessage) {
+    let started = Instant::now();
+    let at = Utc::now();
+    let outcome = match channels.get(&message.channel_id) {
+        Some(sender) => sender.deliver(&message).await,
+        None => crate::webhook::AttemptOutcome {
+            status_code: None,
+            error: Some(format!(
+                "channel `{}` is no longer configured",
+                message.channel_id
+            )),
+        },
+    };
+    let attempts = message.attempts + 1;
+    let next = match (&outcome.error, channels.contains_key(&message.channel_id)) {
+        (None, _) => NextStep::Delivered,
+        (Some(_), false) => NextStep::GiveUp,
+        (Some(_), true) if outcome.status_code == Some(410) => NextStep::GiveUp,
+        (Some(_), true) => {
+            match next_attempt(Utc::now(), attempts, message.give_up_at, &mut rand::rng()) {
+                Some(retry_at) => NextStep::RetryAt(retry_at),
+                None => NextStep::GiveUp,
+            }
+        }
+    };
+    match (&next, &outcome.error) {
+        (NextStep::Delivered, _) => {
+            tracing::info!(message = %message.id, channel = %message.channel_id, event = message.event.as_str(), attempts, "notification delivered")
+        }
+        (NextStep::RetryAt(retry_at), Some(error)) => {
+            tracing::warn!(message = %message.id, channel = %message.channel_id, attempts, %error, retry_at = %retry_at, "notification delivery failed; will retry")
+        }
+        (_, error) => {
+            tracing::error!(message = %message.id, channel = %message.channel_id, attempts, error = error.as_deref().unwrap_or(""), "notification given up")
+        }
+    }
+    let attempt = DeliveryAttempt {
+        at,
+        duration: started.elapsed(),
+        status_code: outcome.status_code,
+        error: outcome.error,
+    };
+    if let Err(error) = store.record_attempt(&message.id, attempt, next).await {
+        tracing::error!(%error, message = %message.id, "outbox: cannot record a delivery attempt; it will be retried");
+    }
+}
