@@ -1,1 +1,158 @@
-//! placeholder
+//! The pharos engine: schedules every monitor's probe, feeds results through detection and
+//! the incident logic, and hands each step to a single writer that commits it atomically.
+//!
+//! Data flows one way: scheduler → probe → evaluator → batch → writer → store, with the
+//! live view and a status version published for the page renderer and a wake-up for the
+//! outbox worker.
+
+mod evaluator;
+mod live;
+mod maintenance;
+mod metrics;
+mod scheduler;
+mod topology;
+mod writer;
+
+pub use evaluator::Evaluator;
+pub use live::{LatestResult, LiveState};
+pub use metrics::SchedulerMetrics;
+pub use topology::Topology;
+
+use chrono::Utc;
+use pharos_config::Config;
+use pharos_probe::Prober;
+use pharos_store::{Batch, Retention, Store, StoreError};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch, Notify};
+use tokio::task::JoinSet;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("monitor `{monitor}`: {error}")]
+    Probe {
+        monitor: String,
+        error: pharos_probe::SetupError,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub struct EngineOptions {
+    /// Probes running at once, at most.
+    pub concurrency: usize,
+    /// First runs are spread over at most this long after start.
+    pub splay: Duration,
+    /// Run roll-ups and retention in the background.
+    pub maintenance: bool,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            concurrency: 1024,
+            splay: Duration::from_secs(30),
+            maintenance: true,
+        }
+    }
+}
+
+/// What the rest of pharos sees of a running engine.
+#[derive(Clone)]
+pub struct EngineHandle {
+    pub topology: Arc<Topology>,
+    pub live: Arc<RwLock<LiveState>>,
+    /// Bumped after every committed change of statuses or incidents.
+    pub status_version: watch::Receiver<u64>,
+    pub metrics: Arc<SchedulerMetrics>,
+}
+
+pub struct Engine {
+    pub handle: EngineHandle,
+    tasks: JoinSet<()>,
+}
+
+impl Engine {
+    /// Prepares every probe, resumes from the store, and starts scheduling.
+    pub async fn start(
+        config: &Config,
+        store: Arc<dyn Store>,
+        outbox_wake: Arc<Notify>,
+        shutdown: watch::Receiver<bool>,
+        options: EngineOptions,
+    ) -> Result<Self, EngineError> {
+        let mut probers = Vec::with_capacity(config.monitors.len());
+        for monitor in &config.monitors {
+            let prober = Prober::new(monitor).map_err(|error| EngineError::Probe {
+                monitor: monitor.id.to_string(),
+                error,
+            })?;
+            probers.push(prober);
+        }
+        let topology = Arc::new(Topology::from_config(config));
+        let state = store.load_engine_state().await?;
+        let now = Utc::now();
+        let mut evaluator = Evaluator::new(topology.clone(), state, now);
+        let mut startup = Batch::default();
+        evaluator.reconcile(now, &mut startup);
+        store.commit(&startup).await?;
+        if !startup.outbox.is_empty() {
+            outbox_wake.notify_one();
+        }
+
+        let mut live = LiveState::default();
+        for (index, component) in topology.components.iter().enumerate() {
+            live.components
+                .insert(component.id.clone(), evaluator.component_status(index));
+        }
+        live.open_incidents = evaluator.open_incidents().cloned().collect();
+        live.open_incidents
+            .sort_by_key(|incident| std::cmp::Reverse(incident.id));
+        let live = Arc::new(RwLock::new(live));
+        let metrics = Arc::new(SchedulerMetrics::default());
+        let (version_sender, status_version) = watch::channel(0u64);
+        let (batch_sender, batch_receiver) = mpsc::channel(256);
+
+        let mut tasks = JoinSet::new();
+        tasks.spawn(writer::run_writer(
+            store.clone(),
+            batch_receiver,
+            version_sender,
+            outbox_wake,
+        ));
+        let scheduler = scheduler::Scheduler {
+            topology: topology.clone(),
+            probers: Arc::new(probers),
+            evaluator,
+            live: live.clone(),
+            metrics: metrics.clone(),
+            batches: batch_sender,
+            concurrency: options.concurrency,
+            splay: options.splay,
+        };
+        tasks.spawn(scheduler.run(shutdown.clone()));
+        if options.maintenance {
+            let retention = Retention {
+                raw_results: config.retention.raw_results,
+                minute_rollups: Duration::from_secs(14 * 86_400),
+                rollups: config.retention.rollups,
+                messages: Duration::from_secs(30 * 86_400),
+            };
+            tasks.spawn(maintenance::run_maintenance(store, retention, shutdown));
+        }
+        Ok(Self {
+            handle: EngineHandle {
+                topology,
+                live,
+                status_version,
+                metrics,
+            },
+            tasks,
+        })
+    }
+
+    /// Waits for the engine to stop after shutdown; the writer finishes every queued batch.
+    pub async fn join(mut self) {
+        while self.tasks.join_next().await.is_some() {}
+    }
+}

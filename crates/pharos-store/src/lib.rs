@@ -31,7 +31,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Applies one engine step atomically: results, detector state, component statuses,
     /// incident changes and the notifications announcing them, all or nothing.
-    async fn commit(&self, batch: Batch) -> StoreResult<()>;
+    async fn commit(&self, batch: &Batch) -> StoreResult<()>;
 
     async fn incidents(&self, query: IncidentQuery) -> StoreResult<Vec<Incident>>;
 

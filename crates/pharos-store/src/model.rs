@@ -51,6 +51,26 @@ pub struct Batch {
 }
 
 impl Batch {
+    /// Moves everything of `other` into this batch, keeping the order of writes.
+    pub fn append(&mut self, mut other: Batch) {
+        self.results.append(&mut other.results);
+        self.health.append(&mut other.health);
+        self.component_status.append(&mut other.component_status);
+        self.new_incidents.append(&mut other.new_incidents);
+        self.incident_changes.append(&mut other.incident_changes);
+        self.new_updates.append(&mut other.new_updates);
+        self.new_timeline.append(&mut other.new_timeline);
+        self.outbox.append(&mut other.outbox);
+    }
+
+    /// Whether the batch changes what the status page shows beyond raw results.
+    pub fn changes_status(&self) -> bool {
+        !(self.component_status.is_empty()
+            && self.new_incidents.is_empty()
+            && self.incident_changes.is_empty()
+            && self.new_updates.is_empty())
+    }
+
     pub fn is_empty(&self) -> bool {
         self.results.is_empty()
             && self.health.is_empty()

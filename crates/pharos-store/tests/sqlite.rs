@@ -98,7 +98,7 @@ async fn engine_state_survives_reopening_the_file() {
             outbox: vec![message("msg_1", at(5))],
             ..Batch::default()
         };
-        store.commit(batch).await.unwrap();
+        store.commit(&batch).await.unwrap();
     }
     let store = SqliteStore::open(path.to_str().unwrap()).await.unwrap();
     let state = store.load_engine_state().await.unwrap();
@@ -128,7 +128,7 @@ async fn engine_state_survives_reopening_the_file() {
 async fn a_second_open_incident_for_one_component_is_refused_and_nothing_of_its_batch_lands() {
     let (store, _dir) = store().await;
     store
-        .commit(Batch {
+        .commit(&Batch {
             new_incidents: vec![incident(1, "mail")],
             ..Batch::default()
         })
@@ -139,7 +139,7 @@ async fn a_second_open_incident_for_one_component_is_refused_and_nothing_of_its_
         outbox: vec![message("msg_dup", at(6))],
         ..Batch::default()
     };
-    assert!(store.commit(duplicate).await.is_err());
+    assert!(store.commit(&duplicate).await.is_err());
     assert_eq!(
         store
             .incidents(IncidentQuery::default())
@@ -158,14 +158,14 @@ async fn a_second_open_incident_for_one_component_is_refused_and_nothing_of_its_
 async fn resolving_records_time_to_recover_and_keeps_history() {
     let (store, _dir) = store().await;
     store
-        .commit(Batch {
+        .commit(&Batch {
             new_incidents: vec![incident(1, "mail")],
             ..Batch::default()
         })
         .await
         .unwrap();
     store
-        .commit(Batch {
+        .commit(&Batch {
             incident_changes: vec![IncidentChange {
                 id: 1,
                 phase: IncidentPhase::Resolved,
@@ -208,7 +208,7 @@ async fn resolving_records_time_to_recover_and_keeps_history() {
         .is_empty());
     // A new incident for the same component may open once the first is resolved.
     store
-        .commit(Batch {
+        .commit(&Batch {
             new_incidents: vec![incident(2, "mail")],
             ..Batch::default()
         })
@@ -220,7 +220,7 @@ async fn resolving_records_time_to_recover_and_keeps_history() {
 async fn outbox_messages_move_through_retry_delivery_and_give_up() {
     let (store, _dir) = store().await;
     store
-        .commit(Batch {
+        .commit(&Batch {
             outbox: vec![message("a", at(0)), message("b", at(0))],
             ..Batch::default()
         })
@@ -297,7 +297,7 @@ async fn roll_ups_aggregate_minutes_hours_and_days_and_prune_respects_retention(
         });
     }
     store
-        .commit(Batch {
+        .commit(&Batch {
             results,
             ..Batch::default()
         })

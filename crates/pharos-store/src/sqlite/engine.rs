@@ -36,7 +36,7 @@ pub(super) async fn load_engine_state(pool: &SqlitePool) -> StoreResult<EngineSt
     Ok(state)
 }
 
-pub(super) async fn commit(pool: &SqlitePool, batch: Batch) -> StoreResult<()> {
+pub(super) async fn commit(pool: &SqlitePool, batch: &Batch) -> StoreResult<()> {
     if batch.is_empty() {
         return Ok(());
     }
@@ -77,7 +77,7 @@ pub(super) async fn commit(pool: &SqlitePool, batch: Batch) -> StoreResult<()> {
         .execute(&mut *tx)
         .await?;
     }
-    incidents::write(&mut tx, &batch).await?;
+    incidents::write(&mut tx, batch).await?;
     outbox::enqueue(&mut tx, &batch.outbox).await?;
     tx.commit().await?;
     Ok(())

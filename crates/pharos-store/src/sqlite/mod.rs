@@ -50,7 +50,7 @@ impl Store for SqliteStore {
         engine::load_engine_state(&self.pool).await
     }
 
-    async fn commit(&self, batch: Batch) -> StoreResult<()> {
+    async fn commit(&self, batch: &Batch) -> StoreResult<()> {
         engine::commit(&self.pool, batch).await
     }
 

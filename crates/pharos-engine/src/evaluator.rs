@@ -1,0 +1,445 @@
+//! The evaluator: turns each probe result into detector state, component statuses, incident
+//! changes and the notifications that announce them, all written into one `Batch`. It holds
+//! no clock and does no I/O, so tests drive it with whatever times they like.
+
+use crate::topology::Topology;
+use chrono::{DateTime, Utc};
+use pharos_core::incident::ComponentChange;
+use pharos_core::{
+    derive_component_status, plan_incident, ComponentStatus, EventKind, Incident, IncidentAction,
+    IncidentPhase, IncidentUpdate, MonitorHealth, Outcome, ProbeStatus, TimelineEntry,
+    TimelineKind,
+};
+use pharos_notify::{component_event, incident_event, new_message_id};
+use pharos_store::{Batch, EngineState, IncidentChange, MessageState, OutboxMessage, ResultRecord};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub struct Evaluator {
+    topology: Arc<Topology>,
+    health: Vec<MonitorHealth>,
+    /// Why each monitor first failed in its current episode (kept in memory only).
+    first_failure_reason: Vec<Option<String>>,
+    component_status: Vec<(ComponentStatus, DateTime<Utc>)>,
+    /// Open incidents by component index.
+    open_incidents: HashMap<usize, Incident>,
+    /// Open incidents of components no longer configured; resolved by `reconcile`.
+    orphaned_incidents: Vec<Incident>,
+    last_incident_id: i64,
+    dirty_health: Vec<bool>,
+}
+
+impl Evaluator {
+    /// Resumes from stored state; monitors and components new to the configuration start
+    /// healthy.
+    pub fn new(topology: Arc<Topology>, mut state: EngineState, now: DateTime<Utc>) -> Self {
+        let health = topology
+            .monitors
+            .iter()
+            .map(|monitor| state.monitor_health.remove(&monitor.id).unwrap_or_default())
+            .collect();
+        let component_status = topology
+            .components
+            .iter()
+            .map(|component| {
+                state
+                    .component_status
+                    .remove(&component.id)
+                    .unwrap_or((ComponentStatus::Operational, now))
+            })
+            .collect();
+        let mut open_incidents = HashMap::new();
+        let mut orphaned_incidents = Vec::new();
+        for incident in state.open_incidents {
+            match topology.component_index(&incident.component) {
+                Some(index) => {
+                    open_incidents.insert(index, incident);
+                }
+                None => orphaned_incidents.push(incident),
+            }
+        }
+        Self {
+            first_failure_reason: vec![None; topology.monitors.len()],
+            dirty_health: vec![false; topology.monitors.len()],
+            topology,
+            health,
+            component_status,
+            open_incidents,
+            orphaned_incidents,
+            last_incident_id: state.last_incident_id,
+        }
+    }
+
+    pub fn health(&self, monitor: usize) -> &MonitorHealth {
+        &self.health[monitor]
+    }
+
+    pub fn component_status(&self, component: usize) -> (ComponentStatus, DateTime<Utc>) {
+        self.component_status[component]
+    }
+
+    pub fn open_incidents(&self) -> impl Iterator<Item = &Incident> {
+        self.open_incidents.values()
+    }
+
+    /// Brings stored state in line with the configuration after a start: a component whose
+    /// monitors changed is re-derived, and incidents of removed components are resolved.
+    pub fn reconcile(&mut self, now: DateTime<Utc>, batch: &mut Batch) {
+        for mut incident in std::mem::take(&mut self.orphaned_incidents) {
+            let message = "This component is no longer monitored; closing the incident.".to_owned();
+            resolve(&mut incident, now, message.clone());
+            batch.incident_changes.push(change_of(&incident));
+            batch.new_updates.push((
+                incident.id,
+                incident
+                    .updates
+                    .last()
+                    .cloned()
+                    .expect("resolve adds an update"),
+            ));
+            batch.new_timeline.push((
+                incident.id,
+                TimelineEntry {
+                    at: now,
+                    kind: TimelineKind::Recovered,
+                    detail: message,
+                },
+            ));
+        }
+        for component in 0..self.topology.components.len() {
+            self.update_component(component, now, None, None, batch);
+        }
+    }
+
+    /// Feeds one probe result in.
+    pub fn observe(
+        &mut self,
+        monitor: usize,
+        at: DateTime<Utc>,
+        outcome: Outcome,
+        batch: &mut Batch,
+    ) {
+        let topology = self.topology.clone();
+        let info = &topology.monitors[monitor];
+        let policy = info.policy;
+        let component = info.component;
+        let transition = self.health[monitor].observe(outcome.status, at, &policy);
+        self.dirty_health[monitor] = true;
+        if outcome.status != ProbeStatus::Up && self.first_failure_reason[monitor].is_none() {
+            self.first_failure_reason[monitor] = outcome.reason.clone();
+        }
+        if let Some(transition) = transition {
+            let cause = Cause {
+                monitor_name: info.name.clone(),
+                reason: outcome.reason.clone(),
+                first_failure_reason: self.first_failure_reason[monitor].clone(),
+            };
+            if transition.to == ProbeStatus::Up {
+                self.first_failure_reason[monitor] = None;
+            }
+            self.update_component(
+                component,
+                at,
+                transition.first_failure_at,
+                Some(cause),
+                batch,
+            );
+        } else if outcome.status == ProbeStatus::Up
+            && self.health[monitor].confirmed == ProbeStatus::Up
+        {
+            self.first_failure_reason[monitor] = None;
+        }
+        batch.results.push(ResultRecord {
+            monitor: info.id.clone(),
+            at,
+            outcome,
+        });
+    }
+
+    /// Adds the detector state of every monitor changed since the last flush.
+    pub fn flush(&mut self, batch: &mut Batch) {
+        for (monitor, dirty) in self.dirty_health.iter_mut().enumerate() {
+            if std::mem::take(dirty) {
+                batch.health.push((
+                    self.topology.monitors[monitor].id.clone(),
+                    self.health[monitor].clone(),
+                ));
+            }
+        }
+    }
+
+    fn update_component(
+        &mut self,
+        component: usize,
+        at: DateTime<Utc>,
+        first_failure_at: Option<DateTime<Utc>>,
+        cause: Option<Cause>,
+        batch: &mut Batch,
+    ) {
+        let topology = self.topology.clone();
+        let info = &topology.components[component];
+        let derived = derive_component_status(
+            info.monitors
+                .iter()
+                .map(|&monitor| self.health[monitor].confirmed),
+            false,
+        );
+        let (previous, _) = self.component_status[component];
+        let open = self.open_incidents.get(&component);
+        let incident_matches = match open {
+            Some(incident) => derived.is_incident() && incident.impact == derived,
+            None => !derived.is_incident(),
+        };
+        if derived == previous && incident_matches {
+            return;
+        }
+        if derived != previous {
+            self.component_status[component] = (derived, at);
+            batch.component_status.push((info.id.clone(), derived, at));
+            let payload = component_event(
+                &info.id,
+                &info.name,
+                previous,
+                derived,
+                &self.topology.context,
+                at,
+            );
+            self.enqueue(
+                EventKind::ComponentStatusChanged,
+                component,
+                payload,
+                at,
+                batch,
+            );
+        }
+        let change = ComponentChange {
+            component: &info.id,
+            component_name: &info.name,
+            to: derived,
+            at,
+            first_failure_at,
+        };
+        let Some(action) = plan_incident(&change, open, &info.templates) else {
+            return;
+        };
+        self.apply(component, action, cause, batch);
+    }
+
+    fn apply(
+        &mut self,
+        component: usize,
+        action: IncidentAction,
+        cause: Option<Cause>,
+        batch: &mut Batch,
+    ) {
+        let name = self.topology.components[component].name.clone();
+        let (kind, incident) = match action {
+            IncidentAction::Open {
+                component: component_id,
+                title,
+                impact,
+                started_at,
+                detected_at,
+                message,
+            } => {
+                self.last_incident_id += 1;
+                let cause = cause.unwrap_or_default();
+                let mut timeline = vec![
+                    TimelineEntry {
+                        at: started_at,
+                        kind: TimelineKind::FirstFailure,
+                        detail: cause.first_failure(),
+                    },
+                    TimelineEntry {
+                        at: detected_at,
+                        kind: TimelineKind::Detected,
+                        detail: format!(
+                            "{name} confirmed in {}: {}",
+                            impact.label().to_lowercase(),
+                            cause.current()
+                        ),
+                    },
+                ];
+                timeline.push(TimelineEntry {
+                    at: detected_at,
+                    kind: TimelineKind::Update,
+                    detail: message.clone(),
+                });
+                let incident = Incident {
+                    id: self.last_incident_id,
+                    component: component_id,
+                    title,
+                    phase: IncidentPhase::Investigating,
+                    impact,
+                    started_at,
+                    detected_at,
+                    resolved_at: None,
+                    updates: vec![IncidentUpdate {
+                        at: detected_at,
+                        phase: IncidentPhase::Investigating,
+                        message,
+                        automatic: true,
+                    }],
+                    timeline,
+                };
+                batch.new_incidents.push(incident.clone());
+                self.open_incidents.insert(component, incident.clone());
+                (EventKind::IncidentOpened, incident)
+            }
+            IncidentAction::ChangeImpact {
+                impact,
+                at,
+                message,
+                ..
+            } => {
+                let Some(incident) = self.open_incidents.get_mut(&component) else {
+                    return;
+                };
+                incident.impact = impact;
+                let update = IncidentUpdate {
+                    at,
+                    phase: incident.phase,
+                    message: message.clone(),
+                    automatic: true,
+                };
+                incident.updates.push(update.clone());
+                let detail = match &cause {
+                    Some(cause) => format!("{message} {}", cause.current()),
+                    None => message,
+                };
+                let entry = TimelineEntry {
+                    at,
+                    kind: TimelineKind::ImpactChanged,
+                    detail,
+                };
+                incident.timeline.push(entry.clone());
+                batch.incident_changes.push(change_of(incident));
+                batch.new_updates.push((incident.id, update));
+                batch.new_timeline.push((incident.id, entry));
+                (EventKind::IncidentUpdated, incident.clone())
+            }
+            IncidentAction::Resolve { at, message, .. } => {
+                let Some(mut incident) = self.open_incidents.remove(&component) else {
+                    return;
+                };
+                resolve(&mut incident, at, message);
+                let recovered = TimelineEntry {
+                    at,
+                    kind: TimelineKind::Recovered,
+                    detail: format!(
+                        "{name} operational again; the outage lasted {}",
+                        describe(incident.time_to_recover())
+                    ),
+                };
+                incident.timeline.push(recovered.clone());
+                batch.incident_changes.push(change_of(&incident));
+                batch.new_updates.push((
+                    incident.id,
+                    incident
+                        .updates
+                        .last()
+                        .cloned()
+                        .expect("resolve adds an update"),
+                ));
+                batch.new_timeline.push((incident.id, recovered));
+                (EventKind::IncidentResolved, incident)
+            }
+        };
+        let at = incident
+            .updates
+            .last()
+            .map(|update| update.at)
+            .unwrap_or(incident.detected_at);
+        let payload = incident_event(kind, &incident, &name, &self.topology.context, at);
+        self.enqueue(kind, component, payload, at, batch);
+    }
+
+    fn enqueue(
+        &self,
+        event: EventKind,
+        component: usize,
+        payload: String,
+        at: DateTime<Utc>,
+        batch: &mut Batch,
+    ) {
+        let component_id = &self.topology.components[component].id;
+        for route in self
+            .topology
+            .routes
+            .iter()
+            .filter(|route| route.wants(event, component_id))
+        {
+            let give_up_after = chrono::Duration::from_std(route.give_up_after)
+                .unwrap_or(chrono::Duration::days(1));
+            batch.outbox.push(OutboxMessage {
+                id: new_message_id(),
+                channel_id: route.channel_id.clone(),
+                event,
+                payload: payload.clone(),
+                created_at: at,
+                next_attempt_at: at,
+                give_up_at: at + give_up_after,
+                attempts: 0,
+                state: MessageState::Pending,
+                delivered_at: None,
+                last_error: None,
+            });
+        }
+    }
+}
+
+/// Which monitor moved a component, and why.
+#[derive(Default)]
+struct Cause {
+    monitor_name: String,
+    reason: Option<String>,
+    first_failure_reason: Option<String>,
+}
+
+impl Cause {
+    fn current(&self) -> String {
+        format!(
+            "{}: {}",
+            self.monitor_name,
+            self.reason.as_deref().unwrap_or("no reason given")
+        )
+    }
+
+    fn first_failure(&self) -> String {
+        let reason = self
+            .first_failure_reason
+            .as_deref()
+            .or(self.reason.as_deref())
+            .unwrap_or("no reason given");
+        format!("First failed check: {}: {reason}", self.monitor_name)
+    }
+}
+
+fn resolve(incident: &mut Incident, at: DateTime<Utc>, message: String) {
+    incident.phase = IncidentPhase::Resolved;
+    incident.resolved_at = Some(at);
+    incident.updates.push(IncidentUpdate {
+        at,
+        phase: IncidentPhase::Resolved,
+        message: message.clone(),
+        automatic: true,
+    });
+}
+
+fn change_of(incident: &Incident) -> IncidentChange {
+    IncidentChange {
+        id: incident.id,
+        phase: incident.phase,
+        impact: incident.impact,
+        resolved_at: incident.resolved_at,
+    }
+}
+
+fn describe(duration: Option<std::time::Duration>) -> String {
+    let seconds = duration.unwrap_or_default().as_secs();
+    match seconds {
+        0..=119 => format!("{seconds} s"),
+        120..=7199 => format!("{} min", seconds / 60),
+        _ => format!("{} h {} min", seconds / 3600, seconds % 3600 / 60),
+    }
+}

@@ -1,0 +1,21 @@
+//! The engine's live view, shared with the page renderer: current statuses and the latest
+//! outcome of every monitor, updated in memory as results arrive.
+
+use chrono::{DateTime, Utc};
+use pharos_core::{ComponentId, ComponentStatus, Incident, MonitorId, Outcome};
+use std::collections::HashMap;
+
+#[derive(Clone, Debug, Default)]
+pub struct LiveState {
+    pub components: HashMap<ComponentId, (ComponentStatus, DateTime<Utc>)>,
+    pub monitors: HashMap<MonitorId, LatestResult>,
+    pub open_incidents: Vec<Incident>,
+}
+
+#[derive(Clone, Debug)]
+pub struct LatestResult {
+    pub at: DateTime<Utc>,
+    pub outcome: Outcome,
+    /// The monitor's confirmed status (what the component status derives from).
+    pub confirmed: pharos_core::ProbeStatus,
+}

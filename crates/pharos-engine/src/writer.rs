@@ -1,0 +1,32 @@
+//! The single writer: commits engine batches to the store in order, merging whatever has
+//! queued up into one transaction, and retrying (never dropping) a batch the store refuses.
+
+use pharos_store::{Batch, Store};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch, Notify};
+
+pub(crate) async fn run_writer(
+    store: Arc<dyn Store>,
+    mut batches: mpsc::Receiver<Batch>,
+    status_version: watch::Sender<u64>,
+    outbox_wake: Arc<Notify>,
+) {
+    while let Some(mut batch) = batches.recv().await {
+        while let Ok(more) = batches.try_recv() {
+            batch.append(more);
+        }
+        let mut wait = Duration::from_millis(200);
+        while let Err(error) = store.commit(&batch).await {
+            tracing::error!(%error, results = batch.results.len(), "cannot save engine state; retrying in {wait:?}");
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(30));
+        }
+        if batch.changes_status() {
+            status_version.send_modify(|version| *version += 1);
+        }
+        if !batch.outbox.is_empty() {
+            outbox_wake.notify_one();
+        }
+    }
+}

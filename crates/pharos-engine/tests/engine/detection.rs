@@ -1,0 +1,297 @@
+//! Detection, incidents and notifications, driven result by result with chosen times, on a
+//! real SQLite file so that restarts are real.
+
+use chrono::{DateTime, TimeZone, Utc};
+use pharos_core::{ComponentStatus, EventKind, IncidentPhase, Outcome, TimelineKind};
+use pharos_engine::{Evaluator, Topology};
+use pharos_store::{Batch, IncidentQuery, SqliteStore, Store};
+use std::sync::Arc;
+use std::time::Duration;
+
+const CONFIG: &str = r#"
+[[components]]
+id = "submission"
+name = "Mail submission"
+investigating_message = "We are investigating problems with mail submission."
+
+[[components]]
+id = "web"
+name = "Webmail"
+
+[[monitors]]
+id = "smtp-a"
+component = "submission"
+type = "tcp"
+host = "127.0.0.1"
+port = 25
+
+[[monitors]]
+id = "smtp-b"
+component = "submission"
+type = "tcp"
+host = "127.0.0.1"
+port = 26
+
+[[monitors]]
+id = "web"
+component = "web"
+type = "http"
+url = "http://127.0.0.1/"
+
+[[channels]]
+id = "ops"
+type = "webhook"
+url = "http://127.0.0.1:9/hook"
+secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+events = ["incident.opened", "incident.updated", "incident.resolved"]
+"#;
+
+fn at(second: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(1_800_000_000 + second, 0).unwrap()
+}
+
+fn down() -> Outcome {
+    Outcome::down(Duration::from_millis(1), vec![], "connection refused")
+}
+
+fn up() -> Outcome {
+    Outcome::up(Duration::from_millis(1), vec![])
+}
+
+struct Harness {
+    store: SqliteStore,
+    topology: Arc<Topology>,
+    evaluator: Evaluator,
+    _dir: Option<tempfile::TempDir>,
+    path: std::path::PathBuf,
+}
+
+impl Harness {
+    async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pharos.db");
+        let mut harness = Self::open(path).await;
+        harness._dir = Some(dir);
+        harness
+    }
+
+    async fn open(path: std::path::PathBuf) -> Self {
+        let config = pharos_config::parse("detection.toml", CONFIG, &|_| None).unwrap();
+        let topology = Arc::new(Topology::from_config(&config));
+        let store = SqliteStore::open(path.to_str().unwrap()).await.unwrap();
+        let state = store.load_engine_state().await.unwrap();
+        let evaluator = Evaluator::new(topology.clone(), state, at(0));
+        Self {
+            store,
+            topology,
+            evaluator,
+            _dir: None,
+            path,
+        }
+    }
+
+    /// Simulates a crash and restart: a new evaluator from what the store holds.
+    async fn restart(mut self) -> Self {
+        let dir = self._dir.take();
+        let path = self.path.clone();
+        drop(self);
+        let mut harness = Self::open(path).await;
+        harness._dir = dir;
+        let mut batch = Batch::default();
+        harness.evaluator.reconcile(at(0), &mut batch);
+        harness.store.commit(&batch).await.unwrap();
+        harness
+    }
+
+    async fn feed(&mut self, monitor: &str, second: i64, outcome: Outcome) -> Batch {
+        let index = self
+            .topology
+            .monitors
+            .iter()
+            .position(|m| m.id.as_str() == monitor)
+            .unwrap();
+        let mut batch = Batch::default();
+        self.evaluator
+            .observe(index, at(second), outcome, &mut batch);
+        self.evaluator.flush(&mut batch);
+        self.store.commit(&batch).await.unwrap();
+        batch
+    }
+}
+
+fn events(batch: &Batch) -> Vec<EventKind> {
+    batch.outbox.iter().map(|message| message.event).collect()
+}
+
+#[tokio::test]
+async fn two_failures_open_one_incident_with_its_timeline_and_a_notification() {
+    let mut harness = Harness::new().await;
+    assert!(
+        harness
+            .feed("web", 0, down())
+            .await
+            .new_incidents
+            .is_empty(),
+        "one failure is not an outage"
+    );
+    let batch = harness.feed("web", 5, down()).await;
+    assert_eq!(events(&batch), [EventKind::IncidentOpened]);
+    let incident = &batch.new_incidents[0];
+    assert_eq!(incident.impact, ComponentStatus::MajorOutage);
+    assert_eq!((incident.started_at, incident.detected_at), (at(0), at(5)));
+    assert_eq!(incident.time_to_detect(), Duration::from_secs(5));
+    assert_eq!(
+        incident.updates[0].message,
+        "We are investigating problems with Webmail."
+    );
+    let kinds: Vec<TimelineKind> = incident.timeline.iter().map(|entry| entry.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            TimelineKind::FirstFailure,
+            TimelineKind::Detected,
+            TimelineKind::Update
+        ]
+    );
+    assert_eq!(
+        incident.timeline[0].detail,
+        "First failed check: web: connection refused"
+    );
+    let payload: serde_json::Value = serde_json::from_str(&batch.outbox[0].payload).unwrap();
+    assert_eq!(payload["type"], "incident.opened");
+    assert_eq!(payload["data"]["incident"]["component"]["name"], "Webmail");
+
+    assert!(
+        harness.feed("web", 35, down()).await.outbox.is_empty(),
+        "a continuing outage notifies nothing new"
+    );
+    assert!(
+        harness.feed("web", 65, up()).await.outbox.is_empty(),
+        "one success is not a recovery"
+    );
+    let batch = harness.feed("web", 70, up()).await;
+    assert_eq!(events(&batch), [EventKind::IncidentResolved]);
+    let resolved = harness.store.incident(incident.id).await.unwrap().unwrap();
+    assert_eq!(resolved.phase, IncidentPhase::Resolved);
+    assert_eq!(resolved.time_to_recover(), Some(Duration::from_secs(70)));
+    assert_eq!(
+        resolved.timeline.last().unwrap().kind,
+        TimelineKind::Recovered
+    );
+}
+
+#[tokio::test]
+async fn one_of_two_monitors_down_is_a_partial_outage_that_escalates() {
+    let mut harness = Harness::new().await;
+    harness.feed("smtp-a", 0, down()).await;
+    let opened = harness.feed("smtp-a", 5, down()).await;
+    assert_eq!(
+        opened.new_incidents[0].impact,
+        ComponentStatus::PartialOutage
+    );
+    assert_eq!(
+        opened.new_incidents[0].updates[0].message,
+        "We are investigating problems with mail submission."
+    );
+    harness.feed("smtp-b", 6, down()).await;
+    let escalated = harness.feed("smtp-b", 11, down()).await;
+    assert_eq!(events(&escalated), [EventKind::IncidentUpdated]);
+    assert!(
+        escalated.new_incidents.is_empty(),
+        "the same incident continues"
+    );
+    assert_eq!(
+        escalated.incident_changes[0].impact,
+        ComponentStatus::MajorOutage
+    );
+}
+
+#[tokio::test]
+async fn a_restart_mid_incident_neither_loses_nor_duplicates_it() {
+    let mut harness = Harness::new().await;
+    harness.feed("web", 0, down()).await;
+    let opened = harness.feed("web", 5, down()).await;
+    let id = opened.new_incidents[0].id;
+
+    let mut harness = harness.restart().await;
+    assert_eq!(
+        harness
+            .evaluator
+            .open_incidents()
+            .map(|incident| incident.id)
+            .collect::<Vec<_>>(),
+        [id]
+    );
+    let batch = harness.feed("web", 35, down()).await;
+    assert!(
+        batch.new_incidents.is_empty() && batch.outbox.is_empty(),
+        "{batch:?}"
+    );
+    harness.feed("web", 65, up()).await;
+    let batch = harness.feed("web", 70, up()).await;
+    assert_eq!(batch.incident_changes[0].id, id);
+    assert_eq!(
+        harness
+            .store
+            .incidents(IncidentQuery::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_restart_between_two_failures_still_confirms_on_the_second() {
+    let mut harness = Harness::new().await;
+    harness.feed("web", 0, down()).await;
+    let mut harness = harness.restart().await;
+    let batch = harness.feed("web", 5, down()).await;
+    assert_eq!(
+        batch.new_incidents.len(),
+        1,
+        "the first failure was remembered across the restart"
+    );
+    assert_eq!(batch.new_incidents[0].started_at, at(0));
+}
+
+#[tokio::test]
+async fn incidents_of_components_removed_from_the_configuration_are_closed_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pharos.db");
+    {
+        let store = SqliteStore::open(path.to_str().unwrap()).await.unwrap();
+        let mut orphan = pharos_core::Incident {
+            id: 9,
+            component: pharos_core::ComponentId::new("gone"),
+            title: "Gone: major outage".into(),
+            phase: IncidentPhase::Investigating,
+            impact: ComponentStatus::MajorOutage,
+            started_at: at(0),
+            detected_at: at(5),
+            resolved_at: None,
+            updates: vec![],
+            timeline: vec![],
+        };
+        orphan.updates.clear();
+        store
+            .commit(&Batch {
+                new_incidents: vec![orphan],
+                ..Batch::default()
+            })
+            .await
+            .unwrap();
+    }
+    let mut harness = Harness::open(path).await;
+    let mut batch = Batch::default();
+    harness.evaluator.reconcile(at(100), &mut batch);
+    harness.store.commit(&batch).await.unwrap();
+    let incident = harness.store.incident(9).await.unwrap().unwrap();
+    assert_eq!(incident.resolved_at, Some(at(100)));
+    // A later incident gets a fresh id, never a reused one.
+    harness.feed("web", 200, down()).await;
+    assert_eq!(
+        harness.feed("web", 205, down()).await.new_incidents[0].id,
+        10
+    );
+}

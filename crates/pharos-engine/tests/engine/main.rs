@@ -1,0 +1,5 @@
+//! The engine: detection and incidents with a controlled clock, and the running scheduler
+//! against real targets.
+
+mod detection;
+mod running;

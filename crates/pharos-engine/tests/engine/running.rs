@@ -1,0 +1,90 @@
+//! The running engine against a real TCP target that goes away and comes back.
+
+use pharos_engine::{Engine, EngineOptions};
+use pharos_store::{IncidentQuery, SqliteStore, Store};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Notify};
+
+#[tokio::test]
+async fn stopping_a_target_opens_an_incident_within_threshold_and_confirm_delay() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let accepting = tokio::spawn(async move {
+        loop {
+            let _ = listener.accept().await;
+        }
+    });
+    let config = pharos_config::parse(
+        "running.toml",
+        &format!(
+            "[[components]]\nid = \"svc\"\nname = \"Service\"\n\n[[monitors]]\nid = \"svc-tcp\"\ncomponent = \"svc\"\ntype = \"tcp\"\nhost = \"127.0.0.1\"\nport = {}\ninterval = \"2s\"\ntimeout = \"1s\"\nconfirm_delay = \"300ms\"\n",
+            address.port()
+        ),
+        &|_| None,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(dir.path().join("p.db").to_str().unwrap())
+            .await
+            .unwrap(),
+    );
+    let (stop, shutdown) = watch::channel(false);
+    let options = EngineOptions {
+        splay: Duration::ZERO,
+        maintenance: false,
+        ..EngineOptions::default()
+    };
+    let engine = Engine::start(
+        &config,
+        store.clone(),
+        Arc::new(Notify::new()),
+        shutdown,
+        options,
+    )
+    .await
+    .unwrap();
+    let mut version = engine.handle.status_version.clone();
+
+    // Wait for a first good result, then take the target away.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while engine
+        .handle
+        .metrics
+        .probes_finished
+        .load(std::sync::atomic::Ordering::Relaxed)
+        == 0
+    {
+        assert!(tokio::time::Instant::now() < deadline, "no probe ran");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    accepting.abort();
+    let _ = accepting.await;
+    let stopped = tokio::time::Instant::now();
+
+    // Detection must take at most one interval (to the next run) plus the confirm delay.
+    tokio::time::timeout(Duration::from_secs(4), version.changed())
+        .await
+        .expect("no status change")
+        .unwrap();
+    let detected_after = stopped.elapsed();
+    assert!(
+        detected_after <= Duration::from_millis(2000 + 300 + 700),
+        "took {detected_after:?}"
+    );
+    let incidents = store.incidents(IncidentQuery::default()).await.unwrap();
+    assert_eq!(incidents.len(), 1);
+    // First failed probe to confirmation: the confirm delay plus one quick refused connect.
+    let time_to_detect = incidents[0].time_to_detect();
+    assert!(
+        time_to_detect >= Duration::from_millis(300)
+            && time_to_detect < Duration::from_millis(1000),
+        "{time_to_detect:?}"
+    );
+    assert!(engine.handle.live.read().unwrap().open_incidents.len() == 1);
+
+    stop.send(true).unwrap();
+    engine.join().await;
+}
