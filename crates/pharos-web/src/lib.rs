@@ -1,1 +1,16 @@
-//! placeholder
+//! pharos web: the status page, history and incident pages, Atom/RSS feeds and the JSON API,
+//! all rendered when state changes and served from memory; plus the authenticated admin API.
+//! Only this crate speaks HTML and the public JSON shapes.
+
+mod admin;
+mod api;
+mod feeds;
+mod pages;
+mod renderer;
+mod router;
+mod snapshot;
+mod view;
+
+pub use renderer::Renderer;
+pub use router::{router, WebState};
+pub use snapshot::PageCache;

@@ -1,0 +1,115 @@
+//! Admin endpoints: bearer-token authenticated, and off entirely without a configured token.
+
+use crate::router::WebState;
+use axum::extract::{Query, State};
+use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, SecondsFormat, Utc};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+/// An API error: a status and a message safe to show; internal details go to the log only.
+pub(crate) struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self { status, message: message.into() }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, Json(json!({ "error": self.message }))).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<pharos_store::StoreError> for ApiError {
+    fn from(error: pharos_store::StoreError) -> Self {
+        tracing::error!(%error, "admin API: store error");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+    }
+}
+
+/// Checks the bearer token; comparing digests keeps the comparison's time independent of
+/// where the token differs.
+fn authorize(state: &WebState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(expected) = &state.admin_token else {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "admin endpoints are disabled: set server.admin_token"));
+    };
+    let presented = headers
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "missing bearer token"))?;
+    if Sha256::digest(presented.trim().as_bytes()) != Sha256::digest(expected.expose_secret().as_bytes()) {
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "wrong bearer token"));
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+pub(crate) struct DeliveriesQuery {
+    limit: Option<String>,
+}
+
+#[derive(Serialize)]
+struct AttemptDto {
+    at: String,
+    duration_ms: u128,
+    status_code: Option<u16>,
+    error: Option<String>,
+}
+
+fn time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+pub(crate) async fn deliveries(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Query(query): Query<DeliveriesQuery>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers)?;
+    let limit = match query.limit.as_deref() {
+        None => 50,
+        Some(text) => match text.parse::<u32>() {
+            Ok(limit @ 1..=500) => limit,
+            _ => return Err(ApiError::new(StatusCode::BAD_REQUEST, format!("`limit` must be a whole number from 1 to 500, got `{text}`"))),
+        },
+    };
+    let messages = state.store.recent_messages(limit).await?;
+    let deliveries: Vec<_> = messages
+        .into_iter()
+        .map(|(message, attempts)| {
+            json!({
+                "id": message.id,
+                "channel": message.channel_id,
+                "event": message.event.as_str(),
+                "state": message.state.as_str(),
+                "created_at": time(message.created_at),
+                "next_attempt_at": (message.state == pharos_store::MessageState::Pending).then(|| time(message.next_attempt_at)),
+                "give_up_at": time(message.give_up_at),
+                "delivered_at": message.delivered_at.map(time),
+                "last_error": message.last_error,
+                "attempts": attempts.into_iter().map(|attempt| AttemptDto {
+                    at: time(attempt.at),
+                    duration_ms: attempt.duration.as_millis(),
+                    status_code: attempt.status_code,
+                    error: attempt.error,
+                }).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "deliveries": deliveries })).into_response())
+}

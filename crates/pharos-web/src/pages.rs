@@ -1,0 +1,229 @@
+//! The HTML pages: status, history, one incident, not found. maud escapes every value, so
+//! nothing a user typed can become markup. No scripts and no external resources.
+
+use crate::view::{overall_label, ComponentView, DayView, StatusView, HISTORY_DAYS};
+use chrono::{DateTime, Utc};
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+use pharos_core::Incident;
+use std::time::Duration;
+
+const STYLE: &str = include_str!("style.css");
+
+fn layout(view: &StatusView, title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) }
+                link rel="alternate" type="application/atom+xml" title=(format!("{} incidents (Atom)", view.title)) href="/feed.atom";
+                link rel="alternate" type="application/rss+xml" title=(format!("{} incidents (RSS)", view.title)) href="/feed.rss";
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                main {
+                    header.page {
+                        h1 { a href="/" style="text-decoration:none" { (view.title) } }
+                        nav { a href="/history" { "History" } a href="/feed.atom" { "Atom" } a href="/feed.rss" { "RSS" } a href="/api/v1/status" { "API" } }
+                    }
+                    (body)
+                    footer { "Updated " (time(view.generated_at)) " · powered by pharos" }
+                }
+            }
+        }
+    }
+}
+
+pub(crate) fn time(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+fn percent(uptime: f64) -> String {
+    let value = uptime * 100.0;
+    if value >= 99.995 && value < 100.0 {
+        "99.99%".to_owned()
+    } else if value == 100.0 {
+        "100%".to_owned()
+    } else {
+        format!("{value:.2}%")
+    }
+}
+
+fn duration(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    match seconds {
+        0..=59 => format!("{seconds}s"),
+        60..=3599 => format!("{}m {}s", seconds / 60, seconds % 60),
+        _ => format!("{}h {}m", seconds / 3600, seconds % 3600 / 60),
+    }
+}
+
+fn millis(duration: Duration) -> String {
+    let value = duration.as_secs_f64() * 1000.0;
+    if value < 10.0 {
+        format!("{value:.1} ms")
+    } else {
+        format!("{value:.0} ms")
+    }
+}
+
+pub(crate) fn index(view: &StatusView) -> Markup {
+    let body = html! {
+        @if let Some(description) = &view.description { p.lead { (description) } }
+        div class=(format!("banner s-{}", view.overall.as_str())) role="status" { (overall_label(view.overall)) }
+        @if !view.active.is_empty() {
+            section.card {
+                h2 { "Active incidents" }
+                @for incident in &view.active { (incident_summary(view, incident, true)) }
+            }
+        }
+        @for group in &view.groups {
+            section.card {
+                @if let Some(name) = &group.name { h2 { (name) } }
+                @for component in &group.components { (component_block(component)) }
+            }
+        }
+        section.card {
+            h2 { "Recent incidents" }
+            @if view.resolved.is_empty() {
+                p.incident.small { "No incidents in the last " (HISTORY_DAYS) " days." }
+            }
+            @for incident in view.resolved.iter().take(5) { (incident_summary(view, incident, false)) }
+            @if view.resolved.len() > 5 { p.incident { a href="/history" { "All incidents of the last " (HISTORY_DAYS) " days" } } }
+        }
+    };
+    layout(view, &view.title, body)
+}
+
+fn component_block(component: &ComponentView) -> Markup {
+    html! {
+        div.component class=(format!("s-{}", component.status.as_str())) id=(format!("component-{}", component.id)) data-status=(component.status.as_str()) {
+            div.row {
+                span.name { (component.name) }
+                span.status { (component.status.label()) }
+            }
+            @if let Some(description) = &component.description { div.desc { (description) } }
+            div.bars aria-label=(format!("{} uptime, last {HISTORY_DAYS} days", component.name)) {
+                @for day in &component.days { (day_bar(day)) }
+            }
+            div.legend {
+                span { span.full { (HISTORY_DAYS) " days ago" } span.short { "30 days ago" } }
+                span { @if let Some(uptime) = component.uptime { (percent(uptime)) " uptime" } @else { "no data yet" } }
+                span { "today" }
+            }
+            @if !component.monitors.is_empty() {
+                details.monitors {
+                    summary { "Checks (" (component.monitors.len()) ")" }
+                    table {
+                        tr { th { "Check" } th { "Status" } th { "Latency" } th { "Last checked" } }
+                        @for monitor in &component.monitors {
+                            tr {
+                                td { (monitor.name) " " span.small { "(" (monitor.kind) ")" } }
+                                @match &monitor.last {
+                                    Some(last) => {
+                                        td class=(format!("p-{}", last.status.as_str())) {
+                                            (last.status.as_str())
+                                            @if let Some(reason) = &last.reason { br; span.small { (reason) } }
+                                        }
+                                        td title=(last.phases.iter().map(|(name, took)| format!("{name} {}", millis(*took))).collect::<Vec<_>>().join(", ")) { (millis(last.latency)) }
+                                        td { (time(last.at)) }
+                                    }
+                                    None => { td class=(format!("p-{}", monitor.confirmed.as_str())) { "pending" } td { "–" } td { "–" } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn day_bar(day: &DayView) -> Markup {
+    let class = match day.uptime {
+        None => "bar",
+        Some(uptime) if uptime >= 0.999 && day.incidents.is_empty() => "bar u-ok",
+        Some(uptime) if uptime >= 0.99 => "bar u-minor",
+        Some(uptime) if uptime >= 0.95 => "bar u-partial",
+        Some(_) => "bar u-major",
+    };
+    let class = if day.uptime.is_none() && !day.incidents.is_empty() { "bar u-partial" } else { class };
+    let summary = match day.uptime {
+        Some(uptime) => format!("{}: {} uptime", day.date, percent(uptime)),
+        None => format!("{}: no data", day.date),
+    };
+    html! {
+        span class=(class) tabindex="0" title=(summary) {
+            span.tip {
+                (summary)
+                @for (id, title) in &day.incidents { br; "Incident #" (id) ": " (title) }
+            }
+        }
+    }
+}
+
+fn incident_summary(view: &StatusView, incident: &Incident, active: bool) -> Markup {
+    let latest = incident.updates.last();
+    html! {
+        article.incident class=(if active { format!("s-{}", incident.impact.as_str()) } else { String::new() }) {
+            h3 { a href=(format!("/incidents/{}", incident.id)) { (incident.title) } }
+            div.small {
+                (view.component_name(incident)) " · " (incident.impact.label()) " · started " (time(incident.started_at))
+                @if let Some(resolved) = incident.resolved_at { " · resolved " (time(resolved)) " (" (duration(incident.time_to_recover().unwrap_or_default())) ")" }
+            }
+            @if let Some(update) = latest {
+                p.update { b { (update.phase.label()) } (update.message) " " span.small { (time(update.at)) } }
+            }
+        }
+    }
+}
+
+pub(crate) fn incident_page(view: &StatusView, incident: &Incident) -> Markup {
+    let body = html! {
+        section.card.active class=(format!("s-{}", incident.impact.as_str())) {
+            h2 { (incident.title) }
+            div.incident {
+                p.small {
+                    "Component: " (view.component_name(incident)) " · Impact: " (incident.impact.label())
+                    " · Status: " strong { (incident.phase.label()) }
+                }
+                p.small {
+                    "First failure " (time(incident.started_at)) " · detected " (time(incident.detected_at))
+                    " (after " (duration(incident.time_to_detect())) ")"
+                    @if let Some(resolved) = incident.resolved_at { " · resolved " (time(resolved)) " (after " (duration(incident.time_to_recover().unwrap_or_default())) ")" }
+                }
+                h3 { "Updates" }
+                @for update in incident.updates.iter().rev() {
+                    p.update { b { (update.phase.label()) } (update.message) br; span.small { (time(update.at)) @if update.automatic { " · automatic" } } }
+                }
+                h3 { "Timeline" }
+                ol.timeline {
+                    @for entry in &incident.timeline {
+                        li { span.small { (time(entry.at)) } " — " (entry.detail) }
+                    }
+                }
+            }
+        }
+        p { a href="/" { "← Current status" } }
+    };
+    layout(view, &format!("{} · {}", incident.title, view.title), body)
+}
+
+pub(crate) fn history(view: &StatusView) -> Markup {
+    let body = html! {
+        section.card {
+            h2 { "Incident history (last " (HISTORY_DAYS) " days)" }
+            @if view.active.is_empty() && view.resolved.is_empty() { p.incident.small { "No incidents." } }
+            @for incident in view.all_incidents() { (incident_summary(view, incident, incident.is_open())) }
+        }
+    };
+    layout(view, &format!("History · {}", view.title), body)
+}
+
+pub(crate) fn not_found(view: &StatusView) -> Markup {
+    let body = html! {
+        section.card { h2 { "Not found" } p.incident { "There is no such page. " a href="/" { "Current status" } } }
+    };
+    layout(view, &format!("Not found · {}", view.title), body)
+}

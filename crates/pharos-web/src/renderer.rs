@@ -1,0 +1,92 @@
+//! The renderer: rebuilds the whole site when the engine reports a change (and once a
+//! minute, for uptime and last checks), from the live state plus three store reads.
+
+use crate::snapshot::{PageCache, PageSet, Rendered};
+use crate::view::{StatusView, HISTORY_DAYS};
+use crate::{api, feeds, pages};
+use chrono::{Duration as ChronoDuration, Utc};
+use pharos_config::Config;
+use pharos_engine::EngineHandle;
+use pharos_store::{IncidentQuery, Store, StoreError};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+const HTML: &str = "text/html; charset=utf-8";
+const JSON: &str = "application/json";
+/// Changes arriving within this window are rendered together.
+const DEBOUNCE: Duration = Duration::from_millis(100);
+const REFRESH: Duration = Duration::from_secs(60);
+/// The most incidents rendered (each gets its own page).
+const MAX_INCIDENTS: u32 = 1000;
+
+pub struct Renderer {
+    config: Arc<Config>,
+    store: Arc<dyn Store>,
+    engine: EngineHandle,
+    cache: PageCache,
+}
+
+impl Renderer {
+    pub fn new(config: Arc<Config>, store: Arc<dyn Store>, engine: EngineHandle, cache: PageCache) -> Self {
+        Self { config, store, engine, cache }
+    }
+
+    pub async fn render(&self) -> Result<(), StoreError> {
+        let now = Utc::now();
+        let since = now - ChronoDuration::days(HISTORY_DAYS);
+        let incidents = self.store.incidents(IncidentQuery { since: Some(since), limit: MAX_INCIDENTS }).await?;
+        let daily = self.store.daily_counts(since).await?;
+        let live = self.engine.live.read().map(|live| live.clone()).unwrap_or_default();
+        let view = StatusView::build(&self.config, &live, incidents, &daily, now);
+        self.cache.replace(build_site(&view));
+        Ok(())
+    }
+
+    /// Renders until shutdown.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut version = self.engine.status_version.clone();
+        let mut refresh = tokio::time::interval(REFRESH);
+        refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            if let Err(error) = self.render().await {
+                tracing::error!(%error, "cannot render the status page; serving the previous one");
+            }
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                changed = version.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(DEBOUNCE).await;
+                }
+                _ = refresh.tick() => {}
+            }
+        }
+    }
+}
+
+pub(crate) fn build_site(view: &StatusView) -> PageSet {
+    let mut set = PageSet::default();
+    let mut put = |path: &str, rendered: Rendered| {
+        set.pages.insert(path.to_owned(), rendered);
+    };
+    put("/", Rendered::new(HTML, pages::index(view).into_string()));
+    put("/history", Rendered::new(HTML, pages::history(view).into_string()));
+    put("/feed.atom", Rendered::new("application/atom+xml; charset=utf-8", feeds::atom(view)));
+    put("/feed.rss", Rendered::new("application/rss+xml; charset=utf-8", feeds::rss(view)));
+    put("/api/v1/status", Rendered::new(JSON, json(&api::status(view))));
+    put("/api/v1/components", Rendered::new(JSON, json(&api::components(view))));
+    put("/api/v1/incidents", Rendered::new(JSON, json(&api::incidents(view))));
+    put("/api/v1/openapi.json", Rendered::new(JSON, include_str!("openapi.json").to_owned()));
+    for incident in view.all_incidents() {
+        put(&format!("/incidents/{}", incident.id), Rendered::new(HTML, pages::incident_page(view, incident).into_string()));
+        put(&format!("/api/v1/incidents/{}", incident.id), Rendered::new(JSON, json(&api::incident_dto(view, incident, true))));
+    }
+    set.not_found = Some(Rendered::with_status(HTML, pages::not_found(view).into_string(), 404));
+    set
+}
+
+fn json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_else(|_| "{}".to_owned())
+}

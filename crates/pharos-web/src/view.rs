@@ -1,0 +1,189 @@
+//! The view model: everything a page, feed or API answer shows, gathered once per render
+//! from the engine's live state and the store.
+
+use chrono::{DateTime, Duration as ChronoDuration, NaiveDate, Utc};
+use pharos_config::Config;
+use pharos_core::uptime::ResultCounts;
+use pharos_core::{ComponentId, ComponentStatus, Incident, ProbeStatus};
+use pharos_engine::LiveState;
+use pharos_store::DailyCounts;
+use std::collections::HashMap;
+use std::time::Duration;
+
+pub(crate) const HISTORY_DAYS: i64 = 90;
+
+pub(crate) struct StatusView {
+    pub(crate) title: String,
+    pub(crate) description: Option<String>,
+    pub(crate) public_url: Option<String>,
+    pub(crate) overall: ComponentStatus,
+    pub(crate) groups: Vec<GroupView>,
+    pub(crate) active: Vec<Incident>,
+    /// Resolved incidents of the history window, newest first.
+    pub(crate) resolved: Vec<Incident>,
+    pub(crate) component_names: HashMap<ComponentId, String>,
+    pub(crate) generated_at: DateTime<Utc>,
+}
+
+pub(crate) struct GroupView {
+    pub(crate) name: Option<String>,
+    pub(crate) components: Vec<ComponentView>,
+}
+
+pub(crate) struct ComponentView {
+    pub(crate) id: ComponentId,
+    pub(crate) name: String,
+    pub(crate) description: Option<String>,
+    pub(crate) status: ComponentStatus,
+    pub(crate) since: DateTime<Utc>,
+    pub(crate) days: Vec<DayView>,
+    pub(crate) uptime: Option<f64>,
+    pub(crate) monitors: Vec<MonitorView>,
+}
+
+pub(crate) struct DayView {
+    pub(crate) date: NaiveDate,
+    pub(crate) uptime: Option<f64>,
+    pub(crate) incidents: Vec<(i64, String)>,
+}
+
+pub(crate) struct MonitorView {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) kind: &'static str,
+    pub(crate) confirmed: ProbeStatus,
+    pub(crate) last: Option<LastCheck>,
+}
+
+pub(crate) struct LastCheck {
+    pub(crate) at: DateTime<Utc>,
+    pub(crate) status: ProbeStatus,
+    pub(crate) latency: Duration,
+    pub(crate) reason: Option<String>,
+    pub(crate) phases: Vec<(String, Duration)>,
+}
+
+impl StatusView {
+    pub(crate) fn build(
+        config: &Config,
+        live: &LiveState,
+        incidents: Vec<Incident>,
+        daily: &[DailyCounts],
+        now: DateTime<Utc>,
+    ) -> Self {
+        let today = now.date_naive();
+        let first_day = today - ChronoDuration::days(HISTORY_DAYS - 1);
+        let mut counts: HashMap<(&str, NaiveDate), ResultCounts> = HashMap::new();
+        for row in daily {
+            counts.entry((row.monitor.as_str(), row.day.date_naive())).or_default().add(row.counts);
+        }
+        let (active, resolved): (Vec<Incident>, Vec<Incident>) = incidents.into_iter().partition(Incident::is_open);
+        let mut active = active;
+        for incident in &live.open_incidents {
+            if !active.iter().any(|known| known.id == incident.id) {
+                active.push(incident.clone());
+            }
+        }
+        active.sort_by_key(|incident| std::cmp::Reverse(incident.id));
+
+        let mut groups: Vec<GroupView> = Vec::new();
+        for component in &config.components {
+            let (status, since) = live.components.get(&component.id).copied().unwrap_or((ComponentStatus::Operational, now));
+            let monitors: Vec<_> = config.monitors.iter().filter(|monitor| monitor.component == component.id).collect();
+            let mut total = ResultCounts::default();
+            let days = (0..HISTORY_DAYS)
+                .map(|offset| {
+                    let date = first_day + ChronoDuration::days(offset);
+                    let mut day = ResultCounts::default();
+                    for monitor in &monitors {
+                        if let Some(found) = counts.get(&(monitor.id.as_str(), date)) {
+                            day.add(*found);
+                        }
+                    }
+                    total.add(day);
+                    let incidents = active
+                        .iter()
+                        .chain(resolved.iter())
+                        .filter(|incident| incident.component == component.id && covers(incident, date, now))
+                        .map(|incident| (incident.id, incident.title.clone()))
+                        .collect();
+                    DayView { date, uptime: day.uptime(), incidents }
+                })
+                .collect();
+            let monitor_views = monitors
+                .iter()
+                .map(|monitor| {
+                    let latest = live.monitors.get(&monitor.id);
+                    MonitorView {
+                        id: monitor.id.to_string(),
+                        name: monitor.name.clone(),
+                        kind: monitor.probe.kind(),
+                        confirmed: latest.map(|latest| latest.confirmed).unwrap_or(ProbeStatus::Up),
+                        last: latest.map(|latest| LastCheck {
+                            at: latest.at,
+                            status: latest.outcome.status,
+                            latency: latest.outcome.latency,
+                            reason: latest.outcome.reason.clone(),
+                            phases: latest.outcome.phases.iter().map(|phase| (phase.name.to_string(), phase.duration)).collect(),
+                        }),
+                    }
+                })
+                .collect();
+            let view = ComponentView {
+                id: component.id.clone(),
+                name: component.name.clone(),
+                description: component.description.clone(),
+                status,
+                since,
+                days,
+                uptime: total.uptime(),
+                monitors: monitor_views,
+            };
+            match groups.iter_mut().find(|group| group.name == component.group) {
+                Some(group) => group.components.push(view),
+                None => groups.push(GroupView { name: component.group.clone(), components: vec![view] }),
+            }
+        }
+        let overall = groups
+            .iter()
+            .flat_map(|group| group.components.iter().map(|component| component.status))
+            .max()
+            .unwrap_or(ComponentStatus::Operational);
+        Self {
+            title: config.page.title.clone(),
+            description: config.page.description.clone(),
+            public_url: config.server.public_url.as_ref().map(ToString::to_string),
+            overall,
+            groups,
+            active,
+            resolved,
+            component_names: config.components.iter().map(|component| (component.id.clone(), component.name.clone())).collect(),
+            generated_at: now,
+        }
+    }
+
+    pub(crate) fn component_name<'a>(&'a self, incident: &'a Incident) -> &'a str {
+        self.component_names.get(&incident.component).map(String::as_str).unwrap_or(incident.component.as_str())
+    }
+
+    pub(crate) fn all_incidents(&self) -> impl Iterator<Item = &Incident> {
+        self.active.iter().chain(self.resolved.iter())
+    }
+}
+
+/// Whether an incident was under way at some point of `date`.
+fn covers(incident: &Incident, date: NaiveDate, now: DateTime<Utc>) -> bool {
+    let start = incident.started_at.date_naive();
+    let end = incident.resolved_at.unwrap_or(now).date_naive();
+    start <= date && date <= end
+}
+
+pub(crate) fn overall_label(status: ComponentStatus) -> &'static str {
+    match status {
+        ComponentStatus::Operational => "All systems operational",
+        ComponentStatus::UnderMaintenance => "Maintenance in progress",
+        ComponentStatus::DegradedPerformance => "Degraded performance",
+        ComponentStatus::PartialOutage => "Partial outage",
+        ComponentStatus::MajorOutage => "Major outage",
+    }
+}
