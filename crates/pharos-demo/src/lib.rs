@@ -1,9 +1,168 @@
 //! The built-in demo: small in-process targets (HTTP, TCP, DNS) that fail and recover on a
 //! cycle, and a webhook receiver that verifies signatures, so `pharos serve --demo` shows the
-//! whole loop from first failure to resolved incident with no set-up. The DNS responder and the
-//! receiver double as real peers for tests.
+//! whole loop from first failure to resolved incident with no set-up. The DNS responder and
+//! the receiver double as real peers for tests.
 
 pub mod dns;
+pub mod receiver;
+pub mod targets;
 
 pub use dns::DnsResponder;
 pub use hickory_proto::rr::{rdata, Name, RData, RecordType};
+pub use receiver::{Received, WebhookReceiver};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use rand::RngCore;
+use std::time::Duration;
+use targets::{DnsTarget, HttpTarget, TcpTarget, DEMO_NAME};
+use tokio::sync::watch;
+
+/// The demo's outage cycle: when each target is down, as offsets into a repeating period.
+pub const CYCLE: Duration = Duration::from_secs(150);
+const WEBMAIL_DOWN: (u64, u64) = (20, 65);
+const SMTP_DOWN: (u64, u64) = (85, 120);
+const DNS_WRONG: (u64, u64) = (125, 145);
+
+pub struct Demo {
+    pub webmail: HttpTarget,
+    pub smtp: TcpTarget,
+    pub dns: DnsTarget,
+    pub receiver: WebhookReceiver,
+    pub webhook_secret: String,
+    pub admin_token: String,
+}
+
+impl Demo {
+    pub async fn start() -> std::io::Result<Self> {
+        let webhook_secret = format!("whsec_{}", STANDARD.encode(random_bytes::<32>()));
+        let admin_token: String = random_bytes::<16>()
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        Ok(Self {
+            webmail: HttpTarget::start().await?,
+            smtp: TcpTarget::start().await?,
+            dns: DnsTarget::start().await?,
+            receiver: WebhookReceiver::start(
+                "127.0.0.1:0".parse().expect("a valid address"),
+                &webhook_secret,
+            )
+            .await?,
+            webhook_secret,
+            admin_token,
+        })
+    }
+
+    /// The demo's configuration, pointing at its own targets and receiver.
+    pub fn config(&self, database: &str) -> String {
+        format!(
+            r#"# The built-in demo configuration (generated at start: ports are chosen by the system).
+[server]
+database = "{database}"
+admin_token = "{admin_token}"
+
+[page]
+title = "pharos demo"
+description = "A live demo: these services fail and recover on a {cycle}-second cycle, so you can watch incidents open and resolve by themselves."
+
+[defaults]
+interval = "10s"
+timeout = "3s"
+confirm_delay = "3s"
+failures_to_confirm = 2
+successes_to_recover = 2
+
+[[components]]
+id = "webmail"
+name = "Webmail"
+group = "Email"
+description = "Reading and writing mail in the browser."
+
+[[components]]
+id = "smtp"
+name = "Mail submission (SMTP)"
+group = "Email"
+description = "Sending mail from mail clients."
+investigating_message = "We are investigating problems with sending mail."
+resolved_message = "Sending mail works normally again."
+
+[[components]]
+id = "dns"
+name = "DNS"
+group = "Infrastructure"
+description = "Name resolution of the mail servers."
+
+[[monitors]]
+id = "webmail-http"
+name = "Webmail sign-in page"
+component = "webmail"
+type = "http"
+url = "http://{webmail}/"
+body_contains = "Sign in"
+
+[[monitors]]
+id = "smtp-tcp"
+name = "SMTP greeting"
+component = "smtp"
+type = "tcp"
+host = "127.0.0.1"
+port = {smtp_port}
+expect = "220"
+
+[[monitors]]
+id = "mail-dns"
+name = "{dns_name} address"
+component = "dns"
+type = "dns"
+query = "{dns_name}"
+resolver = "{dns}"
+expect = ["192.0.2.25"]
+
+[[channels]]
+id = "demo-receiver"
+type = "webhook"
+url = "{receiver}"
+secret = "{secret}"
+"#,
+            admin_token = self.admin_token,
+            cycle = CYCLE.as_secs(),
+            webmail = self.webmail.address,
+            smtp_port = self.smtp.address.port(),
+            dns_name = DEMO_NAME,
+            dns = self.dns.responder.address(),
+            receiver = self.receiver.url(),
+            secret = self.webhook_secret,
+        )
+    }
+
+    /// Takes targets down and brings them back on the demo's cycle until shutdown.
+    pub async fn run_cycle(&self, mut shutdown: watch::Receiver<bool>) {
+        let started = tokio::time::Instant::now();
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut previous = (false, false, false);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            let offset = started.elapsed().as_secs() % CYCLE.as_secs();
+            let within = |(from, to): (u64, u64)| (from..to).contains(&offset);
+            let state = (within(WEBMAIL_DOWN), within(SMTP_DOWN), within(DNS_WRONG));
+            if state != previous {
+                self.webmail.set_down(state.0);
+                self.smtp.set_down(state.1);
+                self.dns.set_down(state.2);
+                let describe = |down: bool| if down { "down" } else { "up" };
+                tracing::info!(target: "pharos::demo", "demo targets: webmail {}, smtp {}, dns {}", describe(state.0), describe(state.1), if state.2 { "wrong answer" } else { "up" });
+                previous = state;
+            }
+        }
+    }
+}
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes
+}

@@ -20,7 +20,10 @@ pub(crate) struct ApiError {
 
 impl ApiError {
     fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, message: message.into() }
+        Self {
+            status,
+            message: message.into(),
+        }
     }
 }
 
@@ -28,7 +31,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status, Json(json!({ "error": self.message }))).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
+            response.headers_mut().insert(
+                WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
         }
         response
     }
@@ -45,15 +51,23 @@ impl From<pharos_store::StoreError> for ApiError {
 /// where the token differs.
 fn authorize(state: &WebState, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(expected) = &state.admin_token else {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "admin endpoints are disabled: set server.admin_token"));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "admin endpoints are disabled: set server.admin_token",
+        ));
     };
     let presented = headers
         .get(AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
         .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "missing bearer token"))?;
-    if Sha256::digest(presented.trim().as_bytes()) != Sha256::digest(expected.expose_secret().as_bytes()) {
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "wrong bearer token"));
+    if Sha256::digest(presented.trim().as_bytes())
+        != Sha256::digest(expected.expose_secret().as_bytes())
+    {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "wrong bearer token",
+        ));
     }
     Ok(())
 }
@@ -85,7 +99,12 @@ pub(crate) async fn deliveries(
         None => 50,
         Some(text) => match text.parse::<u32>() {
             Ok(limit @ 1..=500) => limit,
-            _ => return Err(ApiError::new(StatusCode::BAD_REQUEST, format!("`limit` must be a whole number from 1 to 500, got `{text}`"))),
+            _ => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("`limit` must be a whole number from 1 to 500, got `{text}`"),
+                ))
+            }
         },
     };
     let messages = state.store.recent_messages(limit).await?;

@@ -124,7 +124,10 @@ pub(crate) struct IncidentList<'a> {
 
 pub(crate) fn status<'a>(view: &'a StatusView) -> StatusSummary<'a> {
     StatusSummary {
-        page: PageInfo { title: &view.title, url: view.public_url.as_deref() },
+        page: PageInfo {
+            title: &view.title,
+            url: view.public_url.as_deref(),
+        },
         status: view.overall.as_str(),
         description: crate::view::overall_label(view.overall),
         components: view
@@ -140,7 +143,11 @@ pub(crate) fn status<'a>(view: &'a StatusView) -> StatusSummary<'a> {
                 })
             })
             .collect(),
-        active_incidents: view.active.iter().map(|incident| incident_dto(view, incident, false)).collect(),
+        active_incidents: view
+            .active
+            .iter()
+            .map(|incident| incident_dto(view, incident, false))
+            .collect(),
         updated_at: time(view.generated_at),
     }
 }
@@ -148,11 +155,19 @@ pub(crate) fn status<'a>(view: &'a StatusView) -> StatusSummary<'a> {
 pub(crate) fn components<'a>(view: &'a StatusView) -> Vec<ComponentDetail<'a>> {
     view.groups
         .iter()
-        .flat_map(|group| group.components.iter().map(move |component| component_detail(group.name.as_deref(), component)))
+        .flat_map(|group| {
+            group
+                .components
+                .iter()
+                .map(move |component| component_detail(group.name.as_deref(), component))
+        })
         .collect()
 }
 
-fn component_detail<'a>(group: Option<&'a str>, component: &'a ComponentView) -> ComponentDetail<'a> {
+fn component_detail<'a>(
+    group: Option<&'a str>,
+    component: &'a ComponentView,
+) -> ComponentDetail<'a> {
     ComponentDetail {
         id: component.id.as_str(),
         name: &component.name,
@@ -183,40 +198,67 @@ fn component_detail<'a>(group: Option<&'a str>, component: &'a ComponentView) ->
                     status: last.status.as_str(),
                     latency_ms: millis(last.latency),
                     reason: last.reason.as_deref(),
-                    phases_ms: last.phases.iter().map(|(name, took)| (name.as_str(), millis(*took))).collect(),
+                    phases_ms: last
+                        .phases
+                        .iter()
+                        .map(|(name, took)| (name.as_str(), millis(*took)))
+                        .collect(),
                 }),
             })
             .collect(),
     }
 }
 
-pub(crate) fn incident_dto<'a>(view: &'a StatusView, incident: &'a Incident, with_timeline: bool) -> IncidentDto<'a> {
+pub(crate) fn incident_dto<'a>(
+    view: &'a StatusView,
+    incident: &'a Incident,
+    with_timeline: bool,
+) -> IncidentDto<'a> {
     IncidentDto {
         id: incident.id,
         title: &incident.title,
         status: incident.phase.as_str(),
         impact: incident.impact.as_str(),
-        component: ComponentRef { id: incident.component.as_str(), name: view.component_name(incident) },
+        component: ComponentRef {
+            id: incident.component.as_str(),
+            name: view.component_name(incident),
+        },
         started_at: time(incident.started_at),
         detected_at: time(incident.detected_at),
         resolved_at: incident.resolved_at.map(time),
         time_to_detect_seconds: incident.time_to_detect().as_secs_f64(),
-        time_to_recover_seconds: incident.time_to_recover().map(|duration| duration.as_secs_f64()),
+        time_to_recover_seconds: incident
+            .time_to_recover()
+            .map(|duration| duration.as_secs_f64()),
         updates: incident
             .updates
             .iter()
-            .map(|update| UpdateDto { at: time(update.at), status: update.phase.as_str(), message: &update.message, automatic: update.automatic })
+            .map(|update| UpdateDto {
+                at: time(update.at),
+                status: update.phase.as_str(),
+                message: &update.message,
+                automatic: update.automatic,
+            })
             .collect(),
         timeline: with_timeline.then(|| {
             incident
                 .timeline
                 .iter()
-                .map(|entry| TimelineDto { at: time(entry.at), kind: entry.kind.as_str(), detail: &entry.detail })
+                .map(|entry| TimelineDto {
+                    at: time(entry.at),
+                    kind: entry.kind.as_str(),
+                    detail: &entry.detail,
+                })
                 .collect()
         }),
     }
 }
 
 pub(crate) fn incidents<'a>(view: &'a StatusView) -> IncidentList<'a> {
-    IncidentList { incidents: view.all_incidents().map(|incident| incident_dto(view, incident, false)).collect() }
+    IncidentList {
+        incidents: view
+            .all_incidents()
+            .map(|incident| incident_dto(view, incident, false))
+            .collect(),
+    }
 }

@@ -12,7 +12,11 @@ fn link(view: &StatusView, path: &str) -> String {
 }
 
 fn summary(view: &StatusView, incident: &Incident) -> String {
-    let mut text = format!("{} — {}", view.component_name(incident), incident.impact.label());
+    let mut text = format!(
+        "{} — {}",
+        view.component_name(incident),
+        incident.impact.label()
+    );
     if let Some(update) = incident.updates.last() {
         text.push_str(&format!(". {}: {}", update.phase.label(), update.message));
     }
@@ -20,7 +24,12 @@ fn summary(view: &StatusView, incident: &Incident) -> String {
 }
 
 fn updated(incident: &Incident) -> chrono::DateTime<chrono::Utc> {
-    incident.updates.last().map(|update| update.at).or(incident.resolved_at).unwrap_or(incident.detected_at)
+    incident
+        .updates
+        .last()
+        .map(|update| update.at)
+        .or(incident.resolved_at)
+        .unwrap_or(incident.detected_at)
 }
 
 pub(crate) fn atom(view: &StatusView) -> String {
@@ -28,10 +37,17 @@ pub(crate) fn atom(view: &StatusView) -> String {
         .all_incidents()
         .map(|incident| Entry {
             title: Text::plain(format!("{} [{}]", incident.title, incident.phase.label())),
-            id: link(view, &format!("/incidents/{}#{}", incident.id, incident.updates.len())),
+            id: link(
+                view,
+                &format!("/incidents/{}#{}", incident.id, incident.updates.len()),
+            ),
             updated: updated(incident).fixed_offset(),
             published: Some(incident.detected_at.fixed_offset()),
-            links: vec![Link { href: link(view, &format!("/incidents/{}", incident.id)), rel: "alternate".into(), ..Link::default() }],
+            links: vec![Link {
+                href: link(view, &format!("/incidents/{}", incident.id)),
+                rel: "alternate".into(),
+                ..Link::default()
+            }],
             summary: Some(Text::plain(summary(view, incident))),
             ..Entry::default()
         })
@@ -39,11 +55,25 @@ pub(crate) fn atom(view: &StatusView) -> String {
     let feed = Feed {
         title: Text::plain(format!("{} — incidents", view.title)),
         id: link(view, "/feed.atom"),
-        updated: entries.first().map(|entry| entry.updated).unwrap_or_else(|| view.generated_at.fixed_offset()),
-        authors: vec![Person { name: view.title.clone(), ..Person::default() }],
+        updated: entries
+            .first()
+            .map(|entry| entry.updated)
+            .unwrap_or_else(|| view.generated_at.fixed_offset()),
+        authors: vec![Person {
+            name: view.title.clone(),
+            ..Person::default()
+        }],
         links: vec![
-            Link { href: link(view, "/feed.atom"), rel: "self".into(), ..Link::default() },
-            Link { href: link(view, "/"), rel: "alternate".into(), ..Link::default() },
+            Link {
+                href: link(view, "/feed.atom"),
+                rel: "self".into(),
+                ..Link::default()
+            },
+            Link {
+                href: link(view, "/"),
+                rel: "alternate".into(),
+                ..Link::default()
+            },
         ],
         entries,
         ..Feed::default()
@@ -60,14 +90,23 @@ pub(crate) fn rss(view: &StatusView) -> String {
             item.set_link(link(view, &format!("/incidents/{}", incident.id)));
             item.set_description(summary(view, incident));
             item.set_pub_date(updated(incident).to_rfc2822());
-            item.set_guid(rss::Guid { value: link(view, &format!("/incidents/{}#{}", incident.id, incident.updates.len())), permalink: false });
+            item.set_guid(rss::Guid {
+                value: link(
+                    view,
+                    &format!("/incidents/{}#{}", incident.id, incident.updates.len()),
+                ),
+                permalink: false,
+            });
             item
         })
         .collect();
     let mut channel = rss::Channel::default();
     channel.set_title(format!("{} — incidents", view.title));
     channel.set_link(link(view, "/"));
-    channel.set_description(format!("Incidents reported on the {} status page", view.title));
+    channel.set_description(format!(
+        "Incidents reported on the {} status page",
+        view.title
+    ));
     channel.set_last_build_date(view.generated_at.to_rfc2822());
     channel.set_items(items);
     channel.to_string()

@@ -148,7 +148,11 @@ fn day_bar(day: &DayView) -> Markup {
         Some(uptime) if uptime >= 0.95 => "bar u-partial",
         Some(_) => "bar u-major",
     };
-    let class = if day.uptime.is_none() && !day.incidents.is_empty() { "bar u-partial" } else { class };
+    let class = if day.uptime.is_none() && !day.incidents.is_empty() {
+        "bar u-partial"
+    } else {
+        class
+    };
     let summary = match day.uptime {
         Some(uptime) => format!("{}: {} uptime", day.date, percent(uptime)),
         None => format!("{}: no data", day.date),

@@ -28,16 +28,37 @@ pub struct Renderer {
 }
 
 impl Renderer {
-    pub fn new(config: Arc<Config>, store: Arc<dyn Store>, engine: EngineHandle, cache: PageCache) -> Self {
-        Self { config, store, engine, cache }
+    pub fn new(
+        config: Arc<Config>,
+        store: Arc<dyn Store>,
+        engine: EngineHandle,
+        cache: PageCache,
+    ) -> Self {
+        Self {
+            config,
+            store,
+            engine,
+            cache,
+        }
     }
 
     pub async fn render(&self) -> Result<(), StoreError> {
         let now = Utc::now();
         let since = now - ChronoDuration::days(HISTORY_DAYS);
-        let incidents = self.store.incidents(IncidentQuery { since: Some(since), limit: MAX_INCIDENTS }).await?;
+        let incidents = self
+            .store
+            .incidents(IncidentQuery {
+                since: Some(since),
+                limit: MAX_INCIDENTS,
+            })
+            .await?;
         let daily = self.store.daily_counts(since).await?;
-        let live = self.engine.live.read().map(|live| live.clone()).unwrap_or_default();
+        let live = self
+            .engine
+            .live
+            .read()
+            .map(|live| live.clone())
+            .unwrap_or_default();
         let view = StatusView::build(&self.config, &live, incidents, &daily, now);
         self.cache.replace(build_site(&view));
         Ok(())
@@ -72,18 +93,49 @@ pub(crate) fn build_site(view: &StatusView) -> PageSet {
         set.pages.insert(path.to_owned(), rendered);
     };
     put("/", Rendered::new(HTML, pages::index(view).into_string()));
-    put("/history", Rendered::new(HTML, pages::history(view).into_string()));
-    put("/feed.atom", Rendered::new("application/atom+xml; charset=utf-8", feeds::atom(view)));
-    put("/feed.rss", Rendered::new("application/rss+xml; charset=utf-8", feeds::rss(view)));
-    put("/api/v1/status", Rendered::new(JSON, json(&api::status(view))));
-    put("/api/v1/components", Rendered::new(JSON, json(&api::components(view))));
-    put("/api/v1/incidents", Rendered::new(JSON, json(&api::incidents(view))));
-    put("/api/v1/openapi.json", Rendered::new(JSON, include_str!("openapi.json").to_owned()));
+    put(
+        "/history",
+        Rendered::new(HTML, pages::history(view).into_string()),
+    );
+    put(
+        "/feed.atom",
+        Rendered::new("application/atom+xml; charset=utf-8", feeds::atom(view)),
+    );
+    put(
+        "/feed.rss",
+        Rendered::new("application/rss+xml; charset=utf-8", feeds::rss(view)),
+    );
+    put(
+        "/api/v1/status",
+        Rendered::new(JSON, json(&api::status(view))),
+    );
+    put(
+        "/api/v1/components",
+        Rendered::new(JSON, json(&api::components(view))),
+    );
+    put(
+        "/api/v1/incidents",
+        Rendered::new(JSON, json(&api::incidents(view))),
+    );
+    put(
+        "/api/v1/openapi.json",
+        Rendered::new(JSON, include_str!("openapi.json").to_owned()),
+    );
     for incident in view.all_incidents() {
-        put(&format!("/incidents/{}", incident.id), Rendered::new(HTML, pages::incident_page(view, incident).into_string()));
-        put(&format!("/api/v1/incidents/{}", incident.id), Rendered::new(JSON, json(&api::incident_dto(view, incident, true))));
+        put(
+            &format!("/incidents/{}", incident.id),
+            Rendered::new(HTML, pages::incident_page(view, incident).into_string()),
+        );
+        put(
+            &format!("/api/v1/incidents/{}", incident.id),
+            Rendered::new(JSON, json(&api::incident_dto(view, incident, true))),
+        );
     }
-    set.not_found = Some(Rendered::with_status(HTML, pages::not_found(view).into_string(), 404));
+    set.not_found = Some(Rendered::with_status(
+        HTML,
+        pages::not_found(view).into_string(),
+        404,
+    ));
     set
 }
 

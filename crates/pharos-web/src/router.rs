@@ -6,8 +6,8 @@ use crate::snapshot::{PageCache, Rendered};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::header::{
-    ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG, IF_NONE_MATCH,
-    REFERRER_POLICY, VARY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+    ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG,
+    IF_NONE_MATCH, REFERRER_POLICY, VARY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -34,22 +34,48 @@ pub fn router(state: WebState) -> Router {
 
 async fn serve_rendered(State(state): State<WebState>, request: Request) -> Response {
     if request.method() != Method::GET && request.method() != Method::HEAD {
-        return (StatusCode::METHOD_NOT_ALLOWED, [(axum::http::header::ALLOW, "GET, HEAD")], "method not allowed\n").into_response();
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(axum::http::header::ALLOW, "GET, HEAD")],
+            "method not allowed\n",
+        )
+            .into_response();
     }
     let site = state.pages.get();
     let path = request.uri().path();
-    let path = if path.len() > 1 { path.trim_end_matches('/') } else { path };
+    let path = if path.len() > 1 {
+        path.trim_end_matches('/')
+    } else {
+        path
+    };
     let rendered = match site.pages.get(path).or(site.not_found.as_ref()) {
         Some(rendered) => rendered,
-        None => return (StatusCode::SERVICE_UNAVAILABLE, [(axum::http::header::RETRY_AFTER, "1")], "starting up\n").into_response(),
+        None => {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(axum::http::header::RETRY_AFTER, "1")],
+                "starting up\n",
+            )
+                .into_response()
+        }
     };
-    respond(rendered, request.headers(), request.method() == Method::HEAD)
+    respond(
+        rendered,
+        request.headers(),
+        request.method() == Method::HEAD,
+    )
 }
 
 fn respond(rendered: &Rendered, request: &HeaderMap, head: bool) -> Response {
     let mut headers = HeaderMap::new();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(rendered.content_type));
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("public, max-age=10"));
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(rendered.content_type),
+    );
+    headers.insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=10"),
+    );
     headers.insert(VARY, HeaderValue::from_static("accept-encoding"));
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
@@ -65,14 +91,21 @@ fn respond(rendered: &Rendered, request: &HeaderMap, head: bool) -> Response {
     let matches_etag = request
         .get(IF_NONE_MATCH)
         .and_then(|value| value.to_str().ok())
-        .is_some_and(|tags| tags.split(',').any(|tag| tag.trim() == rendered.etag || tag.trim() == "*"));
+        .is_some_and(|tags| {
+            tags.split(',')
+                .any(|tag| tag.trim() == rendered.etag || tag.trim() == "*")
+        });
     if status == StatusCode::OK && matches_etag {
         return (StatusCode::NOT_MODIFIED, headers).into_response();
     }
     let accepts_gzip = request
         .get(ACCEPT_ENCODING)
         .and_then(|value| value.to_str().ok())
-        .is_some_and(|accepted| accepted.split(',').any(|encoding| encoding.trim().starts_with("gzip")));
+        .is_some_and(|accepted| {
+            accepted
+                .split(',')
+                .any(|encoding| encoding.trim().starts_with("gzip"))
+        });
     let body = match (&rendered.gzip, accepts_gzip) {
         (Some(gzip), true) => {
             headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));

@@ -25,14 +25,29 @@ impl Rendered {
 
     pub(crate) fn with_status(content_type: &'static str, body: String, status: u16) -> Self {
         let digest = Sha256::digest(body.as_bytes());
-        let etag = format!("\"{}\"", digest.iter().take(12).map(|byte| format!("{byte:02x}")).collect::<String>());
+        let etag = format!(
+            "\"{}\"",
+            digest
+                .iter()
+                .take(12)
+                .map(|byte| format!("{byte:02x}"))
+                .collect::<String>()
+        );
         let gzip = (body.len() > 512).then(|| {
-            let mut encoder = GzEncoder::new(Vec::with_capacity(body.len() / 4), Compression::default());
+            let mut encoder =
+                GzEncoder::new(Vec::with_capacity(body.len() / 4), Compression::default());
             let _ = encoder.write_all(body.as_bytes());
             Bytes::from(encoder.finish().unwrap_or_default())
         });
-        let gzip = gzip.filter(|compressed| !compressed.is_empty() && compressed.len() < body.len());
-        Self { content_type, body: Bytes::from(body), gzip, etag, status }
+        let gzip =
+            gzip.filter(|compressed| !compressed.is_empty() && compressed.len() < body.len());
+        Self {
+            content_type,
+            body: Bytes::from(body),
+            gzip,
+            etag,
+            status,
+        }
     }
 }
 
@@ -51,7 +66,10 @@ pub struct PageCache {
 
 impl PageCache {
     pub(crate) fn get(&self) -> Arc<PageSet> {
-        self.current.read().map(|set| set.clone()).unwrap_or_default()
+        self.current
+            .read()
+            .map(|set| set.clone())
+            .unwrap_or_default()
     }
 
     pub(crate) fn replace(&self, set: PageSet) {

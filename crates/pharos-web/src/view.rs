@@ -75,9 +75,13 @@ impl StatusView {
         let first_day = today - ChronoDuration::days(HISTORY_DAYS - 1);
         let mut counts: HashMap<(&str, NaiveDate), ResultCounts> = HashMap::new();
         for row in daily {
-            counts.entry((row.monitor.as_str(), row.day.date_naive())).or_default().add(row.counts);
+            counts
+                .entry((row.monitor.as_str(), row.day.date_naive()))
+                .or_default()
+                .add(row.counts);
         }
-        let (active, resolved): (Vec<Incident>, Vec<Incident>) = incidents.into_iter().partition(Incident::is_open);
+        let (active, resolved): (Vec<Incident>, Vec<Incident>) =
+            incidents.into_iter().partition(Incident::is_open);
         let mut active = active;
         for incident in &live.open_incidents {
             if !active.iter().any(|known| known.id == incident.id) {
@@ -88,8 +92,16 @@ impl StatusView {
 
         let mut groups: Vec<GroupView> = Vec::new();
         for component in &config.components {
-            let (status, since) = live.components.get(&component.id).copied().unwrap_or((ComponentStatus::Operational, now));
-            let monitors: Vec<_> = config.monitors.iter().filter(|monitor| monitor.component == component.id).collect();
+            let (status, since) = live
+                .components
+                .get(&component.id)
+                .copied()
+                .unwrap_or((ComponentStatus::Operational, now));
+            let monitors: Vec<_> = config
+                .monitors
+                .iter()
+                .filter(|monitor| monitor.component == component.id)
+                .collect();
             let mut total = ResultCounts::default();
             let days = (0..HISTORY_DAYS)
                 .map(|offset| {
@@ -104,10 +116,16 @@ impl StatusView {
                     let incidents = active
                         .iter()
                         .chain(resolved.iter())
-                        .filter(|incident| incident.component == component.id && covers(incident, date, now))
+                        .filter(|incident| {
+                            incident.component == component.id && covers(incident, date, now)
+                        })
                         .map(|incident| (incident.id, incident.title.clone()))
                         .collect();
-                    DayView { date, uptime: day.uptime(), incidents }
+                    DayView {
+                        date,
+                        uptime: day.uptime(),
+                        incidents,
+                    }
                 })
                 .collect();
             let monitor_views = monitors
@@ -118,13 +136,20 @@ impl StatusView {
                         id: monitor.id.to_string(),
                         name: monitor.name.clone(),
                         kind: monitor.probe.kind(),
-                        confirmed: latest.map(|latest| latest.confirmed).unwrap_or(ProbeStatus::Up),
+                        confirmed: latest
+                            .map(|latest| latest.confirmed)
+                            .unwrap_or(ProbeStatus::Up),
                         last: latest.map(|latest| LastCheck {
                             at: latest.at,
                             status: latest.outcome.status,
                             latency: latest.outcome.latency,
                             reason: latest.outcome.reason.clone(),
-                            phases: latest.outcome.phases.iter().map(|phase| (phase.name.to_string(), phase.duration)).collect(),
+                            phases: latest
+                                .outcome
+                                .phases
+                                .iter()
+                                .map(|phase| (phase.name.to_string(), phase.duration))
+                                .collect(),
                         }),
                     }
                 })
@@ -139,9 +164,15 @@ impl StatusView {
                 uptime: total.uptime(),
                 monitors: monitor_views,
             };
-            match groups.iter_mut().find(|group| group.name == component.group) {
+            match groups
+                .iter_mut()
+                .find(|group| group.name == component.group)
+            {
                 Some(group) => group.components.push(view),
-                None => groups.push(GroupView { name: component.group.clone(), components: vec![view] }),
+                None => groups.push(GroupView {
+                    name: component.group.clone(),
+                    components: vec![view],
+                }),
             }
         }
         let overall = groups
@@ -157,13 +188,20 @@ impl StatusView {
             groups,
             active,
             resolved,
-            component_names: config.components.iter().map(|component| (component.id.clone(), component.name.clone())).collect(),
+            component_names: config
+                .components
+                .iter()
+                .map(|component| (component.id.clone(), component.name.clone()))
+                .collect(),
             generated_at: now,
         }
     }
 
     pub(crate) fn component_name<'a>(&'a self, incident: &'a Incident) -> &'a str {
-        self.component_names.get(&incident.component).map(String::as_str).unwrap_or(incident.component.as_str())
+        self.component_names
+            .get(&incident.component)
+            .map(String::as_str)
+            .unwrap_or(incident.component.as_str())
     }
 
     pub(crate) fn all_incidents(&self) -> impl Iterator<Item = &Incident> {

@@ -1,1 +1,51 @@
-fn main() {}
+//! The pharos binary: argument parsing and wiring; the work lives in the library crates.
+
+mod check;
+mod cli;
+mod config_command;
+mod exit;
+mod logging;
+mod serve;
+
+use clap::Parser;
+use cli::{Cli, Command, ConfigAction};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Config {
+            action: ConfigAction::Example,
+        } => return config_command::example(),
+        Command::Config {
+            action: ConfigAction::Validate { file },
+        } => return config_command::validate(&file),
+        Command::Config {
+            action: ConfigAction::Secret,
+        } => return config_command::secret(),
+        _ => {}
+    }
+    logging::init(cli.log_format);
+    pharos_probe::install_crypto_provider();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return exit::code(exit::UNAVAILABLE);
+        }
+    };
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve {
+                config,
+                demo,
+                listen,
+            } => serve::run(config, demo, listen).await,
+            Command::Check { config } => check::run(&config).await,
+            Command::Config { .. } => unreachable!("handled above"),
+        }
+    })
+}

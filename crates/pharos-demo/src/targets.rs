@@ -1,0 +1,129 @@
+//! The demo's targets: a webmail-like HTTP service, an SMTP-like TCP service and a DNS name,
+//! each with a switch that takes it down (or, for DNS, makes it answer wrongly).
+
+use crate::dns::DnsResponder;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+use hickory_proto::rr::rdata::A;
+use hickory_proto::rr::{RData, RecordType};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub const DEMO_NAME: &str = "mail.demo.test";
+pub const DEMO_ADDRESS: [u8; 4] = [192, 0, 2, 25];
+const WRONG_ADDRESS: [u8; 4] = [198, 51, 100, 66];
+
+/// An HTTP service that answers 200 with a sign-in page, or 503 while down.
+pub struct HttpTarget {
+    pub address: SocketAddr,
+    down: Arc<AtomicBool>,
+}
+
+impl HttpTarget {
+    pub async fn start() -> std::io::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let down = Arc::new(AtomicBool::new(false));
+        let app = Router::new().route("/", get(page)).with_state(down.clone());
+        let address = listener.local_addr()?;
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Self { address, down })
+    }
+
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+}
+
+async fn page(State(down): State<Arc<AtomicBool>>) -> (StatusCode, &'static str) {
+    if down.load(Ordering::SeqCst) {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Service unavailable: mailbox servers are not responding",
+        )
+    } else {
+        (
+            StatusCode::OK,
+            "<h1>Demo webmail</h1><p>Sign in to read your mail.</p>",
+        )
+    }
+}
+
+/// A TCP service that greets like an SMTP server; while down its port is closed, so
+/// connections are refused as they would be by a crashed daemon.
+pub struct TcpTarget {
+    pub address: SocketAddr,
+    down: watch::Sender<bool>,
+}
+
+impl TcpTarget {
+    pub async fn start() -> std::io::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        let (down, mut watch_down) = watch::channel(false);
+        tokio::spawn(async move {
+            let mut listener = Some(listener);
+            loop {
+                match &listener {
+                    Some(open) => {
+                        tokio::select! {
+                            accepted = open.accept() => {
+                                if let Ok((mut stream, _)) = accepted {
+                                    tokio::spawn(async move {
+                                        let _ = stream.write_all(b"220 smtp.demo.test ESMTP ready\r\n").await;
+                                        let _ = stream.shutdown().await;
+                                    });
+                                }
+                            }
+                            changed = watch_down.changed() => {
+                                if changed.is_err() { return; }
+                                if *watch_down.borrow() { listener = None; }
+                            }
+                        }
+                    }
+                    None => {
+                        if watch_down.changed().await.is_err() {
+                            return;
+                        }
+                        if !*watch_down.borrow() {
+                            listener = TcpListener::bind(address).await.ok();
+                        }
+                    }
+                }
+            }
+        });
+        Ok(Self { address, down })
+    }
+
+    pub fn set_down(&self, down: bool) {
+        let _ = self.down.send(down);
+    }
+}
+
+/// A DNS name served by the demo's responder; while "down" it resolves to the wrong address.
+pub struct DnsTarget {
+    pub responder: DnsResponder,
+}
+
+impl DnsTarget {
+    pub async fn start() -> std::io::Result<Self> {
+        let responder =
+            DnsResponder::start("127.0.0.1:0".parse().expect("a valid address")).await?;
+        let target = Self { responder };
+        target.set_down(false);
+        Ok(target)
+    }
+
+    pub fn set_down(&self, down: bool) {
+        let [a, b, c, d] = if down { WRONG_ADDRESS } else { DEMO_ADDRESS };
+        self.responder
+            .set(DEMO_NAME, RecordType::A, vec![RData::A(A::new(a, b, c, d))]);
+    }
+}

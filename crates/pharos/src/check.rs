@@ -1,0 +1,101 @@
+//! `pharos check`: run every monitor once, show progress, print a table of results.
+
+use crate::config_command::report_load_error;
+use crate::exit;
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, Color, Table};
+use indicatif::{ProgressBar, ProgressStyle};
+use pharos_core::{Outcome, ProbeStatus};
+use pharos_probe::Prober;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+
+const CONCURRENCY: usize = 64;
+
+pub(crate) async fn run(path: &Path) -> ExitCode {
+    let config = match pharos_config::load(path) {
+        Ok(config) => config,
+        Err(error) => return report_load_error(&error),
+    };
+    let mut probers = Vec::new();
+    for monitor in &config.monitors {
+        match Prober::new(monitor) {
+            Ok(prober) => probers.push(Arc::new(prober)),
+            Err(error) => {
+                eprintln!("error: monitor `{}`: {error}", monitor.id);
+                return exit::code(exit::USAGE);
+            }
+        }
+    }
+    let progress = ProgressBar::new(probers.len() as u64);
+    progress.set_style(
+        ProgressStyle::with_template("{spinner} checking {pos}/{len} {wide_bar} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let limit = Arc::new(Semaphore::new(CONCURRENCY));
+    let runs: Vec<_> = probers
+        .iter()
+        .map(|prober| {
+            let prober = prober.clone();
+            let limit = limit.clone();
+            let progress = progress.clone();
+            tokio::spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                let outcome = prober.run().await;
+                progress.inc(1);
+                outcome
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::with_capacity(runs.len());
+    for run in runs {
+        outcomes.push(run.await.unwrap_or_else(|_| {
+            Outcome::down(
+                Default::default(),
+                vec![],
+                "internal error: the probe stopped",
+            )
+        }));
+    }
+    progress.finish_and_clear();
+
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_header(["Monitor", "Type", "Target", "Status", "Latency", "Reason"]);
+    for (monitor, outcome) in config.monitors.iter().zip(&outcomes) {
+        let color = match outcome.status {
+            ProbeStatus::Up => Color::Green,
+            ProbeStatus::Degraded => Color::Yellow,
+            ProbeStatus::Down => Color::Red,
+        };
+        table.add_row(vec![
+            Cell::new(&monitor.id),
+            Cell::new(monitor.probe.kind()),
+            Cell::new(monitor.probe.target()),
+            Cell::new(outcome.status.as_str()).fg(color),
+            Cell::new(format!("{:.1} ms", outcome.latency.as_secs_f64() * 1000.0)),
+            Cell::new(outcome.reason.as_deref().unwrap_or("")),
+        ]);
+    }
+    println!("{table}");
+    let down = outcomes
+        .iter()
+        .filter(|outcome| outcome.status == ProbeStatus::Down)
+        .count();
+    let degraded = outcomes
+        .iter()
+        .filter(|outcome| outcome.status == ProbeStatus::Degraded)
+        .count();
+    println!(
+        "{} monitors: {} up, {degraded} degraded, {down} down",
+        outcomes.len(),
+        outcomes.len() - down - degraded
+    );
+    if down > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -1,0 +1,59 @@
+//! Command-line arguments.
+
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Outage detection, incident response and status pages for cloud services.
+#[derive(Parser)]
+#[command(name = "pharos", version, about, propagate_version = true)]
+pub(crate) struct Cli {
+    /// Log format: human-readable text or one JSON object per line.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub(crate) log_format: LogFormat,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub(crate) enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Run the monitors, the status page, the API and notifications.
+    Serve {
+        /// The configuration file.
+        #[arg(long, short, conflicts_with = "demo")]
+        config: Option<PathBuf>,
+        /// Run the built-in demo: targets that fail and recover on a cycle, no set-up needed.
+        #[arg(long)]
+        demo: bool,
+        /// Listen on this address instead of the configured one (default 127.0.0.1:8080).
+        #[arg(long, value_name = "ADDR:PORT")]
+        listen: Option<SocketAddr>,
+    },
+    /// Run every monitor once and print a table of the results.
+    Check {
+        /// The configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Work with configuration files.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ConfigAction {
+    /// Print a fully commented example configuration.
+    Example,
+    /// Check a configuration file and list every problem in it.
+    Validate { file: PathBuf },
+    /// Print a new random webhook signing secret.
+    Secret,
+}

@@ -1,0 +1,16 @@
+//! Log set-up: text or JSON lines, filtered by RUST_LOG (default: info).
+
+use crate::cli::LogFormat;
+use tracing_subscriber::EnvFilter;
+
+pub(crate) fn init(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,hyper=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
