@@ -64,6 +64,8 @@ pub struct EngineHandle {
     pub live: Arc<RwLock<LiveState>>,
     /// Bumped after every committed change of statuses or incidents.
     pub status_version: watch::Receiver<u64>,
+    /// Bumped after every committed batch of probe results.
+    pub results_version: watch::Receiver<u64>,
     pub metrics: Arc<SchedulerMetrics>,
 }
 
@@ -111,6 +113,7 @@ impl Engine {
         let live = Arc::new(RwLock::new(live));
         let metrics = Arc::new(SchedulerMetrics::default());
         let (version_sender, status_version) = watch::channel(0u64);
+        let (results_sender, results_version) = watch::channel(0u64);
         let (batch_sender, batch_receiver) = mpsc::channel(256);
 
         let mut tasks = JoinSet::new();
@@ -118,6 +121,7 @@ impl Engine {
             store.clone(),
             batch_receiver,
             version_sender,
+            results_sender,
             outbox_wake,
         ));
         let scheduler = scheduler::Scheduler {
@@ -145,6 +149,7 @@ impl Engine {
                 topology,
                 live,
                 status_version,
+                results_version,
                 metrics,
             },
             tasks,

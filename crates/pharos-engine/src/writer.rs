@@ -10,6 +10,7 @@ pub(crate) async fn run_writer(
     store: Arc<dyn Store>,
     mut batches: mpsc::Receiver<Batch>,
     status_version: watch::Sender<u64>,
+    results_version: watch::Sender<u64>,
     outbox_wake: Arc<Notify>,
 ) {
     while let Some(mut batch) = batches.recv().await {
@@ -24,6 +25,9 @@ pub(crate) async fn run_writer(
         }
         if batch.changes_status() {
             status_version.send_modify(|version| *version += 1);
+        }
+        if !batch.results.is_empty() {
+            results_version.send_modify(|version| *version += 1);
         }
         if !batch.outbox.is_empty() {
             outbox_wake.notify_one();

@@ -129,7 +129,7 @@ pub(crate) fn status<'a>(view: &'a StatusView) -> StatusSummary<'a> {
             url: view.public_url.as_deref(),
         },
         status: view.overall.as_str(),
-        description: crate::view::overall_label(view.overall),
+        description: view.overall_label(),
         components: view
             .groups
             .iter()

@@ -1,7 +1,7 @@
 //! The HTML pages: status, history, one incident, not found. maud escapes every value, so
 //! nothing a user typed can become markup. No scripts and no external resources.
 
-use crate::view::{overall_label, ComponentView, DayView, StatusView, HISTORY_DAYS};
+use crate::view::{ComponentView, DayView, StatusView, HISTORY_DAYS};
 use chrono::{DateTime, Utc};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use pharos_core::Incident;
@@ -71,7 +71,7 @@ fn millis(duration: Duration) -> String {
 pub(crate) fn index(view: &StatusView) -> Markup {
     let body = html! {
         @if let Some(description) = &view.description { p.lead { (description) } }
-        div class=(format!("banner s-{}", view.overall.as_str())) role="status" { (overall_label(view.overall)) }
+        div class=(format!("banner s-{}", view.overall.as_str())) role="status" { (view.overall_label()) }
         @if !view.active.is_empty() {
             section.card {
                 h2 { "Active incidents" }

@@ -17,6 +17,8 @@ const JSON: &str = "application/json";
 /// Changes arriving within this window are rendered together.
 const DEBOUNCE: Duration = Duration::from_millis(100);
 const REFRESH: Duration = Duration::from_secs(60);
+/// New results alone (no status change) re-render at most this often.
+const RESULTS_REFRESH: Duration = Duration::from_secs(5);
 /// The most incidents rendered (each gets its own page).
 const MAX_INCIDENTS: u32 = 1000;
 
@@ -64,24 +66,38 @@ impl Renderer {
         Ok(())
     }
 
-    /// Renders until shutdown.
+    /// Renders until shutdown: at once (after a short debounce) when a status changes, within
+    /// a few seconds when only new results came in, and every minute regardless.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let mut version = self.engine.status_version.clone();
+        let mut status = self.engine.status_version.clone();
+        let mut results = self.engine.results_version.clone();
         let mut refresh = tokio::time::interval(REFRESH);
         refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             if let Err(error) = self.render().await {
                 tracing::error!(%error, "cannot render the status page; serving the previous one");
             }
-            tokio::select! {
-                _ = shutdown.changed() => return,
-                changed = version.changed() => {
-                    if changed.is_err() {
-                        return;
+            let rendered_at = tokio::time::Instant::now();
+            let mut results_pending = false;
+            loop {
+                tokio::select! {
+                    _ = shutdown.changed() => return,
+                    changed = status.changed() => {
+                        if changed.is_err() {
+                            return;
+                        }
+                        tokio::time::sleep(DEBOUNCE).await;
+                        break;
                     }
-                    tokio::time::sleep(DEBOUNCE).await;
+                    changed = results.changed(), if !results_pending => {
+                        if changed.is_err() {
+                            return;
+                        }
+                        results_pending = true;
+                    }
+                    _ = tokio::time::sleep_until(rendered_at + RESULTS_REFRESH), if results_pending => break,
+                    _ = refresh.tick() => break,
                 }
-                _ = refresh.tick() => {}
             }
         }
     }

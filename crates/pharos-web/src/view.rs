@@ -216,12 +216,22 @@ fn covers(incident: &Incident, date: NaiveDate, now: DateTime<Utc>) -> bool {
     start <= date && date <= end
 }
 
-pub(crate) fn overall_label(status: ComponentStatus) -> &'static str {
-    match status {
-        ComponentStatus::Operational => "All systems operational",
-        ComponentStatus::UnderMaintenance => "Maintenance in progress",
-        ComponentStatus::DegradedPerformance => "Degraded performance",
-        ComponentStatus::PartialOutage => "Partial outage",
-        ComponentStatus::MajorOutage => "Major outage",
+impl StatusView {
+    /// The banner's words: a major outage only when every component is down, otherwise the
+    /// outage is partial however bad the worst component is.
+    pub(crate) fn overall_label(&self) -> &'static str {
+        let all_down = self
+            .groups
+            .iter()
+            .flat_map(|group| group.components.iter())
+            .all(|component| component.status == ComponentStatus::MajorOutage);
+        match self.overall {
+            ComponentStatus::Operational => "All systems operational",
+            ComponentStatus::UnderMaintenance => "Maintenance in progress",
+            ComponentStatus::DegradedPerformance => "Degraded performance",
+            ComponentStatus::PartialOutage => "Partial system outage",
+            ComponentStatus::MajorOutage if all_down => "Major system outage",
+            ComponentStatus::MajorOutage => "Partial system outage",
+        }
     }
 }

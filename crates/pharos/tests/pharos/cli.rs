@@ -1,0 +1,96 @@
+//! The command line: validation exit codes, the example, and guidance without a config.
+
+use crate::support::binary;
+use std::process::Command;
+
+#[test]
+fn validate_lists_every_problem_with_line_and_column_and_exits_64() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(
+        &file,
+        "[server]\nlisten = \"nowhere\"\n\n[[components]]\nid = \"web\"\nname = \"Web\"\n\n[[monitors]]\nid = \"web-http\"\ncomponent = \"wbe\"\ntype = \"http\"\nurl = \"not a url\"\ninterval = \"often\"\n",
+    )
+    .unwrap();
+    let output = Command::new(binary())
+        .args(["config", "validate"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let located: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.contains("bad.toml:"))
+        .collect();
+    assert_eq!(located.len(), 4, "{stderr}");
+    for expected in [
+        "bad.toml:2:10:",
+        "bad.toml:10:13:",
+        "bad.toml:12:7:",
+        "bad.toml:13:12:",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "missing {expected} in:\n{stderr}"
+        );
+    }
+    assert!(
+        stderr.contains("the configuration has 4 problems"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_printed_example_validates() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = Command::new(binary())
+        .args(["config", "example"])
+        .output()
+        .unwrap();
+    assert!(example.status.success());
+    let file = dir.path().join("example.toml");
+    std::fs::write(&file, &example.stdout).unwrap();
+    let secret = Command::new(binary())
+        .args(["config", "secret"])
+        .output()
+        .unwrap();
+    let secret = String::from_utf8(secret.stdout).unwrap();
+    let output = Command::new(binary())
+        .args(["config", "validate"])
+        .arg(&file)
+        .env("PHAROS_ADMIN_TOKEN", "a-long-enough-admin-token")
+        .env("PHAROS_WEBHOOK_SECRET", secret.trim())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout)
+        .contains("valid (3 components, 4 monitors, 1 channels)"));
+}
+
+#[test]
+fn serve_without_a_configuration_explains_what_to_do() {
+    let output = Command::new(binary()).arg("serve").output().unwrap();
+    assert_eq!(output.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("pharos serve --demo") && stderr.contains("pharos config example"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_unreadable_configuration_file_is_reported() {
+    let output = Command::new(binary())
+        .args(["config", "validate", "/nonexistent/pharos.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(66));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("cannot read /nonexistent/pharos.toml")
+    );
+}

@@ -1,0 +1,211 @@
+//! Stopping a real target: detection time, the signed webhook, the page and the feeds.
+
+use crate::support::*;
+use pharos_demo::WebhookReceiver;
+use std::time::{Duration, Instant};
+
+#[tokio::test]
+async fn stopping_a_target_opens_an_incident_notifies_and_shows_it_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut target = TcpTarget::start().await;
+    let receiver = WebhookReceiver::start("127.0.0.1:0".parse().unwrap(), SECRET)
+        .await
+        .unwrap();
+    let config = write_config(dir.path(), target.address, &receiver.url());
+    let pharos = Pharos::start(&config, dir.path());
+
+    eventually(Duration::from_secs(10), "a first good check", || async {
+        let components = pharos.get_json("/api/v1/components").await;
+        (components[0]["monitors"][0]["last_check"]["status"] == "up").then_some(())
+    })
+    .await;
+
+    target.stop().await;
+    let stopped = Instant::now();
+    let incident = eventually(Duration::from_secs(10), "an incident", || async {
+        let incidents = pharos.get_json("/api/v1/incidents").await;
+        incidents["incidents"]
+            .as_array()
+            .and_then(|list| list.first().cloned())
+    })
+    .await;
+    let detected_after = stopped.elapsed();
+    // At worst the failure is seen at the next run (one 2 s interval), then confirmed after
+    // the 500 ms confirm delay; allow a second for the probes and the render.
+    assert!(
+        detected_after < Duration::from_millis(2000 + 500 + 1000),
+        "detection took {detected_after:?}"
+    );
+    let time_to_detect = incident["time_to_detect_seconds"].as_f64().unwrap();
+    assert!(
+        (0.5..1.5).contains(&time_to_detect),
+        "time to detect {time_to_detect}"
+    );
+    assert_eq!(incident["status"], "investigating");
+    assert_eq!(incident["impact"], "major_outage");
+    let id = incident["id"].as_i64().unwrap();
+
+    let opened = eventually(
+        Duration::from_secs(10),
+        "a verified incident.opened webhook",
+        || async {
+            receiver
+                .received()
+                .into_iter()
+                .find(|received| received.event == "incident.opened")
+        },
+    )
+    .await;
+    assert_eq!(opened.body["data"]["incident"]["id"], id);
+    assert_eq!(
+        opened.body["data"]["incident"]["url"],
+        format!("https://status.example.test/incidents/{id}")
+    );
+    assert_eq!(receiver.rejected(), 0);
+
+    let (status, page) = pharos.get("/").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Major system outage"), "{page}");
+    assert!(page.contains(&format!("/incidents/{id}")));
+    assert!(
+        page.contains("Mail &lt;script&gt;alert(1)&lt;/script&gt; submission"),
+        "user text must be escaped"
+    );
+    assert!(
+        !page.contains("<script>alert(1)"),
+        "user text must be escaped"
+    );
+    assert!(page.contains("Test status &lt;b&gt;&amp;amp;&lt;/b&gt;"));
+    let (status, incident_page) = pharos.get(&format!("/incidents/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        incident_page.contains("First failed check: Submission port: connection refused"),
+        "{incident_page}"
+    );
+    for feed in ["/feed.atom", "/feed.rss"] {
+        let (status, body) = pharos.get(feed).await;
+        assert_eq!(status, 200);
+        assert!(
+            body.contains(&format!("https://status.example.test/incidents/{id}")),
+            "{feed}: {body}"
+        );
+        assert!(body.contains("[Investigating]"), "{feed}: {body}");
+    }
+
+    target.restart().await;
+    eventually(
+        Duration::from_secs(10),
+        "a verified incident.resolved webhook",
+        || async {
+            receiver
+                .received()
+                .into_iter()
+                .find(|received| received.event == "incident.resolved")
+        },
+    )
+    .await;
+    let resolved = eventually(
+        Duration::from_secs(5),
+        "the resolved incident on the API",
+        || async {
+            let incident = pharos.get_json(&format!("/api/v1/incidents/{id}")).await;
+            (incident["status"] == "resolved").then_some(incident)
+        },
+    )
+    .await;
+    let kinds: Vec<&str> = resolved["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["first_failure", "detected", "update", "recovered"]);
+
+    assert!(pharos.terminate().success(), "a clean exit on SIGTERM");
+}
+
+#[tokio::test]
+async fn pages_answer_with_etags_and_gzip_and_unknown_paths_are_404() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = TcpTarget::start().await;
+    let config = write_config(dir.path(), target.address, "http://127.0.0.1:9/unused");
+    let pharos = Pharos::start(&config, dir.path());
+
+    let mut stream = tokio::net::TcpStream::connect(pharos.address)
+        .await
+        .unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream
+        .write_all(
+            b"GET / HTTP/1.1\r\nHost: pharos\r\nConnection: close\r\nAccept-Encoding: gzip\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let head = String::from_utf8_lossy(
+        &response[..response.windows(4).position(|w| w == b"\r\n\r\n").unwrap()],
+    )
+    .to_lowercase();
+    assert!(head.contains("content-encoding: gzip"), "{head}");
+    let etag = head
+        .lines()
+        .find_map(|line| line.strip_prefix("etag: "))
+        .unwrap()
+        .to_owned();
+
+    let mut stream = tokio::net::TcpStream::connect(pharos.address)
+        .await
+        .unwrap();
+    stream.write_all(format!("GET / HTTP/1.1\r\nHost: pharos\r\nConnection: close\r\nIf-None-Match: {etag}\r\n\r\n").as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    assert!(
+        String::from_utf8_lossy(&response).starts_with("HTTP/1.1 304"),
+        "{}",
+        String::from_utf8_lossy(&response)
+    );
+
+    assert_eq!(pharos.get("/nothing-here").await.0, 404);
+    assert_eq!(pharos.get("/incidents/999").await.0, 404);
+    assert_eq!(pharos.get("/healthz").await, (200, "ok\n".to_owned()));
+    let (status, openapi) = pharos.get("/api/v1/openapi.json").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&openapi).unwrap()["openapi"],
+        "3.1.0"
+    );
+
+    // The admin API wants the token, and says what is wrong with bad input.
+    assert_eq!(
+        http_get(pharos.address, "/api/v1/admin/deliveries", None)
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        http_get(
+            pharos.address,
+            "/api/v1/admin/deliveries",
+            Some("wrong-token-wrong-token")
+        )
+        .await
+        .0,
+        401
+    );
+    let (status, body) = http_get(
+        pharos.address,
+        "/api/v1/admin/deliveries?limit=zillions",
+        Some(ADMIN_TOKEN),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        body.contains("`limit` must be a whole number from 1 to 500"),
+        "{body}"
+    );
+    assert!(
+        !pharos.log_text().contains(ADMIN_TOKEN),
+        "the admin token must never be logged"
+    );
+}

@@ -1,0 +1,8 @@
+//! The pharos binary end to end: real processes, real targets, a real verifying webhook
+//! receiver, SIGKILL and restart, and the page in a real headless Chromium.
+
+mod browser;
+mod cli;
+mod end_to_end;
+mod restart;
+mod support;
