@@ -113,7 +113,7 @@ impl fmt::Display for StatusRange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.low == self.high {
             write!(f, "{}", self.low)
-        } else if self.high - self.low == 99 && self.low % 100 == 0 {
+        } else if self.high - self.low == 99 && self.low.is_multiple_of(100) {
             write!(f, "{}xx", self.low / 100)
         } else {
             write!(f, "{}-{}", self.low, self.high)

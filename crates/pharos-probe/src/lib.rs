@@ -25,11 +25,12 @@ pub struct Prober {
     degraded_above: Option<Duration>,
 }
 
+/// Large probes are boxed so that the many small (TCP) ones stay small.
 enum PreparedProbe {
-    Http(http::HttpProbe),
+    Http(Box<http::HttpProbe>),
     Tcp(tcp::TcpProbe),
-    Dns(dns::DnsProbe),
-    Tls(tls::TlsProbe),
+    Dns(Box<dns::DnsProbe>),
+    Tls(Box<tls::TlsProbe>),
 }
 
 /// A probe that cannot even be prepared, such as an unreadable CA file.
@@ -44,10 +45,10 @@ pub enum SetupError {
 impl Prober {
     pub fn new(monitor: &Monitor) -> Result<Self, SetupError> {
         let kind = match &monitor.probe {
-            ProbeSpec::Http(spec) => PreparedProbe::Http(http::HttpProbe::new(spec)?),
+            ProbeSpec::Http(spec) => PreparedProbe::Http(Box::new(http::HttpProbe::new(spec)?)),
             ProbeSpec::Tcp(spec) => PreparedProbe::Tcp(tcp::TcpProbe::new(spec)),
-            ProbeSpec::Dns(spec) => PreparedProbe::Dns(dns::DnsProbe::new(spec, monitor.timeout)?),
-            ProbeSpec::Tls(spec) => PreparedProbe::Tls(tls::TlsProbe::new(spec)?),
+            ProbeSpec::Dns(spec) => PreparedProbe::Dns(Box::new(dns::DnsProbe::new(spec, monitor.timeout)?)),
+            ProbeSpec::Tls(spec) => PreparedProbe::Tls(Box::new(tls::TlsProbe::new(spec)?)),
         };
         Ok(Self {
             kind,

@@ -41,7 +41,7 @@ pub(crate) fn time(at: DateTime<Utc>) -> String {
 
 fn percent(uptime: f64) -> String {
     let value = uptime * 100.0;
-    if value >= 99.995 && value < 100.0 {
+    if (99.995..100.0).contains(&value) {
         "99.99%".to_owned()
     } else if value == 100.0 {
         "100%".to_owned()

@@ -83,12 +83,15 @@ pub(super) async fn commit(pool: &SqlitePool, batch: &Batch) -> StoreResult<()> 
     Ok(())
 }
 
+/// at, status, latency, reason, phases.
+type ResultRow = (i64, i64, i64, Option<String>, Option<String>);
+
 pub(super) async fn recent_results(
     pool: &SqlitePool,
     monitor: &MonitorId,
     limit: u32,
 ) -> StoreResult<Vec<ResultRecord>> {
-    let rows: Vec<(i64, i64, i64, Option<String>, Option<String>)> = sqlx::query_as(
+    let rows: Vec<ResultRow> = sqlx::query_as(
         "SELECT at, status, latency_us, reason, phases FROM results WHERE monitor_id = ? ORDER BY at DESC LIMIT ?",
     )
     .bind(monitor.as_str())

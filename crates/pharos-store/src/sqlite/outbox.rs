@@ -22,6 +22,9 @@ type MessageRow = (
     Option<String>,
 );
 
+/// message id, at, duration, status code, error.
+type AttemptRow = (String, i64, i64, Option<i64>, Option<String>);
+
 const COLUMNS: &str =
     "id, channel_id, event, payload, created_at, next_attempt_at, give_up_at, attempts, state, delivered_at, last_error";
 
@@ -144,7 +147,7 @@ pub(super) async fn recent(
     ))
     .fetch_all(pool)
     .await?;
-    let attempts: Vec<(String, i64, i64, Option<i64>, Option<String>)> = sqlx::query_as(&format!(
+    let attempts: Vec<AttemptRow> = sqlx::query_as(&format!(
         "SELECT message_id, at, duration_ms, status_code, error FROM delivery_attempts WHERE message_id IN ({selected}) ORDER BY id"
     ))
     .fetch_all(pool)

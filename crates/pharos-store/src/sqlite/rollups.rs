@@ -14,6 +14,9 @@ const LATE_RESULTS_MS: i64 = 15 * 60_000;
 /// Raw results are read in chunks of this many milliseconds, to bound memory after downtime.
 const CHUNK_MS: i64 = 60 * 60_000;
 
+/// monitor, bucket, total, down, degraded, latency min, avg, p95, max.
+type RollupRow = (String, i64, i64, i64, i64, i64, i64, i64, i64);
+
 fn floor(millis: i64, resolution: Resolution) -> i64 {
     millis - millis.rem_euclid(resolution.millis())
 }
@@ -179,7 +182,7 @@ pub(super) async fn list(
     resolution: Resolution,
     from: DateTime<Utc>,
 ) -> StoreResult<Vec<Rollup>> {
-    let rows: Vec<(String, i64, i64, i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
+    let rows: Vec<RollupRow> = sqlx::query_as(
         "SELECT monitor_id, bucket, total, down, degraded, latency_min_us, latency_avg_us, latency_p95_us, latency_max_us
          FROM rollups WHERE resolution = ? AND bucket >= ? ORDER BY monitor_id, bucket",
     )
