@@ -20,14 +20,23 @@ use tokio::sync::{watch, Notify};
 const LISTENERS: usize = 16;
 
 fn setting(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|value| value.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(default)
 }
 
 /// User plus system CPU seconds of this process, from /proc.
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
-    let ticks: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0) + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
     ticks / 100.0
 }
 
@@ -37,7 +46,14 @@ fn peak_rss_mib() -> f64 {
     status
         .lines()
         .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .and_then(|value| {
+            value
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
         .map(|kib| kib / 1024.0)
         .unwrap_or(0.0)
 }
@@ -46,7 +62,10 @@ fn main() {
     let monitors = setting("PHAROS_BENCH_MONITORS", 10_000) as usize;
     let interval = setting("PHAROS_BENCH_INTERVAL_SECONDS", 10);
     let measured = setting("PHAROS_BENCH_SECONDS", 60);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
     runtime.block_on(run(monitors, interval, measured));
 }
 
@@ -62,9 +81,15 @@ async fn run(monitors: usize, interval: u64, measured: u64) {
         });
     }
     let mut config = String::with_capacity(monitors * 160);
-    let _ = writeln!(config, "[defaults]\ninterval = \"{interval}s\"\ntimeout = \"5s\"\n");
+    let _ = writeln!(
+        config,
+        "[defaults]\ninterval = \"{interval}s\"\ntimeout = \"5s\"\n"
+    );
     for component in 0..monitors.div_ceil(100) {
-        let _ = writeln!(config, "[[components]]\nid = \"c{component}\"\nname = \"Component {component}\"\n");
+        let _ = writeln!(
+            config,
+            "[[components]]\nid = \"c{component}\"\nname = \"Component {component}\"\n"
+        );
     }
     for monitor in 0..monitors {
         let _ = writeln!(
@@ -74,12 +99,23 @@ async fn run(monitors: usize, interval: u64, measured: u64) {
             ports[monitor % LISTENERS]
         );
     }
-    let config = pharos_config::parse("bench.toml", &config, &|_| None).expect("a valid generated configuration");
+    let config = pharos_config::parse("bench.toml", &config, &|_| None)
+        .expect("a valid generated configuration");
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path().join("bench.db").to_str().unwrap()).await.expect("a store"));
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(dir.path().join("bench.db").to_str().unwrap())
+            .await
+            .expect("a store"),
+    );
     let (stop, shutdown) = watch::channel(false);
-    let options = EngineOptions { splay: Duration::from_secs(interval), maintenance: false, ..EngineOptions::default() };
-    let engine = Engine::start(&config, store, Arc::new(Notify::new()), shutdown, options).await.expect("the engine starts");
+    let options = EngineOptions {
+        splay: Duration::from_secs(interval),
+        maintenance: false,
+        ..EngineOptions::default()
+    };
+    let engine = Engine::start(&config, store, Arc::new(Notify::new()), shutdown, options)
+        .await
+        .expect("the engine starts");
     let metrics = engine.handle.metrics.clone();
 
     eprintln!("{monitors} TCP monitors every {interval} s; warming up for {interval} s, then measuring for {measured} s");

@@ -47,7 +47,9 @@ impl Prober {
         let kind = match &monitor.probe {
             ProbeSpec::Http(spec) => PreparedProbe::Http(Box::new(http::HttpProbe::new(spec)?)),
             ProbeSpec::Tcp(spec) => PreparedProbe::Tcp(tcp::TcpProbe::new(spec)),
-            ProbeSpec::Dns(spec) => PreparedProbe::Dns(Box::new(dns::DnsProbe::new(spec, monitor.timeout)?)),
+            ProbeSpec::Dns(spec) => {
+                PreparedProbe::Dns(Box::new(dns::DnsProbe::new(spec, monitor.timeout)?))
+            }
             ProbeSpec::Tls(spec) => PreparedProbe::Tls(Box::new(tls::TlsProbe::new(spec)?)),
         };
         Ok(Self {

@@ -23,11 +23,16 @@ fn file_bytes(path: &Path) -> u64 {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
     runtime.block_on(async {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let path = dir.path().join("storage.db");
-        let store = SqliteStore::open(path.to_str().unwrap()).await.expect("a store");
+        let store = SqliteStore::open(path.to_str().unwrap())
+            .await
+            .expect("a store");
         let empty = file_bytes(&path);
         let start = Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap();
         let runs = DAYS * 86_400 / INTERVAL_SECONDS;
@@ -45,21 +50,43 @@ fn main() {
                     } else {
                         Outcome::up(Duration::from_micros(1_300 + (run as u64 % 200)), phases)
                     };
-                    ResultRecord { monitor: MonitorId::new(format!("monitor-{monitor:04}")), at, outcome }
+                    ResultRecord {
+                        monitor: MonitorId::new(format!("monitor-{monitor:04}")),
+                        at,
+                        outcome,
+                    }
                 })
                 .collect();
-            store.commit(&Batch { results, ..Batch::default() }).await.expect("a commit");
+            store
+                .commit(&Batch {
+                    results,
+                    ..Batch::default()
+                })
+                .await
+                .expect("a commit");
         }
         let raw = file_bytes(&path) - empty;
-        store.roll_up(start + ChronoDuration::days(DAYS)).await.expect("a roll-up");
+        store
+            .roll_up(start + ChronoDuration::days(DAYS))
+            .await
+            .expect("a roll-up");
         let with_rollups = file_bytes(&path) - empty;
         let rollups = with_rollups - raw;
         let month_factor = 30.0 / DAYS as f64 / MONITORS as f64;
         let per_result = raw as f64 / (runs as f64 * MONITORS as f64);
-        println!("{MONITORS} monitors, {DAYS} day at a {INTERVAL_SECONDS} s interval: {} results", runs * MONITORS as i64);
+        println!(
+            "{MONITORS} monitors, {DAYS} day at a {INTERVAL_SECONDS} s interval: {} results",
+            runs * MONITORS as i64
+        );
         println!("| what | per result | per monitor-month |");
         println!("|---|---|---|");
-        println!("| raw results (with indexes) | {per_result:.0} B | {:.1} MiB |", raw as f64 * month_factor / 1_048_576.0);
-        println!("| roll-ups (minute + hour + day) | – | {:.2} MiB |", rollups as f64 * month_factor / 1_048_576.0);
+        println!(
+            "| raw results (with indexes) | {per_result:.0} B | {:.1} MiB |",
+            raw as f64 * month_factor / 1_048_576.0
+        );
+        println!(
+            "| roll-ups (minute + hour + day) | – | {:.2} MiB |",
+            rollups as f64 * month_factor / 1_048_576.0
+        );
     });
 }

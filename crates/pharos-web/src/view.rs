@@ -175,11 +175,11 @@ impl StatusView {
                 }),
             }
         }
-        let overall = groups
+        let statuses: Vec<ComponentStatus> = groups
             .iter()
             .flat_map(|group| group.components.iter().map(|component| component.status))
-            .max()
-            .unwrap_or(ComponentStatus::Operational);
+            .collect();
+        let overall = overall_status(&statuses);
         Self {
             title: config.page.title.clone(),
             description: config.page.description.clone(),
@@ -216,22 +216,49 @@ fn covers(incident: &Incident, date: NaiveDate, now: DateTime<Utc>) -> bool {
     start <= date && date <= end
 }
 
+/// The page's overall status: the worst component's, except that a major outage of some
+/// components (not all) is a partial outage of the whole.
+pub(crate) fn overall_status(statuses: &[ComponentStatus]) -> ComponentStatus {
+    let worst = statuses
+        .iter()
+        .copied()
+        .max()
+        .unwrap_or(ComponentStatus::Operational);
+    let all_down = statuses
+        .iter()
+        .all(|status| *status == ComponentStatus::MajorOutage);
+    if worst == ComponentStatus::MajorOutage && !all_down {
+        ComponentStatus::PartialOutage
+    } else {
+        worst
+    }
+}
+
 impl StatusView {
-    /// The banner's words: a major outage only when every component is down, otherwise the
-    /// outage is partial however bad the worst component is.
     pub(crate) fn overall_label(&self) -> &'static str {
-        let all_down = self
-            .groups
-            .iter()
-            .flat_map(|group| group.components.iter())
-            .all(|component| component.status == ComponentStatus::MajorOutage);
         match self.overall {
             ComponentStatus::Operational => "All systems operational",
             ComponentStatus::UnderMaintenance => "Maintenance in progress",
             ComponentStatus::DegradedPerformance => "Degraded performance",
             ComponentStatus::PartialOutage => "Partial system outage",
-            ComponentStatus::MajorOutage if all_down => "Major system outage",
-            ComponentStatus::MajorOutage => "Partial system outage",
+            ComponentStatus::MajorOutage => "Major system outage",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ComponentStatus::*;
+
+    #[test]
+    fn the_whole_is_in_major_outage_only_when_every_component_is() {
+        assert_eq!(overall_status(&[]), Operational);
+        assert_eq!(
+            overall_status(&[Operational, DegradedPerformance]),
+            DegradedPerformance
+        );
+        assert_eq!(overall_status(&[Operational, MajorOutage]), PartialOutage);
+        assert_eq!(overall_status(&[MajorOutage, MajorOutage]), MajorOutage);
     }
 }
