@@ -176,7 +176,11 @@ fn incident_summary(view: &StatusView, incident: &Incident, active: bool) -> Mar
                 (view.component_name(incident)) " · " (incident.impact.label()) " · started " (time(incident.started_at))
                 @if let Some(resolved) = incident.resolved_at { " · resolved " (time(resolved)) " (" (duration(incident.time_to_recover().unwrap_or_default())) ")" }
             }
-            @if let Some(update) = latest {
+            @if active {
+                @for update in incident.updates.iter().rev() {
+                    p.update { b { (update.phase.label()) } (update.message) " " span.small { (time(update.at)) } }
+                }
+            } @else if let Some(update) = latest {
                 p.update { b { (update.phase.label()) } (update.message) " " span.small { (time(update.at)) } }
             }
         }

@@ -88,3 +88,67 @@ async fn stopping_a_target_opens_an_incident_within_threshold_and_confirm_delay(
     stop.send(true).unwrap();
     engine.join().await;
 }
+
+#[tokio::test]
+async fn a_hanging_target_never_piles_up_runs() {
+    // Accepts connections and never says a word: every run lasts its whole timeout.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    let config = pharos_config::parse(
+        "hanging.toml",
+        &format!(
+            "[[components]]\nid = \"svc\"\nname = \"Service\"\n\n[[monitors]]\nid = \"hangs\"\ncomponent = \"svc\"\ntype = \"tcp\"\nhost = \"127.0.0.1\"\nport = {port}\nexpect = \"220\"\ninterval = \"1s\"\ntimeout = \"1s\"\nfailures_to_confirm = 100\n"
+        ),
+        &|_| None,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(dir.path().join("p.db").to_str().unwrap())
+            .await
+            .unwrap(),
+    );
+    let (stop, shutdown) = watch::channel(false);
+    let options = EngineOptions {
+        splay: Duration::ZERO,
+        maintenance: false,
+        ..EngineOptions::default()
+    };
+    let engine = Engine::start(&config, store, Arc::new(Notify::new()), shutdown, options)
+        .await
+        .unwrap();
+    let metrics = engine.handle.metrics.clone();
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_millis(4500) {
+        let running = metrics
+            .probes_started
+            .load(std::sync::atomic::Ordering::SeqCst)
+            - metrics
+                .probes_finished
+                .load(std::sync::atomic::Ordering::SeqCst);
+        assert!(running <= 1, "{running} runs of one monitor at once");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let runs = metrics
+        .probes_started
+        .load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        (2..=4).contains(&runs),
+        "{runs} runs in 4.5 s of a monitor whose runs last its 1 s interval"
+    );
+    assert!(
+        metrics
+            .slots_skipped
+            .load(std::sync::atomic::Ordering::SeqCst)
+            >= 1,
+        "overrun slots are skipped, not queued"
+    );
+    stop.send(true).unwrap();
+    engine.join().await;
+}

@@ -233,3 +233,57 @@ async fn https_to_an_untrusted_certificate_is_down_unless_verification_is_off() 
     .await;
     assert_eq!(outcome.status, ProbeStatus::Up, "{outcome:?}");
 }
+
+#[tokio::test]
+async fn random_answers_never_panic_and_always_end_within_the_timeout() {
+    use rand::{Rng, RngCore, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed);
+    let prefixes: [&[u8]; 4] = [
+        b"",
+        b"HTTP/1.1 200 OK\r\n",
+        b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n",
+        b"\x16\x03\x03",
+    ];
+    for round in 0..16 {
+        let mut answer = prefixes[round % prefixes.len()].to_vec();
+        let mut noise = vec![0u8; rng.random_range(0..600)];
+        rng.fill_bytes(&mut noise);
+        answer.extend_from_slice(&noise);
+        let answer: &'static [u8] = Box::leak(answer.into_boxed_slice());
+        let address = raw_server(answer).await;
+        for (kind, body) in [
+            (
+                "http",
+                format!("url = \"http://{address}/\"\nbody_contains = \"x\""),
+            ),
+            (
+                "http",
+                format!("url = \"https://localhost:{}/\"", address.port()),
+            ),
+            (
+                "tls",
+                format!("host = \"127.0.0.1\"\nport = {}", address.port()),
+            ),
+            (
+                "tcp",
+                format!(
+                    "host = \"127.0.0.1\"\nport = {}\nexpect = \"220\"",
+                    address.port()
+                ),
+            ),
+        ] {
+            let started = std::time::Instant::now();
+            let outcome = run(kind, &body).await;
+            assert!(
+                started.elapsed() < Duration::from_secs(3),
+                "{kind} round {round} overran its timeout"
+            );
+            assert_ne!(
+                outcome.status,
+                ProbeStatus::Up,
+                "{kind} round {round}: random bytes are not a good answer: {outcome:?}"
+            );
+            assert!(outcome.reason.is_some());
+        }
+    }
+}

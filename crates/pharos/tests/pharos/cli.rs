@@ -94,3 +94,52 @@ fn an_unreadable_configuration_file_is_reported() {
         String::from_utf8_lossy(&output.stderr).contains("cannot read /nonexistent/pharos.toml")
     );
 }
+
+#[tokio::test]
+async fn check_prints_a_table_with_reasons_and_fails_when_a_monitor_is_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let up = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let up_port = up.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            if let Ok((mut stream, _)) = up.accept().await {
+                use tokio::io::AsyncWriteExt;
+                let _ = stream.write_all(b"220 ready\r\n").await;
+            }
+        }
+    });
+    let closed_port = crate::support::free_port();
+    let file = dir.path().join("check.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[[components]]\nid = \"mail\"\nname = \"Mail\"\n\n[[monitors]]\nid = \"smtp-up\"\ncomponent = \"mail\"\ntype = \"tcp\"\nhost = \"127.0.0.1\"\nport = {up_port}\nexpect = \"220\"\n\n[[monitors]]\nid = \"smtp-closed\"\ncomponent = \"mail\"\ntype = \"tcp\"\nhost = \"127.0.0.1\"\nport = {closed_port}\n"
+        ),
+    )
+    .unwrap();
+    let output = tokio::process::Command::new(binary())
+        .args(["check", "--config"])
+        .arg(&file)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let up_row = stdout
+        .lines()
+        .find(|line| line.contains("smtp-up"))
+        .expect("a row for smtp-up");
+    assert!(up_row.contains(" up "), "{stdout}");
+    let closed_row = stdout
+        .lines()
+        .find(|line| line.contains("smtp-closed"))
+        .expect("a row for smtp-closed");
+    assert!(
+        closed_row.contains("down") && closed_row.contains("connection refused"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("2 monitors: 1 up, 0 degraded, 1 down"),
+        "{stdout}"
+    );
+}
