@@ -45,7 +45,7 @@ fn main() {
                         Phase::new("connect", Duration::from_micros(300 + (run as u64 % 97))),
                         Phase::new("banner", Duration::from_micros(900 + (run as u64 % 13))),
                     ];
-                    let outcome = if (run as usize + monitor) % 100 == 0 {
+                    let outcome = if (run as usize + monitor).is_multiple_of(100) {
                         Outcome::down(Duration::from_millis(3), phases, "connection refused")
                     } else {
                         Outcome::up(Duration::from_micros(1_300 + (run as u64 % 200)), phases)
