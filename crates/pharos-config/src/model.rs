@@ -73,6 +73,11 @@ pub enum ProbeSpec {
     Tcp(TcpSpec),
     Dns(DnsSpec),
     Tls(TlsSpec),
+    Smtp(SmtpSpec),
+    Imap(ImapSpec),
+    Pop3(Pop3Spec),
+    Mailflow(MailflowSpec),
+    MailDomain(MailDomainSpec),
 }
 
 impl ProbeSpec {
@@ -82,6 +87,11 @@ impl ProbeSpec {
             ProbeSpec::Tcp(_) => "tcp",
             ProbeSpec::Dns(_) => "dns",
             ProbeSpec::Tls(_) => "tls",
+            ProbeSpec::Smtp(_) => "smtp",
+            ProbeSpec::Imap(_) => "imap",
+            ProbeSpec::Pop3(_) => "pop3",
+            ProbeSpec::Mailflow(_) => "mailflow",
+            ProbeSpec::MailDomain(_) => "maildomain",
         }
     }
 
@@ -92,6 +102,11 @@ impl ProbeSpec {
             ProbeSpec::Tcp(spec) => format!("{}:{}", spec.host, spec.port),
             ProbeSpec::Dns(spec) => format!("{} {}", spec.record.as_str(), spec.name),
             ProbeSpec::Tls(spec) => format!("{}:{}", spec.host, spec.port),
+            ProbeSpec::Smtp(spec) => spec.endpoint.to_string(),
+            ProbeSpec::Imap(spec) => spec.endpoint.to_string(),
+            ProbeSpec::Pop3(spec) => spec.endpoint.to_string(),
+            ProbeSpec::Mailflow(spec) => format!("{} → {}", spec.send, spec.receive),
+            ProbeSpec::MailDomain(spec) => spec.domain.clone(),
         }
     }
 }
@@ -122,6 +137,7 @@ impl fmt::Display for StatusRange {
 }
 
 /// A header whose value may hold a credential, so `Debug` never shows it.
+#[derive(Clone)]
 pub struct Header {
     pub name: String,
     pub value: SecretString,
@@ -133,7 +149,7 @@ impl fmt::Debug for Header {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct HttpSpec {
     pub url: Url,
     pub method: String,
@@ -148,7 +164,7 @@ pub struct HttpSpec {
     pub ca_file: Option<PathBuf>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct TcpSpec {
     pub host: String,
     pub port: u16,
@@ -190,7 +206,7 @@ impl RecordKind {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct DnsSpec {
     pub name: String,
     pub record: RecordKind,
@@ -200,7 +216,7 @@ pub struct DnsSpec {
     pub expect: Vec<String>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct TlsSpec {
     pub host: String,
     pub port: u16,
@@ -208,6 +224,98 @@ pub struct TlsSpec {
     pub server_name: Option<String>,
     /// A certificate expiring within this many days makes the result degraded.
     pub warn_days: u32,
+    pub ca_file: Option<PathBuf>,
+}
+
+/// How a mail connection is secured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsMode {
+    /// Plain text throughout.
+    None,
+    /// Plain text upgraded with STARTTLS (SMTP, IMAP) or STLS (POP3); required, not optional.
+    StartTls,
+    /// TLS from the first byte (ports 465, 993, 995).
+    Implicit,
+}
+
+impl TlsMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsMode::None => "none",
+            TlsMode::StartTls => "starttls",
+            TlsMode::Implicit => "implicit",
+        }
+    }
+}
+
+/// A mail server to connect to, and how to log in to it.
+#[derive(Clone, Debug)]
+pub struct MailEndpoint {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    pub verify_tls: bool,
+    pub ca_file: Option<PathBuf>,
+    /// A certificate expiring within this many days makes the result degraded.
+    pub warn_days: u32,
+}
+
+impl fmt::Display for MailEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{} ({})", self.host, self.port, self.tls.as_str())
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct SmtpSpec {
+    pub endpoint: MailEndpoint,
+    /// The name given in EHLO.
+    pub helo: String,
+    /// With `rcpt_to`, the envelope is tried (MAIL FROM, RCPT TO) and reset, nothing is sent.
+    pub mail_from: Option<String>,
+    pub rcpt_to: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ImapSpec {
+    pub endpoint: MailEndpoint,
+    pub mailbox: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Pop3Spec {
+    pub endpoint: MailEndpoint,
+}
+
+/// The end-to-end check: send a tagged message, watch it arrive, delete it.
+#[derive(Clone, Debug)]
+pub struct MailflowSpec {
+    /// The SMTP server (usually submission with a login) the message is sent through.
+    pub send: MailEndpoint,
+    pub helo: String,
+    pub from: String,
+    pub to: String,
+    /// The IMAP server and mailbox where the message must arrive.
+    pub receive: MailEndpoint,
+    pub mailbox: String,
+    /// Slower delivery than this is degraded.
+    pub degraded_after: Duration,
+    /// A message not delivered within this is an outage.
+    pub deliver_within: Duration,
+}
+
+/// The health of a mail domain: MX, SPF, DMARC, MTA-STS, blocklists.
+#[derive(Clone, Debug)]
+pub struct MailDomainSpec {
+    pub domain: String,
+    pub resolver: Option<SocketAddr>,
+    /// DNS blocklist zones the MX addresses are looked up in.
+    pub blocklists: Vec<String>,
+    /// Connect to each MX on this port and try STARTTLS; 0 skips the connection check.
+    pub mx_port: u16,
+    pub check_mta_sts: bool,
     pub ca_file: Option<PathBuf>,
 }
 

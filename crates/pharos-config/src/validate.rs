@@ -130,6 +130,8 @@ fn read_retention(cx: &mut Context<'_, '_>, root: &mut TableReader<'_, '_>) -> R
 /// Monitor settings that `[defaults]` can set once for all monitors.
 #[derive(Clone, Copy)]
 struct MonitorDefaults {
+    /// Whether `[defaults]` set the interval explicitly.
+    interval_set: bool,
     interval: Duration,
     timeout: Duration,
     policy: DetectionPolicy,
@@ -138,6 +140,7 @@ struct MonitorDefaults {
 
 fn read_defaults(cx: &mut Context<'_, '_>, root: &mut TableReader<'_, '_>) -> MonitorDefaults {
     let mut defaults = MonitorDefaults {
+        interval_set: false,
         interval: Duration::from_secs(30),
         timeout: Duration::from_secs(10),
         policy: DetectionPolicy::default(),
@@ -317,23 +320,48 @@ fn read_monitors(
         let kind = table.required_string(cx, "type");
         let known_type = kind
             .as_ref()
-            .is_some_and(|(kind, _)| ["http", "tcp", "dns", "tls"].contains(&kind.as_str()));
+            .is_some_and(|(kind, _)| MONITOR_TYPES.contains(&kind.as_str()));
         let probe = match kind {
             Some((kind, span)) => match kind.as_str() {
                 "http" => read_http(cx, &mut table).map(ProbeSpec::Http),
                 "tcp" => read_tcp(cx, &mut table).map(ProbeSpec::Tcp),
                 "dns" => read_dns(cx, &mut table).map(ProbeSpec::Dns),
                 "tls" => read_tls(cx, &mut table).map(ProbeSpec::Tls),
+                "smtp" => read_smtp(cx, &mut table).map(ProbeSpec::Smtp),
+                "imap" => read_imap(cx, &mut table).map(ProbeSpec::Imap),
+                "pop3" => read_endpoint(cx, &mut table, Protocol::Pop3)
+                    .map(|endpoint| ProbeSpec::Pop3(Pop3Spec { endpoint })),
+                "mailflow" => read_mailflow(cx, &mut table).map(ProbeSpec::Mailflow),
+                "maildomain" => read_maildomain(cx, &mut table).map(ProbeSpec::MailDomain),
                 other => {
                     cx.problems.report(
                         span,
-                        format!("unknown monitor type `{other}`; known: http, tcp, dns, tls"),
+                        format!(
+                            "unknown monitor type `{other}`; known: {}",
+                            MONITOR_TYPES.join(", ")
+                        ),
                     );
                     None
                 }
             },
             None => None,
         };
+        // A mail-flow check waits for delivery: unless told otherwise it runs every 5 minutes
+        // and may take as long as its delivery deadline plus time to send and clean up.
+        if let Some(ProbeSpec::Mailflow(spec)) = &probe {
+            if !table.has("interval") && !defaults.interval_set {
+                timing.interval = Duration::from_secs(300);
+            }
+            if !table.has("timeout") {
+                timing.timeout = spec.deliver_within + Duration::from_secs(30);
+            }
+            if timing.timeout > timing.interval {
+                cx.problems.report(
+                    table.span.clone(),
+                    format!("`timeout` of {} must be no longer than its `interval`; a mail-flow check needs `deliver_within` plus 30s", table.name),
+                );
+            }
+        }
         let interval_is_sane =
             timing.interval >= Duration::from_secs(1) && timing.timeout <= timing.interval;
         // An unknown type leaves its keys unread: reporting them as unknown would only add noise.
@@ -358,6 +386,288 @@ fn read_monitors(
         }
     }
     monitors
+}
+
+const MONITOR_TYPES: [&str; 9] = [
+    "http",
+    "tcp",
+    "dns",
+    "tls",
+    "smtp",
+    "imap",
+    "pop3",
+    "mailflow",
+    "maildomain",
+];
+
+#[derive(Clone, Copy)]
+enum Protocol {
+    Smtp,
+    Imap,
+    Pop3,
+}
+
+impl Protocol {
+    fn default_port(self, tls: TlsMode) -> u16 {
+        match (self, tls) {
+            (Protocol::Smtp, TlsMode::Implicit) => 465,
+            (Protocol::Smtp, _) => 25,
+            (Protocol::Imap, TlsMode::Implicit) => 993,
+            (Protocol::Imap, _) => 143,
+            (Protocol::Pop3, TlsMode::Implicit) => 995,
+            (Protocol::Pop3, _) => 110,
+        }
+    }
+}
+
+/// A mail server endpoint: host, port, TLS mode, optional login, certificate checks.
+fn read_endpoint(
+    cx: &mut Context<'_, '_>,
+    table: &mut TableReader<'_, '_>,
+    protocol: Protocol,
+) -> Option<MailEndpoint> {
+    let host = read_host(cx, table);
+    let port = match table.integer(cx, "port", 1..65_536) {
+        Some(port) => Some(port as u16),
+        None if table.has("port") => return None,
+        None => None,
+    };
+    let tls = match table.string(cx, "tls") {
+        Some((text, span)) => match text.as_str() {
+            "none" => Some(TlsMode::None),
+            "starttls" => Some(TlsMode::StartTls),
+            "implicit" => Some(TlsMode::Implicit),
+            other => {
+                cx.problems.report(
+                    span,
+                    format!(
+                        "`tls` must be \"none\", \"starttls\" or \"implicit\", found `{other}`"
+                    ),
+                );
+                return None;
+            }
+        },
+        None => None,
+    };
+    let tls = tls.unwrap_or(match port {
+        Some(465 | 993 | 995) => TlsMode::Implicit,
+        _ => TlsMode::StartTls,
+    });
+    let port = port.unwrap_or_else(|| protocol.default_port(tls));
+    let username = table.string(cx, "username").map(|(name, _)| name);
+    let password = table
+        .string(cx, "password")
+        .map(|(password, _)| SecretString::from(password));
+    if username.is_some() != password.is_some() {
+        cx.problems.report(
+            table.span.clone(),
+            format!(
+                "{} needs both `username` and `password`, or neither",
+                table.name
+            ),
+        );
+    }
+    let verify_tls = table.boolean(cx, "verify_tls").unwrap_or(true);
+    let ca_file = read_path(table, cx, "ca_file");
+    let warn_days = table.integer(cx, "warn_days", 0..3651).unwrap_or(14) as u32;
+    Some(MailEndpoint {
+        host: host?,
+        port,
+        tls,
+        username,
+        password,
+        verify_tls,
+        ca_file,
+        warn_days,
+    })
+}
+
+fn read_address(
+    cx: &mut Context<'_, '_>,
+    table: &mut TableReader<'_, '_>,
+    key: &'static str,
+    required: bool,
+) -> Option<String> {
+    let found = if required {
+        table.required_string(cx, key)
+    } else {
+        table.string(cx, key)
+    };
+    let (address, span) = found?;
+    let valid = address.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty() && (domain.contains('.') || domain == "localhost")
+    }) && !address.contains(['<', '>', ' ', '\r', '\n']);
+    if !valid {
+        cx.problems.report(
+            span,
+            format!("`{key}` must be a mail address such as user@example.com, found `{address}`"),
+        );
+        return None;
+    }
+    Some(address)
+}
+
+fn read_helo(cx: &mut Context<'_, '_>, table: &mut TableReader<'_, '_>) -> String {
+    table
+        .string(cx, "helo")
+        .map(|(helo, _)| helo)
+        .unwrap_or_else(|| "pharos.localdomain".to_owned())
+}
+
+fn read_smtp(cx: &mut Context<'_, '_>, table: &mut TableReader<'_, '_>) -> Option<SmtpSpec> {
+    let endpoint = read_endpoint(cx, table, Protocol::Smtp);
+    let helo = read_helo(cx, table);
+    let mail_from = read_address(cx, table, "mail_from", false);
+    let rcpt_to = read_address(cx, table, "rcpt_to", false);
+    if rcpt_to.is_some() && mail_from.is_none() && !table.has("mail_from") {
+        cx.problems.report(
+            table.span.clone(),
+            format!("{} sets `rcpt_to` without `mail_from`", table.name),
+        );
+    }
+    Some(SmtpSpec {
+        endpoint: endpoint?,
+        helo,
+        mail_from,
+        rcpt_to,
+    })
+}
+
+fn read_imap(cx: &mut Context<'_, '_>, table: &mut TableReader<'_, '_>) -> Option<ImapSpec> {
+    let endpoint = read_endpoint(cx, table, Protocol::Imap);
+    let mailbox = table
+        .string(cx, "mailbox")
+        .map(|(mailbox, _)| mailbox)
+        .unwrap_or_else(|| "INBOX".to_owned());
+    Some(ImapSpec {
+        endpoint: endpoint?,
+        mailbox,
+    })
+}
+
+fn read_mailflow(
+    cx: &mut Context<'_, '_>,
+    table: &mut TableReader<'_, '_>,
+) -> Option<MailflowSpec> {
+    let monitor = table.name.clone();
+    let degraded_after = table
+        .duration(cx, "degraded_after")
+        .unwrap_or(Duration::from_secs(30));
+    let deliver_within = table
+        .duration(cx, "deliver_within")
+        .unwrap_or(Duration::from_secs(120));
+    if degraded_after >= deliver_within {
+        cx.problems.report(
+            table.span.clone(),
+            format!("`degraded_after` of {monitor} must be shorter than `deliver_within`"),
+        );
+    }
+    let send = match table.table(cx, "send", &format!("[send] of {monitor}")) {
+        Some(mut send) => {
+            let endpoint = read_endpoint(cx, &mut send, Protocol::Smtp);
+            let helo = read_helo(cx, &mut send);
+            let from = read_address(cx, &mut send, "from", true);
+            let to = read_address(cx, &mut send, "to", true);
+            send.finish(cx);
+            match (endpoint, from, to) {
+                (Some(endpoint), Some(from), Some(to)) => Some((endpoint, helo, from, to)),
+                _ => None,
+            }
+        }
+        None => {
+            table.missing(cx, "send");
+            None
+        }
+    };
+    let receive = match table.table(cx, "receive", &format!("[receive] of {monitor}")) {
+        Some(mut receive) => {
+            let endpoint = read_endpoint(cx, &mut receive, Protocol::Imap);
+            if endpoint
+                .as_ref()
+                .is_some_and(|endpoint| endpoint.username.is_none())
+            {
+                receive.missing(cx, "username");
+            }
+            let mailbox = receive
+                .string(cx, "mailbox")
+                .map(|(mailbox, _)| mailbox)
+                .unwrap_or_else(|| "INBOX".to_owned());
+            receive.finish(cx);
+            endpoint
+                .filter(|endpoint| endpoint.username.is_some())
+                .map(|endpoint| (endpoint, mailbox))
+        }
+        None => {
+            table.missing(cx, "receive");
+            None
+        }
+    };
+    let (send, helo, from, to) = send?;
+    let (receive, mailbox) = receive?;
+    Some(MailflowSpec {
+        send,
+        helo,
+        from,
+        to,
+        receive,
+        mailbox,
+        degraded_after,
+        deliver_within,
+    })
+}
+
+fn read_maildomain(
+    cx: &mut Context<'_, '_>,
+    table: &mut TableReader<'_, '_>,
+) -> Option<MailDomainSpec> {
+    let domain = table
+        .required_string(cx, "domain")
+        .map(|(domain, _)| domain.trim_end_matches('.').to_ascii_lowercase());
+    let resolver = read_resolver(cx, table)?;
+    let blocklists = table
+        .strings(cx, "blocklists")
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(zone, _)| zone.trim_end_matches('.').to_owned())
+        .collect();
+    let mx_port = table.integer(cx, "mx_port", 0..65_536).unwrap_or(25) as u16;
+    let check_mta_sts = table.boolean(cx, "mta_sts").unwrap_or(true);
+    let ca_file = read_path(table, cx, "ca_file");
+    Some(MailDomainSpec {
+        domain: domain?,
+        resolver,
+        blocklists,
+        mx_port,
+        check_mta_sts,
+        ca_file,
+    })
+}
+
+/// An optional `resolver`: outer `None` when it is given but invalid.
+fn read_resolver(
+    cx: &mut Context<'_, '_>,
+    table: &mut TableReader<'_, '_>,
+) -> Option<Option<SocketAddr>> {
+    match table.string(cx, "resolver") {
+        Some((text, span)) => {
+            let parsed = text.parse::<SocketAddr>().ok().or_else(|| {
+                text.parse::<IpAddr>()
+                    .ok()
+                    .map(|ip| SocketAddr::new(ip, 53))
+            });
+            if parsed.is_none() {
+                cx.problems.report(
+                    span,
+                    format!(
+                        "`resolver` must be an IP address, optionally with a port, found `{text}`"
+                    ),
+                );
+                return None;
+            }
+            Some(parsed)
+        }
+        None => Some(None),
+    }
 }
 
 fn read_url(cx: &mut Context<'_, '_>, text: &str, span: Range<usize>, key: &str) -> Option<Url> {

@@ -25,6 +25,10 @@ pub struct Outcome {
     pub phases: Vec<Phase>,
     /// Why the probe is not up (or what made it degraded); `None` when all is well.
     pub reason: Option<String>,
+    /// What else the probe found worth showing, whatever the status: a delivery latency and
+    /// authentication results, the findings of a domain check.
+    #[serde(default)]
+    pub detail: Option<String>,
 }
 
 impl Outcome {
@@ -34,6 +38,7 @@ impl Outcome {
             latency,
             phases,
             reason: None,
+            detail: None,
         }
     }
 
@@ -43,6 +48,7 @@ impl Outcome {
             latency,
             phases,
             reason: Some(reason.into()),
+            detail: None,
         }
     }
 
@@ -52,7 +58,13 @@ impl Outcome {
             latency,
             phases,
             reason: Some(reason.into()),
+            detail: None,
         }
+    }
+
+    pub fn with_detail(mut self, detail: Option<String>) -> Self {
+        self.detail = detail;
+        self
     }
 
     pub fn phase(&self, name: &str) -> Option<Duration> {

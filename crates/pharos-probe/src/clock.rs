@@ -3,13 +3,18 @@
 
 use crate::Verdict;
 use pharos_core::{Outcome, Phase};
+use std::borrow::Cow;
 use std::future::Future;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub(crate) struct PhaseClock {
     started: Instant,
     phases: Vec<Phase>,
     current: &'static str,
+    /// Put before phase names, to tell apart the sessions of a multi-session probe.
+    prefix: &'static str,
+    detail: Option<String>,
+    latency: Option<Duration>,
 }
 
 impl PhaseClock {
@@ -18,6 +23,9 @@ impl PhaseClock {
             started: Instant::now(),
             phases: Vec::with_capacity(5),
             current: "start",
+            prefix: "",
+            detail: None,
+            latency: None,
         }
     }
 
@@ -30,20 +38,44 @@ impl PhaseClock {
         self.current = name;
         let began = Instant::now();
         let value = phase.await;
-        self.phases.push(Phase::new(name, began.elapsed()));
+        let name = if self.prefix.is_empty() {
+            Cow::Borrowed(name)
+        } else {
+            Cow::Owned(format!("{}{name}", self.prefix))
+        };
+        self.phases.push(Phase {
+            name,
+            duration: began.elapsed(),
+        });
         value
     }
 
-    pub(crate) fn current_phase(&self) -> &'static str {
-        self.current
+    pub(crate) fn set_prefix(&mut self, prefix: &'static str) {
+        self.prefix = prefix;
+    }
+
+    /// Notes what the probe found, to be shown whatever the verdict.
+    pub(crate) fn set_detail(&mut self, detail: impl Into<String>) {
+        self.detail = Some(detail.into());
+    }
+
+    /// Reports this as the outcome's latency instead of the whole run's duration.
+    pub(crate) fn set_latency(&mut self, latency: Duration) {
+        self.latency = Some(latency);
+    }
+
+    /// The phase under way (or last begun), with its prefix.
+    pub(crate) fn current_phase(&self) -> String {
+        format!("{}{}", self.prefix, self.current)
     }
 
     pub(crate) fn finish(self, verdict: Verdict) -> Outcome {
-        let latency = self.started.elapsed();
-        match verdict {
+        let latency = self.latency.unwrap_or_else(|| self.started.elapsed());
+        let outcome = match verdict {
             Verdict::Up => Outcome::up(latency, self.phases),
             Verdict::Degraded(reason) => Outcome::degraded(latency, self.phases, reason),
             Verdict::Down(reason) => Outcome::down(latency, self.phases, reason),
-        }
+        };
+        outcome.with_detail(self.detail)
     }
 }

@@ -7,6 +7,7 @@ use hickory_resolver::name_server::TokioConnectionProvider;
 use hickory_resolver::proto::rr::{RData, RecordType};
 use hickory_resolver::{ResolveError, TokioResolver};
 use pharos_config::{DnsSpec, RecordKind};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 pub(crate) struct DnsProbe {
@@ -18,24 +19,7 @@ pub(crate) struct DnsProbe {
 
 impl DnsProbe {
     pub(crate) fn new(spec: &DnsSpec, timeout: Duration) -> Result<Self, SetupError> {
-        let mut options = ResolverOpts::default();
-        // Every run must really ask: no cache, and one attempt within the monitor's timeout.
-        options.cache_size = 0;
-        options.attempts = 1;
-        options.timeout = timeout;
-        let builder = match spec.resolver {
-            Some(address) => {
-                let servers =
-                    NameServerConfigGroup::from_ips_clear(&[address.ip()], address.port(), true);
-                TokioResolver::builder_with_config(
-                    ResolverConfig::from_parts(None, vec![], servers),
-                    TokioConnectionProvider::default(),
-                )
-            }
-            None => TokioResolver::builder_tokio()
-                .map_err(|error| SetupError::Resolver(error.to_string()))?,
-        };
-        let resolver = builder.with_options(options).build();
+        let resolver = build_resolver(spec.resolver, timeout)?;
         let name = if spec.name.ends_with('.') {
             spec.name.clone()
         } else {
@@ -95,6 +79,31 @@ impl DnsProbe {
         }
         Verdict::Up
     }
+}
+
+/// A resolver that really asks every time (no cache), once, within `timeout`: the given
+/// server, or the system's.
+pub(crate) fn build_resolver(
+    server: Option<SocketAddr>,
+    timeout: Duration,
+) -> Result<TokioResolver, SetupError> {
+    let mut options = ResolverOpts::default();
+    options.cache_size = 0;
+    options.attempts = 1;
+    options.timeout = timeout;
+    let builder = match server {
+        Some(address) => {
+            let servers =
+                NameServerConfigGroup::from_ips_clear(&[address.ip()], address.port(), true);
+            TokioResolver::builder_with_config(
+                ResolverConfig::from_parts(None, vec![], servers),
+                TokioConnectionProvider::default(),
+            )
+        }
+        None => TokioResolver::builder_tokio()
+            .map_err(|error| SetupError::Resolver(error.to_string()))?,
+    };
+    Ok(builder.with_options(options).build())
 }
 
 /// One answer, as written in full ("10 mx1.example.com") and by its main value ("mx1.example.com").

@@ -2,7 +2,7 @@
 //! TLS, first byte), checked for status, body text and pattern.
 
 use crate::clock::PhaseClock;
-use crate::net::{describe_io_error, resolve_and_connect};
+use crate::net::{describe_io_error, resolve_and_connect, Stream};
 use crate::tls_setup::{describe_tls_error, TlsSetup};
 use crate::{SetupError, Verdict};
 use bytes::Bytes;
@@ -14,7 +14,6 @@ use pharos_config::{HttpSpec, StatusRange};
 use regex::Regex;
 use rustls::pki_types::ServerName;
 use secrecy::ExposeSecret;
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;
 use url::Url;
@@ -34,9 +33,6 @@ pub(crate) struct HttpProbe {
     tls: TlsSetup,
 }
 
-trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
-impl<T: AsyncRead + AsyncWrite + Send + Unpin> Stream for T {}
-
 /// Aborts the connection task when the probe ends, even by timeout, so nothing lingers.
 struct AbortOnDrop(JoinHandle<()>);
 
@@ -46,10 +42,10 @@ impl Drop for AbortOnDrop {
     }
 }
 
-struct Response {
-    status: u16,
-    location: Option<String>,
-    body: Vec<u8>,
+pub(crate) struct Response {
+    pub(crate) status: u16,
+    pub(crate) location: Option<String>,
+    pub(crate) body: Vec<u8>,
 }
 
 impl HttpProbe {
@@ -164,33 +160,10 @@ impl HttpProbe {
         let port = url.port_or_known_default().ok_or("URL without a port")?;
         let tcp = resolve_and_connect(clock, &host, port).await?;
         let stream: Box<dyn Stream> = if url.scheme() == "https" {
-            let name = ServerName::try_from(host.clone())
-                .map_err(|_| format!("`{host}` is not a valid TLS server name"))?;
-            let (config, verifier) = self.tls.connection_config();
-            match clock
-                .time("tls", TlsConnector::from(config).connect(name, tcp))
-                .await
-            {
-                Ok(tls) => Box::new(tls),
-                Err(error) => {
-                    return Err(describe_tls_error(
-                        &error,
-                        verifier.presented().as_ref(),
-                        &host,
-                    ))
-                }
-            }
+            Box::new(tls_connect(clock, &self.tls, tcp, &host).await?)
         } else {
             Box::new(tcp)
         };
-
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|error| format!("HTTP handshake failed: {error}"))?;
-        let _connection = AbortOnDrop(tokio::spawn(async move {
-            let _ = connection.await;
-        }));
-
         let mut request = Request::builder()
             .method(method.clone())
             .uri(&url[url::Position::BeforePath..url::Position::AfterQuery])
@@ -208,47 +181,78 @@ impl HttpProbe {
         let request = request
             .body(Full::new(body))
             .map_err(|error| format!("invalid request: {error}"))?;
-
-        let response = clock
-            .time("first_byte", sender.send_request(request))
-            .await
-            .map_err(|error| describe_hyper_error(&error))?;
-        let status = response.status().as_u16();
-        let location = response
-            .headers()
-            .get(LOCATION)
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned);
-        let mut body_stream = response.into_body();
-        let body = clock
-            .time("body", async {
-                let mut body = Vec::new();
-                while body.len() < BODY_LIMIT {
-                    match body_stream.frame().await {
-                        Some(Ok(frame)) => {
-                            if let Some(data) = frame.data_ref() {
-                                body.extend_from_slice(data);
-                            }
-                        }
-                        Some(Err(error)) => {
-                            return Err(format!(
-                                "reading the body failed: {}",
-                                describe_hyper_error(&error)
-                            ))
-                        }
-                        None => break,
-                    }
-                }
-                body.truncate(BODY_LIMIT);
-                Ok(body)
-            })
-            .await?;
-        Ok(Response {
-            status,
-            location,
-            body,
-        })
+        exchange(clock, stream, request).await
     }
+}
+
+/// The TLS handshake (timed as `tls`), with failures explained in plain words.
+pub(crate) async fn tls_connect(
+    clock: &mut PhaseClock,
+    tls: &TlsSetup,
+    tcp: tokio::net::TcpStream,
+    host: &str,
+) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, String> {
+    let name = ServerName::try_from(host.to_owned())
+        .map_err(|_| format!("`{host}` is not a valid TLS server name"))?;
+    let (config, verifier) = tls.connection_config();
+    clock
+        .time("tls", TlsConnector::from(config).connect(name, tcp))
+        .await
+        .map_err(|error| describe_tls_error(&error, verifier.presented().as_ref(), host))
+}
+
+/// One request on a fresh connection: the handshake, the answer's head (timed as
+/// `first_byte`) and up to `BODY_LIMIT` of its body (timed as `body`).
+pub(crate) async fn exchange(
+    clock: &mut PhaseClock,
+    stream: Box<dyn Stream>,
+    request: Request<Full<Bytes>>,
+) -> Result<Response, String> {
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|error| format!("HTTP handshake failed: {error}"))?;
+    let _connection = AbortOnDrop(tokio::spawn(async move {
+        let _ = connection.await;
+    }));
+    let response = clock
+        .time("first_byte", sender.send_request(request))
+        .await
+        .map_err(|error| describe_hyper_error(&error))?;
+    let status = response.status().as_u16();
+    let location = response
+        .headers()
+        .get(LOCATION)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    let mut body_stream = response.into_body();
+    let body = clock
+        .time("body", async {
+            let mut body = Vec::new();
+            while body.len() < BODY_LIMIT {
+                match body_stream.frame().await {
+                    Some(Ok(frame)) => {
+                        if let Some(data) = frame.data_ref() {
+                            body.extend_from_slice(data);
+                        }
+                    }
+                    Some(Err(error)) => {
+                        return Err(format!(
+                            "reading the body failed: {}",
+                            describe_hyper_error(&error)
+                        ))
+                    }
+                    None => break,
+                }
+            }
+            body.truncate(BODY_LIMIT);
+            Ok(body)
+        })
+        .await?;
+    Ok(Response {
+        status,
+        location,
+        body,
+    })
 }
 
 fn host_header(url: &Url) -> String {

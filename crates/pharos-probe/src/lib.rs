@@ -5,6 +5,7 @@
 mod clock;
 mod dns;
 mod http;
+mod mail;
 mod net;
 mod tcp;
 mod tls;
@@ -31,6 +32,11 @@ enum PreparedProbe {
     Tcp(tcp::TcpProbe),
     Dns(Box<dns::DnsProbe>),
     Tls(Box<tls::TlsProbe>),
+    Smtp(Box<mail::smtp_probe::SmtpProbe>),
+    Imap(Box<mail::imap_probe::ImapProbe>),
+    Pop3(Box<mail::pop3::Pop3Probe>),
+    Mailflow(Box<mail::flow::MailflowProbe>),
+    MailDomain(Box<mail::domain::MailDomainProbe>),
 }
 
 /// A probe that cannot even be prepared, such as an unreadable CA file.
@@ -51,6 +57,21 @@ impl Prober {
                 PreparedProbe::Dns(Box::new(dns::DnsProbe::new(spec, monitor.timeout)?))
             }
             ProbeSpec::Tls(spec) => PreparedProbe::Tls(Box::new(tls::TlsProbe::new(spec)?)),
+            ProbeSpec::Smtp(spec) => {
+                PreparedProbe::Smtp(Box::new(mail::smtp_probe::SmtpProbe::new(spec)?))
+            }
+            ProbeSpec::Imap(spec) => {
+                PreparedProbe::Imap(Box::new(mail::imap_probe::ImapProbe::new(spec)?))
+            }
+            ProbeSpec::Pop3(spec) => {
+                PreparedProbe::Pop3(Box::new(mail::pop3::Pop3Probe::new(spec)?))
+            }
+            ProbeSpec::Mailflow(spec) => PreparedProbe::Mailflow(Box::new(
+                mail::flow::MailflowProbe::new(spec, monitor.id.as_str())?,
+            )),
+            ProbeSpec::MailDomain(spec) => PreparedProbe::MailDomain(Box::new(
+                mail::domain::MailDomainProbe::new(spec, monitor.timeout)?,
+            )),
         };
         Ok(Self {
             kind,
@@ -83,6 +104,11 @@ impl Prober {
             PreparedProbe::Tcp(probe) => probe.run(clock).await,
             PreparedProbe::Dns(probe) => probe.run(clock).await,
             PreparedProbe::Tls(probe) => probe.run(clock).await,
+            PreparedProbe::Smtp(probe) => probe.run(clock).await,
+            PreparedProbe::Imap(probe) => probe.run(clock).await,
+            PreparedProbe::Pop3(probe) => probe.run(clock).await,
+            PreparedProbe::Mailflow(probe) => probe.run(clock).await,
+            PreparedProbe::MailDomain(probe) => probe.run(clock).await,
         }
     }
 

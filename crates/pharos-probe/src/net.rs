@@ -4,7 +4,12 @@ use crate::clock::PhaseClock;
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+
+/// A byte stream a probe talks over: plain TCP or TLS.
+pub(crate) trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Stream for T {}
 
 /// Resolves `host:port` and connects to the first address that answers, timing both phases.
 pub(crate) async fn resolve_and_connect(

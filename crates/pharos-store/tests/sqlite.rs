@@ -293,6 +293,7 @@ async fn roll_ups_aggregate_minutes_hours_and_days_and_prune_respects_retention(
                 latency: Duration::from_millis(index as u64 + 1),
                 phases: vec![],
                 reason: None,
+                detail: None,
             },
         });
     }

@@ -76,6 +76,7 @@ struct CheckDto<'a> {
     status: &'static str,
     latency_ms: f64,
     reason: Option<&'a str>,
+    detail: Option<&'a str>,
     phases_ms: BTreeMap<&'a str, f64>,
 }
 
@@ -198,6 +199,7 @@ fn component_detail<'a>(
                     status: last.status.as_str(),
                     latency_ms: millis(last.latency),
                     reason: last.reason.as_deref(),
+                    detail: last.detail.as_deref(),
                     phases_ms: last
                         .phases
                         .iter()

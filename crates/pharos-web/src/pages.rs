@@ -125,6 +125,7 @@ fn component_block(component: &ComponentView) -> Markup {
                                         td class=(format!("p-{}", last.status.as_str())) {
                                             (last.status.as_str())
                                             @if let Some(reason) = &last.reason { br; span.small { (reason) } }
+                                            @if let Some(detail) = &last.detail { br; span.small { (detail) } }
                                         }
                                         td title=(last.phases.iter().map(|(name, took)| format!("{name} {}", millis(*took))).collect::<Vec<_>>().join(", ")) { (millis(last.latency)) }
                                         td { (time(last.at)) }

@@ -60,6 +60,7 @@ pub(crate) struct LastCheck {
     pub(crate) status: ProbeStatus,
     pub(crate) latency: Duration,
     pub(crate) reason: Option<String>,
+    pub(crate) detail: Option<String>,
     pub(crate) phases: Vec<(String, Duration)>,
 }
 
@@ -144,6 +145,7 @@ impl StatusView {
                             status: latest.outcome.status,
                             latency: latest.outcome.latency,
                             reason: latest.outcome.reason.clone(),
+                            detail: latest.outcome.detail.clone(),
                             phases: latest
                                 .outcome
                                 .phases

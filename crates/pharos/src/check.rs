@@ -61,9 +61,14 @@ pub(crate) async fn run(path: &Path) -> ExitCode {
     progress.finish_and_clear();
 
     let mut table = Table::new();
-    table
-        .load_preset(UTF8_FULL_CONDENSED)
-        .set_header(["Monitor", "Type", "Target", "Status", "Latency", "Reason"]);
+    table.load_preset(UTF8_FULL_CONDENSED).set_header([
+        "Monitor",
+        "Type",
+        "Target",
+        "Status",
+        "Latency",
+        "Reason / detail",
+    ]);
     for (monitor, outcome) in config.monitors.iter().zip(&outcomes) {
         let color = match outcome.status {
             ProbeStatus::Up => Color::Green,
@@ -76,7 +81,13 @@ pub(crate) async fn run(path: &Path) -> ExitCode {
             Cell::new(monitor.probe.target()),
             Cell::new(outcome.status.as_str()).fg(color),
             Cell::new(format!("{:.1} ms", outcome.latency.as_secs_f64() * 1000.0)),
-            Cell::new(outcome.reason.as_deref().unwrap_or("")),
+            Cell::new(
+                [outcome.reason.as_deref(), outcome.detail.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
         ]);
     }
     println!("{table}");

@@ -42,13 +42,14 @@ pub(super) async fn commit(pool: &SqlitePool, batch: &Batch) -> StoreResult<()> 
     }
     let mut tx = pool.begin().await?;
     for record in &batch.results {
-        sqlx::query("INSERT INTO results (monitor_id, at, status, latency_us, reason, phases) VALUES (?, ?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO results (monitor_id, at, status, latency_us, reason, phases, detail) VALUES (?, ?, ?, ?, ?, ?, ?)")
             .bind(record.monitor.as_str())
             .bind(to_millis(record.at))
             .bind(status_code(record.outcome.status))
             .bind(micros(record.outcome.latency))
             .bind(record.outcome.reason.as_deref())
             .bind(encode_phases(&record.outcome.phases))
+            .bind(record.outcome.detail.as_deref())
             .execute(&mut *tx)
             .await?;
     }
@@ -83,8 +84,15 @@ pub(super) async fn commit(pool: &SqlitePool, batch: &Batch) -> StoreResult<()> 
     Ok(())
 }
 
-/// at, status, latency, reason, phases.
-type ResultRow = (i64, i64, i64, Option<String>, Option<String>);
+/// at, status, latency, reason, phases, detail.
+type ResultRow = (
+    i64,
+    i64,
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
 
 pub(super) async fn recent_results(
     pool: &SqlitePool,
@@ -92,7 +100,7 @@ pub(super) async fn recent_results(
     limit: u32,
 ) -> StoreResult<Vec<ResultRecord>> {
     let rows: Vec<ResultRow> = sqlx::query_as(
-        "SELECT at, status, latency_us, reason, phases FROM results WHERE monitor_id = ? ORDER BY at DESC LIMIT ?",
+        "SELECT at, status, latency_us, reason, phases, detail FROM results WHERE monitor_id = ? ORDER BY at DESC LIMIT ?",
     )
     .bind(monitor.as_str())
     .bind(i64::from(limit))
@@ -100,19 +108,22 @@ pub(super) async fn recent_results(
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(at, status, latency, reason, phases)| ResultRecord {
-            monitor: monitor.clone(),
-            at: from_millis(at),
-            outcome: Outcome {
-                status: match status {
-                    0 => ProbeStatus::Up,
-                    1 => ProbeStatus::Degraded,
-                    _ => ProbeStatus::Down,
+        .map(
+            |(at, status, latency, reason, phases, detail)| ResultRecord {
+                monitor: monitor.clone(),
+                at: from_millis(at),
+                outcome: Outcome {
+                    status: match status {
+                        0 => ProbeStatus::Up,
+                        1 => ProbeStatus::Degraded,
+                        _ => ProbeStatus::Down,
+                    },
+                    latency: from_micros(latency),
+                    phases: decode_phases(phases.as_deref().unwrap_or_default()),
+                    reason,
+                    detail,
                 },
-                latency: from_micros(latency),
-                phases: decode_phases(phases.as_deref().unwrap_or_default()),
-                reason,
             },
-        })
+        )
         .collect())
 }
