@@ -20,12 +20,13 @@ SMTPS_PORT=${SMTPS_PORT:-2465}   # implicit TLS + SASL auth required
 IMAP_PORT=${IMAP_PORT:-2143}     # IMAP, STARTTLS offered
 IMAPS_PORT=${IMAPS_PORT:-2993}   # IMAP implicit TLS
 POP3_PORT=${POP3_PORT:-2110}     # POP3, STLS offered
+POP3S_PORT=${POP3S_PORT:-2995}   # POP3 implicit TLS
 LMTP_PORT=${LMTP_PORT:-2424}     # dovecot LMTP (postfix -> dovecot), 127.0.0.1 only
 AUTH_PORT=${AUTH_PORT:-2426}     # dovecot SASL for postfix, 127.0.0.1 only
 PF=$ROOT/postfix                 # postfix config_directory of this private instance
 DC=$ROOT/dovecot
 DCONF=$DC/dovecot.conf
-export ROOT DOMAIN MAIL_USER MAIL_PASS SMTP_PORT SUBM_PORT SMTPS_PORT IMAP_PORT IMAPS_PORT POP3_PORT
+export ROOT DOMAIN MAIL_USER MAIL_PASS SMTP_PORT SUBM_PORT SMTPS_PORT IMAP_PORT IMAPS_PORT POP3_PORT POP3S_PORT
 
 install_pkgs() {
   if command -v postfix >/dev/null && command -v dovecot >/dev/null &&
@@ -53,11 +54,18 @@ EOF
 write_config() {
   mkdir -p "$ROOT"/{tls,log,run,state/dovecot,vmail} "$PF" "$DC" "$ROOT/postfix-data" "$ROOT/postfix-spool"
   chmod 755 "$ROOT"
-  if [ ! -s "$ROOT/tls/cert.pem" ] || [ "${MAILSTACK_NEW_CERT:-0}" = 1 ]; then
-    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=localhost" \
-      -addext "subjectAltName=DNS:localhost,DNS:mail.$DOMAIN,IP:127.0.0.1,IP:::1" \
-      -keyout "$ROOT/tls/key.pem" -out "$ROOT/tls/cert.pem" 2>/dev/null
-    chmod 600 "$ROOT/tls/key.pem"
+  if [ ! -s "$ROOT/tls/cert.pem" ] || [ ! -s "$ROOT/tls/ca.pem" ] || [ "${MAILSTACK_NEW_CERT:-0}" = 1 ]; then
+    # A private CA (ca.pem, what clients trust) and a server certificate it issued, as in a
+    # real deployment; a self-signed CA certificate used as the server's own is refused by
+    # strict clients.
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=mailstack test CA" \
+      -keyout "$ROOT/tls/ca-key.pem" -out "$ROOT/tls/ca.pem" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+      -keyout "$ROOT/tls/key.pem" -out "$ROOT/tls/server.csr" 2>/dev/null
+    printf 'subjectAltName=DNS:localhost,DNS:mail.%s,IP:127.0.0.1,IP:::1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' "$DOMAIN" > "$ROOT/tls/server.ext"
+    openssl x509 -req -in "$ROOT/tls/server.csr" -CA "$ROOT/tls/ca.pem" -CAkey "$ROOT/tls/ca-key.pem" \
+      -CAcreateserial -days 825 -extfile "$ROOT/tls/server.ext" -out "$ROOT/tls/cert.pem" 2>/dev/null
+    chmod 600 "$ROOT/tls/key.pem" "$ROOT/tls/ca-key.pem"
   fi
   id vmail >/dev/null 2>&1 || useradd --system --user-group --home-dir /nonexistent \
       --no-create-home --shell /usr/sbin/nologin vmail
@@ -120,7 +128,8 @@ service pop3-login {
     port = $POP3_PORT
   }
   inet_listener pop3s {
-    port = 0
+    port = $POP3S_PORT
+    ssl = yes
   }
 }
 service lmtp {
@@ -251,9 +260,9 @@ start() {
   else postfix -c "$PF" start </dev/null >>"$L" 2>&1; fi
   if dovecot_pid >/dev/null; then doveadm -c "$DCONF" reload </dev/null >>"$L" 2>&1
   else dovecot -c "$DCONF" </dev/null >>"$L" 2>&1; fi
-  wait_ports "$SMTP_PORT" "$SMTP_NOTLS_PORT" "$SUBM_PORT" "$SMTPS_PORT" "$IMAP_PORT" "$IMAPS_PORT" "$POP3_PORT" "$LMTP_PORT" "$AUTH_PORT"
-  echo "mailstack up: user=$MAIL_USER pass=$MAIL_PASS cafile=$ROOT/tls/cert.pem"
-  echo "  smtp=$SMTP_PORT smtp-notls=$SMTP_NOTLS_PORT submission=$SUBM_PORT smtps=$SMTPS_PORT imap=$IMAP_PORT imaps=$IMAPS_PORT pop3=$POP3_PORT (127.0.0.1 + ::1)"
+  wait_ports "$SMTP_PORT" "$SMTP_NOTLS_PORT" "$SUBM_PORT" "$SMTPS_PORT" "$IMAP_PORT" "$IMAPS_PORT" "$POP3_PORT" "$POP3S_PORT" "$LMTP_PORT" "$AUTH_PORT"
+  echo "mailstack up: user=$MAIL_USER pass=$MAIL_PASS cafile=$ROOT/tls/ca.pem"
+  echo "  smtp=$SMTP_PORT smtp-notls=$SMTP_NOTLS_PORT submission=$SUBM_PORT smtps=$SMTPS_PORT imap=$IMAP_PORT imaps=$IMAPS_PORT pop3=$POP3_PORT pop3s=$POP3S_PORT (127.0.0.1 + ::1)"
 }
 
 stop() {
@@ -309,7 +318,7 @@ case "${1:-start}" in
     fi ;;
   dovecot-start)
     dovecot_pid >/dev/null || dovecot -c "$DCONF" </dev/null >>"$ROOT/log/start.log" 2>&1
-    wait_ports "$IMAP_PORT" "$IMAPS_PORT" "$POP3_PORT" "$LMTP_PORT" "$AUTH_PORT" ;;
+    wait_ports "$IMAP_PORT" "$IMAPS_PORT" "$POP3_PORT" "$POP3S_PORT" "$LMTP_PORT" "$AUTH_PORT" ;;
   defer-on) defer on ;;
   defer-off) defer off ;;
   *) echo "usage: $0 install|start|stop|restart|status|reload|dovecot-stop|dovecot-start|defer-on|defer-off" >&2; exit 2 ;;

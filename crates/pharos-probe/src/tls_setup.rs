@@ -256,6 +256,12 @@ pub(crate) fn describe_tls_error(
                     .to_owned()
             }
             CertificateError::Revoked => "TLS certificate revoked".to_owned(),
+            CertificateError::Other(other)
+                if format!("{other:?}").contains("CaUsedAsEndEntity") =>
+            {
+                "TLS certificate is a CA certificate used as the server's own (self-signed)"
+                    .to_owned()
+            }
             other => format!("TLS certificate rejected: {other:?}"),
         },
         Some(other) => format!("TLS handshake failed: {other}"),

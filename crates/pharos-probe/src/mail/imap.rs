@@ -181,14 +181,9 @@ impl ImapSession {
         Ok(())
     }
 
-    /// Waits up to `wait` for the server to announce new mail (IDLE), or just checks (NOOP)
-    /// when the server cannot IDLE.
-    pub(crate) async fn wait_for_news(&mut self, wait: Duration) -> Result<(), MailError> {
-        if !self.has_capability("IDLE") {
-            tokio::time::sleep(wait.min(Duration::from_millis(250))).await;
-            self.command("NOOP").await?;
-            return Ok(());
-        }
+    /// Waits up to `wait` for the server to announce new mail, with IDLE (which the caller
+    /// checks the server offers).
+    pub(crate) async fn idle(&mut self, wait: Duration) -> Result<(), MailError> {
         let tag = self.tag();
         self.stream.send_line(&format!("{tag} IDLE")).await?;
         let first = self.stream.read_line().await?;
