@@ -194,14 +194,9 @@ impl ImapSession {
             )));
         }
         let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            match tokio::time::timeout_at(deadline, self.stream.read_line()).await {
-                Ok(line) => {
-                    if line?.ends_with("EXISTS") {
-                        break;
-                    }
-                }
-                Err(_) => break,
+        while let Ok(line) = tokio::time::timeout_at(deadline, self.stream.read_line()).await {
+            if line?.ends_with("EXISTS") {
+                break;
             }
         }
         self.stream.send_line("DONE").await?;
@@ -254,10 +249,10 @@ impl ImapSession {
                     ))),
                 };
             }
-            if line.starts_with("* BYE") {
+            if let Some(farewell) = line.strip_prefix("* BYE") {
                 return Err(MailError::Network(format!(
                     "the server closed the session: {}",
-                    quote(&line[5..])
+                    quote(farewell)
                 )));
             }
             if untagged.len() >= 10_000 {

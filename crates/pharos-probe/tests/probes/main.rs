@@ -3,6 +3,9 @@
 
 mod dns;
 mod http;
+mod mail_faults;
+mod mail_protocols;
+mod mailstack;
 mod support;
 mod tcp;
 mod tls;

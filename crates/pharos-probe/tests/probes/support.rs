@@ -16,7 +16,8 @@ use tokio_rustls::TlsAcceptor;
 /// Builds the one monitor described by `body` (the keys after `type = ...`).
 pub(crate) fn monitor(kind: &str, body: &str) -> Monitor {
     let source = format!(
-        "[[components]]\nid = \"c\"\nname = \"C\"\n\n[[monitors]]\nid = \"m\"\ncomponent = \"c\"\ntype = \"{kind}\"\ninterval = \"10s\"\ntimeout = \"2s\"\n{body}\n"
+        "[[components]]\nid = \"c\"\nname = \"C\"\n\n[[monitors]]\nid = \"m\"\ncomponent = \"c\"\ntype = \"{kind}\"\ninterval = \"10s\"\n{timeout}{body}\n",
+        timeout = if body.contains("timeout =") { "" } else { "timeout = \"2s\"\n" }
     );
     let mut config = pharos_config::parse("test.toml", &source, &|_| None)
         .unwrap_or_else(|errors| panic!("{errors}\n{source}"));
@@ -29,6 +30,14 @@ pub(crate) async fn run(kind: &str, body: &str) -> pharos_core::Outcome {
         .expect("probe set-up")
         .run()
         .await
+}
+
+/// Like `run`, with a monitor id of its own (mail-flow messages carry it).
+pub(crate) async fn run_as(id: &str, kind: &str, body: &str) -> pharos_core::Outcome {
+    pharos_probe::install_crypto_provider();
+    let mut monitor = monitor(kind, body);
+    monitor.id = pharos_core::MonitorId::new(id);
+    Prober::new(&monitor).expect("probe set-up").run().await
 }
 
 /// A private certificate authority whose PEM is written to a file the probes can trust.
@@ -185,4 +194,25 @@ pub(crate) async fn raw_server(answer: &'static [u8]) -> SocketAddr {
         }
     });
     address
+}
+
+/// Runs `probe` until `again` says the outcome is final (at most 20 times, 250 ms apart):
+/// servers pick up configuration changes after a moment.
+pub(crate) async fn eventually_outcome<F, Fut>(
+    mut probe: F,
+    again: impl Fn(&pharos_core::Outcome) -> bool,
+) -> pharos_core::Outcome
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = pharos_core::Outcome>,
+{
+    let mut outcome = probe().await;
+    for _ in 0..20 {
+        if !again(&outcome) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        outcome = probe().await;
+    }
+    outcome
 }
