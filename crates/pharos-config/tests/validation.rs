@@ -129,3 +129,34 @@ fn a_timeout_longer_than_the_interval_is_refused() {
         "{errors}"
     );
 }
+
+#[test]
+fn the_email_example_is_valid() {
+    let source = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/email-status.toml"
+    ))
+    .unwrap();
+    let env = |name: &str| (name == "PHAROS_MAIL_PASSWORD").then(|| "secret".to_owned());
+    let config =
+        parse("email-status.toml", &source, &env).unwrap_or_else(|errors| panic!("{errors}"));
+    let kinds: Vec<&str> = config
+        .monitors
+        .iter()
+        .map(|monitor| monitor.probe.kind())
+        .collect();
+    for kind in ["smtp", "imap", "pop3", "mailflow", "http", "maildomain"] {
+        assert!(kinds.contains(&kind), "the example has no {kind} monitor");
+    }
+    let flow = config
+        .monitors
+        .iter()
+        .find(|monitor| monitor.probe.kind() == "mailflow")
+        .unwrap();
+    assert_eq!(
+        flow.timeout,
+        std::time::Duration::from_secs(150),
+        "deliver_within + 30s"
+    );
+    assert_eq!(flow.interval, std::time::Duration::from_secs(300));
+}

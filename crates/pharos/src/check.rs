@@ -81,13 +81,7 @@ pub(crate) async fn run(path: &Path) -> ExitCode {
             Cell::new(monitor.probe.target()),
             Cell::new(outcome.status.as_str()).fg(color),
             Cell::new(format!("{:.1} ms", outcome.latency.as_secs_f64() * 1000.0)),
-            Cell::new(
-                [outcome.reason.as_deref(), outcome.detail.as_deref()]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-            ),
+            Cell::new(reason_and_detail(outcome)),
         ]);
     }
     println!("{table}");
@@ -109,4 +103,23 @@ pub(crate) async fn run(path: &Path) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// The reason, then the detail lines that do not repeat it.
+fn reason_and_detail(outcome: &Outcome) -> String {
+    let reason = outcome.reason.as_deref().unwrap_or("");
+    let mut lines: Vec<&str> = Vec::new();
+    if !reason.is_empty() {
+        lines.push(reason);
+    }
+    for line in outcome.detail.as_deref().unwrap_or("").lines() {
+        let text = line
+            .strip_prefix("problem: ")
+            .or_else(|| line.strip_prefix("warning: "))
+            .unwrap_or(line);
+        if reason.is_empty() || !reason.contains(text) {
+            lines.push(line);
+        }
+    }
+    lines.join("\n")
 }
