@@ -68,6 +68,14 @@ struct MonitorDto<'a> {
     kind: &'static str,
     status: &'static str,
     last_check: Option<CheckDto<'a>>,
+    latency_last_hour: Vec<LatencyDto>,
+}
+
+#[derive(Serialize)]
+struct LatencyDto {
+    minute: String,
+    average_ms: f64,
+    p95_ms: f64,
 }
 
 #[derive(Serialize)]
@@ -206,6 +214,15 @@ fn component_detail<'a>(
                         .map(|(name, took)| (name.as_str(), millis(*took)))
                         .collect(),
                 }),
+                latency_last_hour: monitor
+                    .recent_latency
+                    .iter()
+                    .map(|point| LatencyDto {
+                        minute: time(point.at),
+                        average_ms: millis(point.average),
+                        p95_ms: millis(point.p95),
+                    })
+                    .collect(),
             })
             .collect(),
     }

@@ -81,7 +81,7 @@ pub(crate) fn index(view: &StatusView) -> Markup {
         @for group in &view.groups {
             section.card {
                 @if let Some(name) = &group.name { h2 { (name) } }
-                @for component in &group.components { (component_block(component)) }
+                @for component in &group.components { (component_block(view.generated_at, component)) }
             }
         }
         section.card {
@@ -96,7 +96,7 @@ pub(crate) fn index(view: &StatusView) -> Markup {
     layout(view, &view.title, body)
 }
 
-fn component_block(component: &ComponentView) -> Markup {
+fn component_block(generated_at: DateTime<Utc>, component: &ComponentView) -> Markup {
     html! {
         div.component class=(format!("s-{}", component.status.as_str())) id=(format!("component-{}", component.id)) data-status=(component.status.as_str()) {
             div.row {
@@ -115,6 +115,7 @@ fn component_block(component: &ComponentView) -> Markup {
             @if !component.monitors.is_empty() {
                 details.monitors {
                     summary { "Checks (" (component.monitors.len()) ")" }
+                    (latency_chart(generated_at, component))
                     table {
                         tr { th { "Check" } th { "Status" } th { "Latency" } th { "Last checked" } }
                         @for monitor in &component.monitors {
@@ -135,6 +136,50 @@ fn component_block(component: &ComponentView) -> Markup {
                             }
                         }
                     }
+                }
+            }
+        }
+    }
+}
+
+/// The last hour's per-minute latency of a component's monitors, as an SVG line chart.
+fn latency_chart(view_time: DateTime<Utc>, component: &ComponentView) -> Markup {
+    const WIDTH: f64 = 600.0;
+    const HEIGHT: f64 = 80.0;
+    let charted: Vec<_> = component
+        .monitors
+        .iter()
+        .filter(|monitor| monitor.recent_latency.len() >= 2)
+        .collect();
+    if charted.is_empty() {
+        return html! {};
+    }
+    let highest = charted
+        .iter()
+        .flat_map(|monitor| monitor.recent_latency.iter().map(|point| point.average))
+        .max()
+        .unwrap_or_default()
+        .max(Duration::from_millis(1));
+    let x = |at: DateTime<Utc>| {
+        let age = (view_time - at).num_seconds().clamp(0, 3600) as f64;
+        WIDTH * (1.0 - age / 3600.0)
+    };
+    let y = |latency: Duration| {
+        HEIGHT - HEIGHT * 0.92 * (latency.as_secs_f64() / highest.as_secs_f64())
+    };
+    html! {
+        figure.chart {
+            svg viewBox=(format!("0 0 {WIDTH} {HEIGHT}")) preserveAspectRatio="none" role="img"
+                aria-label=(format!("Response time of {} over the last hour", component.name)) {
+                @for (index, monitor) in charted.iter().enumerate() {
+                    polyline class=(format!("line l{}", index % 4))
+                        points=(monitor.recent_latency.iter().map(|point| format!("{:.1},{:.1}", x(point.at), y(point.average))).collect::<Vec<_>>().join(" ")) {}
+                }
+            }
+            figcaption.small {
+                "Average response time per minute, last hour (top: " (millis(highest)) "). "
+                @for (index, monitor) in charted.iter().enumerate() {
+                    span class=(format!("key l{}", index % 4)) { "■" } " " (monitor.name) " "
                 }
             }
         }
@@ -235,4 +280,61 @@ pub(crate) fn not_found(view: &StatusView) -> Markup {
         section.card { h2 { "Not found" } p.incident { "There is no such page. " a href="/" { "Current status" } } }
     };
     layout(view, &format!("Not found · {}", view.title), body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::view::{LatencyPoint, MonitorView};
+    use chrono::TimeZone;
+    use pharos_core::{ComponentId, ComponentStatus, ProbeStatus};
+
+    fn component(points: usize) -> ComponentView {
+        let now = Utc.with_ymd_and_hms(2027, 1, 1, 12, 0, 0).unwrap();
+        ComponentView {
+            id: ComponentId::new("delivery"),
+            name: "Mail delivery".into(),
+            description: None,
+            status: ComponentStatus::Operational,
+            since: now,
+            days: vec![],
+            uptime: None,
+            monitors: vec![MonitorView {
+                id: "flow".into(),
+                name: "Round <trip>".into(),
+                kind: "mailflow",
+                confirmed: ProbeStatus::Up,
+                last: None,
+                recent_latency: (0..points)
+                    .map(|minute| LatencyPoint {
+                        at: now - chrono::Duration::minutes(10 - minute as i64),
+                        average: Duration::from_millis(20 + 10 * minute as u64),
+                        p95: Duration::from_millis(40),
+                    })
+                    .collect(),
+            }],
+        }
+    }
+
+    #[test]
+    fn the_latency_chart_draws_each_monitor_and_escapes_its_name() {
+        let now = Utc.with_ymd_and_hms(2027, 1, 1, 12, 0, 0).unwrap();
+        let html = latency_chart(now, &component(3)).into_string();
+        assert!(
+            html.contains("<polyline class=\"line l0\" points=\""),
+            "{html}"
+        );
+        assert_eq!(
+            html.matches(',').count() - html.matches(", ").count(),
+            3,
+            "three points: {html}"
+        );
+        assert!(html.contains("top: 40 ms"), "{html}");
+        assert!(html.contains("Round &lt;trip&gt;"), "{html}");
+        assert_eq!(
+            latency_chart(now, &component(1)).into_string(),
+            "",
+            "one point is no line"
+        );
+    }
 }

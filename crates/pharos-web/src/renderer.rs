@@ -7,7 +7,7 @@ use crate::{api, feeds, pages};
 use chrono::{Duration as ChronoDuration, Utc};
 use pharos_config::Config;
 use pharos_engine::EngineHandle;
-use pharos_store::{IncidentQuery, Store, StoreError};
+use pharos_store::{IncidentQuery, Resolution, Rollup, Store, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -22,11 +22,16 @@ const RESULTS_REFRESH: Duration = Duration::from_secs(5);
 /// The most incidents rendered (each gets its own page).
 const MAX_INCIDENTS: u32 = 1000;
 
+/// Per-minute latency for the charts is read at most this often.
+const LATENCY_REFRESH: Duration = Duration::from_secs(60);
+const LATENCY_WINDOW_MINUTES: i64 = 60;
+
 pub struct Renderer {
     config: Arc<Config>,
     store: Arc<dyn Store>,
     engine: EngineHandle,
     cache: PageCache,
+    latency: tokio::sync::Mutex<Option<(tokio::time::Instant, Arc<Vec<Rollup>>)>>,
 }
 
 impl Renderer {
@@ -41,6 +46,7 @@ impl Renderer {
             store,
             engine,
             cache,
+            latency: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -55,15 +61,33 @@ impl Renderer {
             })
             .await?;
         let daily = self.store.daily_counts(since).await?;
+        let minutes = self.recent_minutes(now).await?;
         let live = self
             .engine
             .live
             .read()
             .map(|live| live.clone())
             .unwrap_or_default();
-        let view = StatusView::build(&self.config, &live, incidents, &daily, now);
+        let view = StatusView::build(&self.config, &live, incidents, &daily, &minutes, now);
         self.cache.replace(build_site(&view));
         Ok(())
+    }
+
+    /// The last hour's per-minute roll-ups, read again only when a minute has passed.
+    async fn recent_minutes(
+        &self,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<Arc<Vec<Rollup>>, StoreError> {
+        let mut cached = self.latency.lock().await;
+        if let Some((read_at, minutes)) = cached.as_ref() {
+            if read_at.elapsed() < LATENCY_REFRESH {
+                return Ok(minutes.clone());
+            }
+        }
+        let from = now - ChronoDuration::minutes(LATENCY_WINDOW_MINUTES);
+        let minutes = Arc::new(self.store.rollups(Resolution::Minute, from).await?);
+        *cached = Some((tokio::time::Instant::now(), minutes.clone()));
+        Ok(minutes)
     }
 
     /// Renders until shutdown: at once (after a short debounce) when a status changes, within

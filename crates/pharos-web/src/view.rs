@@ -6,7 +6,7 @@ use pharos_config::Config;
 use pharos_core::uptime::ResultCounts;
 use pharos_core::{ComponentId, ComponentStatus, Incident, ProbeStatus};
 use pharos_engine::LiveState;
-use pharos_store::DailyCounts;
+use pharos_store::{DailyCounts, Rollup};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -53,6 +53,14 @@ pub(crate) struct MonitorView {
     pub(crate) kind: &'static str,
     pub(crate) confirmed: ProbeStatus,
     pub(crate) last: Option<LastCheck>,
+    /// Per-minute latency of the last hour, oldest first.
+    pub(crate) recent_latency: Vec<LatencyPoint>,
+}
+
+pub(crate) struct LatencyPoint {
+    pub(crate) at: DateTime<Utc>,
+    pub(crate) average: Duration,
+    pub(crate) p95: Duration,
 }
 
 pub(crate) struct LastCheck {
@@ -70,8 +78,20 @@ impl StatusView {
         live: &LiveState,
         incidents: Vec<Incident>,
         daily: &[DailyCounts],
+        minutes: &[Rollup],
         now: DateTime<Utc>,
     ) -> Self {
+        let mut recent: HashMap<&str, Vec<LatencyPoint>> = HashMap::new();
+        for rollup in minutes {
+            recent
+                .entry(rollup.monitor.as_str())
+                .or_default()
+                .push(LatencyPoint {
+                    at: rollup.bucket,
+                    average: rollup.latency_avg,
+                    p95: rollup.latency_p95,
+                });
+        }
         let today = now.date_naive();
         let first_day = today - ChronoDuration::days(HISTORY_DAYS - 1);
         let mut counts: HashMap<(&str, NaiveDate), ResultCounts> = HashMap::new();
@@ -153,6 +173,7 @@ impl StatusView {
                                 .map(|phase| (phase.name.to_string(), phase.duration))
                                 .collect(),
                         }),
+                        recent_latency: recent.remove(monitor.id.as_str()).unwrap_or_default(),
                     }
                 })
                 .collect();
