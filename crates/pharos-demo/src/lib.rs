@@ -1,9 +1,10 @@
-//! The built-in demo: small in-process targets (HTTP, TCP, DNS) that fail and recover on a
-//! cycle, and a webhook receiver that verifies signatures, so `pharos serve --demo` shows the
+//! The built-in demo: small in-process targets (HTTP, DNS, and a mail service with SMTP and
+//! IMAP) that fail and recover on a cycle, and a webhook receiver that verifies signatures, so `pharos serve --demo` shows the
 //! whole loop from first failure to resolved incident with no set-up. The DNS responder and
 //! the receiver double as real peers for tests.
 
 pub mod dns;
+pub mod mail;
 pub mod receiver;
 pub mod targets;
 
@@ -19,14 +20,20 @@ use targets::{DnsTarget, HttpTarget, TcpTarget, DEMO_NAME};
 use tokio::sync::watch;
 
 /// The demo's outage cycle: when each target is down, as offsets into a repeating period.
-pub const CYCLE: Duration = Duration::from_secs(150);
+pub const CYCLE: Duration = Duration::from_secs(180);
 const WEBMAIL_DOWN: (u64, u64) = (20, 65);
-const SMTP_DOWN: (u64, u64) = (85, 120);
-const DNS_WRONG: (u64, u64) = (125, 145);
+const SMTP_DOWN: (u64, u64) = (80, 110);
+const DELIVERY_HELD: (u64, u64) = (120, 165);
+const DNS_WRONG: (u64, u64) = (135, 160);
 
 pub struct Demo {
     pub webmail: HttpTarget,
+    /// The mail service's SMTP server; taken down, its port refuses connections.
     pub smtp: TcpTarget,
+    /// The mail service's IMAP server; always up.
+    pub imap: TcpTarget,
+    /// Where mail lands; delivery is held on the cycle.
+    pub mailbox: mail::Mailbox,
     pub dns: DnsTarget,
     pub receiver: WebhookReceiver,
     pub webhook_secret: String,
@@ -40,9 +47,13 @@ impl Demo {
             .iter()
             .map(|byte| format!("{byte:02x}"))
             .collect();
+        let mailbox = mail::Mailbox::default();
+        let (smtp, imap) = mail::start(&mailbox).await?;
         Ok(Self {
             webmail: HttpTarget::start().await?,
-            smtp: TcpTarget::start().await?,
+            smtp,
+            imap,
+            mailbox,
             dns: DnsTarget::start().await?,
             receiver: WebhookReceiver::start(
                 "127.0.0.1:0".parse().expect("a valid address"),
@@ -88,6 +99,14 @@ investigating_message = "We are investigating problems with sending mail."
 resolved_message = "Sending mail works normally again."
 
 [[components]]
+id = "delivery"
+name = "Mail delivery"
+group = "Email"
+description = "Mail arriving in mailboxes, checked end to end: a message is sent, watched for, and deleted."
+investigating_message = "Some messages are arriving late or not at all. We are investigating."
+resolved_message = "Mail is being delivered normally again; delayed messages are on their way."
+
+[[components]]
 id = "dns"
 name = "DNS"
 group = "Infrastructure"
@@ -102,13 +121,50 @@ url = "http://{webmail}/"
 body_contains = "Sign in"
 
 [[monitors]]
+id = "smtp-session"
+name = "SMTP session with login"
+component = "smtp"
+type = "smtp"
+host = "127.0.0.1"
+port = {smtp_port}
+tls = "none"
+username = "{mailbox}"
+password = "{password}"
+
+[[monitors]]
 id = "smtp-tcp"
-name = "SMTP greeting"
+name = "SMTP port answers"
 component = "smtp"
 type = "tcp"
 host = "127.0.0.1"
 port = {smtp_port}
 expect = "220"
+
+[[monitors]]
+id = "mail-roundtrip"
+name = "Message delivered to a mailbox"
+component = "delivery"
+type = "mailflow"
+interval = "20s"
+timeout = "15s"
+deliver_within = "6s"
+degraded_after = "2s"
+
+[monitors.send]
+host = "127.0.0.1"
+port = {smtp_port}
+tls = "none"
+username = "{mailbox}"
+password = "{password}"
+from = "{mailbox}"
+to = "{mailbox}"
+
+[monitors.receive]
+host = "127.0.0.1"
+port = {imap_port}
+tls = "none"
+username = "{mailbox}"
+password = "{password}"
 
 [[monitors]]
 id = "mail-dns"
@@ -129,6 +185,9 @@ secret = "{secret}"
             cycle = CYCLE.as_secs(),
             webmail = self.webmail.address,
             smtp_port = self.smtp.address.port(),
+            imap_port = self.imap.address.port(),
+            mailbox = mail::DEMO_MAILBOX,
+            password = mail::DEMO_PASSWORD,
             dns_name = DEMO_NAME,
             dns = self.dns.responder.address(),
             receiver = self.receiver.url(),
@@ -140,7 +199,7 @@ secret = "{secret}"
     pub async fn run_cycle(&self, mut shutdown: watch::Receiver<bool>) {
         let started = tokio::time::Instant::now();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
-        let mut previous = (false, false, false);
+        let mut previous = (false, false, false, false);
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
@@ -148,13 +207,26 @@ secret = "{secret}"
             }
             let offset = started.elapsed().as_secs() % CYCLE.as_secs();
             let within = |(from, to): (u64, u64)| (from..to).contains(&offset);
-            let state = (within(WEBMAIL_DOWN), within(SMTP_DOWN), within(DNS_WRONG));
+            let state = (
+                within(WEBMAIL_DOWN),
+                within(SMTP_DOWN),
+                within(DELIVERY_HELD),
+                within(DNS_WRONG),
+            );
             if state != previous {
                 self.webmail.set_down(state.0);
                 self.smtp.set_down(state.1);
-                self.dns.set_down(state.2);
+                self.mailbox.hold_delivery(state.2);
+                self.dns.set_down(state.3);
                 let describe = |down: bool| if down { "down" } else { "up" };
-                tracing::info!(target: "pharos::demo", "demo targets: webmail {}, smtp {}, dns {}", describe(state.0), describe(state.1), if state.2 { "wrong answer" } else { "up" });
+                tracing::info!(
+                    target: "pharos::demo",
+                    "demo targets: webmail {}, smtp {}, mail delivery {}, dns {}",
+                    describe(state.0),
+                    describe(state.1),
+                    if state.2 { "held" } else { "flowing" },
+                    if state.3 { "wrong answer" } else { "up" }
+                );
                 previous = state;
             }
         }

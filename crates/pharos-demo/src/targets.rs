@@ -11,8 +11,7 @@ use hickory_proto::rr::{RData, RecordType};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 pub const DEMO_NAME: &str = "mail.demo.test";
@@ -56,7 +55,7 @@ async fn page(State(down): State<Arc<AtomicBool>>) -> (StatusCode, &'static str)
     }
 }
 
-/// A TCP service that greets like an SMTP server; while down its port is closed, so
+/// A TCP service whose connections `handler` serves; while down its port is closed, so
 /// connections are refused as they would be by a crashed daemon.
 pub struct TcpTarget {
     pub address: SocketAddr,
@@ -64,7 +63,11 @@ pub struct TcpTarget {
 }
 
 impl TcpTarget {
-    pub async fn start() -> std::io::Result<Self> {
+    pub async fn start<H, F>(handler: H) -> std::io::Result<Self>
+    where
+        H: Fn(TcpStream) -> F + Send + Sync + 'static,
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?;
         let (down, mut watch_down) = watch::channel(false);
@@ -75,11 +78,8 @@ impl TcpTarget {
                     Some(open) => {
                         tokio::select! {
                             accepted = open.accept() => {
-                                if let Ok((mut stream, _)) = accepted {
-                                    tokio::spawn(async move {
-                                        let _ = stream.write_all(b"220 smtp.demo.test ESMTP ready\r\n").await;
-                                        let _ = stream.shutdown().await;
-                                    });
+                                if let Ok((stream, _)) = accepted {
+                                    tokio::spawn(handler(stream));
                                 }
                             }
                             changed = watch_down.changed() => {
