@@ -864,26 +864,7 @@ fn read_dns(cx: &mut Context<'_, '_>, table: &mut TableReader<'_, '_>) -> Option
         }
         None => Some(RecordKind::A),
     };
-    let resolver = match table.string(cx, "resolver") {
-        Some((text, span)) => {
-            let parsed = text.parse::<SocketAddr>().ok().or_else(|| {
-                text.parse::<IpAddr>()
-                    .ok()
-                    .map(|ip| SocketAddr::new(ip, 53))
-            });
-            if parsed.is_none() {
-                cx.problems.report(
-                    span,
-                    format!(
-                        "`resolver` must be an IP address, optionally with a port, found `{text}`"
-                    ),
-                );
-                return None;
-            }
-            parsed
-        }
-        None => None,
-    };
+    let resolver = read_resolver(cx, table)?;
     let expect = table
         .strings(cx, "expect")
         .unwrap_or_default()

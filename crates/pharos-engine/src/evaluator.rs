@@ -87,16 +87,7 @@ impl Evaluator {
     pub fn reconcile(&mut self, now: DateTime<Utc>, batch: &mut Batch) {
         for mut incident in std::mem::take(&mut self.orphaned_incidents) {
             let message = "This component is no longer monitored; closing the incident.".to_owned();
-            resolve(&mut incident, now, message.clone());
-            batch.incident_changes.push(change_of(&incident));
-            batch.new_updates.push((
-                incident.id,
-                incident
-                    .updates
-                    .last()
-                    .cloned()
-                    .expect("resolve adds an update"),
-            ));
+            resolve(&mut incident, now, message.clone(), batch);
             batch.new_timeline.push((
                 incident.id,
                 TimelineEntry {
@@ -322,7 +313,7 @@ impl Evaluator {
                 let Some(mut incident) = self.open_incidents.remove(&component) else {
                     return;
                 };
-                resolve(&mut incident, at, message);
+                resolve(&mut incident, at, message, batch);
                 let recovered = TimelineEntry {
                     at,
                     kind: TimelineKind::Recovered,
@@ -332,15 +323,6 @@ impl Evaluator {
                     ),
                 };
                 incident.timeline.push(recovered.clone());
-                batch.incident_changes.push(change_of(&incident));
-                batch.new_updates.push((
-                    incident.id,
-                    incident
-                        .updates
-                        .last()
-                        .cloned()
-                        .expect("resolve adds an update"),
-                ));
                 batch.new_timeline.push((incident.id, recovered));
                 (EventKind::IncidentResolved, incident)
             }
@@ -415,15 +397,19 @@ impl Cause {
     }
 }
 
-fn resolve(incident: &mut Incident, at: DateTime<Utc>, message: String) {
+/// Resolves an incident and records the change and its closing update in the batch.
+fn resolve(incident: &mut Incident, at: DateTime<Utc>, message: String, batch: &mut Batch) {
     incident.phase = IncidentPhase::Resolved;
     incident.resolved_at = Some(at);
-    incident.updates.push(IncidentUpdate {
+    let update = IncidentUpdate {
         at,
         phase: IncidentPhase::Resolved,
-        message: message.clone(),
+        message,
         automatic: true,
-    });
+    };
+    incident.updates.push(update.clone());
+    batch.incident_changes.push(change_of(incident));
+    batch.new_updates.push((incident.id, update));
 }
 
 fn change_of(incident: &Incident) -> IncidentChange {
