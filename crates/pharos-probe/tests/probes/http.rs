@@ -238,11 +238,16 @@ async fn https_to_an_untrusted_certificate_is_down_unless_verification_is_off() 
 async fn random_answers_never_panic_and_always_end_within_the_timeout() {
     use rand::{Rng, RngCore, SeedableRng};
     let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed);
-    let prefixes: [&[u8]; 4] = [
+    // Random bytes, some behind the start of a valid answer of each protocol.
+    let prefixes: [&[u8]; 8] = [
         b"",
         b"HTTP/1.1 200 OK\r\n",
         b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n",
         b"\x16\x03\x03",
+        b"220 ",
+        b"220-mail\r\n250",
+        b"* OK ",
+        b"+OK ",
     ];
     for round in 0..16 {
         let mut answer = prefixes[round % prefixes.len()].to_vec();
@@ -251,38 +256,22 @@ async fn random_answers_never_panic_and_always_end_within_the_timeout() {
         answer.extend_from_slice(&noise);
         let answer: &'static [u8] = Box::leak(answer.into_boxed_slice());
         let address = raw_server(answer).await;
+        let port = address.port();
+        let login = "username = \"u\"\npassword = \"p\"";
         for (kind, body) in [
-            (
-                "http",
-                format!("url = \"http://{address}/\"\nbody_contains = \"x\""),
-            ),
-            (
-                "http",
-                format!("url = \"https://localhost:{}/\"", address.port()),
-            ),
-            (
-                "tls",
-                format!("host = \"127.0.0.1\"\nport = {}", address.port()),
-            ),
-            (
-                "tcp",
-                format!(
-                    "host = \"127.0.0.1\"\nport = {}\nexpect = \"220\"",
-                    address.port()
-                ),
-            ),
+            ("http", format!("url = \"http://{address}/\"\nbody_contains = \"x\"")),
+            ("http", format!("url = \"https://localhost:{port}/\"")),
+            ("tls", format!("host = \"127.0.0.1\"\nport = {port}")),
+            ("tcp", format!("host = \"127.0.0.1\"\nport = {port}\nexpect = \"pharos-expected-banner\"")),
+            ("smtp", format!("host = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\nmail_from = \"a@b.test\"\nrcpt_to = \"c@d.test\"")),
+            ("smtp", format!("host = \"127.0.0.1\"\nport = {port}\ntls = \"starttls\"")),
+            ("imap", format!("host = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\n{login}")),
+            ("pop3", format!("host = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\n{login}")),
         ] {
             let started = std::time::Instant::now();
             let outcome = run(kind, &body).await;
-            assert!(
-                started.elapsed() < Duration::from_secs(3),
-                "{kind} round {round} overran its timeout"
-            );
-            assert_ne!(
-                outcome.status,
-                ProbeStatus::Up,
-                "{kind} round {round}: random bytes are not a good answer: {outcome:?}"
-            );
+            assert!(started.elapsed() < Duration::from_secs(3), "{kind} round {round} overran its timeout");
+            assert_ne!(outcome.status, ProbeStatus::Up, "{kind} round {round}: random bytes are not a good answer: {outcome:?}");
             assert!(outcome.reason.is_some());
         }
     }

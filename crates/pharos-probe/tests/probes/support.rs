@@ -184,7 +184,7 @@ pub(crate) async fn raw_server(answer: &'static [u8]) -> SocketAddr {
             tokio::spawn(async move {
                 let mut buffer = [0u8; 1024];
                 let _ = tokio::time::timeout(
-                    std::time::Duration::from_millis(200),
+                    std::time::Duration::from_millis(50),
                     stream.read(&mut buffer),
                 )
                 .await;
