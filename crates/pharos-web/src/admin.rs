@@ -1,16 +1,18 @@
 //! Admin endpoints: bearer-token authenticated, and off entirely without a configured token.
 
 use crate::router::WebState;
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use axum::Json;
 use chrono::{DateTime, SecondsFormat, Utc};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 
 /// An API error: a status and a message safe to show; internal details go to the log only.
 pub(crate) struct ApiError {
@@ -44,6 +46,38 @@ impl From<pharos_store::StoreError> for ApiError {
     fn from(error: pharos_store::StoreError) -> Self {
         tracing::error!(%error, "admin API: store error");
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+    }
+}
+
+/// Requests to admin endpoints allowed per client address: a burst, refilled per minute.
+const ADMIN_BURST: u32 = 60;
+const ADMIN_PER_MINUTE: u32 = 120;
+
+/// Limits admin requests per client address, so tokens cannot be guessed at speed.
+pub(crate) type AdminLimiter = governor::DefaultKeyedRateLimiter<std::net::IpAddr>;
+
+pub(crate) fn admin_limiter() -> Arc<AdminLimiter> {
+    let quota =
+        governor::Quota::per_minute(std::num::NonZeroU32::new(ADMIN_PER_MINUTE).expect("non-zero"))
+            .allow_burst(std::num::NonZeroU32::new(ADMIN_BURST).expect("non-zero"));
+    Arc::new(governor::RateLimiter::keyed(quota))
+}
+
+fn rate_limit(state: &WebState, client: Option<std::net::SocketAddr>) -> Result<(), ApiError> {
+    let address = client
+        .map(|client| client.ip())
+        .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+    match state.admin_limiter.check_key(&address) {
+        Ok(()) => Ok(()),
+        Err(not_until) => {
+            let wait = not_until.wait_time_from(governor::clock::Clock::now(
+                &governor::clock::DefaultClock::default(),
+            ));
+            Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("too many admin requests; retry in {} s", wait.as_secs() + 1),
+            ))
+        }
     }
 }
 
@@ -92,8 +126,13 @@ fn time(at: DateTime<Utc>) -> String {
 pub(crate) async fn deliveries(
     State(state): State<WebState>,
     headers: HeaderMap,
+    client: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
     Query(query): Query<DeliveriesQuery>,
 ) -> Result<Response, ApiError> {
+    rate_limit(
+        &state,
+        client.map(|Extension(ConnectInfo(address))| address),
+    )?;
     authorize(&state, &headers)?;
     let limit = match query.limit.as_deref() {
         None => 50,

@@ -22,6 +22,18 @@ pub struct WebState {
     pub pages: PageCache,
     pub store: Arc<dyn Store>,
     pub admin_token: Option<SecretString>,
+    pub(crate) admin_limiter: Arc<admin::AdminLimiter>,
+}
+
+impl WebState {
+    pub fn new(pages: PageCache, store: Arc<dyn Store>, admin_token: Option<SecretString>) -> Self {
+        Self {
+            pages,
+            store,
+            admin_token,
+            admin_limiter: admin::admin_limiter(),
+        }
+    }
 }
 
 pub fn router(state: WebState) -> Router {

@@ -114,11 +114,11 @@ async fn serve(
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
-    let app = router(WebState {
+    let app = router(WebState::new(
         pages,
-        store: store.clone(),
-        admin_token: config.server.admin_token.clone(),
-    });
+        store.clone(),
+        config.server.admin_token.clone(),
+    ));
     tracing::info!(
         "pharos {} serving http://{} ({} monitors, {} components)",
         env!("CARGO_PKG_VERSION"),
@@ -139,12 +139,15 @@ async fn serve(
     });
 
     let mut server_shutdown = shutdown.clone();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = server_shutdown.wait_for(|stopping| *stopping).await;
-        })
-        .await
-        .context("the web server failed")?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = server_shutdown.wait_for(|stopping| *stopping).await;
+    })
+    .await
+    .context("the web server failed")?;
 
     tracing::info!("stopping: finishing queued work");
     engine.join().await;
