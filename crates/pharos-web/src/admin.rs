@@ -63,7 +63,10 @@ pub(crate) fn admin_limiter() -> Arc<AdminLimiter> {
     Arc::new(governor::RateLimiter::keyed(quota))
 }
 
-fn rate_limit(state: &WebState, client: Option<std::net::SocketAddr>) -> Result<(), ApiError> {
+pub(crate) fn rate_limit(
+    state: &WebState,
+    client: Option<std::net::SocketAddr>,
+) -> Result<(), ApiError> {
     let address = client
         .map(|client| client.ip())
         .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
@@ -83,7 +86,7 @@ fn rate_limit(state: &WebState, client: Option<std::net::SocketAddr>) -> Result<
 
 /// Checks the bearer token; comparing digests keeps the comparison's time independent of
 /// where the token differs.
-fn authorize(state: &WebState, headers: &HeaderMap) -> Result<(), ApiError> {
+pub(crate) fn authorize(state: &WebState, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(expected) = &state.admin_token else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,

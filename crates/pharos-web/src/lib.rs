@@ -5,6 +5,7 @@
 mod admin;
 mod api;
 mod feeds;
+mod metrics;
 mod pages;
 mod renderer;
 mod router;

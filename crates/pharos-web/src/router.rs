@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use pharos_engine::EngineHandle;
 use pharos_store::Store;
 use secrecy::SecretString;
 use std::sync::Arc;
@@ -22,15 +23,22 @@ pub struct WebState {
     pub pages: PageCache,
     pub store: Arc<dyn Store>,
     pub admin_token: Option<SecretString>,
+    pub engine: EngineHandle,
     pub(crate) admin_limiter: Arc<admin::AdminLimiter>,
 }
 
 impl WebState {
-    pub fn new(pages: PageCache, store: Arc<dyn Store>, admin_token: Option<SecretString>) -> Self {
+    pub fn new(
+        pages: PageCache,
+        store: Arc<dyn Store>,
+        admin_token: Option<SecretString>,
+        engine: EngineHandle,
+    ) -> Self {
         Self {
             pages,
             store,
             admin_token,
+            engine,
             admin_limiter: admin::admin_limiter(),
         }
     }
@@ -40,6 +48,7 @@ pub fn router(state: WebState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/api/v1/admin/deliveries", get(admin::deliveries))
+        .route("/metrics", get(crate::metrics::metrics))
         .fallback(serve_rendered)
         .with_state(state)
 }

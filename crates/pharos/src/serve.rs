@@ -118,6 +118,7 @@ async fn serve(
         pages,
         store.clone(),
         config.server.admin_token.clone(),
+        engine.handle.clone(),
     ));
     tracing::info!(
         "pharos {} serving http://{} ({} monitors, {} components)",

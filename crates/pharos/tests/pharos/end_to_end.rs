@@ -92,6 +92,24 @@ async fn stopping_a_target_opens_an_incident_notifies_and_shows_it_everywhere() 
         assert!(body.contains("[Investigating]"), "{feed}: {body}");
     }
 
+    // Prometheus sees it too, with the admin token.
+    assert_eq!(http_get(pharos.address, "/metrics", None).await.0, 401);
+    let (status, metrics) = http_get(pharos.address, "/metrics", Some(ADMIN_TOKEN)).await;
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("pharos_monitor_up{monitor=\"svc-tcp\",component=\"svc\"} 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("pharos_component_status{component=\"svc\"} 4"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("pharos_open_incidents 1"), "{metrics}");
+    assert!(
+        metrics.contains("# TYPE pharos_probes_finished_total counter"),
+        "{metrics}"
+    );
+
     target.restart().await;
     eventually(
         Duration::from_secs(10),

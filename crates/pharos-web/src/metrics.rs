@@ -1,0 +1,171 @@
+//! `/metrics`: the engine's state in the Prometheus text format, for scraping with the admin
+//! bearer token. Rendered from what is already in memory (the live view and the scheduler's
+//! counters), so no global metrics recorder is needed.
+
+use crate::admin::{authorize, rate_limit, ApiError};
+use crate::router::WebState;
+use axum::extract::{ConnectInfo, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use pharos_core::{ComponentStatus, ProbeStatus};
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+
+pub(crate) async fn metrics(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    client: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
+) -> Result<Response, ApiError> {
+    rate_limit(
+        &state,
+        client.map(|Extension(ConnectInfo(address))| address),
+    )?;
+    authorize(&state, &headers)?;
+    let body = render(&state);
+    Ok((
+        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        body,
+    )
+        .into_response())
+}
+
+fn render(state: &WebState) -> String {
+    let engine = &state.engine;
+    let live = engine
+        .live
+        .read()
+        .map(|live| live.clone())
+        .unwrap_or_default();
+    let mut out = String::with_capacity(256 + 160 * engine.topology.monitors.len());
+
+    family(
+        &mut out,
+        "pharos_monitor_up",
+        "gauge",
+        "Confirmed status of a monitor: 1 up, 0.5 degraded, 0 down.",
+    );
+    for monitor in &engine.topology.monitors {
+        let component = &engine.topology.components[monitor.component].id;
+        let value = match live
+            .monitors
+            .get(&monitor.id)
+            .map(|latest| latest.confirmed)
+            .unwrap_or(ProbeStatus::Up)
+        {
+            ProbeStatus::Up => "1",
+            ProbeStatus::Degraded => "0.5",
+            ProbeStatus::Down => "0",
+        };
+        let _ = writeln!(
+            out,
+            "pharos_monitor_up{{monitor=\"{}\",component=\"{}\"}} {value}",
+            label(monitor.id.as_str()),
+            label(component.as_str())
+        );
+    }
+    family(
+        &mut out,
+        "pharos_monitor_last_latency_seconds",
+        "gauge",
+        "Latency of a monitor's last run (for a mail flow, the delivery latency).",
+    );
+    for monitor in &engine.topology.monitors {
+        if let Some(latest) = live.monitors.get(&monitor.id) {
+            let _ = writeln!(
+                out,
+                "pharos_monitor_last_latency_seconds{{monitor=\"{}\"}} {}",
+                label(monitor.id.as_str()),
+                latest.outcome.latency.as_secs_f64()
+            );
+        }
+    }
+    family(&mut out, "pharos_component_status", "gauge", "Component status: 0 operational, 1 under maintenance, 2 degraded performance, 3 partial outage, 4 major outage.");
+    for component in &engine.topology.components {
+        let status = live
+            .components
+            .get(&component.id)
+            .map(|(status, _)| *status)
+            .unwrap_or(ComponentStatus::Operational);
+        let ordinal = ComponentStatus::ALL
+            .iter()
+            .position(|known| *known == status)
+            .unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "pharos_component_status{{component=\"{}\"}} {ordinal}",
+            label(component.id.as_str())
+        );
+    }
+    family(
+        &mut out,
+        "pharos_open_incidents",
+        "gauge",
+        "Incidents open now.",
+    );
+    let _ = writeln!(out, "pharos_open_incidents {}", live.open_incidents.len());
+
+    let metrics = &engine.metrics;
+    family(
+        &mut out,
+        "pharos_probes_started_total",
+        "counter",
+        "Probe runs started.",
+    );
+    let _ = writeln!(
+        out,
+        "pharos_probes_started_total {}",
+        metrics.probes_started.load(Ordering::Relaxed)
+    );
+    family(
+        &mut out,
+        "pharos_probes_finished_total",
+        "counter",
+        "Probe runs finished.",
+    );
+    let _ = writeln!(
+        out,
+        "pharos_probes_finished_total {}",
+        metrics.probes_finished.load(Ordering::Relaxed)
+    );
+    family(
+        &mut out,
+        "pharos_scheduler_skipped_slots_total",
+        "counter",
+        "Scheduled runs skipped because the previous run of the monitor was still going.",
+    );
+    let _ = writeln!(
+        out,
+        "pharos_scheduler_skipped_slots_total {}",
+        metrics.slots_skipped.load(Ordering::Relaxed)
+    );
+    family(
+        &mut out,
+        "pharos_scheduler_lateness_seconds",
+        "summary",
+        "How late probe runs start after their due time, since start.",
+    );
+    for quantile in [0.5, 0.9, 0.99] {
+        if let Some(lateness) = metrics.lateness_quantile(quantile) {
+            let _ = writeln!(
+                out,
+                "pharos_scheduler_lateness_seconds{{quantile=\"{quantile}\"}} {}",
+                lateness.as_secs_f64()
+            );
+        }
+    }
+    out
+}
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// A label value escaped per the exposition format.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
