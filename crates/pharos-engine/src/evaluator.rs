@@ -147,6 +147,55 @@ impl Evaluator {
         });
     }
 
+    /// Posts an operator's update on an open incident.
+    pub fn post_update(
+        &mut self,
+        incident_id: i64,
+        phase: IncidentPhase,
+        message: String,
+        at: DateTime<Utc>,
+        batch: &mut Batch,
+    ) -> Result<IncidentUpdate, crate::CommandError> {
+        if phase == IncidentPhase::Resolved {
+            return Err(crate::CommandError::ResolveByRecovery);
+        }
+        let Some((&component, incident)) = self
+            .open_incidents
+            .iter_mut()
+            .find(|(_, incident)| incident.id == incident_id)
+        else {
+            return Err(crate::CommandError::NoOpenIncident(incident_id));
+        };
+        incident.phase = phase;
+        let update = IncidentUpdate {
+            at,
+            phase,
+            message: message.clone(),
+            automatic: false,
+        };
+        incident.updates.push(update.clone());
+        let entry = TimelineEntry {
+            at,
+            kind: TimelineKind::Update,
+            detail: format!("{}: {message}", phase.label()),
+        };
+        incident.timeline.push(entry.clone());
+        batch.incident_changes.push(change_of(incident));
+        batch.new_updates.push((incident_id, update.clone()));
+        batch.new_timeline.push((incident_id, entry));
+        let incident = incident.clone();
+        let name = &self.topology.components[component].name;
+        let payload = incident_event(
+            EventKind::IncidentUpdated,
+            &incident,
+            name,
+            &self.topology.context,
+            at,
+        );
+        self.enqueue(EventKind::IncidentUpdated, component, payload, at, batch);
+        Ok(update)
+    }
+
     /// Adds the detector state of every monitor changed since the last flush.
     pub fn flush(&mut self, batch: &mut Batch) {
         for (monitor, dirty) in self.dirty_health.iter_mut().enumerate() {

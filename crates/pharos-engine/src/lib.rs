@@ -5,6 +5,7 @@
 //! live view and a status version published for the page renderer and a wake-up for the
 //! outbox worker.
 
+mod command;
 mod evaluator;
 mod live;
 mod maintenance;
@@ -13,6 +14,7 @@ mod scheduler;
 mod topology;
 mod writer;
 
+pub use command::CommandError;
 pub use evaluator::Evaluator;
 pub use live::{LatestResult, LiveState};
 pub use metrics::SchedulerMetrics;
@@ -67,6 +69,31 @@ pub struct EngineHandle {
     /// Bumped after every committed batch of probe results.
     pub results_version: watch::Receiver<u64>,
     pub metrics: Arc<SchedulerMetrics>,
+    commands: mpsc::Sender<command::Command>,
+}
+
+impl EngineHandle {
+    /// Posts an operator's update on an open incident; returns once it is saved (and its
+    /// notifications are queued).
+    pub async fn post_update(
+        &self,
+        incident: i64,
+        phase: pharos_core::IncidentPhase,
+        message: String,
+    ) -> Result<pharos_core::IncidentUpdate, CommandError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let command = command::Command::PostUpdate {
+            incident,
+            phase,
+            message,
+            reply,
+        };
+        self.commands
+            .send(command)
+            .await
+            .map_err(|_| CommandError::Stopping)?;
+        answer.await.unwrap_or(Err(CommandError::Stopping))
+    }
 }
 
 pub struct Engine {
@@ -115,6 +142,7 @@ impl Engine {
         let (version_sender, status_version) = watch::channel(0u64);
         let (results_sender, results_version) = watch::channel(0u64);
         let (batch_sender, batch_receiver) = mpsc::channel(256);
+        let (command_sender, command_receiver) = mpsc::channel(64);
 
         let mut tasks = JoinSet::new();
         tasks.spawn(writer::run_writer(
@@ -131,6 +159,7 @@ impl Engine {
             live: live.clone(),
             metrics: metrics.clone(),
             batches: batch_sender,
+            commands: command_receiver,
             concurrency: options.concurrency,
             splay: options.splay,
         };
@@ -151,6 +180,7 @@ impl Engine {
                 status_version,
                 results_version,
                 metrics,
+                commands: command_sender,
             },
             tasks,
         })

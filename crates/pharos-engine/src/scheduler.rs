@@ -3,10 +3,12 @@
 //! confirmation, bounds concurrency, and never queues a monitor twice, so a hanging target
 //! cannot pile up runs. Results go through the evaluator and on to the writer.
 
+use crate::command::{Command, CommandError};
 use crate::evaluator::Evaluator;
 use crate::live::{LatestResult, LiveState};
 use crate::metrics::SchedulerMetrics;
 use crate::topology::Topology;
+use crate::writer::Job;
 use chrono::Utc;
 use pharos_core::Outcome;
 use pharos_probe::Prober;
@@ -29,7 +31,8 @@ pub(crate) struct Scheduler {
     pub(crate) evaluator: Evaluator,
     pub(crate) live: Arc<RwLock<LiveState>>,
     pub(crate) metrics: Arc<SchedulerMetrics>,
-    pub(crate) batches: mpsc::Sender<Batch>,
+    pub(crate) batches: mpsc::Sender<Job>,
+    pub(crate) commands: mpsc::Receiver<Command>,
     pub(crate) concurrency: usize,
     /// First runs are spread over at most this long after start.
     pub(crate) splay: Duration,
@@ -110,6 +113,11 @@ impl Scheduler {
             tokio::select! {
                 biased;
                 _ = shutdown.changed() => break,
+                Some(command) = self.commands.recv() => {
+                    if !self.apply(command).await {
+                        break;
+                    }
+                }
                 Some(first) = results.recv() => {
                     let mut batch = Batch::default();
                     let mut finished = vec![first];
@@ -134,7 +142,7 @@ impl Scheduler {
                     if batch.changes_status() {
                         self.publish_status();
                     }
-                    if self.batches.send(batch).await.is_err() {
+                    if self.batches.send(Job { batch, committed: None }).await.is_err() {
                         break;
                     }
                 }
@@ -151,6 +159,54 @@ impl Scheduler {
                         in_flight[monitor] = true;
                         launched_due[monitor] = due;
                         self.launch(monitor, due, &semaphore, &results_sender);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Applies a command; the reply goes out once its batch is committed. Returns false when
+    /// the writer is gone.
+    async fn apply(&mut self, command: Command) -> bool {
+        match command {
+            Command::PostUpdate {
+                incident,
+                phase,
+                message,
+                reply,
+            } => {
+                let mut batch = Batch::default();
+                match self
+                    .evaluator
+                    .post_update(incident, phase, message, Utc::now(), &mut batch)
+                {
+                    Err(error) => {
+                        let _ = reply.send(Err(error));
+                        true
+                    }
+                    Ok(update) => {
+                        self.publish_status();
+                        let (committed, done) = tokio::sync::oneshot::channel();
+                        if self
+                            .batches
+                            .send(Job {
+                                batch,
+                                committed: Some(committed),
+                            })
+                            .await
+                            .is_err()
+                        {
+                            let _ = reply.send(Err(CommandError::Stopping));
+                            return false;
+                        }
+                        tokio::spawn(async move {
+                            let answer = match done.await {
+                                Ok(()) => Ok(update),
+                                Err(_) => Err(CommandError::Stopping),
+                            };
+                            let _ = reply.send(answer);
+                        });
+                        true
                     }
                 }
             }

@@ -4,18 +4,30 @@
 use pharos_store::{Batch, Store};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::{mpsc, oneshot, watch, Notify};
+
+/// A batch to commit, and whoever waits for it to be committed.
+pub(crate) struct Job {
+    pub(crate) batch: Batch,
+    pub(crate) committed: Option<oneshot::Sender<()>>,
+}
 
 pub(crate) async fn run_writer(
     store: Arc<dyn Store>,
-    mut batches: mpsc::Receiver<Batch>,
+    mut batches: mpsc::Receiver<Job>,
     status_version: watch::Sender<u64>,
     results_version: watch::Sender<u64>,
     outbox_wake: Arc<Notify>,
 ) {
-    while let Some(mut batch) = batches.recv().await {
+    while let Some(Job {
+        mut batch,
+        committed,
+    }) = batches.recv().await
+    {
+        let mut waiting: Vec<oneshot::Sender<()>> = committed.into_iter().collect();
         while let Ok(more) = batches.try_recv() {
-            batch.append(more);
+            batch.append(more.batch);
+            waiting.extend(more.committed);
         }
         let mut wait = Duration::from_millis(200);
         while let Err(error) = store.commit(&batch).await {
@@ -31,6 +43,9 @@ pub(crate) async fn run_writer(
         }
         if !batch.outbox.is_empty() {
             outbox_wake.notify_one();
+        }
+        for waiter in waiting {
+            let _ = waiter.send(());
         }
     }
 }

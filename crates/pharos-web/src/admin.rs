@@ -174,3 +174,76 @@ pub(crate) async fn deliveries(
         .collect();
     Ok(Json(json!({ "deliveries": deliveries })).into_response())
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUpdate {
+    status: String,
+    message: String,
+}
+
+/// The longest update message accepted.
+const MESSAGE_LIMIT: usize = 5_000;
+
+/// Posts an operator's update on an open incident (`status` investigating, identified or
+/// monitoring, and a `message`); answers once it is saved and its notifications are queued.
+pub(crate) async fn post_update(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    client: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    rate_limit(
+        &state,
+        client.map(|Extension(ConnectInfo(address))| address),
+    )?;
+    authorize(&state, &headers)?;
+    let id: i64 = id.parse().map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("incident id must be a number, got `{id}`"),
+        )
+    })?;
+    let update: NewUpdate = serde_json::from_slice(&body).map_err(|error| {
+        ApiError::new(StatusCode::BAD_REQUEST, format!("the body must be JSON like {{\"status\": \"identified\", \"message\": \"...\"}}: {error}"))
+    })?;
+    let phase = pharos_core::IncidentPhase::parse(update.status.trim()).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "`status` must be investigating, identified or monitoring, got `{}`",
+                update.status
+            ),
+        )
+    })?;
+    let message = update.message.trim().to_owned();
+    if message.is_empty() || message.chars().count() > MESSAGE_LIMIT {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("`message` must hold 1 to {MESSAGE_LIMIT} characters"),
+        ));
+    }
+    match state.engine.post_update(id, phase, message).await {
+        Ok(update) => {
+            let body = json!({
+                "incident": id,
+                "at": time(update.at),
+                "status": update.phase.as_str(),
+                "message": update.message,
+                "automatic": update.automatic,
+            });
+            Ok((StatusCode::CREATED, Json(body)).into_response())
+        }
+        Err(error @ pharos_engine::CommandError::NoOpenIncident(_)) => {
+            Err(ApiError::new(StatusCode::NOT_FOUND, error.to_string()))
+        }
+        Err(error @ pharos_engine::CommandError::ResolveByRecovery) => {
+            Err(ApiError::new(StatusCode::BAD_REQUEST, error.to_string()))
+        }
+        Err(error @ pharos_engine::CommandError::Stopping) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            error.to_string(),
+        )),
+    }
+}

@@ -48,6 +48,10 @@ pub fn router(state: WebState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/api/v1/admin/deliveries", get(admin::deliveries))
+        .route(
+            "/api/v1/admin/incidents/{id}/updates",
+            axum::routing::post(admin::post_update),
+        )
         .route("/metrics", get(crate::metrics::metrics))
         .fallback(serve_rendered)
         .with_state(state)

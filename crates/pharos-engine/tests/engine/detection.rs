@@ -295,3 +295,56 @@ async fn incidents_of_components_removed_from_the_configuration_are_closed_at_st
         10
     );
 }
+
+#[tokio::test]
+async fn an_operator_update_is_recorded_notified_and_survives_a_restart() {
+    let mut harness = Harness::new().await;
+    harness.feed("web", 0, down()).await;
+    let id = harness.feed("web", 5, down()).await.new_incidents[0].id;
+
+    let mut batch = Batch::default();
+    let update = harness
+        .evaluator
+        .post_update(
+            id,
+            IncidentPhase::Identified,
+            "A failed disk; replacing it.".into(),
+            at(60),
+            &mut batch,
+        )
+        .unwrap();
+    assert!(!update.automatic);
+    assert_eq!(events(&batch), [EventKind::IncidentUpdated]);
+    harness.store.commit(&batch).await.unwrap();
+    assert_eq!(
+        harness.evaluator.post_update(
+            id,
+            IncidentPhase::Resolved,
+            "done".into(),
+            at(61),
+            &mut Batch::default()
+        ),
+        Err(pharos_engine::CommandError::ResolveByRecovery)
+    );
+    assert_eq!(
+        harness.evaluator.post_update(
+            999,
+            IncidentPhase::Monitoring,
+            "x".into(),
+            at(61),
+            &mut Batch::default()
+        ),
+        Err(pharos_engine::CommandError::NoOpenIncident(999))
+    );
+
+    let mut harness = harness.restart().await;
+    let incident = harness.evaluator.open_incidents().next().unwrap().clone();
+    assert_eq!(incident.phase, IncidentPhase::Identified);
+    assert_eq!(
+        incident.updates.last().unwrap().message,
+        "A failed disk; replacing it."
+    );
+    harness.feed("web", 65, up()).await;
+    let resolved = harness.feed("web", 70, up()).await;
+    assert_eq!(events(&resolved), [EventKind::IncidentResolved]);
+}

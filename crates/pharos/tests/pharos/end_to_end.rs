@@ -92,6 +92,82 @@ async fn stopping_a_target_opens_an_incident_notifies_and_shows_it_everywhere() 
         assert!(body.contains("[Investigating]"), "{feed}: {body}");
     }
 
+    // An operator posts an update; bad requests say what is wrong.
+    let updates = format!("/api/v1/admin/incidents/{id}/updates");
+    let good = r#"{"status": "identified", "message": "The <b>submission</b> server crashed; restarting it. Expected back within 10 minutes."}"#;
+    assert_eq!(http_post(pharos.address, &updates, None, good).await.0, 401);
+    for (body, status, says) in [
+        ("not json", 400, "the body must be JSON"),
+        (
+            r#"{"status": "fixed", "message": "x"}"#,
+            400,
+            "`status` must be investigating, identified or monitoring, got `fixed`",
+        ),
+        (
+            r#"{"status": "resolved", "message": "x"}"#,
+            400,
+            "incidents resolve by themselves",
+        ),
+        (
+            r#"{"status": "identified", "message": "   "}"#,
+            400,
+            "`message` must hold 1 to 5000 characters",
+        ),
+        (
+            r#"{"status": "identified", "message": "x", "eta": 5}"#,
+            400,
+            "unknown field `eta`",
+        ),
+    ] {
+        let (code, answer) = http_post(pharos.address, &updates, Some(ADMIN_TOKEN), body).await;
+        assert_eq!(code, status, "{body}: {answer}");
+        assert!(answer.contains(says), "{body}: {answer}");
+    }
+    let (code, answer) = http_post(
+        pharos.address,
+        "/api/v1/admin/incidents/999/updates",
+        Some(ADMIN_TOKEN),
+        good,
+    )
+    .await;
+    assert_eq!(
+        (code, answer.contains("there is no open incident 999")),
+        (404, true),
+        "{answer}"
+    );
+    let (code, answer) = http_post(pharos.address, &updates, Some(ADMIN_TOKEN), good).await;
+    assert_eq!(code, 201, "{answer}");
+    let posted = eventually(
+        Duration::from_secs(10),
+        "a verified incident.updated webhook",
+        || async {
+            receiver
+                .received()
+                .into_iter()
+                .find(|received| received.event == "incident.updated")
+        },
+    )
+    .await;
+    assert_eq!(posted.body["data"]["incident"]["status"], "identified");
+    assert_eq!(
+        posted.body["data"]["incident"]["latest_update"]["automatic"],
+        false
+    );
+    let page = eventually(Duration::from_secs(5), "the update on the page", || async {
+        let (_, page) = pharos.get(&format!("/incidents/{id}")).await;
+        page.contains("Expected back within 10 minutes")
+            .then_some(page)
+    })
+    .await;
+    assert!(
+        page.contains("The &lt;b&gt;submission&lt;/b&gt; server crashed"),
+        "the message is escaped"
+    );
+    assert_eq!(
+        pharos.get_json(&format!("/api/v1/incidents/{id}")).await["status"],
+        "identified"
+    );
+
     // Prometheus sees it too, with the admin token.
     assert_eq!(http_get(pharos.address, "/metrics", None).await.0, 401);
     let (status, metrics) = http_get(pharos.address, "/metrics", Some(ADMIN_TOKEN)).await;
@@ -137,7 +213,10 @@ async fn stopping_a_target_opens_an_incident_notifies_and_shows_it_everywhere() 
         .iter()
         .map(|entry| entry["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["first_failure", "detected", "update", "recovered"]);
+    assert_eq!(
+        kinds,
+        ["first_failure", "detected", "update", "update", "recovered"]
+    );
 
     assert!(pharos.terminate().success(), "a clean exit on SIGTERM");
 }

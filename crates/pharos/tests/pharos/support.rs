@@ -134,20 +134,49 @@ pub(crate) async fn http_get(
     path: &str,
     token: Option<&str>,
 ) -> (u16, String) {
+    http_request(address, "GET", path, token, None).await
+}
+
+/// A POST of a JSON body.
+pub(crate) async fn http_post(
+    address: SocketAddr,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (u16, String) {
+    http_request(address, "POST", path, token, Some(body)).await
+}
+
+async fn http_request(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (u16, String) {
     let mut stream = TcpStream::connect(address)
         .await
-        .expect("pharos accepts connections");
+        .expect("the server accepts connections");
     let authorization = token
         .map(|token| format!("Authorization: Bearer {token}\r\n"))
         .unwrap_or_default();
+    let content = body
+        .map(|body| {
+            format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                body.len()
+            )
+        })
+        .unwrap_or_default();
     let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n{authorization}\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n{authorization}{content}\r\n{}",
+        body.unwrap_or("")
     );
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut response = Vec::new();
     tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response))
         .await
-        .unwrap_or_else(|_| panic!("GET {path}: no complete answer within 10 s"))
+        .unwrap_or_else(|_| panic!("{method} {path}: no complete answer within 10 s"))
         .unwrap();
     let text = String::from_utf8_lossy(&response).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
