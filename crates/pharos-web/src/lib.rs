@@ -4,6 +4,7 @@
 
 mod admin;
 mod api;
+mod export;
 mod feeds;
 mod metrics;
 mod pages;
@@ -12,6 +13,7 @@ mod router;
 mod snapshot;
 mod view;
 
+pub use export::{export, ExportError};
 pub use renderer::Renderer;
 pub use router::{router, WebState};
 pub use snapshot::PageCache;

@@ -25,7 +25,7 @@ fn layout(view: &StatusView, title: &str, body: Markup) -> Markup {
                 main {
                     header.page {
                         h1 { a href="/" style="text-decoration:none" { (view.title) } }
-                        nav { a href="/history" { "History" } a href="/feed.atom" { "Atom" } a href="/feed.rss" { "RSS" } a href="/api/v1/status" { "API" } }
+                        nav { a href="/history" { "History" } a href="/feed.atom" { "Atom" } a href="/feed.rss" { "RSS" } a href="/api/v1/status.json" { "API" } }
                     }
                     (body)
                     footer { "Updated " (time(view.generated_at)) " · powered by pharos" }

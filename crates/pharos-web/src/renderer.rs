@@ -20,11 +20,11 @@ const REFRESH: Duration = Duration::from_secs(60);
 /// New results alone (no status change) re-render at most this often.
 const RESULTS_REFRESH: Duration = Duration::from_secs(5);
 /// The most incidents rendered (each gets its own page).
-const MAX_INCIDENTS: u32 = 1000;
+pub(crate) const MAX_INCIDENTS: u32 = 1000;
 
 /// Per-minute latency for the charts is read at most this often.
 const LATENCY_REFRESH: Duration = Duration::from_secs(60);
-const LATENCY_WINDOW_MINUTES: i64 = 60;
+pub(crate) const LATENCY_WINDOW_MINUTES: i64 = 60;
 
 pub struct Renderer {
     config: Arc<Config>,
@@ -176,6 +176,14 @@ pub(crate) fn build_site(view: &StatusView) -> PageSet {
         pages::not_found(view).into_string(),
         404,
     ));
+    // Every JSON answer is also at `<path>.json`, the form a static export can serve.
+    let aliases: Vec<(String, Rendered)> = set
+        .pages
+        .iter()
+        .filter(|(path, rendered)| rendered.content_type == JSON && !path.ends_with(".json"))
+        .map(|(path, rendered)| (format!("{path}.json"), rendered.clone()))
+        .collect();
+    set.pages.extend(aliases);
     set
 }
 

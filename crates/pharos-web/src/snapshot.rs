@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, RwLock};
 
+#[derive(Clone)]
 pub(crate) struct Rendered {
     pub(crate) content_type: &'static str,
     pub(crate) body: Bytes,

@@ -41,6 +41,15 @@ pub(crate) enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Write the status page, feeds and JSON API as static files, from the database alone.
+    Export {
+        /// The configuration file (its database is read; nothing is probed).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The directory to write into (created when missing).
+        #[arg(long, short)]
+        out: PathBuf,
+    },
     /// Work with configuration files.
     Config {
         #[command(subcommand)]

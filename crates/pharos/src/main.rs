@@ -4,6 +4,7 @@ mod check;
 mod cli;
 mod config_command;
 mod exit;
+mod export_command;
 mod logging;
 mod serve;
 
@@ -45,6 +46,7 @@ fn main() -> ExitCode {
                 listen,
             } => serve::run(config, demo, listen).await,
             Command::Check { config } => check::run(&config).await,
+            Command::Export { config, out } => export_command::run(&config, &out).await,
             Command::Config { .. } => unreachable!("handled above"),
         }
     })

@@ -168,6 +168,50 @@ async fn stopping_a_target_opens_an_incident_notifies_and_shows_it_everywhere() 
         "identified"
     );
 
+    // The static export shows the same, from the database alone.
+    let exported = dir.path().join("site");
+    let output = tokio::process::Command::new(binary())
+        .args(["export", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&exported)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let index = std::fs::read_to_string(exported.join("index.html")).unwrap();
+    assert!(
+        index.contains("Major system outage") && index.contains(&format!("/incidents/{id}")),
+        "{index}"
+    );
+    assert!(index.contains("Mail &lt;script&gt;alert(1)&lt;/script&gt; submission"));
+    assert!(
+        std::fs::read_to_string(exported.join(format!("incidents/{id}/index.html")))
+            .unwrap()
+            .contains("Expected back within 10 minutes")
+    );
+    for file in [
+        "history/index.html",
+        "feed.atom",
+        "feed.rss",
+        "api/v1/incidents.json",
+        "api/v1/openapi.json",
+        "404.html",
+    ] {
+        assert!(exported.join(file).is_file(), "{file} was not exported");
+    }
+    let status: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(exported.join("api/v1/status.json")).unwrap())
+            .unwrap();
+    assert_eq!(status["status"], "major_outage");
+    assert!(exported
+        .join(format!("api/v1/incidents/{id}.json"))
+        .is_file());
+
     // Prometheus sees it too, with the admin token.
     assert_eq!(http_get(pharos.address, "/metrics", None).await.0, 401);
     let (status, metrics) = http_get(pharos.address, "/metrics", Some(ADMIN_TOKEN)).await;
@@ -266,6 +310,11 @@ async fn pages_answer_with_etags_and_gzip_and_unknown_paths_are_404() {
     assert_eq!(pharos.get("/nothing-here").await.0, 404);
     assert_eq!(pharos.get("/incidents/999").await.0, 404);
     assert_eq!(pharos.get("/healthz").await, (200, "ok\n".to_owned()));
+    assert_eq!(
+        pharos.get("/api/v1/status.json").await.0,
+        200,
+        "JSON answers are also at <path>.json"
+    );
     let (status, openapi) = pharos.get("/api/v1/openapi.json").await;
     assert_eq!(status, 200);
     assert_eq!(
