@@ -21,6 +21,21 @@ pub enum StoreError {
     Corrupt { what: &'static str, detail: String },
 }
 
+impl StoreError {
+    /// Whether trying again cannot help: the data breaks a rule of the schema (a second open
+    /// incident for one component, an update of an unknown incident). Anything else (the
+    /// disk, a lock, the database gone away) may pass on a later try.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Database(error)) => {
+                !matches!(error.kind(), sqlx::error::ErrorKind::Other)
+            }
+            StoreError::Corrupt { .. } => true,
+            _ => false,
+        }
+    }
+}
+
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Everything pharos persists. One implementation per database backend.

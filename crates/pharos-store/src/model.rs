@@ -37,7 +37,7 @@ pub struct IncidentChange {
 }
 
 /// Everything one engine step writes, applied in one transaction.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Batch {
     pub results: Vec<ResultRecord>,
     pub health: Vec<(MonitorId, MonitorHealth)>,
