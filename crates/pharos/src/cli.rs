@@ -50,10 +50,36 @@ pub(crate) enum Command {
         #[arg(long, short)]
         out: PathBuf,
     },
+    /// Work with incidents on a running pharos, through its admin API.
+    Incident {
+        #[command(subcommand)]
+        action: IncidentAction,
+    },
     /// Work with configuration files.
     Config {
         #[command(subcommand)]
         action: ConfigAction,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum IncidentAction {
+    /// Post an update on an open incident; it appears on the page and goes out to every channel.
+    Update {
+        /// The incident's number.
+        id: i64,
+        /// investigating, identified or monitoring (incidents resolve when their component recovers).
+        #[arg(long, short)]
+        status: String,
+        /// What readers should know, e.g. the cause and when service should be back.
+        #[arg(long, short)]
+        message: String,
+        /// The pharos server.
+        #[arg(long, env = "PHAROS_SERVER", default_value = "http://127.0.0.1:8080")]
+        server: url::Url,
+        /// The admin token (better given in the environment than on the command line).
+        #[arg(long, env = "PHAROS_ADMIN_TOKEN", hide_env_values = true)]
+        token: String,
     },
 }
 

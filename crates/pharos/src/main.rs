@@ -5,11 +5,12 @@ mod cli;
 mod config_command;
 mod exit;
 mod export_command;
+mod incident_command;
 mod logging;
 mod serve;
 
 use clap::Parser;
-use cli::{Cli, Command, ConfigAction};
+use cli::{Cli, Command, ConfigAction, IncidentAction};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -47,6 +48,16 @@ fn main() -> ExitCode {
             } => serve::run(config, demo, listen).await,
             Command::Check { config } => check::run(&config).await,
             Command::Export { config, out } => export_command::run(&config, &out).await,
+            Command::Incident {
+                action:
+                    IncidentAction::Update {
+                        id,
+                        status,
+                        message,
+                        server,
+                        token,
+                    },
+            } => incident_command::update(&server, &token, id, &status, &message).await,
             Command::Config { .. } => unreachable!("handled above"),
         }
     })
