@@ -5,6 +5,7 @@
 # Usage: scripts/mailstack.sh install|start|stop|restart|status|reload
 #        scripts/mailstack.sh dovecot-stop|dovecot-start     (mailbox access down / back)
 #        scripts/mailstack.sh defer-on|defer-off             (Postfix accepts mail but holds delivery)
+#        scripts/mailstack.sh flush                          (try every queued message again now)
 # "start" is idempotent: it (re)writes the configuration and starts or reloads the daemons.
 # "install" installs the Debian packages (needs root); "start" does it too when they are missing.
 set -euo pipefail
@@ -319,7 +320,8 @@ case "${1:-start}" in
   dovecot-start)
     dovecot_pid >/dev/null || dovecot -c "$DCONF" </dev/null >>"$ROOT/log/start.log" 2>&1
     wait_ports "$IMAP_PORT" "$IMAPS_PORT" "$POP3_PORT" "$POP3S_PORT" "$LMTP_PORT" "$AUTH_PORT" ;;
+  flush) postqueue -c "$PF" -f </dev/null >>"$ROOT/log/start.log" 2>&1 ;;
   defer-on) defer on ;;
   defer-off) defer off ;;
-  *) echo "usage: $0 install|start|stop|restart|status|reload|dovecot-stop|dovecot-start|defer-on|defer-off" >&2; exit 2 ;;
+  *) echo "usage: $0 install|start|stop|restart|status|reload|dovecot-stop|dovecot-start|defer-on|defer-off|flush" >&2; exit 2 ;;
 esac

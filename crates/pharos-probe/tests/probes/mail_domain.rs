@@ -10,8 +10,6 @@ use pharos_demo::{DnsResponder, Name, RData, RecordType};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::net::SocketAddr;
 use std::str::FromStr;
-use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const POLICY_ADDRESS: [u8; 4] = [127, 7, 7, 7];
 
@@ -81,48 +79,16 @@ async fn zone() -> DnsResponder {
     dns
 }
 
-/// Serves `/.well-known/mta-sts.txt` over HTTPS on 127.7.7.7:443; both domains' policies
-/// list only mail.example.test. `None` where port 443 cannot be bound (not root).
+/// Serves the MTA-STS policy over HTTPS on 127.7.7.7:443; both domains' policies list only
+/// mail.example.test. `None` where port 443 cannot be bound (not root).
 async fn policy_server(
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
 ) -> Option<SocketAddr> {
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(chain, key)
-    .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from((POLICY_ADDRESS, 443)))
+    let policy = "version: STSv1\r\nmode: enforce\r\nmx: mail.example.test\r\nmax_age: 86400\r\n";
+    crate::support::https_server(SocketAddr::from((POLICY_ADDRESS, 443)), chain, key, policy)
         .await
-        .ok()?;
-    let address = listener.local_addr().ok()?;
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                let Ok(mut tls) = acceptor.accept(stream).await else {
-                    return;
-                };
-                let mut request = Vec::new();
-                let mut buffer = [0u8; 1024];
-                while !request.windows(4).any(|window| window == b"\r\n\r\n") {
-                    match tls.read(&mut buffer).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(read) => request.extend_from_slice(&buffer[..read]),
-                    }
-                }
-                let body = "version: STSv1\r\nmode: enforce\r\nmx: mail.example.test\r\nmax_age: 86400\r\n";
-                let response = format!("HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
-                let _ = tls.write_all(response.as_bytes()).await;
-                let _ = tls.shutdown().await;
-            });
-        }
-    });
-    Some(address)
+        .ok()
 }
 
 #[tokio::test]

@@ -114,11 +114,28 @@ impl TestCa {
 }
 
 /// A TLS listener on 127.0.0.1 that completes handshakes and answers every HTTP request with
-/// `200 ok`; returns its address.
+/// `200 secure hello`; returns its address.
 pub(crate) async fn tls_server(
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
 ) -> SocketAddr {
+    https_server(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        chain,
+        key,
+        "secure hello",
+    )
+    .await
+    .expect("a TLS listener")
+}
+
+/// An HTTPS server on `bind` answering every request with `200` and `body`.
+pub(crate) async fn https_server(
+    bind: SocketAddr,
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    body: &'static str,
+) -> std::io::Result<SocketAddr> {
     let config = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -128,8 +145,8 @@ pub(crate) async fn tls_server(
     .with_single_cert(chain, key)
     .unwrap();
     let acceptor = TlsAcceptor::from(Arc::new(config));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
+    let listener = TcpListener::bind(bind).await?;
+    let address = listener.local_addr()?;
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
@@ -148,12 +165,16 @@ pub(crate) async fn tls_server(
                         Ok(read) => request.extend_from_slice(&buffer[..read]),
                     }
                 }
-                let _ = tls.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 12\r\nconnection: close\r\n\r\nsecure hello").await;
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tls.write_all(response.as_bytes()).await;
                 let _ = tls.shutdown().await;
             });
         }
     });
-    address
+    Ok(address)
 }
 
 /// A port on 127.0.0.1 where nothing listens.
