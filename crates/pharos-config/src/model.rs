@@ -15,6 +15,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub page: PageConfig,
     pub retention: RetentionConfig,
+    pub incidents: IncidentConfig,
     pub components: Vec<Component>,
     pub monitors: Vec<Monitor>,
     pub channels: Vec<Channel>,
@@ -43,6 +44,13 @@ pub struct RetentionConfig {
     pub raw_results: Duration,
     /// How long per-minute, per-hour and per-day roll-ups are kept.
     pub rollups: Duration,
+}
+
+#[derive(Debug)]
+pub struct IncidentConfig {
+    /// Operators are reminded (an `incident.update_overdue` notification) when an open
+    /// incident has had no update for this long.
+    pub update_every: Duration,
 }
 
 #[derive(Debug)]

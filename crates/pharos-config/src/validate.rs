@@ -34,6 +34,7 @@ pub fn parse(file: &str, source: &str, env: EnvLookup<'_>) -> Result<Config, Con
     let server = read_server(&mut cx, &mut root);
     let page = read_page(&mut cx, &mut root);
     let retention = read_retention(&mut cx, &mut root);
+    let incidents = read_incidents(&mut cx, &mut root);
     let defaults = read_defaults(&mut cx, &mut root);
     let components = read_components(&mut cx, &mut root);
     let component_ids: HashMap<ComponentId, ()> = components
@@ -48,6 +49,7 @@ pub fn parse(file: &str, source: &str, env: EnvLookup<'_>) -> Result<Config, Con
         server,
         page,
         retention,
+        incidents,
         components,
         monitors,
         channels,
@@ -125,6 +127,26 @@ fn read_retention(cx: &mut Context<'_, '_>, root: &mut TableReader<'_, '_>) -> R
     }
     table.finish(cx);
     retention
+}
+
+fn read_incidents(cx: &mut Context<'_, '_>, root: &mut TableReader<'_, '_>) -> IncidentConfig {
+    let mut incidents = IncidentConfig {
+        update_every: Duration::from_secs(30 * 60),
+    };
+    let Some(mut table) = root.table(cx, "incidents", "[incidents]") else {
+        return incidents;
+    };
+    if let Some(every) = table.duration(cx, "update_every") {
+        if every < Duration::from_secs(60) {
+            cx.problems.report(
+                table.span.clone(),
+                "`update_every` in [incidents] must be at least 1m",
+            );
+        }
+        incidents.update_every = every;
+    }
+    table.finish(cx);
+    incidents
 }
 
 /// Monitor settings that `[defaults]` can set once for all monitors.
@@ -907,7 +929,7 @@ fn read_channels(
         for (text, span) in table.strings(cx, "events").unwrap_or_default() {
             match EventKind::parse(&text) {
                 Some(kind) => events.push(kind),
-                None => cx.problems.report(span, format!("unknown event `{text}`; known: incident.opened, incident.updated, incident.resolved, component.status_changed")),
+                None => cx.problems.report(span, format!("unknown event `{text}`; known: incident.opened, incident.updated, incident.resolved, incident.update_overdue, component.status_changed")),
             }
         }
         if !table.has("events") {

@@ -160,3 +160,21 @@ fn the_email_example_is_valid() {
     );
     assert_eq!(flow.interval, std::time::Duration::from_secs(300));
 }
+
+#[test]
+fn the_update_reminder_interval_is_read_and_checked() {
+    let config = parse("i.toml", "[incidents]\nupdate_every = \"45m\"\n", &env).unwrap();
+    assert_eq!(
+        config.incidents.update_every,
+        std::time::Duration::from_secs(45 * 60)
+    );
+    assert_eq!(
+        parse("d.toml", "", &env).unwrap().incidents.update_every,
+        std::time::Duration::from_secs(30 * 60)
+    );
+    let errors = parse("i.toml", "[incidents]\nupdate_every = \"10s\"\n", &env).unwrap_err();
+    assert_eq!(
+        errors.to_string(),
+        "i.toml:1:1: `update_every` in [incidents] must be at least 1m"
+    );
+}

@@ -12,14 +12,17 @@ pub enum EventKind {
     IncidentResolved,
     #[serde(rename = "component.status_changed")]
     ComponentStatusChanged,
+    #[serde(rename = "incident.update_overdue")]
+    IncidentUpdateOverdue,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 4] = [
+    pub const ALL: [EventKind; 5] = [
         EventKind::IncidentOpened,
         EventKind::IncidentUpdated,
         EventKind::IncidentResolved,
         EventKind::ComponentStatusChanged,
+        EventKind::IncidentUpdateOverdue,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -28,6 +31,7 @@ impl EventKind {
             EventKind::IncidentUpdated => "incident.updated",
             EventKind::IncidentResolved => "incident.resolved",
             EventKind::ComponentStatusChanged => "component.status_changed",
+            EventKind::IncidentUpdateOverdue => "incident.update_overdue",
         }
     }
 

@@ -65,15 +65,18 @@ pub enum TimelineKind {
     Update,
     ImpactChanged,
     Recovered,
+    /// Operators were reminded that readers have had no update for too long.
+    UpdateOverdue,
 }
 
 impl TimelineKind {
-    pub const ALL: [TimelineKind; 5] = [
+    pub const ALL: [TimelineKind; 6] = [
         TimelineKind::FirstFailure,
         TimelineKind::Detected,
         TimelineKind::Update,
         TimelineKind::ImpactChanged,
         TimelineKind::Recovered,
+        TimelineKind::UpdateOverdue,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -83,6 +86,7 @@ impl TimelineKind {
             TimelineKind::Update => "update",
             TimelineKind::ImpactChanged => "impact_changed",
             TimelineKind::Recovered => "recovered",
+            TimelineKind::UpdateOverdue => "update_overdue",
         }
     }
 
@@ -118,6 +122,20 @@ pub struct Incident {
 impl Incident {
     pub fn is_open(&self) -> bool {
         self.resolved_at.is_none()
+    }
+
+    /// Whether readers are owed an update at `now`: the incident is open, its last update is
+    /// older than `every`, and no reminder was given since that update.
+    pub fn update_overdue(&self, now: DateTime<Utc>, every: Duration) -> bool {
+        let Some(last_update) = self.updates.iter().map(|update| update.at).max() else {
+            return false;
+        };
+        let reminded = self
+            .timeline
+            .iter()
+            .any(|entry| entry.kind == TimelineKind::UpdateOverdue && entry.at >= last_update);
+        let every = chrono::Duration::from_std(every).unwrap_or(chrono::Duration::MAX);
+        self.is_open() && !reminded && now - last_update >= every
     }
 
     pub fn time_to_detect(&self) -> Duration {
@@ -324,6 +342,45 @@ mod tests {
             &IncidentTemplates::default(),
         );
         assert_eq!(same, None);
+    }
+
+    #[test]
+    fn an_update_is_overdue_once_per_silence() {
+        let mut open = incident(ComponentStatus::MajorOutage);
+        let every = Duration::from_secs(30 * 60);
+        assert!(
+            !open.update_overdue(at(100), every),
+            "no update at all is not a silence to measure"
+        );
+        open.updates.push(IncidentUpdate {
+            at: at(5),
+            phase: IncidentPhase::Investigating,
+            message: "m".into(),
+            automatic: true,
+        });
+        assert!(!open.update_overdue(at(5 + 29 * 60), every));
+        assert!(open.update_overdue(at(5 + 30 * 60), every));
+        open.timeline.push(TimelineEntry {
+            at: at(5 + 30 * 60),
+            kind: TimelineKind::UpdateOverdue,
+            detail: String::new(),
+        });
+        assert!(
+            !open.update_overdue(at(5 + 50 * 60), every),
+            "one reminder per silence"
+        );
+        open.updates.push(IncidentUpdate {
+            at: at(5 + 55 * 60),
+            phase: IncidentPhase::Identified,
+            message: "m".into(),
+            automatic: false,
+        });
+        assert!(
+            open.update_overdue(at(5 + 85 * 60), every),
+            "a new update starts a new silence"
+        );
+        open.resolved_at = Some(at(5 + 86 * 60));
+        assert!(!open.update_overdue(at(5 + 200 * 60), every));
     }
 
     #[test]

@@ -196,6 +196,53 @@ impl Evaluator {
         Ok(update)
     }
 
+    /// Reminds operators (once per silence) of open incidents without an update for longer
+    /// than the configured interval.
+    pub fn remind_overdue(&mut self, now: DateTime<Utc>, batch: &mut Batch) {
+        let every = self.topology.update_every;
+        let overdue: Vec<usize> = self
+            .open_incidents
+            .iter()
+            .filter(|(_, incident)| incident.update_overdue(now, every))
+            .map(|(&component, _)| component)
+            .collect();
+        for component in overdue {
+            let Some(incident) = self.open_incidents.get_mut(&component) else {
+                continue;
+            };
+            let minutes = incident
+                .updates
+                .iter()
+                .map(|update| update.at)
+                .max()
+                .map(|last| (now - last).num_minutes())
+                .unwrap_or(0);
+            let entry = TimelineEntry {
+                at: now,
+                kind: TimelineKind::UpdateOverdue,
+                detail: format!("No update for {minutes} min: readers are waiting for news."),
+            };
+            incident.timeline.push(entry.clone());
+            batch.new_timeline.push((incident.id, entry));
+            let incident = incident.clone();
+            let name = &self.topology.components[component].name;
+            let payload = incident_event(
+                EventKind::IncidentUpdateOverdue,
+                &incident,
+                name,
+                &self.topology.context,
+                now,
+            );
+            self.enqueue(
+                EventKind::IncidentUpdateOverdue,
+                component,
+                payload,
+                now,
+                batch,
+            );
+        }
+    }
+
     /// Adds the detector state of every monitor changed since the last flush.
     pub fn flush(&mut self, batch: &mut Batch) {
         for (monitor, dirty) in self.dirty_health.iter_mut().enumerate() {

@@ -106,6 +106,8 @@ impl Scheduler {
         let semaphore = Arc::new(Semaphore::new(self.concurrency.max(1)));
         let (results_sender, mut results) = mpsc::unbounded_channel::<Finished>();
         let mut in_flight = vec![false; count];
+        let mut reminders = tokio::time::interval(Duration::from_secs(30));
+        reminders.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut launched_due: Vec<Instant> = anchors.clone();
 
         loop {
@@ -113,6 +115,16 @@ impl Scheduler {
             tokio::select! {
                 biased;
                 _ = shutdown.changed() => break,
+                _ = reminders.tick() => {
+                    let mut batch = Batch::default();
+                    self.evaluator.remind_overdue(Utc::now(), &mut batch);
+                    if !batch.is_empty() {
+                        self.publish_status();
+                        if self.batches.send(Job { batch, committed: None }).await.is_err() {
+                            break;
+                        }
+                    }
+                }
                 Some(command) = self.commands.recv() => {
                     if !self.apply(command).await {
                         break;

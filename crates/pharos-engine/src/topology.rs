@@ -42,6 +42,8 @@ pub struct Topology {
     pub components: Vec<ComponentInfo>,
     pub routes: Vec<Route>,
     pub context: EventContext,
+    /// An open incident without an update for this long is overdue.
+    pub update_every: Duration,
 }
 
 impl Topology {
@@ -92,6 +94,7 @@ impl Topology {
             context: EventContext {
                 public_url: config.server.public_url.clone(),
             },
+            update_every: config.incidents.update_every,
         }
     }
 

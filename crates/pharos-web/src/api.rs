@@ -263,6 +263,7 @@ pub(crate) fn incident_dto<'a>(
             incident
                 .timeline
                 .iter()
+                .filter(|entry| crate::pages::is_public(entry))
                 .map(|entry| TimelineDto {
                     at: time(entry.at),
                     kind: entry.kind.as_str(),

@@ -35,6 +35,11 @@ fn layout(view: &StatusView, title: &str, body: Markup) -> Markup {
     }
 }
 
+/// Whether a timeline entry is for readers; reminders to operators are not.
+pub(crate) fn is_public(entry: &pharos_core::TimelineEntry) -> bool {
+    entry.kind != pharos_core::TimelineKind::UpdateOverdue
+}
+
 pub(crate) fn time(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
 }
@@ -253,7 +258,7 @@ pub(crate) fn incident_page(view: &StatusView, incident: &Incident) -> Markup {
                 }
                 h3 { "Timeline" }
                 ol.timeline {
-                    @for entry in &incident.timeline {
+                    @for entry in incident.timeline.iter().filter(|entry| is_public(entry)) {
                         li { span.small { (time(entry.at)) } " — " (entry.detail) }
                     }
                 }
@@ -314,6 +319,54 @@ mod tests {
                     .collect(),
             }],
         }
+    }
+
+    #[test]
+    fn reminders_to_operators_stay_off_the_public_incident_page() {
+        let config = pharos_config::parse(
+            "p.toml",
+            "[[components]]\nid = \"mail\"\nname = \"Mail\"\n",
+            &|_| None,
+        )
+        .unwrap();
+        let now = Utc.with_ymd_and_hms(2027, 1, 1, 12, 0, 0).unwrap();
+        let entry = |kind, detail: &str| pharos_core::TimelineEntry {
+            at: now,
+            kind,
+            detail: detail.into(),
+        };
+        let incident = pharos_core::Incident {
+            id: 3,
+            component: ComponentId::new("mail"),
+            title: "Mail: major outage".into(),
+            phase: pharos_core::IncidentPhase::Investigating,
+            impact: ComponentStatus::MajorOutage,
+            started_at: now,
+            detected_at: now,
+            resolved_at: None,
+            updates: vec![],
+            timeline: vec![
+                entry(
+                    pharos_core::TimelineKind::Detected,
+                    "Mail confirmed in major outage",
+                ),
+                entry(
+                    pharos_core::TimelineKind::UpdateOverdue,
+                    "No update for 31 min: readers are waiting for news.",
+                ),
+            ],
+        };
+        let view = crate::view::StatusView::build(
+            &config,
+            &Default::default(),
+            vec![incident.clone()],
+            &[],
+            &[],
+            now,
+        );
+        let page = incident_page(&view, &incident).into_string();
+        assert!(page.contains("Mail confirmed in major outage"));
+        assert!(!page.contains("readers are waiting"), "{page}");
     }
 
     #[test]

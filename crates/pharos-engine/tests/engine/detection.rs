@@ -38,12 +38,15 @@ component = "web"
 type = "http"
 url = "http://127.0.0.1/"
 
+[incidents]
+update_every = "30m"
+
 [[channels]]
 id = "ops"
 type = "webhook"
 url = "http://127.0.0.1:9/hook"
 secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-events = ["incident.opened", "incident.updated", "incident.resolved"]
+events = ["incident.opened", "incident.updated", "incident.resolved", "incident.update_overdue"]
 "#;
 
 fn at(second: i64) -> DateTime<Utc> {
@@ -347,4 +350,60 @@ async fn an_operator_update_is_recorded_notified_and_survives_a_restart() {
     harness.feed("web", 65, up()).await;
     let resolved = harness.feed("web", 70, up()).await;
     assert_eq!(events(&resolved), [EventKind::IncidentResolved]);
+}
+
+#[tokio::test]
+async fn operators_are_reminded_once_when_an_update_is_overdue_even_across_a_restart() {
+    let mut harness = Harness::new().await;
+    harness.feed("web", 0, down()).await;
+    let id = harness.feed("web", 5, down()).await.new_incidents[0].id;
+
+    let remind = |harness: &mut Harness, second: i64| {
+        let mut batch = Batch::default();
+        harness.evaluator.remind_overdue(at(second), &mut batch);
+        batch
+    };
+    assert!(remind(&mut harness, 5 + 29 * 60).is_empty());
+    let reminder = remind(&mut harness, 5 + 31 * 60);
+    assert_eq!(events(&reminder), [EventKind::IncidentUpdateOverdue]);
+    assert_eq!(
+        reminder.new_timeline[0].1.detail,
+        "No update for 31 min: readers are waiting for news."
+    );
+    harness.store.commit(&reminder).await.unwrap();
+    assert!(
+        remind(&mut harness, 5 + 40 * 60).is_empty(),
+        "once per silence"
+    );
+
+    let mut harness = harness.restart().await;
+    let mut batch = Batch::default();
+    harness
+        .evaluator
+        .remind_overdue(at(5 + 45 * 60), &mut batch);
+    assert!(
+        batch.is_empty(),
+        "the reminder was remembered across the restart"
+    );
+    let mut posted = Batch::default();
+    harness
+        .evaluator
+        .post_update(
+            id,
+            IncidentPhase::Identified,
+            "Found it.".into(),
+            at(5 + 50 * 60),
+            &mut posted,
+        )
+        .unwrap();
+    harness.store.commit(&posted).await.unwrap();
+    let mut batch = Batch::default();
+    harness
+        .evaluator
+        .remind_overdue(at(5 + 81 * 60), &mut batch);
+    assert_eq!(
+        events(&batch),
+        [EventKind::IncidentUpdateOverdue],
+        "a new silence, a new reminder"
+    );
 }
