@@ -10,5 +10,5 @@ mod worker;
 pub use backoff::next_attempt;
 pub use payload::{component_event, incident_event, new_message_id, EventContext};
 pub use signature::{sign, verify, SignatureError};
-pub use webhook::WebhookSender;
+pub use webhook::{https_client, HttpsClient, WebhookSender};
 pub use worker::{Channels, OutboxWorker};

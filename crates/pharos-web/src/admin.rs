@@ -49,6 +49,16 @@ impl From<pharos_store::StoreError> for ApiError {
     }
 }
 
+/// What every admin endpoint checks first: the client's rate, then its token.
+pub(crate) fn admit(
+    state: &WebState,
+    headers: &HeaderMap,
+    client: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
+) -> Result<(), ApiError> {
+    rate_limit(state, client.map(|Extension(ConnectInfo(address))| address))?;
+    authorize(state, headers)
+}
+
 /// Requests to admin endpoints allowed per client address: a burst, refilled per minute.
 const ADMIN_BURST: u32 = 60;
 const ADMIN_PER_MINUTE: u32 = 120;
@@ -63,10 +73,7 @@ pub(crate) fn admin_limiter() -> Arc<AdminLimiter> {
     Arc::new(governor::RateLimiter::keyed(quota))
 }
 
-pub(crate) fn rate_limit(
-    state: &WebState,
-    client: Option<std::net::SocketAddr>,
-) -> Result<(), ApiError> {
+fn rate_limit(state: &WebState, client: Option<std::net::SocketAddr>) -> Result<(), ApiError> {
     let address = client
         .map(|client| client.ip())
         .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
@@ -86,7 +93,7 @@ pub(crate) fn rate_limit(
 
 /// Checks the bearer token; comparing digests keeps the comparison's time independent of
 /// where the token differs.
-pub(crate) fn authorize(state: &WebState, headers: &HeaderMap) -> Result<(), ApiError> {
+fn authorize(state: &WebState, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(expected) = &state.admin_token else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -132,11 +139,7 @@ pub(crate) async fn deliveries(
     client: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
     Query(query): Query<DeliveriesQuery>,
 ) -> Result<Response, ApiError> {
-    rate_limit(
-        &state,
-        client.map(|Extension(ConnectInfo(address))| address),
-    )?;
-    authorize(&state, &headers)?;
+    admit(&state, &headers, client)?;
     let limit = match query.limit.as_deref() {
         None => 50,
         Some(text) => match text.parse::<u32>() {
@@ -194,11 +197,7 @@ pub(crate) async fn post_update(
     axum::extract::Path(id): axum::extract::Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    rate_limit(
-        &state,
-        client.map(|Extension(ConnectInfo(address))| address),
-    )?;
-    authorize(&state, &headers)?;
+    admit(&state, &headers, client)?;
     let id: i64 = id.parse().map_err(|_| {
         ApiError::new(
             StatusCode::BAD_REQUEST,

@@ -1,6 +1,6 @@
 //! pharos web: the status page, history and incident pages, Atom/RSS feeds and the JSON API,
 //! all rendered when state changes and served from memory; plus the authenticated admin API.
-//! Only this crate speaks HTML and the public JSON shapes.
+//! Only this crate speaks HTML and the API's JSON shapes.
 
 mod admin;
 mod api;

@@ -2,7 +2,7 @@
 //! bearer token. Rendered from what is already in memory (the live view and the scheduler's
 //! counters), so no global metrics recorder is needed.
 
-use crate::admin::{authorize, rate_limit, ApiError};
+use crate::admin::{admit, ApiError};
 use crate::router::WebState;
 use axum::extract::{ConnectInfo, State};
 use axum::http::header::CONTENT_TYPE;
@@ -18,11 +18,7 @@ pub(crate) async fn metrics(
     headers: HeaderMap,
     client: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
 ) -> Result<Response, ApiError> {
-    rate_limit(
-        &state,
-        client.map(|Extension(ConnectInfo(address))| address),
-    )?;
-    authorize(&state, &headers)?;
+    admit(&state, &headers, client)?;
     let body = render(&state);
     Ok((
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
@@ -98,47 +94,35 @@ fn render(state: &WebState) -> String {
             label(component.id.as_str())
         );
     }
-    family(
+    single(
         &mut out,
         "pharos_open_incidents",
         "gauge",
         "Incidents open now.",
+        live.open_incidents.len(),
     );
-    let _ = writeln!(out, "pharos_open_incidents {}", live.open_incidents.len());
 
     let metrics = &engine.metrics;
-    family(
+    single(
         &mut out,
         "pharos_probes_started_total",
         "counter",
         "Probe runs started.",
+        metrics.probes_started.load(Ordering::Relaxed),
     );
-    let _ = writeln!(
-        out,
-        "pharos_probes_started_total {}",
-        metrics.probes_started.load(Ordering::Relaxed)
-    );
-    family(
+    single(
         &mut out,
         "pharos_probes_finished_total",
         "counter",
         "Probe runs finished.",
+        metrics.probes_finished.load(Ordering::Relaxed),
     );
-    let _ = writeln!(
-        out,
-        "pharos_probes_finished_total {}",
-        metrics.probes_finished.load(Ordering::Relaxed)
-    );
-    family(
+    single(
         &mut out,
         "pharos_scheduler_skipped_slots_total",
         "counter",
         "Scheduled runs skipped because the previous run of the monitor was still going.",
-    );
-    let _ = writeln!(
-        out,
-        "pharos_scheduler_skipped_slots_total {}",
-        metrics.slots_skipped.load(Ordering::Relaxed)
+        metrics.slots_skipped.load(Ordering::Relaxed),
     );
     family(
         &mut out,
@@ -160,6 +144,12 @@ fn render(state: &WebState) -> String {
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// A metric without labels: its family header and its one value.
+fn single(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
+    family(out, name, kind, help);
+    let _ = writeln!(out, "{name} {value}");
 }
 
 /// A label value escaped per the exposition format.
