@@ -45,8 +45,8 @@ EOF
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; tmp_policy=1
   fi
-  ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1 || apt-get update
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+  ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1 || apt-get -o DPkg::Lock::Timeout=600 update
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends \
     postfix dovecot-imapd dovecot-pop3d dovecot-lmtpd openssl iproute2
   [ "$tmp_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
   return 0

@@ -25,7 +25,10 @@ pub struct Evaluator {
     open_incidents: HashMap<usize, Incident>,
     /// Open incidents of components no longer configured; resolved by `reconcile`.
     orphaned_incidents: Vec<Incident>,
-    last_incident_id: i64,
+    /// Ids reserved in the store and not yet used.
+    incident_ids: std::collections::VecDeque<std::ops::Range<i64>>,
+    /// A component whose incident could not open for want of an id.
+    waiting_for_id: bool,
     dirty_health: Vec<bool>,
 }
 
@@ -66,7 +69,41 @@ impl Evaluator {
             component_status,
             open_incidents,
             orphaned_incidents,
-            last_incident_id: state.last_incident_id,
+            incident_ids: std::iter::once(state.incident_ids).collect(),
+            waiting_for_id: false,
+        }
+    }
+
+    /// How many reserved incident ids are left.
+    pub fn spare_incident_ids(&self) -> usize {
+        self.incident_ids
+            .iter()
+            .map(|ids| ids.clone().count())
+            .sum()
+    }
+
+    fn next_incident_id(&mut self) -> Option<i64> {
+        while let Some(ids) = self.incident_ids.front_mut() {
+            if let Some(id) = ids.next() {
+                return Some(id);
+            }
+            self.incident_ids.pop_front();
+        }
+        None
+    }
+
+    /// Adds freshly reserved ids; an incident that could not open for want of one opens now.
+    pub fn add_incident_ids(
+        &mut self,
+        ids: std::ops::Range<i64>,
+        now: DateTime<Utc>,
+        batch: &mut Batch,
+    ) {
+        self.incident_ids.push_back(ids);
+        if std::mem::take(&mut self.waiting_for_id) {
+            for component in 0..self.topology.components.len() {
+                self.update_component(component, now, None, None, batch);
+            }
         }
     }
 
@@ -329,7 +366,14 @@ impl Evaluator {
                 detected_at,
                 message,
             } => {
-                self.last_incident_id += 1;
+                let Some(id) = self.next_incident_id() else {
+                    tracing::error!(
+                        component = %component_id,
+                        "cannot open an incident: no incident id is reserved (the store refuses writes); it opens once one is"
+                    );
+                    self.waiting_for_id = true;
+                    return;
+                };
                 let cause = cause.unwrap_or_default();
                 let mut timeline = vec![
                     TimelineEntry {
@@ -353,7 +397,7 @@ impl Evaluator {
                     detail: message.clone(),
                 });
                 let incident = Incident {
-                    id: self.last_incident_id,
+                    id,
                     component: component_id,
                     title,
                     phase: IncidentPhase::Investigating,

@@ -16,7 +16,7 @@ mod writer;
 
 pub use command::CommandError;
 pub use evaluator::Evaluator;
-pub use live::{LatestResult, LiveState};
+pub use live::{LatestResult, LiveState, StoreFault};
 pub use metrics::SchedulerMetrics;
 pub use topology::Topology;
 
@@ -28,6 +28,10 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinSet;
+
+/// Incident ids are reserved in the store this many at a time, and topped up when fewer
+/// than half are left; a restart skips at most the unused rest of a block.
+pub(crate) const INCIDENT_ID_BLOCK: u32 = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -119,7 +123,8 @@ impl Engine {
             probers.push(prober);
         }
         let topology = Arc::new(Topology::from_config(config));
-        let state = store.load_engine_state().await?;
+        let mut state = store.load_engine_state().await?;
+        state.incident_ids = store.reserve_incident_ids(INCIDENT_ID_BLOCK).await?;
         let now = Utc::now();
         let mut evaluator = Evaluator::new(topology.clone(), state, now);
         let mut startup = Batch::default();
@@ -146,16 +151,21 @@ impl Engine {
 
         let mut tasks = JoinSet::new();
         tasks.spawn(writer::run_writer(
-            store.clone(),
+            writer::WriterContext {
+                store: store.clone(),
+                live: live.clone(),
+                status_version: version_sender,
+                results_version: results_sender,
+                outbox_wake,
+                shutdown: shutdown.clone(),
+            },
             batch_receiver,
-            version_sender,
-            results_sender,
-            outbox_wake,
         ));
         let scheduler = scheduler::Scheduler {
             topology: topology.clone(),
             probers: Arc::new(probers),
             evaluator,
+            store: store.clone(),
             live: live.clone(),
             metrics: metrics.clone(),
             batches: batch_sender,

@@ -10,6 +10,15 @@ pub struct LiveState {
     pub components: HashMap<ComponentId, (ComponentStatus, DateTime<Utc>)>,
     pub monitors: HashMap<MonitorId, LatestResult>,
     pub open_incidents: Vec<Incident>,
+    /// Set while the store refuses writes: what is shown may be stale since then.
+    pub store_fault: Option<StoreFault>,
+}
+
+/// The store refuses writes (a full disk, say); nothing since `since` is saved yet.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoreFault {
+    pub since: DateTime<Utc>,
+    pub reason: String,
 }
 
 #[derive(Clone, Debug)]

@@ -9,10 +9,11 @@ use crate::live::{LatestResult, LiveState};
 use crate::metrics::SchedulerMetrics;
 use crate::topology::Topology;
 use crate::writer::Job;
+use crate::INCIDENT_ID_BLOCK;
 use chrono::Utc;
 use pharos_core::Outcome;
 use pharos_probe::Prober;
-use pharos_store::Batch;
+use pharos_store::{Batch, Store};
 use rand::Rng;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -29,6 +30,8 @@ pub(crate) struct Scheduler {
     pub(crate) topology: Arc<Topology>,
     pub(crate) probers: Arc<Vec<Prober>>,
     pub(crate) evaluator: Evaluator,
+    /// Only for reserving incident ids; everything else is written by the writer.
+    pub(crate) store: Arc<dyn Store>,
     pub(crate) live: Arc<RwLock<LiveState>>,
     pub(crate) metrics: Arc<SchedulerMetrics>,
     pub(crate) batches: mpsc::Sender<Job>,
@@ -42,6 +45,19 @@ struct Finished {
     monitor: usize,
     at: chrono::DateTime<Utc>,
     outcome: Outcome,
+}
+
+/// Hands a job to the writer; false once the writer is gone or shutdown is asked for while
+/// the writer cannot keep up (a store that refuses writes must not hold shutdown up).
+async fn submit(
+    batches: &mpsc::Sender<Job>,
+    job: Job,
+    shutdown: &mut watch::Receiver<bool>,
+) -> bool {
+    tokio::select! {
+        sent = batches.send(job) => sent.is_ok(),
+        _ = shutdown.wait_for(|stopping| *stopping) => false,
+    }
 }
 
 /// Sends a result even if the probe task panics, so its monitor is always rescheduled.
@@ -109,6 +125,7 @@ impl Scheduler {
         let mut reminders = tokio::time::interval(Duration::from_secs(30));
         reminders.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut launched_due: Vec<Instant> = anchors.clone();
+        let mut last_reservation: Option<Instant> = None;
 
         loop {
             let next_due = queue.peek().map(|Reverse((due, _))| *due);
@@ -120,18 +137,19 @@ impl Scheduler {
                     self.evaluator.remind_overdue(Utc::now(), &mut batch);
                     if !batch.is_empty() {
                         self.publish_status();
-                        if self.batches.send(Job { batch, committed: None }).await.is_err() {
+                        if !submit(&self.batches, Job { batch, committed: None }, &mut shutdown).await {
                             break;
                         }
                     }
                 }
                 Some(command) = self.commands.recv() => {
-                    if !self.apply(command).await {
+                    if !self.apply(command, &mut shutdown).await {
                         break;
                     }
                 }
                 Some(first) = results.recv() => {
                     let mut batch = Batch::default();
+                    self.top_up_incident_ids(&mut last_reservation, &mut batch).await;
                     let mut finished = vec![first];
                     while finished.len() < MAX_BATCH {
                         match results.try_recv() {
@@ -154,7 +172,7 @@ impl Scheduler {
                     if batch.changes_status() {
                         self.publish_status();
                     }
-                    if self.batches.send(Job { batch, committed: None }).await.is_err() {
+                    if !submit(&self.batches, Job { batch, committed: None }, &mut shutdown).await {
                         break;
                     }
                 }
@@ -179,7 +197,7 @@ impl Scheduler {
 
     /// Applies a command; the reply goes out once its batch is committed. Returns false when
     /// the writer is gone.
-    async fn apply(&mut self, command: Command) -> bool {
+    async fn apply(&mut self, command: Command, shutdown: &mut watch::Receiver<bool>) -> bool {
         match command {
             Command::PostUpdate {
                 incident,
@@ -199,15 +217,11 @@ impl Scheduler {
                     Ok(update) => {
                         self.publish_status();
                         let (committed, done) = tokio::sync::oneshot::channel();
-                        if self
-                            .batches
-                            .send(Job {
-                                batch,
-                                committed: Some(committed),
-                            })
-                            .await
-                            .is_err()
-                        {
+                        let job = Job {
+                            batch,
+                            committed: Some(committed),
+                        };
+                        if !submit(&self.batches, job, shutdown).await {
                             let _ = reply.send(Err(CommandError::Stopping));
                             return false;
                         }
@@ -222,6 +236,21 @@ impl Scheduler {
                     }
                 }
             }
+        }
+    }
+
+    /// Reserves more incident ids in the store when fewer than half a block are left (at
+    /// most every few seconds while the store refuses).
+    async fn top_up_incident_ids(&mut self, last_try: &mut Option<Instant>, batch: &mut Batch) {
+        if self.evaluator.spare_incident_ids() >= (INCIDENT_ID_BLOCK / 2) as usize
+            || last_try.is_some_and(|at| at.elapsed() < Duration::from_secs(5))
+        {
+            return;
+        }
+        *last_try = Some(Instant::now());
+        match self.store.reserve_incident_ids(INCIDENT_ID_BLOCK).await {
+            Ok(ids) => self.evaluator.add_incident_ids(ids, Utc::now(), batch),
+            Err(error) => tracing::warn!(%error, "cannot reserve incident ids; retrying shortly"),
         }
     }
 

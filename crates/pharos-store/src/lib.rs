@@ -17,6 +17,8 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("database migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("the database did not confirm the commit; nothing of this write is acknowledged")]
+    NotCommitted,
     #[error("corrupt stored value in {what}: {detail}")]
     Corrupt { what: &'static str, detail: String },
 }
@@ -43,6 +45,10 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub trait Store: Send + Sync + 'static {
     /// What the engine needs to resume exactly where it stopped.
     async fn load_engine_state(&self) -> StoreResult<EngineState>;
+
+    /// Reserves the next `count` incident ids, durably, before any of them is used: ids may
+    /// skip (those reserved by a run that ended), never repeat.
+    async fn reserve_incident_ids(&self, count: u32) -> StoreResult<std::ops::Range<i64>>;
 
     /// Applies one engine step atomically: results, detector state, component statuses,
     /// incident changes and the notifications announcing them, all or nothing.

@@ -15,8 +15,9 @@ pub struct EngineState {
     pub monitor_health: HashMap<MonitorId, MonitorHealth>,
     pub component_status: HashMap<ComponentId, (ComponentStatus, DateTime<Utc>)>,
     pub open_incidents: Vec<Incident>,
-    /// The highest incident id ever used (ids are never reused).
-    pub last_incident_id: i64,
+    /// Incident ids this run may hand out, reserved in the database beforehand
+    /// (`Store::reserve_incident_ids`); `load_engine_state` leaves it empty.
+    pub incident_ids: std::ops::Range<i64>,
 }
 
 /// One probe result as stored.

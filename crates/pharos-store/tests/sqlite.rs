@@ -108,7 +108,8 @@ async fn engine_state_survives_reopening_the_file() {
         (ComponentStatus::MajorOutage, at(5))
     );
     assert_eq!(state.open_incidents, vec![incident(1, "mail")]);
-    assert_eq!(state.last_incident_id, 1);
+    assert_eq!(store.reserve_incident_ids(4).await.unwrap(), 2..6);
+    assert_eq!(store.reserve_incident_ids(4).await.unwrap(), 6..10);
     let results = store
         .recent_results(&MonitorId::new("smtp"), 10)
         .await

@@ -1,5 +1,6 @@
 //! Admin endpoints: bearer-token authenticated, and off entirely without a configured token.
 
+use crate::api::time;
 use crate::router::WebState;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
@@ -7,7 +8,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use axum::Json;
-use chrono::{DateTime, SecondsFormat, Utc};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -127,10 +127,6 @@ struct AttemptDto {
     duration_ms: u128,
     status_code: Option<u16>,
     error: Option<String>,
-}
-
-fn time(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 pub(crate) async fn deliveries(

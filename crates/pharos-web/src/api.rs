@@ -7,8 +7,9 @@ use pharos_core::Incident;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-fn time(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+/// The one timestamp form of every JSON answer: RFC 3339 in UTC with milliseconds.
+pub(crate) fn time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 fn millis(duration: std::time::Duration) -> f64 {

@@ -27,6 +27,11 @@ fn layout(view: &StatusView, title: &str, body: Markup) -> Markup {
                         h1 { a href="/" style="text-decoration:none" { (view.title) } }
                         nav { a href="/history" { "History" } a href="/feed.atom" { "Atom" } a href="/feed.rss" { "RSS" } a href="/api/v1/status.json" { "API" } }
                     }
+                    @if let Some(stale) = &view.stale_since {
+                        div.stale role="alert" {
+                            "pharos cannot save new check results since " (time(stale.since)) "; what this page shows may be out of date."
+                        }
+                    }
                     (body)
                     footer { "Updated " (time(view.generated_at)) " · powered by pharos" }
                 }
@@ -40,8 +45,14 @@ pub(crate) fn is_public(entry: &pharos_core::TimelineEntry) -> bool {
     entry.kind != pharos_core::TimelineKind::UpdateOverdue
 }
 
-pub(crate) fn time(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M UTC").to_string()
+/// A time for readers, to the second (events are often seconds apart), in a `<time>`
+/// element that machines can read.
+pub(crate) fn time(at: DateTime<Utc>) -> Markup {
+    html! {
+        time datetime=(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)) {
+            (at.format("%Y-%m-%d %H:%M:%S UTC"))
+        }
+    }
 }
 
 fn percent(uptime: f64) -> String {
@@ -103,7 +114,7 @@ pub(crate) fn index(view: &StatusView) -> Markup {
 
 fn component_block(generated_at: DateTime<Utc>, component: &ComponentView) -> Markup {
     html! {
-        div.component class=(format!("s-{}", component.status.as_str())) id=(format!("component-{}", component.id)) data-status=(component.status.as_str()) {
+        div class=(format!("component s-{}", component.status.as_str())) id=(format!("component-{}", component.id)) data-status=(component.status.as_str()) {
             div.row {
                 span.name { (component.name) }
                 span.status { (component.status.label()) }
@@ -221,7 +232,7 @@ fn day_bar(day: &DayView) -> Markup {
 fn incident_summary(view: &StatusView, incident: &Incident, active: bool) -> Markup {
     let latest = incident.updates.last();
     html! {
-        article.incident class=(if active { format!("s-{}", incident.impact.as_str()) } else { String::new() }) {
+        article class=(if active { format!("incident s-{}", incident.impact.as_str()) } else { "incident".to_owned() }) {
             h3 { a href=(format!("/incidents/{}", incident.id)) { (incident.title) } }
             div.small {
                 (view.component_name(incident)) " · " (incident.impact.label()) " · started " (time(incident.started_at))
@@ -240,7 +251,7 @@ fn incident_summary(view: &StatusView, incident: &Incident, active: bool) -> Mar
 
 pub(crate) fn incident_page(view: &StatusView, incident: &Incident) -> Markup {
     let body = html! {
-        section.card.active class=(format!("s-{}", incident.impact.as_str())) {
+        section class=(format!("card active s-{}", incident.impact.as_str())) {
             h2 { (incident.title) }
             div.incident {
                 p.small {

@@ -46,7 +46,7 @@ impl WebState {
 
 pub fn router(state: WebState) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(health))
         .route("/api/v1/admin/deliveries", get(admin::deliveries))
         .route(
             "/api/v1/admin/incidents/{id}/updates",
@@ -55,6 +55,29 @@ pub fn router(state: WebState) -> Router {
         .route("/metrics", get(crate::metrics::metrics))
         .fallback(serve_rendered)
         .with_state(state)
+}
+
+/// 200 while pharos can do its job; 503 with the reason while the store refuses writes.
+async fn health(State(state): State<WebState>) -> Response {
+    let fault = state
+        .engine
+        .live
+        .read()
+        .ok()
+        .and_then(|live| live.store_fault.clone());
+    match fault {
+        None => "ok\n".into_response(),
+        Some(fault) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(CACHE_CONTROL, "no-store")],
+            format!(
+                "store refuses writes since {}: {}\n",
+                crate::api::time(fault.since),
+                fault.reason
+            ),
+        )
+            .into_response(),
+    }
 }
 
 async fn serve_rendered(State(state): State<WebState>, request: Request) -> Response {

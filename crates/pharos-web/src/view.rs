@@ -23,6 +23,8 @@ pub(crate) struct StatusView {
     pub(crate) resolved: Vec<Incident>,
     pub(crate) component_names: HashMap<ComponentId, String>,
     pub(crate) generated_at: DateTime<Utc>,
+    /// Set while the store refuses writes: the page may be stale since then.
+    pub(crate) stale_since: Option<pharos_engine::StoreFault>,
 }
 
 pub(crate) struct GroupView {
@@ -217,6 +219,7 @@ impl StatusView {
                 .map(|component| (component.id.clone(), component.name.clone()))
                 .collect(),
             generated_at: now,
+            stale_since: live.store_fault.clone(),
         }
     }
 

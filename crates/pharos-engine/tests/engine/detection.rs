@@ -82,7 +82,8 @@ impl Harness {
         let config = pharos_config::parse("detection.toml", CONFIG, &|_| None).unwrap();
         let topology = Arc::new(Topology::from_config(&config));
         let store = SqliteStore::open(path.to_str().unwrap()).await.unwrap();
-        let state = store.load_engine_state().await.unwrap();
+        let mut state = store.load_engine_state().await.unwrap();
+        state.incident_ids = store.reserve_incident_ids(64).await.unwrap();
         let evaluator = Evaluator::new(topology.clone(), state, at(0));
         Self {
             store,

@@ -4,7 +4,7 @@ use super::codec::*;
 use super::{incidents, outbox};
 use crate::{Batch, EngineState, ResultRecord, StoreResult};
 use pharos_core::{ComponentId, ComponentStatus, MonitorHealth, MonitorId, Outcome, ProbeStatus};
-use sqlx::SqlitePool;
+use sqlx::{SqliteConnection, SqlitePool};
 
 pub(super) async fn load_engine_state(pool: &SqlitePool) -> StoreResult<EngineState> {
     let mut state = EngineState::default();
@@ -29,18 +29,56 @@ pub(super) async fn load_engine_state(pool: &SqlitePool) -> StoreResult<EngineSt
             .insert(ComponentId::new(component), (status, from_millis(since)));
     }
     state.open_incidents = incidents::open(pool).await?;
-    let (last_id,): (Option<i64>,) = sqlx::query_as("SELECT MAX(id) FROM incidents")
-        .fetch_one(pool)
-        .await?;
-    state.last_incident_id = last_id.unwrap_or(0);
     Ok(state)
+}
+
+const RESERVED_THROUGH: &str = "incident_ids_reserved_through";
+
+/// Reserves `count` incident ids after every id ever reserved or used, in a transaction of
+/// its own: an id handed out once is never handed out again, even if the incident that used
+/// it was never saved.
+pub(super) async fn reserve_incident_ids(
+    pool: &SqlitePool,
+    count: u32,
+) -> StoreResult<std::ops::Range<i64>> {
+    super::transaction::write(pool, async |tx| {
+        let (reserved,): (Option<String>,) =
+            sqlx::query_as("SELECT (SELECT value FROM meta WHERE key = ?)")
+                .bind(RESERVED_THROUGH)
+                .fetch_one(&mut *tx)
+                .await?;
+        let reserved: i64 = match reserved {
+            Some(value) => value
+                .parse()
+                .map_err(|_| corrupt("meta", format!("{RESERVED_THROUGH} = {value}")))?,
+            None => 0,
+        };
+        let (used,): (Option<i64>,) = sqlx::query_as("SELECT MAX(id) FROM incidents")
+            .fetch_one(&mut *tx)
+            .await?;
+        let start = reserved.max(used.unwrap_or(0)).saturating_add(1);
+        let end = start.saturating_add(i64::from(count));
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES (?, ?)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(RESERVED_THROUGH)
+        .bind((end - 1).to_string())
+        .execute(&mut *tx)
+        .await?;
+        Ok(start..end)
+    })
+    .await
 }
 
 pub(super) async fn commit(pool: &SqlitePool, batch: &Batch) -> StoreResult<()> {
     if batch.is_empty() {
         return Ok(());
     }
-    let mut tx = pool.begin().await?;
+    super::transaction::write(pool, async |tx| write_batch(tx, batch).await).await
+}
+
+async fn write_batch(tx: &mut SqliteConnection, batch: &Batch) -> StoreResult<()> {
     for record in &batch.results {
         sqlx::query("INSERT INTO results (monitor_id, at, status, latency_us, reason, phases, detail) VALUES (?, ?, ?, ?, ?, ?, ?)")
             .bind(record.monitor.as_str())
@@ -78,9 +116,8 @@ pub(super) async fn commit(pool: &SqlitePool, batch: &Batch) -> StoreResult<()> 
         .execute(&mut *tx)
         .await?;
     }
-    incidents::write(&mut tx, batch).await?;
-    outbox::enqueue(&mut tx, &batch.outbox).await?;
-    tx.commit().await?;
+    incidents::write(tx, batch).await?;
+    outbox::enqueue(tx, &batch.outbox).await?;
     Ok(())
 }
 

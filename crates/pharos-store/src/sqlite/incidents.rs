@@ -6,7 +6,7 @@ use pharos_core::{
     ComponentId, ComponentStatus, Incident, IncidentPhase, IncidentUpdate, TimelineEntry,
     TimelineKind,
 };
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::{SqliteConnection, SqlitePool};
 use std::collections::HashMap;
 
 type IncidentRow = (i64, String, String, String, String, i64, i64, Option<i64>);
@@ -14,7 +14,7 @@ type IncidentRow = (i64, String, String, String, String, i64, i64, Option<i64>);
 const COLUMNS: &str =
     "id, component_id, title, phase, impact, started_at, detected_at, resolved_at";
 
-pub(super) async fn write(tx: &mut Transaction<'_, Sqlite>, batch: &Batch) -> StoreResult<()> {
+pub(super) async fn write(tx: &mut SqliteConnection, batch: &Batch) -> StoreResult<()> {
     for incident in &batch.new_incidents {
         sqlx::query(
             "INSERT INTO incidents (id, component_id, title, phase, impact, started_at, detected_at, resolved_at, time_to_detect_ms, time_to_recover_ms)
@@ -30,7 +30,7 @@ pub(super) async fn write(tx: &mut Transaction<'_, Sqlite>, batch: &Batch) -> St
         .bind(incident.resolved_at.map(to_millis))
         .bind(incident.time_to_detect().as_millis() as i64)
         .bind(incident.time_to_recover().map(|duration| duration.as_millis() as i64))
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
         for update in &incident.updates {
             insert_update(tx, incident.id, update).await?;
@@ -51,7 +51,7 @@ pub(super) async fn write(tx: &mut Transaction<'_, Sqlite>, batch: &Batch) -> St
         .bind(change.resolved_at.map(to_millis))
         .bind(change.resolved_at.map(to_millis))
         .bind(change.id)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     }
     for (incident_id, update) in &batch.new_updates {
@@ -64,7 +64,7 @@ pub(super) async fn write(tx: &mut Transaction<'_, Sqlite>, batch: &Batch) -> St
 }
 
 async fn insert_update(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut SqliteConnection,
     incident_id: i64,
     update: &IncidentUpdate,
 ) -> StoreResult<()> {
@@ -74,13 +74,13 @@ async fn insert_update(
         .bind(update.phase.as_str())
         .bind(&update.message)
         .bind(update.automatic)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     Ok(())
 }
 
 async fn insert_timeline(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut SqliteConnection,
     incident_id: i64,
     entry: &TimelineEntry,
 ) -> StoreResult<()> {
@@ -91,7 +91,7 @@ async fn insert_timeline(
     .bind(to_millis(entry.at))
     .bind(entry.kind.as_str())
     .bind(&entry.detail)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }

@@ -5,6 +5,7 @@ mod engine;
 mod incidents;
 mod outbox;
 mod rollups;
+mod transaction;
 
 use crate::*;
 use async_trait::async_trait;
@@ -37,6 +38,7 @@ impl SqliteStore {
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            .after_release(transaction::release_check)
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
@@ -48,6 +50,10 @@ impl SqliteStore {
 impl Store for SqliteStore {
     async fn load_engine_state(&self) -> StoreResult<EngineState> {
         engine::load_engine_state(&self.pool).await
+    }
+
+    async fn reserve_incident_ids(&self, count: u32) -> StoreResult<std::ops::Range<i64>> {
+        engine::reserve_incident_ids(&self.pool, count).await
     }
 
     async fn commit(&self, batch: &Batch) -> StoreResult<()> {

@@ -5,7 +5,7 @@ use super::codec::*;
 use crate::{DeliveryAttempt, MessageState, NextStep, OutboxMessage, StoreResult};
 use chrono::{DateTime, Utc};
 use pharos_core::EventKind;
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::{SqliteConnection, SqlitePool};
 use std::collections::HashMap;
 
 type MessageRow = (
@@ -29,7 +29,7 @@ const COLUMNS: &str =
     "id, channel_id, event, payload, created_at, next_attempt_at, give_up_at, attempts, state, delivered_at, last_error";
 
 pub(super) async fn enqueue(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut SqliteConnection,
     messages: &[OutboxMessage],
 ) -> StoreResult<()> {
     for message in messages {
@@ -44,7 +44,7 @@ pub(super) async fn enqueue(
         .bind(to_millis(message.created_at))
         .bind(to_millis(message.next_attempt_at))
         .bind(to_millis(message.give_up_at))
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     }
     Ok(())
@@ -108,7 +108,7 @@ pub(super) async fn record_attempt(
     attempt: DeliveryAttempt,
     next: NextStep,
 ) -> StoreResult<()> {
-    let mut tx = pool.begin().await?;
+    super::transaction::write(pool, async |tx| {
     sqlx::query("INSERT INTO delivery_attempts (message_id, at, duration_ms, status_code, error) VALUES (?, ?, ?, ?, ?)")
         .bind(message_id)
         .bind(to_millis(attempt.at))
@@ -133,8 +133,9 @@ pub(super) async fn record_attempt(
     .bind(message_id)
     .execute(&mut *tx)
     .await?;
-    tx.commit().await?;
     Ok(())
+    })
+    .await
 }
 
 pub(super) async fn recent(

@@ -81,7 +81,7 @@ async fn roll_up_minutes(pool: &SqlitePool, start: i64, end: i64) -> StoreResult
     .bind(end)
     .fetch_all(pool)
     .await?;
-    let mut tx = pool.begin().await?;
+    super::transaction::write(pool, async |tx| {
     let mut written = 0;
     let mut index = 0;
     while index < rows.len() {
@@ -122,8 +122,9 @@ async fn roll_up_minutes(pool: &SqlitePool, start: i64, end: i64) -> StoreResult
         .await?;
         written += 1;
     }
-    tx.commit().await?;
     Ok(written)
+    })
+    .await
 }
 
 /// Recomputes the `to` buckets in `[start, end)` from the finer `from` buckets.
@@ -233,8 +234,8 @@ pub(super) async fn prune(
             .execute(pool)
             .await?
             .rows_affected();
-    let mut tx = pool.begin().await?;
     let finished_before = before(retention.messages);
+    let messages_deleted = super::transaction::write(pool, async |tx| {
     sqlx::query("DELETE FROM delivery_attempts WHERE message_id IN (SELECT id FROM outbox WHERE state != 'pending' AND created_at < ?)")
         .bind(finished_before)
         .execute(&mut *tx)
@@ -245,7 +246,9 @@ pub(super) async fn prune(
             .execute(&mut *tx)
             .await?
             .rows_affected();
-    tx.commit().await?;
+        Ok(messages_deleted)
+    })
+    .await?;
     Ok(PruneReport {
         results_deleted,
         rollups_deleted: minutes + coarse,

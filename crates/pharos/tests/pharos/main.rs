@@ -4,5 +4,6 @@
 mod browser;
 mod cli;
 mod end_to_end;
+mod regression;
 mod restart;
 mod support;
