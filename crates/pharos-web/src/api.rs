@@ -138,7 +138,7 @@ pub(crate) fn status<'a>(view: &'a StatusView) -> StatusSummary<'a> {
             title: &view.title,
             url: view.public_url.as_deref(),
         },
-        status: view.overall.as_str(),
+        status: view.overall_key(),
         description: view.overall_label(),
         components: view
             .groups
@@ -148,7 +148,7 @@ pub(crate) fn status<'a>(view: &'a StatusView) -> StatusSummary<'a> {
                     id: component.id.as_str(),
                     name: &component.name,
                     group: group.name.as_deref(),
-                    status: component.status.as_str(),
+                    status: component.status_key(),
                     status_since: time(component.since),
                 })
             })
@@ -183,7 +183,7 @@ fn component_detail<'a>(
         name: &component.name,
         group,
         description: component.description.as_deref(),
-        status: component.status.as_str(),
+        status: component.status_key(),
         status_since: time(component.since),
         uptime_90d: component.uptime,
         daily_uptime: component
@@ -202,7 +202,11 @@ fn component_detail<'a>(
                 id: &monitor.id,
                 name: &monitor.name,
                 kind: monitor.kind,
-                status: monitor.confirmed.as_str(),
+                status: if monitor.last.is_some() {
+                    monitor.confirmed.as_str()
+                } else {
+                    "pending"
+                },
                 last_check: monitor.last.as_ref().map(|last| CheckDto {
                     at: time(last.at),
                     status: last.status.as_str(),

@@ -87,7 +87,7 @@ fn millis(duration: Duration) -> String {
 pub(crate) fn index(view: &StatusView) -> Markup {
     let body = html! {
         @if let Some(description) = &view.description { p.lead { (description) } }
-        div class=(format!("banner s-{}", view.overall.as_str())) role="status" { (view.overall_label()) }
+        div class=(format!("banner s-{}", view.overall_key())) role="status" { (view.overall_label()) }
         @if !view.active.is_empty() {
             section.card {
                 h2 { "Active incidents" }
@@ -114,10 +114,10 @@ pub(crate) fn index(view: &StatusView) -> Markup {
 
 fn component_block(generated_at: DateTime<Utc>, component: &ComponentView) -> Markup {
     html! {
-        div class=(format!("component s-{}", component.status.as_str())) id=(format!("component-{}", component.id)) data-status=(component.status.as_str()) {
+        div class=(format!("component s-{}", component.status_key())) id=(format!("component-{}", component.id)) data-status=(component.status_key()) {
             div.row {
                 span.name { (component.name) }
-                span.status { (component.status.label()) }
+                span.status { (component.status_label()) }
             }
             @if let Some(description) = &component.description { div.desc { (description) } }
             div.bars aria-label=(format!("{} uptime, last {HISTORY_DAYS} days", component.name)) {
@@ -329,6 +329,7 @@ mod tests {
                     })
                     .collect(),
             }],
+            pending: false,
         }
     }
 

@@ -17,6 +17,8 @@ pub(crate) struct StatusView {
     pub(crate) description: Option<String>,
     pub(crate) public_url: Option<String>,
     pub(crate) overall: ComponentStatus,
+    /// No component has a check result yet.
+    pub(crate) pending: bool,
     pub(crate) groups: Vec<GroupView>,
     pub(crate) active: Vec<Incident>,
     /// Resolved incidents of the history window, newest first.
@@ -41,6 +43,27 @@ pub(crate) struct ComponentView {
     pub(crate) days: Vec<DayView>,
     pub(crate) uptime: Option<f64>,
     pub(crate) monitors: Vec<MonitorView>,
+    /// None of its checks has reported yet: its status is not known.
+    pub(crate) pending: bool,
+}
+
+impl ComponentView {
+    /// The status as shown: `pending` until a check has reported.
+    pub(crate) fn status_key(&self) -> &'static str {
+        if self.pending {
+            "pending"
+        } else {
+            self.status.as_str()
+        }
+    }
+
+    pub(crate) fn status_label(&self) -> &'static str {
+        if self.pending {
+            "Pending"
+        } else {
+            self.status.label()
+        }
+    }
 }
 
 pub(crate) struct DayView {
@@ -151,7 +174,7 @@ impl StatusView {
                     }
                 })
                 .collect();
-            let monitor_views = monitors
+            let monitor_views: Vec<MonitorView> = monitors
                 .iter()
                 .map(|monitor| {
                     let latest = live.monitors.get(&monitor.id);
@@ -179,6 +202,11 @@ impl StatusView {
                     }
                 })
                 .collect();
+            let pending = total.total == 0
+                && !status.is_incident()
+                && monitor_views
+                    .iter()
+                    .all(|monitor: &MonitorView| monitor.last.is_none());
             let view = ComponentView {
                 id: component.id.clone(),
                 name: component.name.clone(),
@@ -188,6 +216,7 @@ impl StatusView {
                 days,
                 uptime: total.uptime(),
                 monitors: monitor_views,
+                pending,
             };
             match groups
                 .iter_mut()
@@ -202,14 +231,18 @@ impl StatusView {
         }
         let statuses: Vec<ComponentStatus> = groups
             .iter()
-            .flat_map(|group| group.components.iter().map(|component| component.status))
+            .flat_map(|group| group.components.iter())
+            .filter(|component| !component.pending)
+            .map(|component| component.status)
             .collect();
+        let pending = statuses.is_empty();
         let overall = overall_status(&statuses);
         Self {
             title: config.page.title.clone(),
             description: config.page.description.clone(),
             public_url: config.server.public_url.as_ref().map(ToString::to_string),
             overall,
+            pending,
             groups,
             active,
             resolved,
@@ -261,7 +294,18 @@ pub(crate) fn overall_status(statuses: &[ComponentStatus]) -> ComponentStatus {
 }
 
 impl StatusView {
+    pub(crate) fn overall_key(&self) -> &'static str {
+        if self.pending {
+            "pending"
+        } else {
+            self.overall.as_str()
+        }
+    }
+
     pub(crate) fn overall_label(&self) -> &'static str {
+        if self.pending {
+            return "Checking: no results yet";
+        }
         match self.overall {
             ComponentStatus::Operational => "All systems operational",
             ComponentStatus::UnderMaintenance => "Maintenance in progress",
@@ -286,5 +330,64 @@ mod tests {
         );
         assert_eq!(overall_status(&[Operational, MajorOutage]), PartialOutage);
         assert_eq!(overall_status(&[MajorOutage, MajorOutage]), MajorOutage);
+    }
+
+    const CONFIG: &str = r#"
+[[components]]
+id = "mail"
+name = "Mail"
+
+[[components]]
+id = "web"
+name = "Web"
+
+[[monitors]]
+id = "smtp"
+name = "SMTP"
+component = "mail"
+type = "tcp"
+host = "127.0.0.1"
+port = 25
+
+[[monitors]]
+id = "https"
+name = "HTTPS"
+component = "web"
+type = "tcp"
+host = "127.0.0.1"
+port = 443
+"#;
+
+    #[test]
+    fn a_component_with_no_result_yet_is_pending_not_operational() {
+        let config = pharos_config::parse("pending.toml", CONFIG, &|_| None).unwrap();
+        let now = Utc::now();
+        let mut live = LiveState::default();
+        let view = StatusView::build(&config, &live, vec![], &[], &[], now);
+        assert!(view.pending);
+        assert_eq!(view.overall_key(), "pending");
+        let keys: Vec<_> = view.groups[0]
+            .components
+            .iter()
+            .map(ComponentView::status_key)
+            .collect();
+        assert_eq!(keys, ["pending", "pending"]);
+
+        live.monitors.insert(
+            pharos_core::MonitorId::new("smtp"),
+            pharos_engine::LatestResult {
+                at: now,
+                outcome: pharos_core::Outcome::up(Duration::from_millis(2), vec![]),
+                confirmed: ProbeStatus::Up,
+            },
+        );
+        let view = StatusView::build(&config, &live, vec![], &[], &[], now);
+        assert_eq!(view.overall_key(), "operational");
+        let keys: Vec<_> = view.groups[0]
+            .components
+            .iter()
+            .map(ComponentView::status_key)
+            .collect();
+        assert_eq!(keys, ["operational", "pending"]);
     }
 }

@@ -99,6 +99,17 @@ async fn the_page_shows_the_outage_and_its_incident_in_a_real_browser() {
         assert!(component_text.contains("Mail <script>alert(1)</script> submission"), "escaped text shows literally: {component_text}");
         let banner = browser.find(Locator::Css(".banner")).await?.text().await?;
         assert_eq!(banner, "Major system outage");
+        // The status colours really apply (an element with two class attributes lost them).
+        let colours = browser
+            .execute(
+                "return [getComputedStyle(document.querySelector('#component-svc .status')).color, \
+                         getComputedStyle(document.querySelector('.banner')).backgroundColor]",
+                vec![],
+            )
+            .await?;
+        assert_eq!(colours, serde_json::json!(["rgb(197, 48, 48)", "rgb(197, 48, 48)"]), "major outage is red");
+        let times = browser.execute("return [...document.querySelectorAll('time')].every(t => /^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ$/.test(t.dateTime) && /:\\d\\d:\\d\\d UTC$/.test(t.textContent))", vec![]).await?;
+        assert_eq!(times, serde_json::json!(true), "every time is machine-readable and shows seconds");
         let incident_link = browser.find(Locator::Css(&format!("a[href='/incidents/{incident_id}']"))).await?;
         assert_eq!(incident_link.text().await?, "Mail <script>alert(1)</script> submission: major outage");
 
