@@ -8,20 +8,28 @@ mod validate;
 
 pub use model::*;
 pub use problems::{ConfigErrors, Problem};
-pub use reader::EnvLookup;
-pub use validate::parse;
+pub use reader::{EnvLookup, MissingEnv};
+pub use validate::{parse, parse_with};
 
 /// A fully commented example configuration, printed by `pharos config example`.
 pub const EXAMPLE: &str = include_str!("../example.toml");
 
 /// Reads and validates a configuration file, resolving `${NAME}` from the process environment.
 pub fn load(path: &std::path::Path) -> Result<Config, LoadError> {
+    load_with(path, MissingEnv::Error).map(|(config, _)| config)
+}
+
+/// Like `load`, with the choice of what an unset variable is; returns the warnings too.
+pub fn load_with(
+    path: &std::path::Path,
+    missing_env: MissingEnv,
+) -> Result<(Config, Vec<Problem>), LoadError> {
     let source = std::fs::read_to_string(path).map_err(|error| LoadError::Read {
         path: path.display().to_string(),
         error,
     })?;
     let env = |name: &str| std::env::var(name).ok();
-    parse(&path.display().to_string(), &source, &env).map_err(LoadError::Invalid)
+    parse_with(&path.display().to_string(), &source, &env, missing_env).map_err(LoadError::Invalid)
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -45,6 +45,10 @@ pub(crate) struct Problems<'s> {
     file: &'s str,
     line_starts: Vec<usize>,
     found: Vec<(usize, Problem)>,
+    warnings: Vec<(usize, Problem)>,
+    /// Spans of values that name an unset environment variable: that is their one problem,
+    /// so nothing else is reported at them.
+    unresolved: Vec<Range<usize>>,
 }
 
 impl<'s> Problems<'s> {
@@ -56,30 +60,63 @@ impl<'s> Problems<'s> {
             file,
             line_starts,
             found: Vec::new(),
+            warnings: Vec::new(),
+            unresolved: Vec::new(),
         }
     }
 
     pub(crate) fn report(&mut self, span: Range<usize>, message: impl Into<String>) {
+        if self.is_unresolved(&span) {
+            return;
+        }
+        let problem = self.locate(&span, message);
+        self.found.push((span.start, problem));
+    }
+
+    /// A problem that does not stop the configuration from loading.
+    pub(crate) fn warn(&mut self, span: Range<usize>, message: impl Into<String>) {
+        let problem = self.locate(&span, message);
+        self.warnings.push((span.start, problem));
+    }
+
+    /// Marks a value as naming an unset variable (already reported); later problems at it are
+    /// consequences and are not reported.
+    pub(crate) fn unresolved(&mut self, span: Range<usize>) {
+        self.unresolved.push(span);
+    }
+
+    fn is_unresolved(&self, span: &Range<usize>) -> bool {
+        self.unresolved
+            .iter()
+            .any(|value| value.start <= span.start && span.end <= value.end)
+    }
+
+    fn locate(&self, span: &Range<usize>, message: impl Into<String>) -> Problem {
         let offset = span.start;
         let line_index = self
             .line_starts
             .partition_point(|&start| start <= offset)
             .saturating_sub(1);
         let column = offset - self.line_starts[line_index] + 1;
-        self.found.push((
-            offset,
-            Problem {
-                file: self.file.to_owned(),
-                line: line_index + 1,
-                column,
-                message: message.into(),
-            },
-        ));
+        Problem {
+            file: self.file.to_owned(),
+            line: line_index + 1,
+            column,
+            message: message.into(),
+        }
     }
 
-    pub(crate) fn into_result<T>(mut self, value: T) -> Result<T, ConfigErrors> {
+    /// The value with its warnings, or every problem found.
+    pub(crate) fn into_result<T>(mut self, value: T) -> Result<(T, Vec<Problem>), ConfigErrors> {
         if self.found.is_empty() {
-            return Ok(value);
+            self.warnings.sort_by_key(|(offset, _)| *offset);
+            self.warnings.dedup_by(|a, b| a.1 == b.1);
+            let warnings = self
+                .warnings
+                .into_iter()
+                .map(|(_, problem)| problem)
+                .collect();
+            return Ok((value, warnings));
         }
         self.found.sort_by_key(|(offset, _)| *offset);
         self.found.dedup_by(|a, b| a.1 == b.1);

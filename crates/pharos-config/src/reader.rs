@@ -10,9 +10,20 @@ use toml::Spanned;
 /// Expands `${NAME}` references from the environment (or whatever lookup the caller passes).
 pub type EnvLookup<'e> = &'e dyn Fn(&str) -> Option<String>;
 
+/// What an unset `${NAME}` is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MissingEnv {
+    /// An error: the configuration is about to be used (`serve`, `check`).
+    Error,
+    /// A warning: only the file is checked, or only what needs no secret is used
+    /// (`config validate`, `export`). The value reads as empty.
+    Warn,
+}
+
 pub(crate) struct Context<'s, 'e> {
     pub(crate) problems: Problems<'s>,
     pub(crate) env: EnvLookup<'e>,
+    pub(crate) missing_env: MissingEnv,
 }
 
 pub(crate) struct TableReader<'a, 'i> {
@@ -294,7 +305,7 @@ fn expand_env(cx: &mut Context<'_, '_>, text: &str, span: Range<usize>) -> Optio
     }
     let mut expanded = String::with_capacity(text.len());
     let mut rest = text;
-    let mut ok = true;
+    let mut unset = Vec::new();
     while let Some(start) = rest.find("${") {
         expanded.push_str(&rest[..start]);
         let after = &rest[start + 2..];
@@ -306,18 +317,23 @@ fn expand_env(cx: &mut Context<'_, '_>, text: &str, span: Range<usize>) -> Optio
         let name = &after[..end];
         match (cx.env)(name) {
             Some(value) => expanded.push_str(&value),
-            None => {
-                cx.problems.report(
-                    span.clone(),
-                    format!("environment variable `{name}` is not set"),
-                );
-                ok = false;
-            }
+            None => unset.push(name.to_owned()),
         }
         rest = &after[end + 1..];
     }
     expanded.push_str(rest);
-    ok.then_some(expanded)
+    if unset.is_empty() {
+        return Some(expanded);
+    }
+    for name in unset {
+        let message = format!("environment variable `{name}` is not set");
+        match cx.missing_env {
+            MissingEnv::Error => cx.problems.report(span.clone(), message),
+            MissingEnv::Warn => cx.problems.warn(span.clone(), message),
+        }
+    }
+    cx.problems.unresolved(span);
+    Some(String::new())
 }
 
 /// The known key closest to a misspelt one, if any is close enough to suggest.

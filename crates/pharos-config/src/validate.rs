@@ -4,6 +4,7 @@
 use crate::model::*;
 use crate::problems::{ConfigErrors, Problems};
 use crate::reader::{Context, EnvLookup, TableReader};
+use crate::{MissingEnv, Problem};
 use base64::Engine as _;
 use pharos_core::{ComponentId, DetectionPolicy, EventKind, IncidentTemplates, MonitorId};
 use secrecy::SecretString;
@@ -15,12 +16,24 @@ use std::time::Duration;
 use toml::de::DeTable;
 use url::Url;
 
-/// Parses and validates a configuration; `file` names it in problems, `env` resolves `${NAME}`.
+/// Parses and validates a configuration; `file` names it in problems, `env` resolves `${NAME}`
+/// and an unset variable is an error.
 pub fn parse(file: &str, source: &str, env: EnvLookup<'_>) -> Result<Config, ConfigErrors> {
+    parse_with(file, source, env, MissingEnv::Error).map(|(config, _)| config)
+}
+
+/// Like `parse`, with the choice of what an unset variable is; returns the warnings too.
+pub fn parse_with(
+    file: &str,
+    source: &str,
+    env: EnvLookup<'_>,
+    missing_env: MissingEnv,
+) -> Result<(Config, Vec<Problem>), ConfigErrors> {
     let (document, syntax_errors) = DeTable::parse_recoverable(source);
     let mut cx = Context {
         problems: Problems::new(file, source),
         env,
+        missing_env,
     };
     for error in syntax_errors {
         let message = error.message().trim().replace('\n', "; ");
@@ -154,6 +167,8 @@ fn read_incidents(cx: &mut Context<'_, '_>, root: &mut TableReader<'_, '_>) -> I
 struct MonitorDefaults {
     /// Whether `[defaults]` set the interval explicitly.
     interval_set: bool,
+    /// Whether `[defaults]` set the timeout explicitly.
+    timeout_set: bool,
     interval: Duration,
     timeout: Duration,
     policy: DetectionPolicy,
@@ -163,6 +178,7 @@ struct MonitorDefaults {
 fn read_defaults(cx: &mut Context<'_, '_>, root: &mut TableReader<'_, '_>) -> MonitorDefaults {
     let mut defaults = MonitorDefaults {
         interval_set: false,
+        timeout_set: false,
         interval: Duration::from_secs(30),
         timeout: Duration::from_secs(10),
         policy: DetectionPolicy::default(),
@@ -171,6 +187,8 @@ fn read_defaults(cx: &mut Context<'_, '_>, root: &mut TableReader<'_, '_>) -> Mo
     let Some(mut table) = root.table(cx, "defaults", "[defaults]") else {
         return defaults;
     };
+    defaults.interval_set = table.has("interval");
+    defaults.timeout_set = table.has("timeout");
     read_timing(cx, &mut table, &mut defaults);
     table.finish(cx);
     defaults
@@ -199,20 +217,26 @@ fn read_timing(
     if let Some(threshold) = table.duration(cx, "degraded_above") {
         timing.degraded_above = Some(threshold);
     }
+    // Values inherited from [defaults] were checked there: a bad one is reported once, at it.
+    let interval_span = table.value("interval").map(|value| value.span());
+    let timeout_span = table.value("timeout").map(|value| value.span());
     if timing.interval < Duration::from_secs(1) {
-        cx.problems.report(
-            table.span.clone(),
-            format!("`interval` in {} must be at least 1s", table.name),
-        );
-    }
-    if timing.timeout.is_zero() || timing.timeout > timing.interval {
-        cx.problems.report(
-            table.span.clone(),
-            format!(
-                "`timeout` in {} must be above zero and no longer than `interval`",
-                table.name
-            ),
-        );
+        if let Some(span) = interval_span.clone() {
+            cx.problems.report(
+                span,
+                format!("`interval` in {} must be at least 1s", table.name),
+            );
+        }
+    } else if timing.timeout.is_zero() || timing.timeout > timing.interval {
+        if let Some(span) = timeout_span.or(interval_span) {
+            cx.problems.report(
+                span,
+                format!(
+                    "`timeout` in {} must be above zero and no longer than `interval`",
+                    table.name
+                ),
+            );
+        }
     }
 }
 
@@ -369,18 +393,32 @@ fn read_monitors(
             None => None,
         };
         // A mail-flow check waits for delivery: unless told otherwise it runs every 5 minutes
-        // and may take as long as its delivery deadline plus time to send and clean up.
-        if let Some(ProbeSpec::Mailflow(spec)) = &probe {
+        // and may take its delivery deadline plus 30s to send and clean up (less if its
+        // interval is shorter than that).
+        let inherited_is_sane =
+            timing.interval >= Duration::from_secs(1) && timing.timeout <= timing.interval;
+        if let (Some(ProbeSpec::Mailflow(spec)), true) = (&probe, inherited_is_sane) {
             if !table.has("interval") && !defaults.interval_set {
                 timing.interval = Duration::from_secs(300);
             }
-            if !table.has("timeout") {
-                timing.timeout = spec.deliver_within + Duration::from_secs(30);
+            if !table.has("timeout") && !defaults.timeout_set {
+                timing.timeout =
+                    (spec.deliver_within + Duration::from_secs(30)).min(timing.interval);
             }
-            if timing.timeout > timing.interval {
+            if timing.timeout <= spec.deliver_within || timing.timeout > timing.interval {
+                let needed = spec.deliver_within + Duration::from_secs(30);
                 cx.problems.report(
                     table.span.clone(),
-                    format!("`timeout` of {} must be no longer than its `interval`; a mail-flow check needs `deliver_within` plus 30s", table.name),
+                    format!(
+                        "{} waits up to `deliver_within` ({}) for delivery, so its `timeout` ({}) must be longer than that and no longer than its `interval` ({}); \
+                         with this deadline, set `interval` to {} or more (timeout then defaults to {}), or shorten `deliver_within`",
+                        table.name,
+                        humantime::format_duration(spec.deliver_within),
+                        humantime::format_duration(timing.timeout),
+                        humantime::format_duration(timing.interval),
+                        humantime::format_duration(needed),
+                        humantime::format_duration(needed),
+                    ),
                 );
             }
         }

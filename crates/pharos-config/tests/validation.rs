@@ -1,6 +1,7 @@
 //! Configuration validation: the example is valid, and a broken file lists every problem.
 
 use pharos_config::{parse, ProbeSpec};
+use std::time::Duration;
 
 fn env(name: &str) -> Option<String> {
     match name {
@@ -124,7 +125,7 @@ fn a_timeout_longer_than_the_interval_is_refused() {
     let errors = parse("t.toml", source, &env).unwrap_err();
     assert!(
         errors.to_string().contains(
-            "t.toml:1:1: `timeout` in [defaults] must be above zero and no longer than `interval`"
+            "t.toml:3:11: `timeout` in [defaults] must be above zero and no longer than `interval`"
         ),
         "{errors}"
     );
@@ -177,4 +178,161 @@ fn the_update_reminder_interval_is_read_and_checked() {
         errors.to_string(),
         "i.toml:1:1: `update_every` in [incidents] must be at least 1m"
     );
+}
+
+/// One minimal monitor of every type, for checks that must hold for all of them.
+const EVERY_TYPE: &str = r#"
+[[components]]
+id = "all"
+name = "All"
+
+[[monitors]]
+id = "http"
+component = "all"
+type = "http"
+url = "https://example.test/"
+
+[[monitors]]
+id = "tcp"
+component = "all"
+type = "tcp"
+host = "example.test"
+port = 25
+
+[[monitors]]
+id = "dns"
+component = "all"
+type = "dns"
+query = "example.test"
+
+[[monitors]]
+id = "tls"
+component = "all"
+type = "tls"
+host = "example.test"
+port = 465
+
+[[monitors]]
+id = "smtp"
+component = "all"
+type = "smtp"
+host = "example.test"
+port = 25
+
+[[monitors]]
+id = "imap"
+component = "all"
+type = "imap"
+host = "example.test"
+port = 993
+tls = "implicit"
+
+[[monitors]]
+id = "pop3"
+component = "all"
+type = "pop3"
+host = "example.test"
+port = 995
+tls = "implicit"
+
+[[monitors]]
+id = "mailflow"
+component = "all"
+type = "mailflow"
+deliver_within = "20s"
+degraded_after = "5s"
+
+[monitors.send]
+host = "example.test"
+port = 25
+tls = "none"
+from = "probe@example.test"
+to = "probe@example.test"
+
+[monitors.receive]
+host = "example.test"
+port = 993
+tls = "implicit"
+username = "probe@example.test"
+password = "secret"
+
+[[monitors]]
+id = "maildomain"
+component = "all"
+type = "maildomain"
+domain = "example.test"
+"#;
+
+#[test]
+fn every_defaults_key_reaches_every_probe_type() {
+    let source = format!(
+        "[defaults]\ninterval = \"45s\"\ntimeout = \"40s\"\nfailures_to_confirm = 3\n\
+         successes_to_recover = 4\nconfirm_delay = \"2s\"\ndegraded_above = \"900ms\"\n{EVERY_TYPE}"
+    );
+    let config = parse("d.toml", &source, &env).unwrap_or_else(|errors| panic!("{errors}"));
+    assert_eq!(config.monitors.len(), 9, "one monitor of every type");
+    for monitor in &config.monitors {
+        let id = monitor.id.as_str();
+        assert_eq!(monitor.interval, Duration::from_secs(45), "{id}");
+        assert_eq!(monitor.timeout, Duration::from_secs(40), "{id}");
+        assert_eq!(monitor.policy.failures_to_confirm, 3, "{id}");
+        assert_eq!(monitor.policy.successes_to_recover, 4, "{id}");
+        assert_eq!(monitor.policy.confirm_delay, Duration::from_secs(2), "{id}");
+        assert_eq!(
+            monitor.degraded_above,
+            Some(Duration::from_millis(900)),
+            "{id}"
+        );
+    }
+}
+
+#[test]
+fn a_bad_value_in_defaults_is_reported_once_at_the_value() {
+    let source = format!("[defaults]\ninterval = \"500ms\"\n{EVERY_TYPE}");
+    let errors = parse("d.toml", &source, &env).unwrap_err();
+    assert_eq!(
+        errors.to_string(),
+        "d.toml:2:12: `interval` in [defaults] must be at least 1s"
+    );
+}
+
+#[test]
+fn a_short_mail_flow_interval_says_what_it_needs() {
+    let source = r#"
+[[components]]
+id = "mail"
+name = "Mail"
+
+[[monitors]]
+id = "flow"
+component = "mail"
+type = "mailflow"
+interval = "1m"
+
+[monitors.send]
+host = "example.test"
+port = 25
+tls = "none"
+from = "probe@example.test"
+to = "probe@example.test"
+
+[monitors.receive]
+host = "example.test"
+port = 993
+tls = "implicit"
+username = "probe@example.test"
+password = "secret"
+"#;
+    let errors = parse("f.toml", source, &env).unwrap_err().to_string();
+    assert!(
+        errors.contains("waits up to `deliver_within` (2m) for delivery")
+            && errors.contains("set `interval` to 2m 30s or more"),
+        "{errors}"
+    );
+    let shorter = source.replace(
+        "interval = \"1m\"",
+        "interval = \"1m\"\ndeliver_within = \"40s\"",
+    );
+    let config = parse("f.toml", &shorter, &env).unwrap_or_else(|errors| panic!("{errors}"));
+    assert_eq!(config.monitors[0].timeout, Duration::from_secs(60));
 }

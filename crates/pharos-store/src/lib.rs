@@ -17,6 +17,8 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("database migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("there is no database at {0}")]
+    Missing(String),
     #[error("the database did not confirm the commit; nothing of this write is acknowledged")]
     NotCommitted,
     #[error("corrupt stored value in {what}: {detail}")]

@@ -14,8 +14,9 @@ pub(crate) fn example() -> ExitCode {
 }
 
 pub(crate) fn validate(file: &Path) -> ExitCode {
-    match pharos_config::load(file) {
-        Ok(config) => {
+    match pharos_config::load_with(file, pharos_config::MissingEnv::Warn) {
+        Ok((config, warnings)) => {
+            print_warnings(&warnings);
             println!(
                 "{}: valid ({} components, {} monitors, {} channels)",
                 file.display(),
@@ -26,6 +27,14 @@ pub(crate) fn validate(file: &Path) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(error) => report_load_error(&error),
+    }
+}
+
+/// Prints what does not stop a configuration from loading here (unset variables that
+/// `serve` will need).
+pub(crate) fn print_warnings(warnings: &[pharos_config::Problem]) {
+    for warning in warnings {
+        eprintln!("{warning} (warning)");
     }
 }
 

@@ -25,13 +25,28 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `location`, a path or a `sqlite://` URL, and
     /// brings its schema up to date.
     pub async fn open(location: &str) -> StoreResult<Self> {
+        Self::open_with(location, true).await
+    }
+
+    /// Opens the database at `location` only if it exists (for reading what `serve` wrote),
+    /// and brings its schema up to date.
+    pub async fn open_existing(location: &str) -> StoreResult<Self> {
+        Self::open_with(location, false).await
+    }
+
+    async fn open_with(location: &str, create: bool) -> StoreResult<Self> {
         let options = if location.starts_with("sqlite:") {
             SqliteConnectOptions::from_str(location)?
         } else {
             SqliteConnectOptions::new().filename(Path::new(location))
         };
+        if !create && !options.get_filename().exists() {
+            return Err(StoreError::Missing(
+                options.get_filename().display().to_string(),
+            ));
+        }
         let options = options
-            .create_if_missing(true)
+            .create_if_missing(create)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))

@@ -288,3 +288,90 @@ async fn disk_full_then_space_returns_loses_nothing_acknowledged() {
     drop(pharos);
     drop(disk);
 }
+
+/// Before: `pharos export` on a path with no database created an empty one and published
+/// "All systems operational".
+#[test]
+fn export_without_a_database_refuses_instead_of_publishing_an_empty_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("missing.db");
+    let config = dir.path().join("pharos.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\ndatabase = \"{}\"\n\n[[components]]\nid = \"web\"\nname = \"Web\"\n\n\
+             [[monitors]]\nid = \"web-tcp\"\ncomponent = \"web\"\ntype = \"tcp\"\nhost = \"127.0.0.1\"\nport = 443\n",
+            database.display()
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("site");
+    let output = Command::new(binary())
+        .args(["export", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(66), "{stderr}");
+    assert!(stderr.contains("no database"), "{stderr}");
+    assert!(!database.exists(), "no database was created");
+    assert!(!out.join("index.html").exists(), "nothing was published");
+}
+
+/// Before: validating the shipped examples failed when their secrets' variables were unset,
+/// and one unset variable cascaded into further errors at the same value.
+#[test]
+fn unset_secret_variables_are_warnings_for_validate_and_errors_for_serve() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for example in [
+        "crates/pharos-config/example.toml",
+        "examples/email-status.toml",
+    ] {
+        let output = Command::new(binary())
+            .args(["config", "validate"])
+            .arg(root.join(example))
+            .env_remove("PHAROS_ADMIN_TOKEN")
+            .env_remove("PHAROS_WEBHOOK_SECRET")
+            .env_remove("PHAROS_MAIL_PASSWORD")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{example}: {stderr}");
+        assert!(
+            stderr.contains("is not set (warning)"),
+            "{example}: {stderr}"
+        );
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("pharos.toml");
+    std::fs::write(
+        &config,
+        "[server]\nadmin_token = \"${PHAROS_TEST_UNSET_TOKEN}\"\n\n[[components]]\nid = \"web\"\nname = \"Web\"\n\n\
+         [[monitors]]\nid = \"web-tcp\"\ncomponent = \"web\"\ntype = \"tcp\"\nhost = \"127.0.0.1\"\nport = 443\n",
+    )
+    .unwrap();
+    let output = Command::new(binary())
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env_remove("PHAROS_TEST_UNSET_TOKEN")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(64), "{stderr}");
+    let problems: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.contains("pharos.toml:"))
+        .collect();
+    assert_eq!(
+        problems.len(),
+        1,
+        "one problem, not a cascade (the empty value is not also too short): {stderr}"
+    );
+    assert!(
+        problems[0].contains("`PHAROS_TEST_UNSET_TOKEN` is not set"),
+        "{stderr}"
+    );
+}
