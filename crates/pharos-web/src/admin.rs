@@ -183,6 +183,29 @@ struct NewUpdate {
 
 /// The longest update message accepted.
 const MESSAGE_LIMIT: usize = 5_000;
+/// The largest admin request body read (a message of the longest length, JSON-escaped).
+const BODY_LIMIT: usize = 64 * 1024;
+/// An admin request body must arrive within this.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Reads a request body, only once the client is admitted: at most `BODY_LIMIT` bytes,
+/// within `BODY_TIMEOUT`.
+async fn read_body(body: axum::body::Body) -> Result<axum::body::Bytes, ApiError> {
+    match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, BODY_LIMIT)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(_)) => Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body must be at most {BODY_LIMIT} bytes (or it was cut off)"),
+        )),
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the body did not arrive within {} s",
+                BODY_TIMEOUT.as_secs()
+            ),
+        )),
+    }
+}
 
 /// Posts an operator's update on an open incident (`status` investigating, identified or
 /// monitoring, and a `message`); answers once it is saved and its notifications are queued.
@@ -191,9 +214,10 @@ pub(crate) async fn post_update(
     headers: HeaderMap,
     client: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
     axum::extract::Path(id): axum::extract::Path<String>,
-    body: axum::body::Bytes,
+    body: axum::body::Body,
 ) -> Result<Response, ApiError> {
     admit(&state, &headers, client)?;
+    let body = read_body(body).await?;
     let id: i64 = id.parse().map_err(|_| {
         ApiError::new(
             StatusCode::BAD_REQUEST,

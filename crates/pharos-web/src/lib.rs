@@ -10,10 +10,12 @@ mod metrics;
 mod pages;
 mod renderer;
 mod router;
+mod server;
 mod snapshot;
 mod view;
 
 pub use export::{export, ExportError};
 pub use renderer::Renderer;
 pub use router::{router, WebState};
+pub use server::{raise_descriptor_limit, serve, ServerLimits};
 pub use snapshot::PageCache;

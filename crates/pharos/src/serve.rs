@@ -8,7 +8,7 @@ use pharos_config::{ChannelKind, Config};
 use pharos_engine::{Engine, EngineOptions};
 use pharos_notify::{Channels, OutboxWorker, WebhookSender};
 use pharos_store::{SqliteStore, Store};
-use pharos_web::{router, PageCache, Renderer, WebState};
+use pharos_web::{router, PageCache, Renderer, ServerLimits, WebState};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -70,6 +70,14 @@ async fn serve(
     demo: Option<pharos_demo::Demo>,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
+    let descriptors = pharos_web::raise_descriptor_limit();
+    let limits = ServerLimits::for_descriptors(descriptors);
+    tracing::info!(
+        descriptors,
+        max_connections = limits.max_connections,
+        max_per_client = limits.max_per_client,
+        "open-file limit"
+    );
     let store: Arc<dyn Store> = Arc::new(
         SqliteStore::open(&config.server.database)
             .await
@@ -139,16 +147,7 @@ async fn serve(
         tokio::spawn(async move { demo.run_cycle(shutdown).await })
     });
 
-    let mut server_shutdown = shutdown.clone();
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        let _ = server_shutdown.wait_for(|stopping| *stopping).await;
-    })
-    .await
-    .context("the web server failed")?;
+    pharos_web::serve(listener, app, limits, shutdown.clone()).await;
 
     tracing::info!("stopping: finishing queued work");
     engine.join().await;

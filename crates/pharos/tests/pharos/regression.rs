@@ -375,3 +375,119 @@ fn unset_secret_variables_are_warnings_for_validate_and_errors_for_serve() {
         "{stderr}"
     );
 }
+
+/// Opens `count` idle connections to `server` from `source` (an address of the loopback net).
+async fn hold_connections(
+    server: std::net::SocketAddr,
+    source: std::net::IpAddr,
+    count: usize,
+) -> Vec<tokio::net::TcpStream> {
+    let mut held = Vec::with_capacity(count);
+    for _ in 0..count {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(std::net::SocketAddr::new(source, 0)).unwrap();
+        if let Ok(Ok(stream)) =
+            tokio::time::timeout(Duration::from_secs(2), socket.connect(server)).await
+        {
+            held.push(stream);
+        }
+    }
+    held
+}
+
+/// Before: one client holding 1,100 idle connections (open-file limit 1024) made the page
+/// unreachable and every probe fail with "Too many open files", which opened false incidents
+/// for healthy components and sent them out.
+#[tokio::test]
+async fn a_client_holding_1100_idle_connections_exhausts_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = WebhookReceiver::start("127.0.0.1:0".parse().unwrap(), SECRET)
+        .await
+        .unwrap();
+    let targets = vec![TcpTarget::start().await, TcpTarget::start().await];
+    let database = dir.path().join("pharos.db");
+    let config = flapping_config(
+        dir.path(),
+        &database,
+        &targets.iter().collect::<Vec<_>>(),
+        &receiver.url(),
+    );
+    let pharos = Pharos::start_with_descriptor_limit(&config, dir.path(), 1024);
+    eventually(Duration::from_secs(15), "first checks", || async {
+        let components = pharos.get_json("/api/v1/components").await;
+        components
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|component| component["monitors"][0]["last_check"]["status"] == "up")
+            .then_some(())
+    })
+    .await;
+
+    let hostile = hold_connections(pharos.address, [127, 0, 0, 2].into(), 1100).await;
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(12) {
+        let (status, _) = pharos.get("/").await;
+        assert_eq!(
+            status, 200,
+            "the page answers others while one client holds connections"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let components = pharos.get_json("/api/v1/components").await;
+    for component in components.as_array().unwrap() {
+        assert_eq!(component["status"], "operational", "{component}");
+        let last = &component["monitors"][0]["last_check"];
+        assert_eq!(last["status"], "up", "{last}");
+    }
+    let incidents = pharos.get_json("/api/v1/incidents").await;
+    assert_eq!(
+        incidents["incidents"],
+        serde_json::json!([]),
+        "no false incident"
+    );
+    assert!(receiver.received().is_empty(), "nothing false was sent");
+    assert!(
+        !pharos.log_text().contains("Too many open files"),
+        "{}",
+        pharos.log_text()
+    );
+    drop(hostile);
+    drop(targets);
+}
+
+/// Before: a client that sends headers slowly, or stalls its body, could hold SIGTERM up.
+#[tokio::test]
+async fn sigterm_ends_within_10_s_whatever_clients_do() {
+    use tokio::io::AsyncWriteExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let target = TcpTarget::start().await;
+    let config = write_config(dir.path(), target.address, "http://127.0.0.1:9/unused");
+    let pharos = Pharos::start(&config, dir.path());
+    let mut slow = Vec::new();
+    for index in 0..4 {
+        let mut stream = tokio::net::TcpStream::connect(pharos.address)
+            .await
+            .unwrap();
+        let request = if index % 2 == 0 {
+            // Headers that never end.
+            "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ".to_owned()
+        } else {
+            // A body that never comes.
+            format!(
+                "POST /api/v1/admin/incidents/1/updates HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\nContent-Length: 1000\r\n\r\n{{"
+            )
+        };
+        stream.write_all(request.as_bytes()).await.unwrap();
+        slow.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let asked = Instant::now();
+    pharos.terminate();
+    assert!(
+        asked.elapsed() < Duration::from_secs(10),
+        "SIGTERM took {:?}",
+        asked.elapsed()
+    );
+    drop(slow);
+}

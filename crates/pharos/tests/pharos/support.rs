@@ -28,7 +28,25 @@ impl Pharos {
     /// Starts `pharos serve --config <config>` on a port the system picks, and waits for it
     /// to say where it listens.
     pub(crate) fn start(config: &Path, workdir: &Path) -> Self {
-        let mut child = Command::new(binary())
+        Self::start_with(config, workdir, Command::new(binary()))
+    }
+
+    /// Starts pharos with an open-file limit of `descriptors` (soft and hard).
+    pub(crate) fn start_with_descriptor_limit(
+        config: &Path,
+        workdir: &Path,
+        descriptors: u32,
+    ) -> Self {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!("ulimit -n {descriptors} && exec \"$0\" \"$@\""))
+            .arg(binary());
+        Self::start_with(config, workdir, command)
+    }
+
+    fn start_with(config: &Path, workdir: &Path, mut command: Command) -> Self {
+        let mut child = command
             .args(["serve", "--config"])
             .arg(config)
             .args(["--listen", "127.0.0.1:0"])
