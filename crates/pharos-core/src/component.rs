@@ -17,7 +17,7 @@ pub fn derive_component_status(
         match status {
             ProbeStatus::Down => down += 1,
             ProbeStatus::Degraded => degraded += 1,
-            ProbeStatus::Up => {}
+            ProbeStatus::Up | ProbeStatus::Unknown => {}
         }
     }
     if total > 0 && down == total {

@@ -77,6 +77,11 @@ impl MonitorHealth {
         at: DateTime<Utc>,
         policy: &DetectionPolicy,
     ) -> Option<Transition> {
+        // A check pharos could not run says nothing about the target: it neither counts
+        // toward an outage nor toward recovery.
+        if status == ProbeStatus::Unknown {
+            return None;
+        }
         if self.last == Some(status) {
             self.last_streak = self.last_streak.saturating_add(1);
         } else {
@@ -165,7 +170,25 @@ mod tests {
             .collect()
     }
 
-    use ProbeStatus::{Degraded, Down, Up};
+    use ProbeStatus::{Degraded, Down, Unknown, Up};
+
+    #[test]
+    fn checks_pharos_could_not_run_count_neither_toward_an_outage_nor_a_recovery() {
+        let mut health = MonitorHealth::default();
+        assert!(feed(
+            &mut health,
+            &[(0, Up), (30, Unknown), (35, Unknown), (40, Unknown)]
+        )
+        .is_empty());
+        assert_eq!(health.confirmed, Up);
+        assert_eq!(health.first_failure_at, None);
+        // Between two real failures, an unknown neither breaks nor extends the streak.
+        let transitions = feed(&mut health, &[(50, Down), (55, Unknown), (60, Down)]);
+        assert_eq!(transitions.len(), 1);
+        assert_eq!(health.confirmed, Down);
+        assert!(feed(&mut health, &[(70, Up), (75, Unknown), (80, Unknown)]).is_empty());
+        assert_eq!(health.confirmed, Down, "unknowns do not recover a monitor");
+    }
 
     #[test]
     fn one_failure_does_not_confirm_an_outage() {

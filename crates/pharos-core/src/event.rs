@@ -14,15 +14,19 @@ pub enum EventKind {
     ComponentStatusChanged,
     #[serde(rename = "incident.update_overdue")]
     IncidentUpdateOverdue,
+    /// pharos itself cannot run checks (its own resources); for operators, not subscribers.
+    #[serde(rename = "pharos.degraded")]
+    PharosDegraded,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 5] = [
+    pub const ALL: [EventKind; 6] = [
         EventKind::IncidentOpened,
         EventKind::IncidentUpdated,
         EventKind::IncidentResolved,
         EventKind::ComponentStatusChanged,
         EventKind::IncidentUpdateOverdue,
+        EventKind::PharosDegraded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -32,6 +36,7 @@ impl EventKind {
             EventKind::IncidentResolved => "incident.resolved",
             EventKind::ComponentStatusChanged => "component.status_changed",
             EventKind::IncidentUpdateOverdue => "incident.update_overdue",
+            EventKind::PharosDegraded => "pharos.degraded",
         }
     }
 

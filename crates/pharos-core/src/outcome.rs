@@ -62,6 +62,17 @@ impl Outcome {
         }
     }
 
+    /// pharos could not run the check; `reason` says what of its own was missing.
+    pub fn unknown(latency: Duration, phases: Vec<Phase>, reason: impl Into<String>) -> Self {
+        Self {
+            status: ProbeStatus::Unknown,
+            latency,
+            phases,
+            reason: Some(reason.into()),
+            detail: None,
+        }
+    }
+
     pub fn with_detail(mut self, detail: Option<String>) -> Self {
         self.detail = detail;
         self

@@ -10,6 +10,9 @@ pub enum ProbeStatus {
     Up,
     Degraded,
     Down,
+    /// pharos could not run the check (its own fault: out of file descriptors, no local
+    /// address). Says nothing about the target and never counts toward an outage.
+    Unknown,
 }
 
 impl ProbeStatus {
@@ -18,6 +21,7 @@ impl ProbeStatus {
             ProbeStatus::Up => "up",
             ProbeStatus::Degraded => "degraded",
             ProbeStatus::Down => "down",
+            ProbeStatus::Unknown => "unknown",
         }
     }
 
@@ -26,6 +30,7 @@ impl ProbeStatus {
             "up" => Some(ProbeStatus::Up),
             "degraded" => Some(ProbeStatus::Degraded),
             "down" => Some(ProbeStatus::Down),
+            "unknown" => Some(ProbeStatus::Unknown),
             _ => None,
         }
     }

@@ -10,7 +10,7 @@ use pharos_core::{
     IncidentPhase, IncidentUpdate, MonitorHealth, Outcome, ProbeStatus, TimelineEntry,
     TimelineKind,
 };
-use pharos_notify::{component_event, incident_event, new_message_id};
+use pharos_notify::{component_event, incident_event, new_message_id, pharos_degraded_event};
 use pharos_store::{Batch, EngineState, IncidentChange, MessageState, OutboxMessage, ResultRecord};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,6 +27,8 @@ pub struct Evaluator {
     orphaned_incidents: Vec<Incident>,
     /// Ids reserved in the store and not yet used.
     incident_ids: std::collections::VecDeque<std::ops::Range<i64>>,
+    /// When pharos last could not run a check of its own fault, while that episode lasts.
+    own_fault_seen_at: Option<DateTime<Utc>>,
     /// A component whose incident could not open for want of an id.
     waiting_for_id: bool,
     dirty_health: Vec<bool>,
@@ -71,6 +73,7 @@ impl Evaluator {
             orphaned_incidents,
             incident_ids: std::iter::once(state.incident_ids).collect(),
             waiting_for_id: false,
+            own_fault_seen_at: None,
         }
     }
 
@@ -151,9 +154,12 @@ impl Evaluator {
         let info = &topology.monitors[monitor];
         let policy = info.policy;
         let component = info.component;
+        self.note_own_fault(monitor, at, &outcome, batch);
         let transition = self.health[monitor].observe(outcome.status, at, &policy);
         self.dirty_health[monitor] = true;
-        if outcome.status != ProbeStatus::Up && self.first_failure_reason[monitor].is_none() {
+        if !matches!(outcome.status, ProbeStatus::Up | ProbeStatus::Unknown)
+            && self.first_failure_reason[monitor].is_none()
+        {
             self.first_failure_reason[monitor] = outcome.reason.clone();
         }
         if let Some(transition) = transition {
@@ -182,6 +188,52 @@ impl Evaluator {
             at,
             outcome,
         });
+    }
+
+    /// A check pharos could not run raises one `pharos.degraded` per episode (an episode
+    /// ends after `OWN_FAULT_QUIET` without such a check).
+    fn note_own_fault(
+        &mut self,
+        monitor: usize,
+        at: DateTime<Utc>,
+        outcome: &Outcome,
+        batch: &mut Batch,
+    ) {
+        if outcome.status != ProbeStatus::Unknown {
+            if self
+                .own_fault_seen_at
+                .is_some_and(|seen| at - seen > OWN_FAULT_QUIET)
+            {
+                tracing::info!("pharos runs its checks again");
+                self.own_fault_seen_at = None;
+            }
+            return;
+        }
+        let new_episode = self.own_fault_seen_at.is_none();
+        self.own_fault_seen_at = Some(at);
+        if !new_episode {
+            return;
+        }
+        let info = &self.topology.monitors[monitor];
+        let reason = outcome
+            .reason
+            .as_deref()
+            .unwrap_or("pharos could not run this check");
+        tracing::warn!(monitor = %info.id, "{reason}; such checks count neither as up nor as down");
+        let payload = pharos_degraded_event(&info.id, &info.name, reason, at);
+        for route in self
+            .topology
+            .routes
+            .iter()
+            .filter(|route| route.events.contains(&EventKind::PharosDegraded))
+        {
+            batch.outbox.push(outbox_message(
+                route,
+                EventKind::PharosDegraded,
+                payload.clone(),
+                at,
+            ));
+        }
     }
 
     /// Posts an operator's update on an open incident.
@@ -491,22 +543,36 @@ impl Evaluator {
             .iter()
             .filter(|route| route.wants(event, component_id))
         {
-            let give_up_after = chrono::Duration::from_std(route.give_up_after)
-                .unwrap_or(chrono::Duration::days(1));
-            batch.outbox.push(OutboxMessage {
-                id: new_message_id(),
-                channel_id: route.channel_id.clone(),
-                event,
-                payload: payload.clone(),
-                created_at: at,
-                next_attempt_at: at,
-                give_up_at: at + give_up_after,
-                attempts: 0,
-                state: MessageState::Pending,
-                delivered_at: None,
-                last_error: None,
-            });
+            batch
+                .outbox
+                .push(outbox_message(route, event, payload.clone(), at));
         }
+    }
+}
+
+/// An episode of checks pharos could not run ends after this long without one.
+const OWN_FAULT_QUIET: chrono::Duration = chrono::Duration::minutes(5);
+
+fn outbox_message(
+    route: &crate::topology::Route,
+    event: EventKind,
+    payload: String,
+    at: DateTime<Utc>,
+) -> OutboxMessage {
+    let give_up_after =
+        chrono::Duration::from_std(route.give_up_after).unwrap_or(chrono::Duration::days(1));
+    OutboxMessage {
+        id: new_message_id(),
+        channel_id: route.channel_id.clone(),
+        event,
+        payload,
+        created_at: at,
+        next_attempt_at: at,
+        give_up_at: at + give_up_after,
+        attempts: 0,
+        state: MessageState::Pending,
+        delivered_at: None,
+        last_error: None,
     }
 }
 

@@ -72,6 +72,24 @@ pub fn incident_event(
     .to_string()
 }
 
+/// pharos could not run a check for a reason of its own (out of file descriptors, say).
+pub fn pharos_degraded_event(
+    monitor: &pharos_core::MonitorId,
+    monitor_name: &str,
+    reason: &str,
+    at: DateTime<Utc>,
+) -> String {
+    json!({
+        "type": EventKind::PharosDegraded.as_str(),
+        "timestamp": time(at),
+        "data": {
+            "reason": reason,
+            "monitor": { "id": monitor.as_str(), "name": monitor_name, "status": "unknown", "reason": reason },
+        }
+    })
+    .to_string()
+}
+
 pub fn component_event(
     component: &ComponentId,
     component_name: &str,

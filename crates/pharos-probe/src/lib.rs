@@ -95,7 +95,7 @@ impl Prober {
                 clock.finish(Verdict::Down(reason))
             }
         };
-        self.apply_latency_threshold(outcome)
+        self.apply_latency_threshold(own_fault_is_unknown(outcome))
     }
 
     async fn run_inner(&self, clock: &mut PhaseClock) -> Verdict {
@@ -124,6 +124,22 @@ impl Prober {
             }
             _ => outcome,
         }
+    }
+}
+
+/// A failure that was pharos's own (however a protocol module worded around it) is
+/// `unknown`, not `down`.
+fn own_fault_is_unknown(outcome: Outcome) -> Outcome {
+    match &outcome.reason {
+        Some(reason) if outcome.status == ProbeStatus::Down => match reason.find(net::OWN_FAULT) {
+            Some(start) => {
+                let reason = reason[start..].to_owned();
+                Outcome::unknown(outcome.latency, outcome.phases, reason)
+                    .with_detail(outcome.detail)
+            }
+            None => outcome,
+        },
+        _ => outcome,
     }
 }
 

@@ -24,7 +24,10 @@ pub(crate) async fn resolve_and_connect(
                 .map(|found| found.collect::<Vec<SocketAddr>>())
         })
         .await
-        .map_err(|_| format!("host not found: {host}"))?;
+        .map_err(|error| match own_fault(&error) {
+            Some(_) => describe_io_error(&error),
+            None => format!("host not found: {host}"),
+        })?;
     if addresses.is_empty() {
         return Err(format!("host not found: {host}"));
     }
@@ -47,7 +50,27 @@ pub(crate) async fn resolve_and_connect(
         .await
 }
 
+/// Marks a reason as pharos's own fault; `Prober::run` turns such a verdict into `unknown`.
+pub(crate) const OWN_FAULT: &str = "pharos could not run this check: ";
+
+/// Whether an error is about pharos's own resources rather than the target: out of file
+/// descriptors (EMFILE, ENFILE), buffers (ENOBUFS) or memory (ENOMEM), or without a local
+/// address to connect from (EADDRNOTAVAIL). Linux error numbers.
+fn own_fault(error: &io::Error) -> Option<&'static str> {
+    match error.raw_os_error()? {
+        24 => Some("too many open files"),
+        23 => Some("too many open files in the system"),
+        105 => Some("no buffer space available"),
+        12 => Some("out of memory"),
+        99 => Some("no local address available"),
+        _ => None,
+    }
+}
+
 pub(crate) fn describe_io_error(error: &io::Error) -> String {
+    if let Some(what) = own_fault(error) {
+        return format!("{OWN_FAULT}{what}");
+    }
     match error.kind() {
         io::ErrorKind::ConnectionRefused => "connection refused".to_owned(),
         io::ErrorKind::TimedOut => "connection timed out".to_owned(),

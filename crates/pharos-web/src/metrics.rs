@@ -53,6 +53,7 @@ fn render(state: &WebState) -> String {
             ProbeStatus::Up => "1",
             ProbeStatus::Degraded => "0.5",
             ProbeStatus::Down => "0",
+            ProbeStatus::Unknown => "NaN",
         };
         let _ = writeln!(
             out,

@@ -74,6 +74,7 @@ pub(crate) async fn run(path: &Path) -> ExitCode {
             ProbeStatus::Up => Color::Green,
             ProbeStatus::Degraded => Color::Yellow,
             ProbeStatus::Down => Color::Red,
+            ProbeStatus::Unknown => Color::Magenta,
         };
         table.add_row(vec![
             Cell::new(&monitor.id),

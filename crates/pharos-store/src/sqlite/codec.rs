@@ -29,6 +29,7 @@ pub(crate) fn status_code(status: ProbeStatus) -> i64 {
         ProbeStatus::Up => 0,
         ProbeStatus::Degraded => 1,
         ProbeStatus::Down => 2,
+        ProbeStatus::Unknown => 3,
     }
 }
 

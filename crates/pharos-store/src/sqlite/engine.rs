@@ -153,6 +153,7 @@ pub(super) async fn recent_results(
                     status: match status {
                         0 => ProbeStatus::Up,
                         1 => ProbeStatus::Degraded,
+                        3 => ProbeStatus::Unknown,
                         _ => ProbeStatus::Down,
                     },
                     latency: from_micros(latency),

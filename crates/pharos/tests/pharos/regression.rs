@@ -491,3 +491,48 @@ async fn sigterm_ends_within_10_s_whatever_clients_do() {
     );
     drop(slow);
 }
+
+/// Before: a probe that failed for want of pharos's own file descriptors was "down" ("Too many
+/// open files"), and so opened false incidents. Now it is "unknown".
+#[tokio::test]
+async fn a_check_pharos_cannot_run_is_unknown_not_down() {
+    // A target that accepts and then says nothing, so every check holds its connection.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let holding = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = String::from("[[components]]\nid = \"svc\"\nname = \"Service\"\n");
+    for index in 0..60 {
+        config.push_str(&format!(
+            "\n[[monitors]]\nid = \"m{index}\"\ncomponent = \"svc\"\ntype = \"tcp\"\nhost = \"127.0.0.1\"\n\
+             port = {port}\nexpect = \"220\"\ntimeout = \"2s\"\n"
+        ));
+    }
+    let path = dir.path().join("pharos.toml");
+    std::fs::write(&path, config).unwrap();
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -n 40 && exec \"$0\" check --config \"$1\"")
+        .arg(binary())
+        .arg(&path)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("unknown")
+            && stdout.contains("pharos could not run this check: too many open files"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        !stdout.contains("Too many open files") && !stdout.contains("os error 24"),
+        "no check is down for pharos's own fault: {stdout}"
+    );
+    holding.abort();
+}
