@@ -100,9 +100,18 @@ impl EngineHandle {
     }
 }
 
+/// How a long-running task ended.
+#[derive(Debug)]
+pub enum TaskEnd {
+    Returned(&'static str),
+    /// It panicked (or was cancelled): the message says how.
+    Failed(String),
+}
+
 pub struct Engine {
     pub handle: EngineHandle,
-    tasks: JoinSet<()>,
+    /// The engine's long-running tasks, each returning its name when it ends.
+    tasks: JoinSet<&'static str>,
 }
 
 impl Engine {
@@ -150,7 +159,7 @@ impl Engine {
         let (command_sender, command_receiver) = mpsc::channel(64);
 
         let mut tasks = JoinSet::new();
-        tasks.spawn(writer::run_writer(
+        let writer = writer::run_writer(
             writer::WriterContext {
                 store: store.clone(),
                 live: live.clone(),
@@ -160,7 +169,11 @@ impl Engine {
                 shutdown: shutdown.clone(),
             },
             batch_receiver,
-        ));
+        );
+        tasks.spawn(async move {
+            writer.await;
+            "writer"
+        });
         let scheduler = scheduler::Scheduler {
             topology: topology.clone(),
             probers: Arc::new(probers),
@@ -173,7 +186,11 @@ impl Engine {
             concurrency: options.concurrency,
             splay: options.splay,
         };
-        tasks.spawn(scheduler.run(shutdown.clone()));
+        let scheduling = scheduler.run(shutdown.clone());
+        tasks.spawn(async move {
+            scheduling.await;
+            "scheduler"
+        });
         if options.maintenance {
             let retention = Retention {
                 raw_results: config.retention.raw_results,
@@ -181,7 +198,11 @@ impl Engine {
                 rollups: config.retention.rollups,
                 messages: Duration::from_secs(30 * 86_400),
             };
-            tasks.spawn(maintenance::run_maintenance(store, retention, shutdown));
+            let maintaining = maintenance::run_maintenance(store, retention, shutdown);
+            tasks.spawn(async move {
+                maintaining.await;
+                "maintenance"
+            });
         }
         Ok(Self {
             handle: EngineHandle {
@@ -194,6 +215,16 @@ impl Engine {
             },
             tasks,
         })
+    }
+
+    /// Waits until one of the engine's tasks ends (which before shutdown is a fault) and
+    /// says which, and whether it panicked.
+    pub async fn first_to_stop(&mut self) -> TaskEnd {
+        match self.tasks.join_next().await {
+            Some(Ok(name)) => TaskEnd::Returned(name),
+            Some(Err(error)) => TaskEnd::Failed(error.to_string()),
+            None => std::future::pending().await,
+        }
     }
 
     /// Waits for the engine to stop after shutdown; the writer finishes every queued batch.

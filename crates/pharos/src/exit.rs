@@ -6,6 +6,8 @@ use std::process::ExitCode;
 pub(crate) const USAGE: u8 = 64;
 /// A configuration file could not be read (EX_NOINPUT).
 pub(crate) const NO_INPUT: u8 = 66;
+/// An internal fault (a task that should run until shutdown stopped).
+pub(crate) const SOFTWARE: u8 = 70;
 /// Something pharos needs is unavailable: the database, a port (EX_UNAVAILABLE).
 pub(crate) const UNAVAILABLE: u8 = 69;
 

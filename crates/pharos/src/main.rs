@@ -8,6 +8,7 @@ mod export_command;
 mod incident_command;
 mod logging;
 mod serve;
+mod supervise;
 
 use clap::Parser;
 use cli::{Cli, Command, ConfigAction, IncidentAction};

@@ -3,6 +3,7 @@
 
 use crate::config_command::report_load_error;
 use crate::exit;
+use crate::supervise::{self, Supervisor};
 use anyhow::Context as _;
 use pharos_config::{ChannelKind, Config};
 use pharos_engine::{Engine, EngineOptions};
@@ -23,7 +24,8 @@ pub(crate) async fn run(
     listen: Option<SocketAddr>,
 ) -> ExitCode {
     let (stop, shutdown) = watch::channel(false);
-    tokio::spawn(wait_for_signal(stop));
+    let stop = Arc::new(stop);
+    tokio::spawn(wait_for_signal(stop.clone()));
 
     let mut demo_targets = None;
     let config = if demo {
@@ -55,8 +57,12 @@ pub(crate) async fn run(
     let config = Arc::new(config);
     let listen = listen.unwrap_or(config.server.listen);
 
-    match serve(config, listen, demo_targets, shutdown).await {
-        Ok(()) => ExitCode::SUCCESS,
+    match serve(config, listen, demo_targets, stop, shutdown).await {
+        Ok(Stopped::Asked) => ExitCode::SUCCESS,
+        Ok(Stopped::Fault(fault)) => {
+            eprintln!("error: {fault}; pharos stopped rather than serve a page while nothing is monitored");
+            exit::code(exit::SOFTWARE)
+        }
         Err(error) => {
             eprintln!("error: {error:#}");
             exit::code(exit::UNAVAILABLE)
@@ -64,12 +70,21 @@ pub(crate) async fn run(
     }
 }
 
+/// Why `serve` returned.
+enum Stopped {
+    /// Ctrl-C or SIGTERM.
+    Asked,
+    /// A long-running task ended on its own.
+    Fault(String),
+}
+
 async fn serve(
     config: Arc<Config>,
     listen: SocketAddr,
     demo: Option<pharos_demo::Demo>,
+    stop: Arc<watch::Sender<bool>>,
     shutdown: watch::Receiver<bool>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Stopped> {
     let descriptors = pharos_web::raise_descriptor_limit();
     let limits = ServerLimits::for_descriptors(descriptors);
     tracing::info!(
@@ -84,7 +99,7 @@ async fn serve(
             .with_context(|| format!("cannot open the database {}", config.server.database))?,
     );
     let outbox_wake = Arc::new(Notify::new());
-    let engine = Engine::start(
+    let mut engine = Engine::start(
         &config,
         store.clone(),
         outbox_wake.clone(),
@@ -103,8 +118,11 @@ async fn serve(
             }
         })
         .collect();
-    let outbox =
-        tokio::spawn(OutboxWorker::new(store.clone(), channels, outbox_wake).run(shutdown.clone()));
+    let mut supervisor = Supervisor::default();
+    supervisor.spawn(
+        "outbox worker",
+        OutboxWorker::new(store.clone(), channels, outbox_wake).run(shutdown.clone()),
+    );
 
     let pages = PageCache::default();
     let renderer = Renderer::new(
@@ -117,7 +135,7 @@ async fn serve(
         .render()
         .await
         .context("cannot render the status page")?;
-    let rendering = tokio::spawn(renderer.run(shutdown.clone()));
+    supervisor.spawn("renderer", renderer.run(shutdown.clone()));
 
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -135,7 +153,7 @@ async fn serve(
         config.monitors.len(),
         config.components.len()
     );
-    let demo_cycle = demo.map(|demo| {
+    if let Some(demo) = demo {
         tracing::info!(
             target: "pharos::demo",
             "demo: targets fail and recover every {} s; webhooks go to {}; admin token {}",
@@ -144,23 +162,36 @@ async fn serve(
             demo.admin_token
         );
         let shutdown = shutdown.clone();
-        tokio::spawn(async move { demo.run_cycle(shutdown).await })
-    });
+        supervisor.spawn("demo cycle", async move { demo.run_cycle(shutdown).await });
+    }
 
-    pharos_web::serve(listener, app, limits, shutdown.clone()).await;
+    let server = pharos_web::serve(listener, app, limits, shutdown.clone());
+    tokio::pin!(server);
+    let mut fault = None;
+    loop {
+        let end = tokio::select! {
+            () = &mut server => break,
+            end = engine.first_to_stop() => end,
+            end = supervisor.next_end() => end,
+        };
+        if let Some(found) = supervise::fault(end, &shutdown) {
+            tracing::error!("{found}; stopping");
+            stop.send_replace(true);
+            fault.get_or_insert(found);
+        }
+    }
 
     tracing::info!("stopping: finishing queued work");
     engine.join().await;
-    let _ = outbox.await;
-    let _ = rendering.await;
-    if let Some(cycle) = demo_cycle {
-        let _ = cycle.await;
-    }
+    supervisor.join().await;
     tracing::info!("stopped");
-    Ok(())
+    Ok(match fault {
+        Some(fault) => Stopped::Fault(fault),
+        None => Stopped::Asked,
+    })
 }
 
-async fn wait_for_signal(stop: watch::Sender<bool>) {
+async fn wait_for_signal(stop: Arc<watch::Sender<bool>>) {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
@@ -169,7 +200,7 @@ async fn wait_for_signal(stop: watch::Sender<bool>) {
                 Ok(terminate) => terminate,
                 Err(_) => {
                     let _ = interrupt.await;
-                    let _ = stop.send(true);
+                    stop.send_replace(true);
                     return;
                 }
             };
@@ -180,5 +211,5 @@ async fn wait_for_signal(stop: watch::Sender<bool>) {
     }
     #[cfg(not(unix))]
     let _ = interrupt.await;
-    let _ = stop.send(true);
+    stop.send_replace(true);
 }

@@ -536,3 +536,41 @@ async fn a_check_pharos_cannot_run_is_unknown_not_down() {
     );
     holding.abort();
 }
+
+/// Before: log lines carried colour escapes into files and pipes.
+#[tokio::test]
+async fn logs_into_a_pipe_carry_no_colour_escapes() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().unwrap();
+    let target = TcpTarget::start().await;
+    let config = write_config(dir.path(), target.address, "http://127.0.0.1:9/unused");
+    let mut child = Command::new(binary())
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .env_remove("NO_COLOR")
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = Vec::new();
+    for line in std::io::BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+    {
+        let serving = line.contains("serving http://");
+        lines.push(line);
+        if serving {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = lines.join("\n");
+    assert!(log.contains("serving http://"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "escape codes in piped logs: {log:?}"
+    );
+}
