@@ -106,7 +106,13 @@ impl ProbeSpec {
     /// What the probe looks at, for tables and logs.
     pub fn target(&self) -> String {
         match self {
-            ProbeSpec::Http(spec) => spec.url.to_string(),
+            ProbeSpec::Http(spec) => {
+                let mut url = spec.url.clone();
+                if url.password().is_some() {
+                    let _ = url.set_password(Some("[redacted]"));
+                }
+                url.to_string()
+            }
             ProbeSpec::Tcp(spec) => format!("{}:{}", spec.host, spec.port),
             ProbeSpec::Dns(spec) => format!("{} {}", spec.record.as_str(), spec.name),
             ProbeSpec::Tls(spec) => format!("{}:{}", spec.host, spec.port),

@@ -515,9 +515,20 @@ fn read_endpoint(
     });
     let port = port.unwrap_or_else(|| protocol.default_port(tls));
     let username = table.string(cx, "username").map(|(name, _)| name);
-    let password = table
-        .string(cx, "password")
-        .map(|(password, _)| SecretString::from(password));
+    let password = table.string(cx, "password");
+    let allow_plaintext = table
+        .boolean(cx, "allow_plaintext_password")
+        .unwrap_or(false);
+    if let (Some((_, span)), TlsMode::None, false) = (&password, tls, allow_plaintext) {
+        cx.problems.report(
+            span.clone(),
+            format!(
+                "{} would send its password unencrypted (`tls = \"none\"`); use \"starttls\" or \"implicit\", or set `allow_plaintext_password = true` for a server on a trusted network",
+                table.name
+            ),
+        );
+    }
+    let password = password.map(|(password, _)| SecretString::from(password));
     if username.is_some() != password.is_some() {
         cx.problems.report(
             table.span.clone(),

@@ -128,6 +128,7 @@ type = "smtp"
 host = "127.0.0.1"
 port = {smtp_port}
 tls = "none"
+allow_plaintext_password = true
 username = "{mailbox}"
 password = "{password}"
 
@@ -154,6 +155,7 @@ degraded_after = "2s"
 host = "127.0.0.1"
 port = {smtp_port}
 tls = "none"
+allow_plaintext_password = true
 username = "{mailbox}"
 password = "{password}"
 from = "{mailbox}"
@@ -163,6 +165,7 @@ to = "{mailbox}"
 host = "127.0.0.1"
 port = {imap_port}
 tls = "none"
+allow_plaintext_password = true
 username = "{mailbox}"
 password = "{password}"
 

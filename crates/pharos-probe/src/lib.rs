@@ -7,6 +7,7 @@ mod dns;
 mod http;
 mod mail;
 mod net;
+mod redact;
 mod tcp;
 mod tls;
 mod tls_setup;
@@ -24,6 +25,8 @@ pub struct Prober {
     kind: PreparedProbe,
     timeout: Duration,
     degraded_above: Option<Duration>,
+    /// The monitor's secrets, hidden from whatever the probe reports.
+    redactor: redact::Redactor,
 }
 
 /// Large probes are boxed so that the many small (TCP) ones stay small.
@@ -75,6 +78,7 @@ impl Prober {
         };
         Ok(Self {
             kind,
+            redactor: redact::Redactor::for_probe(&monitor.probe),
             timeout: monitor.timeout,
             degraded_above: monitor.degraded_above,
         })
@@ -95,7 +99,17 @@ impl Prober {
                 clock.finish(Verdict::Down(reason))
             }
         };
-        self.apply_latency_threshold(own_fault_is_unknown(outcome))
+        self.redact(self.apply_latency_threshold(own_fault_is_unknown(outcome)))
+    }
+
+    /// Replaces the monitor's secrets in the reason and detail with `[redacted]`.
+    fn redact(&self, mut outcome: Outcome) -> Outcome {
+        if self.redactor.is_empty() {
+            return outcome;
+        }
+        outcome.reason = outcome.reason.map(|reason| self.redactor.apply(&reason));
+        outcome.detail = outcome.detail.map(|detail| self.redactor.apply(&detail));
+        outcome
     }
 
     async fn run_inner(&self, clock: &mut PhaseClock) -> Verdict {

@@ -257,7 +257,7 @@ async fn random_answers_never_panic_and_always_end_within_the_timeout() {
         let answer: &'static [u8] = Box::leak(answer.into_boxed_slice());
         let address = raw_server(answer).await;
         let port = address.port();
-        let login = "username = \"u\"\npassword = \"p\"";
+        let login = "username = \"u\"\npassword = \"p\"\nallow_plaintext_password = true";
         for (kind, body) in [
             ("http", format!("url = \"http://{address}/\"\nbody_contains = \"x\"")),
             ("http", format!("url = \"https://localhost:{port}/\"")),

@@ -78,7 +78,13 @@ pub(crate) async fn stack() -> Option<MutexGuard<'static, ()>> {
 /// Endpoint keys for a monitor on the stack.
 pub(crate) fn endpoint(port: u16, tls: &str, login: bool) -> String {
     let login = if login {
-        format!("username = \"{USER}\"\npassword = \"{PASSWORD}\"\n")
+        // A test server on loopback: logging in without TLS is allowed explicitly.
+        let plaintext = if tls == "none" {
+            "allow_plaintext_password = true\n"
+        } else {
+            ""
+        };
+        format!("username = \"{USER}\"\npassword = \"{PASSWORD}\"\n{plaintext}")
     } else {
         String::new()
     };

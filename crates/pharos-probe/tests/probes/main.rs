@@ -7,6 +7,7 @@ mod mail_domain;
 mod mail_faults;
 mod mail_protocols;
 mod mailstack;
+mod regression;
 mod support;
 mod tcp;
 mod tls;
