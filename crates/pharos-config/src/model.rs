@@ -30,6 +30,47 @@ pub struct ServerConfig {
     pub public_url: Option<Url>,
     /// Bearer token for the admin API; without one, admin endpoints are disabled.
     pub admin_token: Option<SecretString>,
+    /// Reverse proxies whose `X-Forwarded-For` names the real client (for rate limits).
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+/// An address or a network in CIDR form, such as `10.0.0.0/8`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpNet {
+    pub address: std::net::IpAddr,
+    pub prefix: u8,
+}
+
+impl IpNet {
+    /// Parses `192.0.2.1`, `10.0.0.0/8` or `::1/128`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (address, prefix) = match text.split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix.parse::<u8>().ok()?)),
+            None => (text, None),
+        };
+        let address: std::net::IpAddr = address.trim().parse().ok()?;
+        let bits = if address.is_ipv4() { 32 } else { 128 };
+        let prefix = prefix.unwrap_or(bits);
+        (prefix <= bits).then_some(Self { address, prefix })
+    }
+
+    pub fn contains(&self, address: std::net::IpAddr) -> bool {
+        match (self.address, address) {
+            (std::net::IpAddr::V4(net), std::net::IpAddr::V4(address)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(address) & mask
+            }
+            (std::net::IpAddr::V6(net), std::net::IpAddr::V6(address)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(address) & mask
+            }
+            _ => false,
+        }
+    }
 }
 
 #[derive(Debug)]

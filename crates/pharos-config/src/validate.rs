@@ -75,6 +75,7 @@ fn read_server(cx: &mut Context<'_, '_>, root: &mut TableReader<'_, '_>) -> Serv
         database: "pharos.db".to_owned(),
         public_url: None,
         admin_token: None,
+        trusted_proxies: Vec::new(),
     };
     let Some(mut table) = root.table(cx, "server", "[server]") else {
         return server;
@@ -97,6 +98,15 @@ fn read_server(cx: &mut Context<'_, '_>, root: &mut TableReader<'_, '_>) -> Serv
                 .report(span, "`admin_token` must be at least 16 characters long");
         }
         server.admin_token = Some(SecretString::from(text));
+    }
+    for (text, span) in table.strings(cx, "trusted_proxies").unwrap_or_default() {
+        match IpNet::parse(&text) {
+            Some(net) => server.trusted_proxies.push(net),
+            None => cx.problems.report(
+                span,
+                format!("`trusted_proxies` holds addresses or networks such as \"10.0.0.0/8\", found `{text}`"),
+            ),
+        }
     }
     table.finish(cx);
     server

@@ -19,6 +19,8 @@ use url::Url;
 
 /// How long one delivery attempt may take.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(15);
+/// The most of a receiver's answer that is read (for the error shown on a failed attempt).
+const RESPONSE_EXCERPT: usize = 4096;
 
 /// An HTTP(S) client that trusts the built-in web roots, with rustls on ring; shared by the
 /// channels and by the command line's calls to a running pharos.
@@ -115,14 +117,21 @@ impl WebhookSender {
                 .await
                 .map_err(|error| describe_client_error(&error))?;
             let status = response.status();
-            // Read (a little of) the body so the connection can be reused, and for the error.
-            let body = response
-                .into_body()
-                .collect()
-                .await
-                .map(|body| body.to_bytes())
-                .unwrap_or_default();
-            Ok::<_, String>((status, body))
+            // Read a little of the body, for the error; never more, whatever the receiver sends.
+            let mut body = response.into_body();
+            let mut excerpt = Vec::new();
+            while excerpt.len() < RESPONSE_EXCERPT {
+                match body.frame().await {
+                    Some(Ok(frame)) => {
+                        if let Ok(data) = frame.into_data() {
+                            let room = RESPONSE_EXCERPT - excerpt.len();
+                            excerpt.extend_from_slice(&data[..data.len().min(room)]);
+                        }
+                    }
+                    _ => break,
+                }
+            }
+            Ok::<_, String>((status, excerpt))
         };
         match tokio::time::timeout(ATTEMPT_TIMEOUT, attempt).await {
             Err(_) => AttemptOutcome {

@@ -18,6 +18,7 @@ use std::sync::Arc;
 pub(crate) struct ApiError {
     status: StatusCode,
     message: String,
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -25,13 +26,26 @@ impl ApiError {
         Self {
             status,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status, Json(json!({ "error": self.message }))).into_response();
+        if let Some(seconds) = self.retry_after {
+            if let Ok(value) = axum::http::HeaderValue::from_str(&seconds.to_string()) {
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, value);
+            }
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 WWW_AUTHENTICATE,
@@ -49,21 +63,49 @@ impl From<pharos_store::StoreError> for ApiError {
     }
 }
 
-/// What every admin endpoint checks first: the client's rate, then its token.
-pub(crate) fn admit(
+/// What every admin endpoint checks first: the token, and the client's failures. A valid
+/// token always passes (others' failures from the same address never lock it out); wrong
+/// tokens are counted per client address, and past the budget answered 429 with
+/// `Retry-After`, after a pause that slows guessing down.
+pub(crate) async fn admit(
     state: &WebState,
     headers: &HeaderMap,
     client: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
 ) -> Result<(), ApiError> {
-    rate_limit(state, client.map(|Extension(ConnectInfo(address))| address))?;
-    authorize(state, headers)
+    let refusal = match authorize(state, headers) {
+        Ok(()) => return Ok(()),
+        Err(refusal) if refusal.status == StatusCode::NOT_FOUND => return Err(refusal),
+        Err(refusal) => refusal,
+    };
+    let peer = client.map(|Extension(ConnectInfo(address))| address.ip());
+    let address = client_address(&state.trusted_proxies, peer, headers);
+    forget_idle_clients(&state.admin_limiter);
+    match state.admin_limiter.check_key(&address) {
+        Ok(()) => Err(refusal),
+        Err(not_until) => {
+            let wait = not_until.wait_time_from(governor::clock::Clock::now(
+                &governor::clock::DefaultClock::default(),
+            ));
+            tokio::time::sleep(GUESS_PAUSE).await;
+            let seconds = wait.as_secs() + 1;
+            Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("too many failed admin requests from {address}; retry in {seconds} s"),
+            )
+            .retry_after(seconds))
+        }
+    }
 }
 
-/// Requests to admin endpoints allowed per client address: a burst, refilled per minute.
-const ADMIN_BURST: u32 = 60;
-const ADMIN_PER_MINUTE: u32 = 120;
+/// Failed admin requests allowed per client address: a burst, refilled per minute.
+const ADMIN_BURST: u32 = 30;
+const ADMIN_PER_MINUTE: u32 = 10;
+/// A refused guess past the budget waits this long before its answer.
+const GUESS_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
+/// The limiter forgets clients that have been quiet once it tracks this many.
+const TRACKED_CLIENTS: usize = 10_000;
 
-/// Limits admin requests per client address, so tokens cannot be guessed at speed.
+/// Counts failed admin requests per client address, so tokens cannot be guessed at speed.
 pub(crate) type AdminLimiter = governor::DefaultKeyedRateLimiter<std::net::IpAddr>;
 
 pub(crate) fn admin_limiter() -> Arc<AdminLimiter> {
@@ -73,22 +115,41 @@ pub(crate) fn admin_limiter() -> Arc<AdminLimiter> {
     Arc::new(governor::RateLimiter::keyed(quota))
 }
 
-fn rate_limit(state: &WebState, client: Option<std::net::SocketAddr>) -> Result<(), ApiError> {
-    let address = client
-        .map(|client| client.ip())
-        .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
-    match state.admin_limiter.check_key(&address) {
-        Ok(()) => Ok(()),
-        Err(not_until) => {
-            let wait = not_until.wait_time_from(governor::clock::Clock::now(
-                &governor::clock::DefaultClock::default(),
-            ));
-            Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                format!("too many admin requests; retry in {} s", wait.as_secs() + 1),
-            ))
-        }
+/// Drops clients whose budget is full again, once many are tracked, so that a flood of
+/// source addresses cannot grow memory for good.
+fn forget_idle_clients(limiter: &AdminLimiter) {
+    if limiter.len() >= TRACKED_CLIENTS {
+        limiter.retain_recent();
+        limiter.shrink_to_fit();
     }
+}
+
+/// The client's address: the peer's, or, when the peer is a trusted reverse proxy, the
+/// nearest untrusted address in `X-Forwarded-For`.
+pub(crate) fn client_address(
+    trusted: &[pharos_config::IpNet],
+    peer: Option<std::net::IpAddr>,
+    headers: &HeaderMap,
+) -> std::net::IpAddr {
+    let peer = peer.unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+    let is_trusted = |address: std::net::IpAddr| trusted.iter().any(|net| net.contains(address));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let forwarded: Vec<std::net::IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|entry| entry.trim().parse().ok())
+        .collect();
+    forwarded
+        .iter()
+        .rev()
+        .copied()
+        .find(|address| !is_trusted(*address))
+        .or(forwarded.first().copied())
+        .unwrap_or(peer)
 }
 
 /// Checks the bearer token; comparing digests keeps the comparison's time independent of
@@ -135,7 +196,7 @@ pub(crate) async fn deliveries(
     client: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
     Query(query): Query<DeliveriesQuery>,
 ) -> Result<Response, ApiError> {
-    admit(&state, &headers, client)?;
+    admit(&state, &headers, client).await?;
     let limit = match query.limit.as_deref() {
         None => 50,
         Some(text) => match text.parse::<u32>() {
@@ -216,7 +277,7 @@ pub(crate) async fn post_update(
     axum::extract::Path(id): axum::extract::Path<String>,
     body: axum::body::Body,
 ) -> Result<Response, ApiError> {
-    admit(&state, &headers, client)?;
+    admit(&state, &headers, client).await?;
     let body = read_body(body).await?;
     let id: i64 = id.parse().map_err(|_| {
         ApiError::new(
@@ -264,5 +325,39 @@ pub(crate) async fn post_update(
             StatusCode::SERVICE_UNAVAILABLE,
             error.to_string(),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Before: a million source addresses grew the limiter by 68 MB, never freed.
+    #[test]
+    fn the_limiter_forgets_clients_whose_budget_is_full_again() {
+        let quota = governor::Quota::per_second(std::num::NonZeroU32::new(1000).unwrap());
+        let limiter: AdminLimiter = governor::RateLimiter::keyed(quota);
+        for index in 0..(TRACKED_CLIENTS as u32 + 500) {
+            let _ = limiter.check_key(&std::net::IpAddr::from(index.to_be_bytes()));
+        }
+        assert!(limiter.len() > TRACKED_CLIENTS);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        forget_idle_clients(&limiter);
+        assert_eq!(limiter.len(), 0, "idle clients are forgotten");
+    }
+
+    #[test]
+    fn only_a_trusted_proxy_names_the_client() {
+        let trusted = [pharos_config::IpNet::parse("10.0.0.0/8").unwrap()];
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", "203.0.113.7, 10.1.2.3".parse().unwrap());
+        let proxy = std::net::IpAddr::from([10, 0, 0, 1]);
+        let stranger = std::net::IpAddr::from([198, 51, 100, 1]);
+        assert_eq!(
+            client_address(&trusted, Some(proxy), &headers),
+            std::net::IpAddr::from([203, 0, 113, 7])
+        );
+        assert_eq!(client_address(&trusted, Some(stranger), &headers), stranger);
+        assert_eq!(client_address(&[], Some(proxy), &headers), proxy);
     }
 }

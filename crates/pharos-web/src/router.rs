@@ -25,6 +25,8 @@ pub struct WebState {
     pub admin_token: Option<SecretString>,
     pub engine: EngineHandle,
     pub(crate) admin_limiter: Arc<admin::AdminLimiter>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub(crate) trusted_proxies: Arc<Vec<pharos_config::IpNet>>,
 }
 
 impl WebState {
@@ -40,7 +42,14 @@ impl WebState {
             admin_token,
             engine,
             admin_limiter: admin::admin_limiter(),
+            trusted_proxies: Arc::default(),
         }
+    }
+
+    /// Believe `X-Forwarded-For` from these reverse proxies when telling clients apart.
+    pub fn with_trusted_proxies(mut self, proxies: Vec<pharos_config::IpNet>) -> Self {
+        self.trusted_proxies = Arc::new(proxies);
+        self
     }
 }
 

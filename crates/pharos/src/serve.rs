@@ -140,12 +140,15 @@ async fn serve(
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
-    let app = router(WebState::new(
-        pages,
-        store.clone(),
-        config.server.admin_token.clone(),
-        engine.handle.clone(),
-    ));
+    let app = router(
+        WebState::new(
+            pages,
+            store.clone(),
+            config.server.admin_token.clone(),
+            engine.handle.clone(),
+        )
+        .with_trusted_proxies(config.server.trusted_proxies.clone()),
+    );
     tracing::info!(
         "pharos {} serving http://{} ({} monitors, {} components)",
         env!("CARGO_PKG_VERSION"),

@@ -222,14 +222,32 @@ impl ImapSession {
     /// Reads until the tagged completion of `tag`.
     async fn finish(&mut self, tag: &str) -> Result<Response, MailError> {
         let mut untagged: Vec<String> = Vec::new();
+        // Everything one response holds, lines and literals together, is bounded: a hostile
+        // server cannot make a check hold more than this in memory.
+        let mut held = 0usize;
+        let mut hold = |bytes: usize| {
+            held = held.saturating_add(bytes);
+            if held > MAX_RESPONSE {
+                Err(MailError::Protocol(format!(
+                    "the server sent more than {} MiB in one response",
+                    MAX_RESPONSE / (1024 * 1024)
+                )))
+            } else {
+                Ok(())
+            }
+        };
         loop {
             let mut line = self.stream.read_line().await?;
+            hold(line.len())?;
             // A literal `{n}` at the end of a line: n bytes follow, then the line goes on.
             while let Some(length) = literal_length(&line) {
+                hold(length)?;
                 let bytes = self.stream.read_bytes(length).await?;
                 line.push('\n');
                 line.push_str(&String::from_utf8_lossy(&bytes));
-                line.push_str(&self.stream.read_line().await?);
+                let rest = self.stream.read_line().await?;
+                hold(rest.len())?;
+                line.push_str(&rest);
             }
             if let Some(rest) = line
                 .strip_prefix(tag)
@@ -264,6 +282,9 @@ impl ImapSession {
         }
     }
 }
+
+/// The most one IMAP response may hold, lines and literals together.
+const MAX_RESPONSE: usize = 8 * 1024 * 1024;
 
 fn literal_length(line: &str) -> Option<usize> {
     let open = line.rfind('{')?;

@@ -69,3 +69,50 @@ fn a_password_without_tls_is_refused_unless_allowed() {
     );
     assert!(pharos_config::parse("p.toml", &allowed, &|_| None).is_ok());
 }
+
+/// Before: an IMAP server sending literal after literal (3 GB) made one check hold 3.17 GB.
+#[tokio::test]
+async fn an_imap_server_sending_endless_literals_cannot_fill_memory() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (sent_tx, sent_rx) = tokio::sync::oneshot::channel::<usize>();
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let (read, mut write) = stream.into_split();
+        let mut lines = BufReader::new(read).lines();
+        write.write_all(b"* OK ready\r\n").await.unwrap();
+        let _ = lines.next_line().await;
+        let chunk = vec![b'x'; 1024 * 1024];
+        let mut sent = 0usize;
+        let _ = write.write_all(b"* 1 FETCH (BODY[] {1048576}\r\n").await;
+        // Up to 3 GB: a literal, then a line that announces the next one.
+        while sent < 3 * 1024 * 1024 * 1024 {
+            if write.write_all(&chunk).await.is_err()
+                || write.write_all(b" BODY[] {1048576}\r\n").await.is_err()
+            {
+                break;
+            }
+            sent += chunk.len();
+        }
+        let _ = sent_tx.send(sent);
+    });
+    let outcome = run(
+        "imap",
+        &format!("host = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\ntimeout = \"10s\""),
+    )
+    .await;
+    assert_eq!(outcome.status, ProbeStatus::Down, "{outcome:?}");
+    assert!(
+        outcome
+            .reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("more than 8 MiB in one response"),
+        "{outcome:?}"
+    );
+    let sent = sent_rx.await.unwrap();
+    assert!(
+        sent < 64 * 1024 * 1024,
+        "the check read {sent} bytes before giving up"
+    );
+}

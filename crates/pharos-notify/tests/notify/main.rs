@@ -1,0 +1,3 @@
+//! Notification channels against real receivers on 127.0.0.1.
+
+mod regression;

@@ -1,0 +1,6 @@
+//! The router in process (`tower::ServiceExt::oneshot`): caching, compression, errors and the
+//! admin API's refusals, over a real engine and SQLite store.
+
+mod regression;
+mod router;
+mod support;

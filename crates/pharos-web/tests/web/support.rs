@@ -1,0 +1,112 @@
+//! A router over a real engine and store, and helpers to call it in process.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt as _;
+use pharos_engine::{Engine, EngineOptions};
+use pharos_store::{SqliteStore, Store};
+use pharos_web::{router, PageCache, Renderer, WebState};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{watch, Notify};
+use tower::ServiceExt as _;
+
+pub(crate) const TOKEN: &str = "router-test-admin-token";
+
+pub(crate) struct Site {
+    pub(crate) app: Router,
+    _engine: Engine,
+    _stop: watch::Sender<bool>,
+    _dir: tempfile::TempDir,
+}
+
+/// A site with one component probed (rarely) on a closed port; `admin` sets the token and
+/// `proxies` the trusted reverse proxies.
+pub(crate) async fn site(admin: bool, proxies: &str) -> Site {
+    let token = if admin {
+        format!("admin_token = \"{TOKEN}\"\n")
+    } else {
+        String::new()
+    };
+    let source = format!(
+        "[server]\n{token}trusted_proxies = [{proxies}]\n\n[[components]]\nid = \"svc\"\nname = \"Service\"\n\n\
+         [[monitors]]\nid = \"svc-tcp\"\ncomponent = \"svc\"\ntype = \"tcp\"\nhost = \"127.0.0.1\"\nport = 9\ninterval = \"1h\"\n"
+    );
+    let config = Arc::new(pharos_config::parse("web.toml", &source, &|_| None).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(dir.path().join("web.db").to_str().unwrap())
+            .await
+            .unwrap(),
+    );
+    let (stop, shutdown) = watch::channel(false);
+    let engine = Engine::start(
+        &config,
+        store.clone(),
+        Arc::new(Notify::new()),
+        shutdown,
+        EngineOptions {
+            splay: Duration::from_secs(3600),
+            maintenance: false,
+            ..EngineOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let pages = PageCache::default();
+    Renderer::new(
+        config.clone(),
+        store.clone(),
+        engine.handle.clone(),
+        pages.clone(),
+    )
+    .render()
+    .await
+    .unwrap();
+    let state = WebState::new(
+        pages,
+        store,
+        config.server.admin_token.clone(),
+        engine.handle.clone(),
+    )
+    .with_trusted_proxies(config.server.trusted_proxies.clone());
+    Site {
+        app: router(state),
+        _engine: engine,
+        _stop: stop,
+        _dir: dir,
+    }
+}
+
+/// One request from `peer`; returns the status, headers and body.
+pub(crate) async fn call(
+    app: &Router,
+    peer: SocketAddr,
+    request: Request<Body>,
+) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let mut request = request;
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(peer));
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    (status, headers, body)
+}
+
+pub(crate) fn get(path: &str) -> axum::http::request::Builder {
+    Request::get(path)
+}
+
+pub(crate) fn peer(last: u8) -> SocketAddr {
+    SocketAddr::from(([192, 0, 2, last], 40000))
+}
