@@ -8,7 +8,7 @@ mod validate;
 
 pub use model::*;
 pub use problems::{ConfigErrors, Problem};
-pub use reader::{EnvLookup, MissingEnv};
+pub use reader::{has_control_characters, EnvLookup, MissingEnv};
 pub use validate::{parse, parse_with};
 
 /// A fully commented example configuration, printed by `pharos config example`.

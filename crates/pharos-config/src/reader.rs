@@ -26,6 +26,9 @@ pub(crate) struct Context<'s, 'e> {
     pub(crate) missing_env: MissingEnv,
 }
 
+/// No duration in a configuration may exceed this: time maths stays far from overflow.
+const MAX_DURATION: Duration = Duration::from_secs(10 * 366 * 86_400);
+
 pub(crate) struct TableReader<'a, 'i> {
     table: &'a DeTable<'i>,
     pub(crate) span: Range<usize>,
@@ -97,6 +100,36 @@ impl<'a, 'i> TableReader<'a, 'i> {
         }
     }
 
+    /// A string shown to people (a title, a name, a message): control characters other than
+    /// newline and tab are refused, so pages and feeds stay valid whatever is configured.
+    pub(crate) fn text(
+        &mut self,
+        cx: &mut Context<'_, '_>,
+        key: &'static str,
+    ) -> Option<(String, Range<usize>)> {
+        let (text, span) = self.string(cx, key)?;
+        if has_control_characters(&text) {
+            cx.problems.report(
+                span,
+                format!("`{key}` in {} holds control characters; only text, newlines and tabs are allowed", self.name),
+            );
+            return None;
+        }
+        Some((text, span))
+    }
+
+    /// Like `text`, and the key must be there.
+    pub(crate) fn required_text(
+        &mut self,
+        cx: &mut Context<'_, '_>,
+        key: &'static str,
+    ) -> Option<(String, Range<usize>)> {
+        if !self.has(key) {
+            return self.required_string(cx, key);
+        }
+        self.text(cx, key)
+    }
+
     pub(crate) fn required_string(
         &mut self,
         cx: &mut Context<'_, '_>,
@@ -117,6 +150,13 @@ impl<'a, 'i> TableReader<'a, 'i> {
     ) -> Option<Duration> {
         let (text, span) = self.string(cx, key)?;
         match humantime::parse_duration(&text) {
+            Ok(duration) if duration > MAX_DURATION => {
+                cx.problems.report(
+                    span,
+                    format!("`{key}` in {}: `{text}` is longer than 10 years", self.name),
+                );
+                None
+            }
             Ok(duration) => Some(duration),
             Err(error) => {
                 cx.problems.report(span, format!("`{key}` in {}: `{text}` is not a duration ({error}); write e.g. \"30s\", \"5m\"", self.name));
@@ -297,6 +337,12 @@ impl<'a, 'i> TableReader<'a, 'i> {
             }
         }
     }
+}
+
+/// Whether `text` holds a control character other than newline and tab.
+pub fn has_control_characters(text: &str) -> bool {
+    text.chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
 }
 
 fn expand_env(cx: &mut Context<'_, '_>, text: &str, span: Range<usize>) -> Option<String> {

@@ -120,10 +120,10 @@ fn read_page(cx: &mut Context<'_, '_>, root: &mut TableReader<'_, '_>) -> PageCo
     let Some(mut table) = root.table(cx, "page", "[page]") else {
         return page;
     };
-    if let Some((title, _)) = table.string(cx, "title") {
+    if let Some((title, _)) = table.text(cx, "title") {
         page.title = title;
     }
-    page.description = table.string(cx, "description").map(|(text, _)| text);
+    page.description = table.text(cx, "description").map(|(text, _)| text);
     table.finish(cx);
     page
 }
@@ -139,6 +139,9 @@ fn read_retention(cx: &mut Context<'_, '_>, root: &mut TableReader<'_, '_>) -> R
     if let Some(raw) = table.duration(cx, "raw_results") {
         if raw < Duration::from_secs(2 * 86_400) {
             cx.problems.report(table.span.clone(), "`raw_results` in [retention] must be at least 2 days: daily roll-ups are computed from raw results");
+        }
+        if raw > Duration::from_secs(366 * 86_400) {
+            cx.problems.report(table.span.clone(), "`raw_results` in [retention] must be at most 366 days: older history lives on in roll-ups");
         }
         retention.raw_results = raw;
     }
@@ -204,6 +207,9 @@ fn read_defaults(cx: &mut Context<'_, '_>, root: &mut TableReader<'_, '_>) -> Mo
     defaults
 }
 
+/// The longest interval between two runs of a monitor.
+const MAX_INTERVAL: Duration = Duration::from_secs(7 * 86_400);
+
 fn read_timing(
     cx: &mut Context<'_, '_>,
     table: &mut TableReader<'_, '_>,
@@ -230,11 +236,14 @@ fn read_timing(
     // Values inherited from [defaults] were checked there: a bad one is reported once, at it.
     let interval_span = table.value("interval").map(|value| value.span());
     let timeout_span = table.value("timeout").map(|value| value.span());
-    if timing.interval < Duration::from_secs(1) {
+    if timing.interval < Duration::from_secs(1) || timing.interval > MAX_INTERVAL {
         if let Some(span) = interval_span.clone() {
             cx.problems.report(
                 span,
-                format!("`interval` in {} must be at least 1s", table.name),
+                format!(
+                    "`interval` in {} must be at least 1s and at most 7 days",
+                    table.name
+                ),
             );
         }
     } else if timing.timeout.is_zero() || timing.timeout > timing.interval {
@@ -295,16 +304,16 @@ fn read_components(cx: &mut Context<'_, '_>, root: &mut TableReader<'_, '_>) -> 
     let mut components = Vec::new();
     for mut table in root.tables(cx, "components", "component") {
         let id = read_slug(cx, &mut table, "component");
-        let name = table.required_string(cx, "name").map(|(name, _)| name);
-        let group = table.string(cx, "group").map(|(group, _)| group);
-        let description = table.string(cx, "description").map(|(text, _)| text);
+        let name = table.required_text(cx, "name").map(|(name, _)| name);
+        let group = table.text(cx, "group").map(|(group, _)| group);
+        let description = table.text(cx, "description").map(|(text, _)| text);
         let mut templates = IncidentTemplates::default();
         for (key, slot) in [
             ("incident_title", &mut templates.title),
             ("investigating_message", &mut templates.investigating),
             ("resolved_message", &mut templates.resolved),
         ] {
-            if let Some((template, span)) = table.string(cx, key) {
+            if let Some((template, span)) = table.text(cx, key) {
                 check_placeholders(cx, &template, span, key);
                 *slot = template;
             }
@@ -355,7 +364,7 @@ fn read_monitors(
     let mut monitors = Vec::new();
     for mut table in root.tables(cx, "monitors", "monitor") {
         let id = read_slug(cx, &mut table, "monitor");
-        let name = table.string(cx, "name").map(|(name, _)| name);
+        let name = table.text(cx, "name").map(|(name, _)| name);
         let component = match table.required_string(cx, "component") {
             Some((component, span)) => {
                 let component = ComponentId::new(component);
@@ -405,8 +414,9 @@ fn read_monitors(
         // A mail-flow check waits for delivery: unless told otherwise it runs every 5 minutes
         // and may take its delivery deadline plus 30s to send and clean up (less if its
         // interval is shorter than that).
-        let inherited_is_sane =
-            timing.interval >= Duration::from_secs(1) && timing.timeout <= timing.interval;
+        let inherited_is_sane = timing.interval >= Duration::from_secs(1)
+            && timing.interval <= MAX_INTERVAL
+            && timing.timeout <= timing.interval;
         if let (Some(ProbeSpec::Mailflow(spec)), true) = (&probe, inherited_is_sane) {
             if !table.has("interval") && !defaults.interval_set {
                 timing.interval = Duration::from_secs(300);
@@ -432,8 +442,9 @@ fn read_monitors(
                 );
             }
         }
-        let interval_is_sane =
-            timing.interval >= Duration::from_secs(1) && timing.timeout <= timing.interval;
+        let interval_is_sane = timing.interval >= Duration::from_secs(1)
+            && timing.interval <= MAX_INTERVAL
+            && timing.timeout <= timing.interval;
         // An unknown type leaves its keys unread: reporting them as unknown would only add noise.
         if known_type {
             table.finish(cx);
@@ -776,9 +787,18 @@ fn read_headers(cx: &mut Context<'_, '_>, table: &mut TableReader<'_, '_>) -> Ve
             && name
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-        if !valid_name || value.contains(['\r', '\n']) {
-            cx.problems
-                .report(span, format!("header `{name}` is not a valid HTTP header"));
+        if !valid_name {
+            cx.problems.report(
+                span,
+                format!("header `{name}` is not a valid HTTP header name"),
+            );
+            continue;
+        }
+        if value.chars().any(|c| c.is_control() && c != '\t') {
+            cx.problems.report(
+                span,
+                format!("the value of header `{name}` holds control characters, which HTTP does not allow"),
+            );
             continue;
         }
         headers.push(Header {

@@ -292,7 +292,7 @@ fn a_bad_value_in_defaults_is_reported_once_at_the_value() {
     let errors = parse("d.toml", &source, &env).unwrap_err();
     assert_eq!(
         errors.to_string(),
-        "d.toml:2:12: `interval` in [defaults] must be at least 1s"
+        "d.toml:2:12: `interval` in [defaults] must be at least 1s and at most 7 days"
     );
 }
 
@@ -335,4 +335,61 @@ password = "secret"
     );
     let config = parse("f.toml", &shorter, &env).unwrap_or_else(|errors| panic!("{errors}"));
     assert_eq!(config.monitors[0].timeout, Duration::from_secs(60));
+}
+
+/// Before: a header value with a control character was dropped silently when sending.
+#[test]
+fn a_header_value_with_control_characters_is_a_config_error() {
+    let source = "[[components]]\nid = \"c\"\nname = \"C\"\n\n[[monitors]]\nid = \"m\"\ncomponent = \"c\"\ntype = \"http\"\n\
+                  url = \"https://example.test/\"\nheaders = { X-Token = \"abc\\u0007def\" }\n";
+    let errors = parse("h.toml", source, &env).unwrap_err().to_string();
+    assert!(
+        errors.contains("h.toml:10:") && errors.contains("holds control characters"),
+        "{errors}"
+    );
+}
+
+/// Before: durations were unbounded, so scheduler and retention maths could overflow.
+#[test]
+fn durations_and_retentions_are_bounded() {
+    let errors = parse(
+        "b.toml",
+        "[defaults]\ninterval = \"30d\"\ntimeout = \"1000000000000s\"\n",
+        &env,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        errors.contains(
+            "b.toml:2:12: `interval` in [defaults] must be at least 1s and at most 7 days"
+        ),
+        "{errors}"
+    );
+    assert!(
+        errors.contains(
+            "b.toml:3:11: `timeout` in [defaults]: `1000000000000s` is longer than 10 years"
+        ),
+        "{errors}"
+    );
+    let errors = parse("r.toml", "[retention]\nraw_results = \"2y\"\n", &env)
+        .unwrap_err()
+        .to_string();
+    assert!(errors.contains("at most 366 days"), "{errors}");
+}
+
+/// Before: control characters in texts shown on pages and in feeds were accepted.
+#[test]
+fn control_characters_in_texts_are_refused() {
+    let source = "[page]\ntitle = \"Status\\u0001\"\n\n[[components]]\nid = \"c\"\nname = \"Mail\\u001b[31m\"\n";
+    let errors = parse("t.toml", source, &env).unwrap_err().to_string();
+    assert!(
+        errors.contains("t.toml:2:9: `title` in [page] holds control characters"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("t.toml:6:8: `name` in component `c` holds control characters"),
+        "{errors}"
+    );
+    let fine = "[page]\ntitle = \"Status\"\ndescription = \"Line one\\nline\\ttwo\"\n";
+    assert!(parse("t.toml", fine, &env).is_ok());
 }

@@ -298,6 +298,12 @@ pub(crate) async fn post_update(
         )
     })?;
     let message = update.message.trim().to_owned();
+    if pharos_config::has_control_characters(&message) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "`message` holds control characters; only text, newlines and tabs are allowed",
+        ));
+    }
     if message.is_empty() || message.chars().count() > MESSAGE_LIMIT {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,

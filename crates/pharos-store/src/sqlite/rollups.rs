@@ -217,7 +217,9 @@ pub(super) async fn prune(
     retention: &Retention,
 ) -> StoreResult<PruneReport> {
     let now = to_millis(now);
-    let before = |keep: std::time::Duration| now - keep.as_millis() as i64;
+    let before = |keep: std::time::Duration| {
+        now.saturating_sub(i64::try_from(keep.as_millis()).unwrap_or(i64::MAX))
+    };
     let results_deleted = sqlx::query("DELETE FROM results WHERE at < ?")
         .bind(before(retention.raw_results))
         .execute(pool)
