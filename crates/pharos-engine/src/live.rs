@@ -23,7 +23,10 @@ pub struct StoreFault {
 
 #[derive(Clone, Debug)]
 pub struct LatestResult {
+    /// When the run ended: the moment of its verdict.
     pub at: DateTime<Utc>,
+    /// When the run started.
+    pub started_at: DateTime<Utc>,
     pub outcome: Outcome,
     /// The monitor's confirmed status (what the component status derives from).
     pub confirmed: pharos_core::ProbeStatus,

@@ -43,7 +43,9 @@ pub(crate) struct Scheduler {
 
 struct Finished {
     monitor: usize,
+    /// When the run ended: results, detection and incidents are timed by their verdict.
     at: chrono::DateTime<Utc>,
+    started_at: chrono::DateTime<Utc>,
     outcome: Outcome,
 }
 
@@ -68,11 +70,12 @@ struct ResultGuard {
 }
 
 impl ResultGuard {
-    fn send(mut self, at: chrono::DateTime<Utc>, outcome: Outcome) {
+    fn send(mut self, started_at: chrono::DateTime<Utc>, outcome: Outcome) {
         self.sent = true;
         let _ = self.results.send(Finished {
             monitor: self.monitor,
-            at,
+            at: Utc::now(),
+            started_at,
             outcome,
         });
     }
@@ -86,9 +89,11 @@ impl Drop for ResultGuard {
                 Vec::new(),
                 "internal error: the probe stopped unexpectedly",
             );
+            let now = Utc::now();
             let _ = self.results.send(Finished {
                 monitor: self.monitor,
-                at: Utc::now(),
+                at: now,
+                started_at: now,
                 outcome,
             });
         }
@@ -162,7 +167,7 @@ impl Scheduler {
                     for result in finished {
                         let monitor = result.monitor;
                         in_flight[monitor] = false;
-                        latest.push((monitor, result.at, result.outcome.clone()));
+                        latest.push((monitor, result.at, result.started_at, result.outcome.clone()));
                         self.evaluator.observe(monitor, result.at, result.outcome, &mut batch);
                         let due = self.next_due(monitor, anchors[monitor], launched_due[monitor], now);
                         queue.push(Reverse((due, monitor)));
@@ -275,10 +280,10 @@ impl Scheduler {
             };
             metrics.record_lateness(Instant::now().saturating_duration_since(due));
             metrics.probes_started.fetch_add(1, Ordering::Relaxed);
-            let at = Utc::now();
+            let started_at = Utc::now();
             let outcome = probers[monitor].run().await;
             metrics.probes_finished.fetch_add(1, Ordering::Relaxed);
-            guard.send(at, outcome);
+            guard.send(started_at, outcome);
         });
     }
 
@@ -312,16 +317,17 @@ impl Scheduler {
         due
     }
 
-    fn record(&self, latest: Vec<(usize, chrono::DateTime<Utc>, Outcome)>) {
+    fn record(&self, latest: Vec<(usize, chrono::DateTime<Utc>, chrono::DateTime<Utc>, Outcome)>) {
         let Ok(mut live) = self.live.write() else {
             return;
         };
-        for (monitor, at, outcome) in latest {
+        for (monitor, at, started_at, outcome) in latest {
             let confirmed = self.evaluator.health(monitor).confirmed;
             live.monitors.insert(
                 self.topology.monitors[monitor].id.clone(),
                 LatestResult {
                     at,
+                    started_at,
                     outcome,
                     confirmed,
                 },

@@ -81,7 +81,9 @@ struct LatencyDto {
 
 #[derive(Serialize)]
 struct CheckDto<'a> {
+    /// When the run ended.
     at: String,
+    started_at: String,
     status: &'static str,
     latency_ms: f64,
     reason: Option<&'a str>,
@@ -209,6 +211,7 @@ fn component_detail<'a>(
                 },
                 last_check: monitor.last.as_ref().map(|last| CheckDto {
                     at: time(last.at),
+                    started_at: time(last.started_at),
                     status: last.status.as_str(),
                     latency_ms: millis(last.latency),
                     reason: last.reason.as_deref(),

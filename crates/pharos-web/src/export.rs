@@ -43,6 +43,8 @@ pub async fn export(
                 monitor.id.clone(),
                 LatestResult {
                     at: latest.at,
+                    started_at: latest.at
+                        - chrono::Duration::from_std(latest.outcome.latency).unwrap_or_default(),
                     outcome: latest.outcome,
                     confirmed,
                 },

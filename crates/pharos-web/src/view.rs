@@ -89,7 +89,9 @@ pub(crate) struct LatencyPoint {
 }
 
 pub(crate) struct LastCheck {
+    /// When the run ended.
     pub(crate) at: DateTime<Utc>,
+    pub(crate) started_at: DateTime<Utc>,
     pub(crate) status: ProbeStatus,
     pub(crate) latency: Duration,
     pub(crate) reason: Option<String>,
@@ -187,6 +189,7 @@ impl StatusView {
                             .unwrap_or(ProbeStatus::Up),
                         last: latest.map(|latest| LastCheck {
                             at: latest.at,
+                            started_at: latest.started_at,
                             status: latest.outcome.status,
                             latency: latest.outcome.latency,
                             reason: latest.outcome.reason.clone(),
@@ -377,6 +380,7 @@ port = 443
             pharos_core::MonitorId::new("smtp"),
             pharos_engine::LatestResult {
                 at: now,
+                started_at: now,
                 outcome: pharos_core::Outcome::up(Duration::from_millis(2), vec![]),
                 confirmed: ProbeStatus::Up,
             },

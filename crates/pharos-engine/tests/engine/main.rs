@@ -2,4 +2,5 @@
 //! against real targets.
 
 mod detection;
+mod regression;
 mod running;
