@@ -232,6 +232,7 @@ impl Evaluator {
                 EventKind::PharosDegraded,
                 payload.clone(),
                 at,
+                None,
             ));
         }
     }
@@ -537,15 +538,20 @@ impl Evaluator {
         batch: &mut Batch,
     ) {
         let component_id = &self.topology.components[component].id;
+        let sequence_key = format!("component:{component_id}");
         for route in self
             .topology
             .routes
             .iter()
             .filter(|route| route.wants(event, component_id))
         {
-            batch
-                .outbox
-                .push(outbox_message(route, event, payload.clone(), at));
+            batch.outbox.push(outbox_message(
+                route,
+                event,
+                payload.clone(),
+                at,
+                Some(sequence_key.clone()),
+            ));
         }
     }
 }
@@ -558,6 +564,7 @@ fn outbox_message(
     event: EventKind,
     payload: String,
     at: DateTime<Utc>,
+    sequence_key: Option<String>,
 ) -> OutboxMessage {
     let give_up_after =
         chrono::Duration::from_std(route.give_up_after).unwrap_or(chrono::Duration::days(1));
@@ -573,6 +580,7 @@ fn outbox_message(
         state: MessageState::Pending,
         delivered_at: None,
         last_error: None,
+        sequence_key,
     }
 }
 

@@ -127,6 +127,10 @@ pub struct OutboxMessage {
     pub state: MessageState,
     pub delivered_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
+    /// Messages with the same key on one channel are delivered strictly in the order they
+    /// were enqueued (all events about one component, so an incident's `resolved` never
+    /// overtakes its `updated`).
+    pub sequence_key: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -64,6 +64,7 @@ fn message(id: &str, due: DateTime<Utc>) -> OutboxMessage {
         state: MessageState::Pending,
         delivered_at: None,
         last_error: None,
+        sequence_key: None,
     }
 }
 
@@ -362,4 +363,62 @@ async fn roll_ups_aggregate_minutes_hours_and_days_and_prune_respects_retention(
         .await
         .unwrap();
     assert_eq!(pruned.rollups_deleted, 62);
+}
+
+/// Before: after a receiver outage, an incident's `resolved` could be delivered before its
+/// `updated`; messages sharing a sequence key on one channel now go strictly in order.
+#[tokio::test]
+async fn messages_of_one_sequence_are_due_only_in_turn() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("o.db").to_str().unwrap())
+        .await
+        .unwrap();
+    let now = at(100);
+    let keyed = |id: &str, key: &str, due| OutboxMessage {
+        sequence_key: Some(key.to_owned()),
+        ..message(id, due)
+    };
+    // The first message of sequence A failed once and waits for its retry in the future.
+    let batch = Batch {
+        outbox: vec![
+            keyed("a1_updated", "component:a", at(500)),
+            keyed("a2_resolved", "component:a", at(50)),
+            keyed("b1_opened", "component:b", at(50)),
+            message("loose", at(50)),
+        ],
+        ..Batch::default()
+    };
+    store.commit(&batch).await.unwrap();
+    let due: Vec<String> = store
+        .due_messages(now, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|message| message.id)
+        .collect();
+    assert_eq!(due, ["b1_opened", "loose"], "a2 waits for a1");
+    assert_eq!(store.next_due_at().await.unwrap(), Some(at(50)));
+
+    // Once a1 is delivered, a2 is in turn.
+    store
+        .record_attempt(
+            "a1_updated",
+            DeliveryAttempt {
+                at: now,
+                duration: std::time::Duration::from_millis(5),
+                status_code: Some(200),
+                error: None,
+            },
+            NextStep::Delivered,
+        )
+        .await
+        .unwrap();
+    let due: Vec<String> = store
+        .due_messages(now, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|message| message.id)
+        .collect();
+    assert!(due.contains(&"a2_resolved".to_owned()), "{due:?}");
 }

@@ -20,13 +20,20 @@ type MessageRow = (
     String,
     Option<i64>,
     Option<String>,
+    Option<String>,
 );
 
 /// message id, at, duration, status code, error.
 type AttemptRow = (String, i64, i64, Option<i64>, Option<String>);
 
 const COLUMNS: &str =
-    "id, channel_id, event, payload, created_at, next_attempt_at, give_up_at, attempts, state, delivered_at, last_error";
+    "id, channel_id, event, payload, created_at, next_attempt_at, give_up_at, attempts, state, delivered_at, last_error, sequence_key";
+
+/// A pending message is deliverable only when no earlier pending message shares its channel
+/// and sequence key.
+const IN_TURN: &str = "NOT EXISTS (SELECT 1 FROM outbox AS earlier WHERE earlier.state = 'pending'
+      AND earlier.channel_id = outbox.channel_id AND earlier.sequence_key = outbox.sequence_key
+      AND earlier.rowid < outbox.rowid)";
 
 pub(super) async fn enqueue(
     tx: &mut SqliteConnection,
@@ -34,8 +41,8 @@ pub(super) async fn enqueue(
 ) -> StoreResult<()> {
     for message in messages {
         sqlx::query(
-            "INSERT INTO outbox (id, channel_id, event, payload, created_at, next_attempt_at, give_up_at, attempts, state)
-             VALUES (?, ?, ?, ?, ?, ?, ?, 0, 'pending') ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO outbox (id, channel_id, event, payload, created_at, next_attempt_at, give_up_at, attempts, state, sequence_key)
+             VALUES (?, ?, ?, ?, ?, ?, ?, 0, 'pending', ?) ON CONFLICT (id) DO NOTHING",
         )
         .bind(&message.id)
         .bind(&message.channel_id)
@@ -44,6 +51,7 @@ pub(super) async fn enqueue(
         .bind(to_millis(message.created_at))
         .bind(to_millis(message.next_attempt_at))
         .bind(to_millis(message.give_up_at))
+        .bind(message.sequence_key.as_deref())
         .execute(&mut *tx)
         .await?;
     }
@@ -63,6 +71,7 @@ fn decode(row: MessageRow) -> StoreResult<OutboxMessage> {
         state,
         delivered_at,
         last_error,
+        sequence_key,
     ) = row;
     Ok(OutboxMessage {
         id,
@@ -76,6 +85,7 @@ fn decode(row: MessageRow) -> StoreResult<OutboxMessage> {
         state: MessageState::parse(&state).ok_or_else(|| corrupt("outbox.state", state.clone()))?,
         delivered_at: delivered_at.map(from_millis),
         last_error,
+        sequence_key,
     })
 }
 
@@ -85,7 +95,8 @@ pub(super) async fn due(
     limit: u32,
 ) -> StoreResult<Vec<OutboxMessage>> {
     let rows: Vec<MessageRow> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM outbox WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, created_at LIMIT ?"
+        "SELECT {COLUMNS} FROM outbox WHERE state = 'pending' AND next_attempt_at <= ? AND {IN_TURN}
+         ORDER BY next_attempt_at, created_at LIMIT ?"
     ))
     .bind(to_millis(now))
     .bind(i64::from(limit))
@@ -95,10 +106,11 @@ pub(super) async fn due(
 }
 
 pub(super) async fn next_due_at(pool: &SqlitePool) -> StoreResult<Option<DateTime<Utc>>> {
-    let (next,): (Option<i64>,) =
-        sqlx::query_as("SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending'")
-            .fetch_one(pool)
-            .await?;
+    let (next,): (Option<i64>,) = sqlx::query_as(&format!(
+        "SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending' AND {IN_TURN}"
+    ))
+    .fetch_one(pool)
+    .await?;
     Ok(next.map(from_millis))
 }
 
