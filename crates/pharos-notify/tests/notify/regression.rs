@@ -34,6 +34,7 @@ fn message() -> OutboxMessage {
         state: MessageState::Pending,
         delivered_at: None,
         last_error: None,
+        sequence_key: None,
     }
 }
 
