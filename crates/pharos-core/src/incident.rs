@@ -109,7 +109,10 @@ pub struct Incident {
     pub component: ComponentId,
     pub title: String,
     pub phase: IncidentPhase,
+    /// The impact now.
     pub impact: ComponentStatus,
+    /// The worst impact so far: what the title and the incident's record in history say.
+    pub worst_impact: ComponentStatus,
     /// The first failed probe of the episode.
     pub started_at: DateTime<Utc>,
     /// When the outage was confirmed and the incident opened.
@@ -192,6 +195,9 @@ pub enum IncidentAction {
     ChangeImpact {
         incident_id: i64,
         impact: ComponentStatus,
+        /// The new title, when the impact is worse than any before: the title names the
+        /// worst impact.
+        title: Option<String>,
         at: DateTime<Utc>,
         message: String,
     },
@@ -233,6 +239,8 @@ pub fn plan_incident(
             Some(IncidentAction::ChangeImpact {
                 incident_id: incident.id,
                 impact: change.to,
+                title: (change.to > incident.worst_impact)
+                    .then(|| IncidentTemplates::fill(&templates.title, name, change.to)),
                 at: change.at,
                 message: format!("{name} is now in {}.", change.to.label().to_lowercase()),
             })
@@ -262,6 +270,7 @@ mod tests {
             title: "t".into(),
             phase: IncidentPhase::Investigating,
             impact,
+            worst_impact: impact,
             started_at: at(0),
             detected_at: at(5),
             resolved_at: None,

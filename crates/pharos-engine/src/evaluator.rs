@@ -455,6 +455,7 @@ impl Evaluator {
                     title,
                     phase: IncidentPhase::Investigating,
                     impact,
+                    worst_impact: impact,
                     started_at,
                     detected_at,
                     resolved_at: None,
@@ -472,6 +473,7 @@ impl Evaluator {
             }
             IncidentAction::ChangeImpact {
                 impact,
+                title,
                 at,
                 message,
                 ..
@@ -480,6 +482,10 @@ impl Evaluator {
                     return;
                 };
                 incident.impact = impact;
+                incident.worst_impact = incident.worst_impact.max(impact);
+                if let Some(title) = title {
+                    incident.title = title;
+                }
                 let update = IncidentUpdate {
                     at,
                     phase: incident.phase,
@@ -629,8 +635,10 @@ fn resolve(incident: &mut Incident, at: DateTime<Utc>, message: String, batch: &
 fn change_of(incident: &Incident) -> IncidentChange {
     IncidentChange {
         id: incident.id,
+        title: incident.title.clone(),
         phase: incident.phase,
         impact: incident.impact,
+        worst_impact: incident.worst_impact,
         resolved_at: incident.resolved_at,
     }
 }

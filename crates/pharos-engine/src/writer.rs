@@ -212,6 +212,7 @@ mod tests {
             title: "Mail: major outage".into(),
             phase: IncidentPhase::Investigating,
             impact: ComponentStatus::MajorOutage,
+            worst_impact: ComponentStatus::MajorOutage,
             started_at: at,
             detected_at: at,
             resolved_at: None,

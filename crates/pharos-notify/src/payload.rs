@@ -58,6 +58,7 @@ pub fn incident_event(
                 "title": incident.title,
                 "status": incident.phase.as_str(),
                 "impact": incident.impact.as_str(),
+                "worst_impact": incident.worst_impact.as_str(),
                 "component": { "id": incident.component.as_str(), "name": component_name },
                 "started_at": time(incident.started_at),
                 "detected_at": time(incident.detected_at),

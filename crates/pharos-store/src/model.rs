@@ -32,8 +32,10 @@ pub struct ResultRecord {
 #[derive(Clone, Debug)]
 pub struct IncidentChange {
     pub id: i64,
+    pub title: String,
     pub phase: IncidentPhase,
     pub impact: ComponentStatus,
+    pub worst_impact: ComponentStatus,
     pub resolved_at: Option<DateTime<Utc>>,
 }
 

@@ -27,6 +27,7 @@ fn incident(id: i64, component: &str) -> Incident {
         title: "Mail: major outage".into(),
         phase: IncidentPhase::Investigating,
         impact: ComponentStatus::MajorOutage,
+        worst_impact: ComponentStatus::MajorOutage,
         started_at: at(0),
         detected_at: at(5),
         resolved_at: None,
@@ -170,8 +171,10 @@ async fn resolving_records_time_to_recover_and_keeps_history() {
         .commit(&Batch {
             incident_changes: vec![IncidentChange {
                 id: 1,
+                title: "Mail: major outage".into(),
                 phase: IncidentPhase::Resolved,
                 impact: ComponentStatus::MajorOutage,
+                worst_impact: ComponentStatus::MajorOutage,
                 resolved_at: Some(at(65)),
             }],
             new_updates: vec![(

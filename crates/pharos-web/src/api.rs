@@ -96,7 +96,10 @@ pub(crate) struct IncidentDto<'a> {
     id: i64,
     title: &'a str,
     status: &'static str,
+    /// The impact now.
     impact: &'static str,
+    /// The worst impact it reached, which its title names.
+    worst_impact: &'static str,
     component: ComponentRef<'a>,
     started_at: String,
     detected_at: String,
@@ -246,6 +249,7 @@ pub(crate) fn incident_dto<'a>(
         title: &incident.title,
         status: incident.phase.as_str(),
         impact: incident.impact.as_str(),
+        worst_impact: incident.worst_impact.as_str(),
         component: ComponentRef {
             id: incident.component.as_str(),
             name: view.component_name(incident),

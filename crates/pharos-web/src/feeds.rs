@@ -45,7 +45,7 @@ fn summary(view: &StatusView, incident: &Incident) -> String {
     let mut text = format!(
         "{} — {}",
         view.component_name(incident),
-        incident.impact.label()
+        incident.worst_impact.label()
     );
     if let Some(update) = incident.updates.last() {
         text.push_str(&format!(". {}: {}", update.phase.label(), update.message));
@@ -170,6 +170,7 @@ mod tests {
             title: title.to_owned(),
             phase: IncidentPhase::Investigating,
             impact: ComponentStatus::MajorOutage,
+            worst_impact: ComponentStatus::MajorOutage,
             started_at: now,
             detected_at: now,
             resolved_at: None,

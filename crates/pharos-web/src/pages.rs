@@ -235,7 +235,9 @@ fn incident_summary(view: &StatusView, incident: &Incident, active: bool) -> Mar
         article class=(if active { format!("incident s-{}", incident.impact.as_str()) } else { "incident".to_owned() }) {
             h3 { a href=(format!("/incidents/{}", incident.id)) { (incident.title) } }
             div.small {
-                (view.component_name(incident)) " · " (incident.impact.label()) " · started " (time(incident.started_at))
+                (view.component_name(incident)) " · " (incident.worst_impact.label())
+                @if active && incident.impact != incident.worst_impact { " (now " (incident.impact.label().to_lowercase()) ")" }
+                " · started " (time(incident.started_at))
                 @if let Some(resolved) = incident.resolved_at { " · resolved " (time(resolved)) " (" (duration(incident.time_to_recover().unwrap_or_default())) ")" }
             }
             @if active {
@@ -255,7 +257,8 @@ pub(crate) fn incident_page(view: &StatusView, incident: &Incident) -> Markup {
             h2 { (incident.title) }
             div.incident {
                 p.small {
-                    "Component: " (view.component_name(incident)) " · Impact: " (incident.impact.label())
+                    "Component: " (view.component_name(incident)) " · Impact: " (incident.worst_impact.label())
+                    @if incident.is_open() && incident.impact != incident.worst_impact { " (now " (incident.impact.label().to_lowercase()) ")" }
                     " · Status: " strong { (incident.phase.label()) }
                 }
                 p.small {
@@ -353,6 +356,7 @@ mod tests {
             title: "Mail: major outage".into(),
             phase: pharos_core::IncidentPhase::Investigating,
             impact: ComponentStatus::MajorOutage,
+            worst_impact: ComponentStatus::MajorOutage,
             started_at: now,
             detected_at: now,
             resolved_at: None,

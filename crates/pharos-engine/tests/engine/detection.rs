@@ -210,6 +210,34 @@ async fn one_of_two_monitors_down_is_a_partial_outage_that_escalates() {
     );
 }
 
+/// Before: history called a mostly-major outage "Partial outage" and the title stayed at the
+/// first impact. Now the title and record name the worst impact, and the current one is
+/// kept beside it.
+#[tokio::test]
+async fn an_incident_is_titled_and_recorded_by_its_worst_impact() {
+    let mut harness = Harness::new().await;
+    harness.feed("smtp-a", 0, down()).await;
+    harness.feed("smtp-a", 5, down()).await;
+    harness.feed("smtp-b", 6, down()).await;
+    harness.feed("smtp-b", 11, down()).await;
+    // One monitor recovers: the impact eases back to partial, the worst stays major.
+    harness.feed("smtp-b", 20, up()).await;
+    let eased = harness.feed("smtp-b", 25, up()).await;
+    let change = &eased.incident_changes[0];
+    assert_eq!(change.impact, ComponentStatus::PartialOutage);
+    assert_eq!(change.worst_impact, ComponentStatus::MajorOutage);
+    assert_eq!(change.title, "Mail submission: major outage");
+    let harness = harness.restart().await;
+    let stored = harness
+        .store
+        .incidents(IncidentQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(stored[0].title, "Mail submission: major outage");
+    assert_eq!(stored[0].worst_impact, ComponentStatus::MajorOutage);
+    assert_eq!(stored[0].impact, ComponentStatus::PartialOutage);
+}
+
 #[tokio::test]
 async fn a_restart_mid_incident_neither_loses_nor_duplicates_it() {
     let mut harness = Harness::new().await;
@@ -271,6 +299,7 @@ async fn incidents_of_components_removed_from_the_configuration_are_closed_at_st
             title: "Gone: major outage".into(),
             phase: IncidentPhase::Investigating,
             impact: ComponentStatus::MajorOutage,
+            worst_impact: ComponentStatus::MajorOutage,
             started_at: at(0),
             detected_at: at(5),
             resolved_at: None,

@@ -9,16 +9,26 @@ use pharos_core::{
 use sqlx::{SqliteConnection, SqlitePool};
 use std::collections::HashMap;
 
-type IncidentRow = (i64, String, String, String, String, i64, i64, Option<i64>);
+type IncidentRow = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    Option<i64>,
+    String,
+);
 
 const COLUMNS: &str =
-    "id, component_id, title, phase, impact, started_at, detected_at, resolved_at";
+    "id, component_id, title, phase, impact, started_at, detected_at, resolved_at, COALESCE(worst_impact, impact)";
 
 pub(super) async fn write(tx: &mut SqliteConnection, batch: &Batch) -> StoreResult<()> {
     for incident in &batch.new_incidents {
         sqlx::query(
-            "INSERT INTO incidents (id, component_id, title, phase, impact, started_at, detected_at, resolved_at, time_to_detect_ms, time_to_recover_ms)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO incidents (id, component_id, title, phase, impact, started_at, detected_at, resolved_at, time_to_detect_ms, time_to_recover_ms, worst_impact)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(incident.id)
         .bind(incident.component.as_str())
@@ -30,6 +40,7 @@ pub(super) async fn write(tx: &mut SqliteConnection, batch: &Batch) -> StoreResu
         .bind(incident.resolved_at.map(to_millis))
         .bind(incident.time_to_detect().as_millis() as i64)
         .bind(incident.time_to_recover().map(|duration| duration.as_millis() as i64))
+        .bind(incident.worst_impact.as_str())
         .execute(&mut *tx)
         .await?;
         for update in &incident.updates {
@@ -41,12 +52,14 @@ pub(super) async fn write(tx: &mut SqliteConnection, batch: &Batch) -> StoreResu
     }
     for change in &batch.incident_changes {
         sqlx::query(
-            "UPDATE incidents SET phase = ?, impact = ?, resolved_at = ?,
+            "UPDATE incidents SET phase = ?, impact = ?, worst_impact = ?, title = ?, resolved_at = ?,
                     time_to_recover_ms = CASE WHEN ? IS NULL THEN NULL ELSE ? - started_at END
              WHERE id = ?",
         )
         .bind(change.phase.as_str())
         .bind(change.impact.as_str())
+        .bind(change.worst_impact.as_str())
+        .bind(&change.title)
         .bind(change.resolved_at.map(to_millis))
         .bind(change.resolved_at.map(to_millis))
         .bind(change.resolved_at.map(to_millis))
@@ -186,7 +199,7 @@ async fn fetch(
     headers
         .into_iter()
         .map(
-            |(id, component, title, phase, impact, started_at, detected_at, resolved_at)| {
+            |(id, component, title, phase, impact, started_at, detected_at, resolved_at, worst)| {
                 Ok(Incident {
                     id,
                     component: ComponentId::new(component),
@@ -195,6 +208,8 @@ async fn fetch(
                         .ok_or_else(|| corrupt("incidents.phase", phase.clone()))?,
                     impact: ComponentStatus::parse(&impact)
                         .ok_or_else(|| corrupt("incidents.impact", impact.clone()))?,
+                    worst_impact: ComponentStatus::parse(&worst)
+                        .ok_or_else(|| corrupt("incidents.worst_impact", worst.clone()))?,
                     started_at: from_millis(started_at),
                     detected_at: from_millis(detected_at),
                     resolved_at: resolved_at.map(from_millis),
