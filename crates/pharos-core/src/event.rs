@@ -1,6 +1,86 @@
-//! The kinds of events pharos notifies about.
+//! What pharos notifies about: a closed set of events, each carrying its data. Channels turn
+//! an event into their own wire format; nothing else does.
 
+use crate::ids::{ComponentId, MonitorId};
+use crate::incident::Incident;
+use crate::status::{ComponentStatus, ProbeStatus};
 use serde::{Deserialize, Serialize};
+
+/// One notification-worthy change.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    IncidentOpened(IncidentNews),
+    IncidentUpdated(IncidentNews),
+    IncidentResolved(IncidentNews),
+    /// Operators owe readers an update.
+    IncidentUpdateOverdue(IncidentNews),
+    ComponentStatusChanged(ComponentNews),
+    /// pharos itself could not run a check (its own resources).
+    PharosDegraded(SelfFault),
+}
+
+/// An incident as it stands, with the checks behind it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IncidentNews {
+    pub incident: Incident,
+    pub component_name: String,
+    pub monitors: Vec<MonitorState>,
+}
+
+/// A component's move from one status to another, with the checks behind it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ComponentNews {
+    pub component: ComponentId,
+    pub component_name: String,
+    pub previous: ComponentStatus,
+    pub status: ComponentStatus,
+    pub monitors: Vec<MonitorState>,
+}
+
+/// What pharos could not do, and for which check.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SelfFault {
+    pub reason: String,
+    pub monitor: MonitorState,
+}
+
+/// One check of a component as an event reports it: so a receiver can tell which broke.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MonitorState {
+    pub id: MonitorId,
+    pub name: String,
+    /// Its confirmed status.
+    pub status: ProbeStatus,
+    /// Why its latest run was not up, if it was not.
+    pub reason: Option<String>,
+    /// Where it was checked from.
+    pub region: String,
+}
+
+impl Event {
+    pub fn kind(&self) -> EventKind {
+        match self {
+            Event::IncidentOpened(_) => EventKind::IncidentOpened,
+            Event::IncidentUpdated(_) => EventKind::IncidentUpdated,
+            Event::IncidentResolved(_) => EventKind::IncidentResolved,
+            Event::IncidentUpdateOverdue(_) => EventKind::IncidentUpdateOverdue,
+            Event::ComponentStatusChanged(_) => EventKind::ComponentStatusChanged,
+            Event::PharosDegraded(_) => EventKind::PharosDegraded,
+        }
+    }
+
+    /// The component the event is about, if any.
+    pub fn component(&self) -> Option<&ComponentId> {
+        match self {
+            Event::IncidentOpened(news)
+            | Event::IncidentUpdated(news)
+            | Event::IncidentResolved(news)
+            | Event::IncidentUpdateOverdue(news) => Some(&news.incident.component),
+            Event::ComponentStatusChanged(news) => Some(&news.component),
+            Event::PharosDegraded(_) => None,
+        }
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum EventKind {

@@ -13,7 +13,7 @@ pub mod uptime;
 
 pub use component::derive_component_status;
 pub use detect::{DetectionPolicy, MonitorHealth, Transition};
-pub use event::EventKind;
+pub use event::{ComponentNews, Event, EventKind, IncidentNews, MonitorState, SelfFault};
 pub use ids::{ComponentId, MonitorId};
 pub use incident::{
     plan_incident, ComponentChange, Incident, IncidentAction, IncidentPhase, IncidentTemplates,

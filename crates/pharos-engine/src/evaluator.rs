@@ -6,12 +6,11 @@ use crate::topology::Topology;
 use chrono::{DateTime, Utc};
 use pharos_core::incident::ComponentChange;
 use pharos_core::{
-    derive_component_status, plan_incident, ComponentStatus, EventKind, Incident, IncidentAction,
-    IncidentPhase, IncidentUpdate, MonitorHealth, Outcome, ProbeStatus, TimelineEntry,
-    TimelineKind,
+    derive_component_status, plan_incident, ComponentNews, ComponentStatus, Event, EventKind,
+    Incident, IncidentAction, IncidentNews, IncidentPhase, IncidentUpdate, MonitorHealth,
+    MonitorState, Outcome, ProbeStatus, SelfFault, TimelineEntry, TimelineKind,
 };
-use pharos_notify::{component_event, incident_event, new_message_id, pharos_degraded_event};
-use pharos_store::{Batch, EngineState, IncidentChange, MessageState, OutboxMessage, ResultRecord};
+use pharos_store::{Batch, EngineState, IncidentChange, ResultRecord};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -25,6 +24,8 @@ pub struct Evaluator {
     open_incidents: HashMap<usize, Incident>,
     /// Open incidents of components no longer configured; resolved by `reconcile`.
     orphaned_incidents: Vec<Incident>,
+    /// Why each monitor's latest run was not up (None when it was).
+    last_reason: Vec<Option<String>>,
     /// Ids reserved in the store and not yet used.
     incident_ids: std::collections::VecDeque<std::ops::Range<i64>>,
     /// When pharos last could not run a check of its own fault, while that episode lasts.
@@ -66,6 +67,7 @@ impl Evaluator {
         Self {
             first_failure_reason: vec![None; topology.monitors.len()],
             dirty_health: vec![false; topology.monitors.len()],
+            last_reason: vec![None; topology.monitors.len()],
             topology,
             health,
             component_status,
@@ -155,6 +157,9 @@ impl Evaluator {
         let policy = info.policy;
         let component = info.component;
         self.note_own_fault(monitor, at, &outcome, batch);
+        if outcome.status != ProbeStatus::Unknown {
+            self.last_reason[monitor] = outcome.reason.clone();
+        }
         let transition = self.health[monitor].observe(outcome.status, at, &policy);
         self.dirty_health[monitor] = true;
         if !matches!(outcome.status, ProbeStatus::Up | ProbeStatus::Unknown)
@@ -220,21 +225,15 @@ impl Evaluator {
             .as_deref()
             .unwrap_or("pharos could not run this check");
         tracing::warn!(monitor = %info.id, "{reason}; such checks count neither as up nor as down");
-        let payload = pharos_degraded_event(&info.id, &info.name, reason, at);
-        for route in self
-            .topology
-            .routes
-            .iter()
-            .filter(|route| route.events.contains(&EventKind::PharosDegraded))
-        {
-            batch.outbox.push(outbox_message(
-                route,
-                EventKind::PharosDegraded,
-                payload.clone(),
-                at,
-                None,
-            ));
-        }
+        let fault = SelfFault {
+            reason: reason.to_owned(),
+            monitor: MonitorState {
+                status: ProbeStatus::Unknown,
+                reason: Some(reason.to_owned()),
+                ..self.monitor_state(monitor)
+            },
+        };
+        self.announce(Event::PharosDegraded(fault), at, batch);
     }
 
     /// Posts an operator's update on an open incident.
@@ -274,15 +273,8 @@ impl Evaluator {
         batch.new_updates.push((incident_id, update.clone()));
         batch.new_timeline.push((incident_id, entry));
         let incident = incident.clone();
-        let name = &self.topology.components[component].name;
-        let payload = incident_event(
-            EventKind::IncidentUpdated,
-            &incident,
-            name,
-            &self.topology.context,
-            at,
-        );
-        self.enqueue(EventKind::IncidentUpdated, component, payload, at, batch);
+        let news = self.incident_news(component, incident);
+        self.announce(Event::IncidentUpdated(news), at, batch);
         Ok(update)
     }
 
@@ -315,21 +307,8 @@ impl Evaluator {
             incident.timeline.push(entry.clone());
             batch.new_timeline.push((incident.id, entry));
             let incident = incident.clone();
-            let name = &self.topology.components[component].name;
-            let payload = incident_event(
-                EventKind::IncidentUpdateOverdue,
-                &incident,
-                name,
-                &self.topology.context,
-                now,
-            );
-            self.enqueue(
-                EventKind::IncidentUpdateOverdue,
-                component,
-                payload,
-                now,
-                batch,
-            );
+            let news = self.incident_news(component, incident);
+            self.announce(Event::IncidentUpdateOverdue(news), now, batch);
         }
     }
 
@@ -373,21 +352,14 @@ impl Evaluator {
         if derived != previous {
             self.component_status[component] = (derived, at);
             batch.component_status.push((info.id.clone(), derived, at));
-            let payload = component_event(
-                &info.id,
-                &info.name,
+            let news = ComponentNews {
+                component: info.id.clone(),
+                component_name: info.name.clone(),
                 previous,
-                derived,
-                &self.topology.context,
-                at,
-            );
-            self.enqueue(
-                EventKind::ComponentStatusChanged,
-                component,
-                payload,
-                at,
-                batch,
-            );
+                status: derived,
+                monitors: self.monitor_states(component),
+            };
+            self.announce(Event::ComponentStatusChanged(news), at, batch);
         }
         let change = ComponentChange {
             component: &info.id,
@@ -531,64 +503,56 @@ impl Evaluator {
             .last()
             .map(|update| update.at)
             .unwrap_or(incident.detected_at);
-        let payload = incident_event(kind, &incident, &name, &self.topology.context, at);
-        self.enqueue(kind, component, payload, at, batch);
+        let news = self.incident_news(component, incident);
+        let event = match kind {
+            EventKind::IncidentOpened => Event::IncidentOpened(news),
+            EventKind::IncidentResolved => Event::IncidentResolved(news),
+            _ => Event::IncidentUpdated(news),
+        };
+        self.announce(event, at, batch);
     }
 
-    fn enqueue(
-        &self,
-        event: EventKind,
-        component: usize,
-        payload: String,
-        at: DateTime<Utc>,
-        batch: &mut Batch,
-    ) {
-        let component_id = &self.topology.components[component].id;
-        let sequence_key = format!("component:{component_id}");
-        for route in self
-            .topology
-            .routes
+    /// Queues the messages announcing `event` to every channel that wants it.
+    fn announce(&self, event: Event, at: DateTime<Utc>, batch: &mut Batch) {
+        batch
+            .outbox
+            .extend(self.topology.notifier.messages(&event, at));
+    }
+
+    fn incident_news(&self, component: usize, incident: Incident) -> IncidentNews {
+        IncidentNews {
+            incident,
+            component_name: self.topology.components[component].name.clone(),
+            monitors: self.monitor_states(component),
+        }
+    }
+
+    /// The checks of a component as events report them.
+    fn monitor_states(&self, component: usize) -> Vec<MonitorState> {
+        self.topology.components[component]
+            .monitors
             .iter()
-            .filter(|route| route.wants(event, component_id))
-        {
-            batch.outbox.push(outbox_message(
-                route,
-                event,
-                payload.clone(),
-                at,
-                Some(sequence_key.clone()),
-            ));
+            .map(|&monitor| self.monitor_state(monitor))
+            .collect()
+    }
+
+    fn monitor_state(&self, monitor: usize) -> MonitorState {
+        let info = &self.topology.monitors[monitor];
+        MonitorState {
+            id: info.id.clone(),
+            name: info.name.clone(),
+            status: self.health[monitor].confirmed,
+            reason: self.last_reason[monitor].clone(),
+            region: LOCAL_REGION.to_owned(),
         }
     }
 }
 
+/// Where this server's own checks run from (agents in other regions will report theirs).
+const LOCAL_REGION: &str = "local";
+
 /// An episode of checks pharos could not run ends after this long without one.
 const OWN_FAULT_QUIET: chrono::Duration = chrono::Duration::minutes(5);
-
-fn outbox_message(
-    route: &crate::topology::Route,
-    event: EventKind,
-    payload: String,
-    at: DateTime<Utc>,
-    sequence_key: Option<String>,
-) -> OutboxMessage {
-    let give_up_after =
-        chrono::Duration::from_std(route.give_up_after).unwrap_or(chrono::Duration::days(1));
-    OutboxMessage {
-        id: new_message_id(),
-        channel_id: route.channel_id.clone(),
-        event,
-        payload,
-        created_at: at,
-        next_attempt_at: at,
-        give_up_at: at + give_up_after,
-        attempts: 0,
-        state: MessageState::Pending,
-        delivered_at: None,
-        last_error: None,
-        sequence_key,
-    }
-}
 
 /// Which monitor moved a component, and why.
 #[derive(Default)]

@@ -1,9 +1,10 @@
 //! The configuration, indexed for the engine: monitors and components by position, each
-//! monitor knowing its component and each component its monitors, and notification routes.
+//! monitor knowing its component and each component its monitors, and the notifier.
 
 use pharos_config::Config;
-use pharos_core::{ComponentId, DetectionPolicy, EventKind, IncidentTemplates, MonitorId};
-use pharos_notify::EventContext;
+use pharos_core::{ComponentId, DetectionPolicy, IncidentTemplates, MonitorId};
+use pharos_notify::Notifier;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub struct MonitorInfo {
@@ -21,27 +22,11 @@ pub struct ComponentInfo {
     pub monitors: Vec<usize>,
 }
 
-/// Which events go to which channel.
-pub struct Route {
-    pub channel_id: String,
-    pub events: Vec<EventKind>,
-    /// Empty means every component.
-    pub components: Vec<ComponentId>,
-    pub give_up_after: Duration,
-}
-
-impl Route {
-    pub fn wants(&self, event: EventKind, component: &ComponentId) -> bool {
-        self.events.contains(&event)
-            && (self.components.is_empty() || self.components.contains(component))
-    }
-}
-
 pub struct Topology {
     pub monitors: Vec<MonitorInfo>,
     pub components: Vec<ComponentInfo>,
-    pub routes: Vec<Route>,
-    pub context: EventContext,
+    /// The channels, and which of them want which events.
+    pub notifier: Arc<Notifier>,
     /// An open incident without an update for this long is overdue.
     pub update_every: Duration,
 }
@@ -77,23 +62,10 @@ impl Topology {
                 }
             })
             .collect();
-        let routes = config
-            .channels
-            .iter()
-            .map(|channel| Route {
-                channel_id: channel.id.clone(),
-                events: channel.events.clone(),
-                components: channel.components.clone(),
-                give_up_after: channel.give_up_after,
-            })
-            .collect();
         Self {
             monitors,
             components,
-            routes,
-            context: EventContext {
-                public_url: config.server.public_url.clone(),
-            },
+            notifier: Arc::new(Notifier::from_config(config)),
             update_every: config.incidents.update_every,
         }
     }

@@ -1,16 +1,19 @@
-//! pharos notifications: the event payloads, the durable outbox worker that delivers them at
-//! least once, and one module per channel.
+//! pharos notifications: the `Channel` trait and one module per channel under `channels/`,
+//! routing (which channels want an event), and the durable outbox worker that delivers
+//! messages at least once.
 
 mod backoff;
-mod payload;
+mod channel;
+mod channels;
+mod https;
+mod routing;
 mod signature;
-mod webhook;
 mod worker;
 
 pub use backoff::next_attempt;
-pub use payload::{
-    component_event, incident_event, new_message_id, pharos_degraded_event, EventContext,
-};
+pub use channel::{Channel, Delivery, EventContext};
+pub use channels::WebhookSender;
+pub use https::{https_client, HttpsClient};
+pub use routing::{new_message_id, Notifier};
 pub use signature::{sign, verify, SignatureError};
-pub use webhook::{https_client, HttpsClient, WebhookSender};
 pub use worker::{Channels, OutboxWorker};

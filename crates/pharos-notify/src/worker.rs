@@ -3,7 +3,7 @@
 //! delivery is at least once, and the stable message id lets receivers drop duplicates.
 
 use crate::backoff::next_attempt;
-use crate::webhook::WebhookSender;
+use crate::channel::{Channel, Delivery};
 use chrono::Utc;
 use pharos_store::{DeliveryAttempt, NextStep, OutboxMessage, Store};
 use std::collections::HashMap;
@@ -13,7 +13,7 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 
 /// Channel senders by channel id.
-pub type Channels = HashMap<String, Arc<WebhookSender>>;
+pub type Channels = HashMap<String, Arc<dyn Channel>>;
 
 /// Messages picked per round, and how many are delivered at once.
 const BATCH: u32 = 64;
@@ -85,28 +85,25 @@ async fn deliver_one(store: &dyn Store, channels: &Channels, message: OutboxMess
     let started = Instant::now();
     let at = Utc::now();
     let outcome = match channels.get(&message.channel_id) {
-        Some(sender) => sender.deliver(&message).await,
-        None => crate::webhook::AttemptOutcome {
+        Some(channel) => channel.deliver(&message).await,
+        None => Delivery::GiveUp {
             status_code: None,
-            error: Some(format!(
-                "channel `{}` is no longer configured",
-                message.channel_id
-            )),
+            reason: format!("channel `{}` is no longer configured", message.channel_id),
         },
     };
     let attempts = message.attempts + 1;
-    let next = match (&outcome.error, channels.contains_key(&message.channel_id)) {
-        (None, _) => NextStep::Delivered,
-        (Some(_), false) => NextStep::GiveUp,
-        (Some(_), true) if outcome.status_code == Some(410) => NextStep::GiveUp,
-        (Some(_), true) => {
+    let next = match &outcome {
+        Delivery::Delivered { .. } => NextStep::Delivered,
+        Delivery::GiveUp { .. } => NextStep::GiveUp,
+        Delivery::Retry { .. } => {
             match next_attempt(Utc::now(), attempts, message.give_up_at, &mut rand::rng()) {
                 Some(retry_at) => NextStep::RetryAt(retry_at),
                 None => NextStep::GiveUp,
             }
         }
     };
-    match (&next, &outcome.error) {
+    let error = outcome.reason().map(str::to_owned);
+    match (&next, &error) {
         (NextStep::Delivered, _) => {
             tracing::info!(message = %message.id, channel = %message.channel_id, event = message.event.as_str(), attempts, "notification delivered")
         }
@@ -120,8 +117,8 @@ async fn deliver_one(store: &dyn Store, channels: &Channels, message: OutboxMess
     let attempt = DeliveryAttempt {
         at,
         duration: started.elapsed(),
-        status_code: outcome.status_code,
-        error: outcome.error,
+        status_code: outcome.status_code(),
+        error,
     };
     if let Err(error) = store.record_attempt(&message.id, attempt, next).await {
         tracing::error!(%error, message = %message.id, "outbox: cannot record a delivery attempt; it will be retried");

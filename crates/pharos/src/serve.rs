@@ -5,9 +5,9 @@ use crate::config_command::report_load_error;
 use crate::exit;
 use crate::supervise::{self, Supervisor};
 use anyhow::Context as _;
-use pharos_config::{ChannelKind, Config};
+use pharos_config::Config;
 use pharos_engine::{Engine, EngineOptions};
-use pharos_notify::{Channels, OutboxWorker, WebhookSender};
+use pharos_notify::OutboxWorker;
 use pharos_store::{SqliteStore, Store};
 use pharos_web::{router, PageCache, Renderer, ServerLimits, WebState};
 use std::net::SocketAddr;
@@ -109,15 +109,7 @@ async fn serve(
     .await
     .context("cannot start monitoring")?;
 
-    let channels: Channels = config
-        .channels
-        .iter()
-        .map(|channel| match &channel.kind {
-            ChannelKind::Webhook(webhook) => {
-                (channel.id.clone(), Arc::new(WebhookSender::new(webhook)))
-            }
-        })
-        .collect();
+    let channels = engine.handle.topology.notifier.channels();
     let mut supervisor = Supervisor::default();
     supervisor.spawn(
         "outbox worker",

@@ -2,7 +2,7 @@
 
 use chrono::Utc;
 use pharos_core::EventKind;
-use pharos_notify::WebhookSender;
+use pharos_notify::{Channel as _, Delivery, WebhookSender};
 use pharos_store::{MessageState, OutboxMessage};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -68,8 +68,14 @@ async fn a_receiver_answering_with_an_endless_body_cannot_fill_memory() {
         "{:?}",
         started.elapsed()
     );
-    assert_eq!(outcome.status_code, Some(500));
-    let error = outcome.error.unwrap();
+    let Delivery::Retry {
+        status_code,
+        reason: error,
+    } = outcome
+    else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!(status_code, Some(500));
     assert!(error.starts_with("receiver answered 500"), "{error}");
     assert!(
         error.len() < 400,

@@ -1,19 +1,19 @@
-//! The webhook channel: a signed JSON POST per message.
+//! The webhook channel: a signed JSON POST per message (Standard Webhooks).
 
+use crate::channel::{Channel, Delivery, EventContext};
+use crate::https::{https_client, HttpsClient};
 use crate::signature::sign;
+use async_trait::async_trait;
 use bytes::Bytes;
+use chrono::DateTime;
 use chrono::Utc;
 use http::header::{CONTENT_TYPE, USER_AGENT};
 use http::{HeaderName, HeaderValue, Request};
 use http_body_util::{BodyExt, Full};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use pharos_config::WebhookChannel;
+use pharos_core::Event;
 use pharos_store::OutboxMessage;
 use secrecy::{ExposeSecret, SecretString};
-use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
 
@@ -21,36 +21,6 @@ use url::Url;
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(15);
 /// The most of a receiver's answer that is read (for the error shown on a failed attempt).
 const RESPONSE_EXCERPT: usize = 4096;
-
-/// An HTTP(S) client that trusts the built-in web roots, with rustls on ring; shared by the
-/// channels and by the command line's calls to a running pharos.
-pub type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
-
-pub fn https_client() -> HttpsClient {
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("the ring provider supports the default protocol versions")
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_or_http()
-        .enable_http1()
-        .build();
-    Client::builder(TokioExecutor::new()).build(connector)
-}
-
-/// What one attempt came to.
-#[derive(Debug)]
-pub struct AttemptOutcome {
-    pub status_code: Option<u16>,
-    pub error: Option<String>,
-}
 
 pub struct WebhookSender {
     client: HttpsClient,
@@ -80,7 +50,7 @@ impl WebhookSender {
         }
     }
 
-    pub async fn deliver(&self, message: &OutboxMessage) -> AttemptOutcome {
+    async fn send(&self, message: &OutboxMessage) -> AttemptOutcome {
         let timestamp = Utc::now().timestamp();
         let body = Bytes::from(message.payload.clone());
         let signature = match sign(self.secret.expose_secret(), &message.id, timestamp, &body) {
@@ -153,6 +123,36 @@ impl WebhookSender {
                     error: Some(format!("receiver answered {status}: {}", excerpt.trim())),
                 }
             }
+        }
+    }
+}
+
+/// What one attempt came to, before it is judged.
+struct AttemptOutcome {
+    status_code: Option<u16>,
+    error: Option<String>,
+}
+
+#[async_trait]
+impl Channel for WebhookSender {
+    fn render(&self, event: &Event, context: &EventContext, at: DateTime<Utc>) -> String {
+        super::webhook_payload::render(event, context, at)
+    }
+
+    /// Any 2xx is delivered; 410 Gone means the endpoint is gone for good; anything else
+    /// (a refusal, a timeout, another status) may pass and is retried.
+    async fn deliver(&self, message: &OutboxMessage) -> Delivery {
+        let outcome = self.send(message).await;
+        match (outcome.error, outcome.status_code) {
+            (None, status_code) => Delivery::Delivered { status_code },
+            (Some(reason), Some(410)) => Delivery::GiveUp {
+                status_code: Some(410),
+                reason,
+            },
+            (Some(reason), status_code) => Delivery::Retry {
+                status_code,
+                reason,
+            },
         }
     }
 }
