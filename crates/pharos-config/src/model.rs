@@ -25,7 +25,7 @@ pub struct Config {
 pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Where the data lives: a SQLite file path (or `sqlite://` URL).
-    pub database: String,
+    pub database: pharos_core::DatabaseUrl,
     /// The address readers use to reach the status page, for links in feeds and webhooks.
     pub public_url: Option<Url>,
     /// Bearer token for the admin API; without one, admin endpoints are disabled.

@@ -72,7 +72,7 @@ pub fn parse_with(
 fn read_server(cx: &mut Context<'_, '_>, root: &mut TableReader<'_, '_>) -> ServerConfig {
     let mut server = ServerConfig {
         listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-        database: "pharos.db".to_owned(),
+        database: pharos_core::DatabaseUrl::new("pharos.db"),
         public_url: None,
         admin_token: None,
         trusted_proxies: Vec::new(),
@@ -86,8 +86,15 @@ fn read_server(cx: &mut Context<'_, '_>, root: &mut TableReader<'_, '_>) -> Serv
             Err(_) => cx.problems.report(span, format!("`listen` must be an address and port such as \"127.0.0.1:8080\", found `{text}`")),
         }
     }
-    if let Some((text, _)) = table.string(cx, "database") {
-        server.database = text;
+    if let Some((text, span)) = table.string(cx, "database") {
+        let url = pharos_core::DatabaseUrl::new(text);
+        if url.backend() == pharos_core::Backend::Postgres {
+            cx.problems.report(
+                span,
+                format!("`database` {url}: this build of pharos stores data in SQLite only; give a file path"),
+            );
+        }
+        server.database = url;
     }
     if let Some((text, span)) = table.string(cx, "public_url") {
         server.public_url = read_url(cx, &text, span, "public_url");

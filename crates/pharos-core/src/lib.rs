@@ -3,15 +3,18 @@
 //! resolve. Pure: no I/O, no async, no SQL; time is passed in as a value.
 
 pub mod component;
+pub mod database_url;
 pub mod detect;
 pub mod event;
 pub mod ids;
 pub mod incident;
 pub mod outcome;
+pub mod rollup;
 pub mod status;
 pub mod uptime;
 
 pub use component::derive_component_status;
+pub use database_url::{Backend, DatabaseUrl};
 pub use detect::{DetectionPolicy, MonitorHealth, Transition};
 pub use event::{ComponentNews, Event, EventKind, IncidentNews, MonitorState, SelfFault};
 pub use ids::{ComponentId, MonitorId};

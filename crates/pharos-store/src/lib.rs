@@ -7,6 +7,32 @@ pub mod sqlite;
 pub use model::*;
 pub use sqlite::SqliteStore;
 
+use pharos_core::{Backend, DatabaseUrl};
+use std::sync::Arc;
+
+/// Whether `open` may create a database that is not there yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenMode {
+    /// `serve`: create it (with its schema) when missing.
+    CreateIfMissing,
+    /// `export` and other readers: a missing database is an error, never an empty one.
+    Existing,
+}
+
+/// Opens the store `url` calls for and brings its schema up to date.
+pub async fn open(url: &DatabaseUrl, mode: OpenMode) -> StoreResult<Arc<dyn Store>> {
+    match url.backend() {
+        Backend::Sqlite => {
+            let store = match mode {
+                OpenMode::CreateIfMissing => SqliteStore::open(url.expose()).await?,
+                OpenMode::Existing => SqliteStore::open_existing(url.expose()).await?,
+            };
+            Ok(Arc::new(store))
+        }
+        Backend::Postgres => Err(StoreError::Unsupported(url.to_string())),
+    }
+}
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use pharos_core::{Incident, MonitorId};
@@ -19,6 +45,8 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("there is no database at {0}")]
     Missing(String),
+    #[error("{0}: this build of pharos stores data in SQLite only")]
+    Unsupported(String),
     #[error("the database did not confirm the commit; nothing of this write is acknowledged")]
     NotCommitted,
     #[error("corrupt stored value in {what}: {detail}")]

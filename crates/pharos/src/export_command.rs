@@ -2,7 +2,7 @@
 
 use crate::config_command::{print_warnings, report_load_error};
 use crate::exit;
-use pharos_store::{SqliteStore, StoreError};
+use pharos_store::{OpenMode, StoreError};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -15,7 +15,7 @@ pub(crate) async fn run(config: &Path, out: &Path) -> ExitCode {
         }
         Err(error) => return report_load_error(&error),
     };
-    let store = match SqliteStore::open_existing(&config.server.database).await {
+    let store = match pharos_store::open(&config.server.database, OpenMode::Existing).await {
         Ok(store) => store,
         Err(StoreError::Missing(location)) => {
             eprintln!("error: there is no database at {location}: nothing to export (is `[server] database` the one `pharos serve` uses?)");
@@ -29,7 +29,7 @@ pub(crate) async fn run(config: &Path, out: &Path) -> ExitCode {
             return exit::code(exit::UNAVAILABLE);
         }
     };
-    match pharos_web::export(&config, &store, out).await {
+    match pharos_web::export(&config, store.as_ref(), out).await {
         Ok(files) => {
             println!("wrote {} files to {}", files.len(), out.display());
             ExitCode::SUCCESS

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use pharos_config::Config;
 use pharos_engine::{Engine, EngineOptions};
 use pharos_notify::OutboxWorker;
-use pharos_store::{SqliteStore, Store};
+use pharos_store::OpenMode;
 use pharos_web::{router, PageCache, Renderer, ServerLimits, WebState};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -93,11 +93,9 @@ async fn serve(
         max_per_client = limits.max_per_client,
         "open-file limit"
     );
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&config.server.database)
-            .await
-            .with_context(|| format!("cannot open the database {}", config.server.database))?,
-    );
+    let store = pharos_store::open(&config.server.database, OpenMode::CreateIfMissing)
+        .await
+        .with_context(|| format!("cannot open the database {}", config.server.database))?;
     let outbox_wake = Arc::new(Notify::new());
     let mut engine = Engine::start(
         &config,

@@ -33,6 +33,15 @@ pub(crate) fn status_code(status: ProbeStatus) -> i64 {
     }
 }
 
+pub(crate) fn status_from_code(code: i64) -> ProbeStatus {
+    match code {
+        0 => ProbeStatus::Up,
+        1 => ProbeStatus::Degraded,
+        3 => ProbeStatus::Unknown,
+        _ => ProbeStatus::Down,
+    }
+}
+
 /// Phases as `name=micros;name=micros`: compact, and no JSON in the hottest table.
 pub(crate) fn encode_phases(phases: &[Phase]) -> String {
     let mut encoded = String::with_capacity(phases.len() * 16);

@@ -3,7 +3,7 @@
 use super::codec::*;
 use super::{incidents, outbox};
 use crate::{Batch, EngineState, ResultRecord, StoreResult};
-use pharos_core::{ComponentId, ComponentStatus, MonitorHealth, MonitorId, Outcome, ProbeStatus};
+use pharos_core::{ComponentId, ComponentStatus, MonitorHealth, MonitorId, Outcome};
 use sqlx::{SqliteConnection, SqlitePool};
 
 pub(super) async fn load_engine_state(pool: &SqlitePool) -> StoreResult<EngineState> {
@@ -150,12 +150,7 @@ pub(super) async fn recent_results(
                 monitor: monitor.clone(),
                 at: from_millis(at),
                 outcome: Outcome {
-                    status: match status {
-                        0 => ProbeStatus::Up,
-                        1 => ProbeStatus::Degraded,
-                        3 => ProbeStatus::Unknown,
-                        _ => ProbeStatus::Down,
-                    },
+                    status: status_from_code(status),
                     latency: from_micros(latency),
                     phases: decode_phases(phases.as_deref().unwrap_or_default()),
                     reason,

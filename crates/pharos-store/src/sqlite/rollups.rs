@@ -3,6 +3,7 @@
 use super::codec::*;
 use crate::{DailyCounts, PruneReport, Resolution, Retention, Rollup, RollupReport, StoreResult};
 use chrono::{DateTime, Utc};
+use pharos_core::rollup::{bucket_start, combine, summarize, Summary};
 use pharos_core::uptime::ResultCounts;
 use pharos_core::MonitorId;
 use sqlx::SqlitePool;
@@ -18,7 +19,7 @@ const CHUNK_MS: i64 = 60 * 60_000;
 type RollupRow = (String, i64, i64, i64, i64, i64, i64, i64, i64);
 
 fn floor(millis: i64, resolution: Resolution) -> i64 {
-    millis - millis.rem_euclid(resolution.millis())
+    bucket_start(millis, resolution.millis())
 }
 
 pub(super) async fn roll_up(pool: &SqlitePool, now: DateTime<Utc>) -> StoreResult<RollupReport> {
@@ -72,7 +73,7 @@ pub(super) async fn roll_up(pool: &SqlitePool, now: DateTime<Utc>) -> StoreResul
     Ok(report)
 }
 
-/// Aggregates raw results in `[start, end)` into minute buckets, with an exact p95.
+/// Aggregates raw results in `[start, end)` into minute buckets (the maths is core's).
 async fn roll_up_minutes(pool: &SqlitePool, start: i64, end: i64) -> StoreResult<u64> {
     let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
         "SELECT monitor_id, at, status, latency_us FROM results WHERE at >= ? AND at < ? ORDER BY monitor_id, at",
@@ -81,50 +82,28 @@ async fn roll_up_minutes(pool: &SqlitePool, start: i64, end: i64) -> StoreResult
     .bind(end)
     .fetch_all(pool)
     .await?;
-    super::transaction::write(pool, async |tx| {
-    let mut written = 0;
+    let mut buckets: Vec<(String, i64, Summary)> = Vec::new();
     let mut index = 0;
     while index < rows.len() {
         let monitor = &rows[index].0;
         let bucket = floor(rows[index].1, Resolution::Minute);
-        let mut latencies = Vec::new();
-        let (mut down, mut degraded) = (0i64, 0i64);
+        let first = index;
         while index < rows.len()
             && &rows[index].0 == monitor
             && floor(rows[index].1, Resolution::Minute) == bucket
         {
-            match rows[index].2 {
-                2 => down += 1,
-                1 => degraded += 1,
-                _ => {}
-            }
-            latencies.push(rows[index].3);
             index += 1;
         }
-        latencies.sort_unstable();
-        let total = latencies.len() as i64;
-        let p95 = latencies[((latencies.len() * 95).div_ceil(100)).saturating_sub(1)];
-        let average = latencies.iter().sum::<i64>() / total;
-        sqlx::query(
-            "INSERT OR REPLACE INTO rollups (monitor_id, resolution, bucket, total, down, degraded, latency_min_us, latency_avg_us, latency_p95_us, latency_max_us)
-             VALUES (?, 'minute', ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(monitor)
-        .bind(bucket)
-        .bind(total)
-        .bind(down)
-        .bind(degraded)
-        .bind(latencies[0])
-        .bind(average)
-        .bind(p95)
-        .bind(latencies[latencies.len() - 1])
-        .execute(&mut *tx)
-        .await?;
-        written += 1;
+        let results = rows[first..index]
+            .iter()
+            .map(|(_, _, status, latency)| (status_from_code(*status), from_micros(*latency)));
+        if let Some(summary) = summarize(results) {
+            buckets.push((monitor.clone(), bucket, summary));
+        }
     }
+    let written = buckets.len() as u64;
+    write_summaries(pool, Resolution::Minute, &buckets).await?;
     Ok(written)
-    })
-    .await
 }
 
 /// Recomputes the `to` buckets in `[start, end)` from the finer `from` buckets.
@@ -135,23 +114,79 @@ async fn roll_up_coarser(
     start: i64,
     end: i64,
 ) -> StoreResult<()> {
-    let size = to.millis();
-    sqlx::query(
-        "INSERT OR REPLACE INTO rollups (monitor_id, resolution, bucket, total, down, degraded, latency_min_us, latency_avg_us, latency_p95_us, latency_max_us)
-         SELECT monitor_id, ?, bucket - (bucket % ?), SUM(total), SUM(down), SUM(degraded), MIN(latency_min_us),
-                SUM(latency_avg_us * total) / SUM(total), MAX(latency_p95_us), MAX(latency_max_us)
-         FROM rollups WHERE resolution = ? AND bucket >= ? AND bucket < ?
-         GROUP BY monitor_id, bucket - (bucket % ?)",
+    let rows: Vec<RollupRow> = sqlx::query_as(
+        "SELECT monitor_id, bucket, total, down, degraded, latency_min_us, latency_avg_us, latency_p95_us, latency_max_us
+         FROM rollups WHERE resolution = ? AND bucket >= ? AND bucket < ? ORDER BY monitor_id, bucket",
     )
-    .bind(to.as_str())
-    .bind(size)
     .bind(from.as_str())
     .bind(start)
     .bind(end)
-    .bind(size)
-    .execute(pool)
+    .fetch_all(pool)
     .await?;
-    Ok(())
+    let mut buckets: Vec<(String, i64, Summary)> = Vec::new();
+    let mut index = 0;
+    while index < rows.len() {
+        let monitor = &rows[index].0;
+        let bucket = floor(rows[index].1, to);
+        let mut parts = Vec::new();
+        while index < rows.len() && &rows[index].0 == monitor && floor(rows[index].1, to) == bucket
+        {
+            parts.push(summary_of(&rows[index]));
+            index += 1;
+        }
+        if let Some(summary) = combine(&parts) {
+            buckets.push((monitor.clone(), bucket, summary));
+        }
+    }
+    write_summaries(pool, to, &buckets).await
+}
+
+fn summary_of(row: &RollupRow) -> Summary {
+    let (_, _, total, down, degraded, min, avg, p95, max) = *row;
+    Summary {
+        counts: ResultCounts {
+            total: total.max(0) as u64,
+            down: down.max(0) as u64,
+            degraded: degraded.max(0) as u64,
+        },
+        latency_min: from_micros(min),
+        latency_avg: from_micros(avg),
+        latency_p95: from_micros(p95),
+        latency_max: from_micros(max),
+    }
+}
+
+/// Writes (or replaces) summaries of one resolution, all in one transaction.
+async fn write_summaries(
+    pool: &SqlitePool,
+    resolution: Resolution,
+    buckets: &[(String, i64, Summary)],
+) -> StoreResult<()> {
+    if buckets.is_empty() {
+        return Ok(());
+    }
+    super::transaction::write(pool, async |tx| {
+        for (monitor, bucket, summary) in buckets {
+            sqlx::query(
+                "INSERT OR REPLACE INTO rollups (monitor_id, resolution, bucket, total, down, degraded, latency_min_us, latency_avg_us, latency_p95_us, latency_max_us)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(monitor)
+            .bind(resolution.as_str())
+            .bind(bucket)
+            .bind(summary.counts.total as i64)
+            .bind(summary.counts.down as i64)
+            .bind(summary.counts.degraded as i64)
+            .bind(micros(summary.latency_min))
+            .bind(micros(summary.latency_avg))
+            .bind(micros(summary.latency_p95))
+            .bind(micros(summary.latency_max))
+            .execute(&mut *tx)
+            .await?;
+        }
+        Ok(())
+    })
+    .await
 }
 
 pub(super) async fn daily_counts(
