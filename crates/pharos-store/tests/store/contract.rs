@@ -1,4 +1,5 @@
-//! The SQLite store on a real database file.
+//! The store contract: what every backend must do, written once. Each backend's test module
+//! runs every test here against a fresh database of its own (see `contract_tests!`).
 
 use chrono::{DateTime, Duration as ChronoDuration, TimeZone, Utc};
 use pharos_core::{
@@ -12,12 +13,19 @@ fn at(second: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(1_800_000_000 + second, 0).unwrap()
 }
 
-async fn store() -> (SqliteStore, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path().join("pharos.db").to_str().unwrap())
-        .await
-        .unwrap();
-    (store, dir)
+/// A fresh, empty database of the backend under test; dropping it removes it.
+pub(crate) struct Database {
+    pub(crate) url: pharos_core::DatabaseUrl,
+    pub(crate) _guard: Box<dyn std::any::Any + Send>,
+}
+
+impl Database {
+    /// Opens (or reopens) the store, as `serve` does.
+    pub(crate) async fn open(&self) -> std::sync::Arc<dyn Store> {
+        pharos_store::open(&self.url, OpenMode::CreateIfMissing)
+            .await
+            .unwrap()
+    }
 }
 
 fn incident(id: i64, component: &str) -> Incident {
@@ -69,17 +77,14 @@ fn message(id: &str, due: DateTime<Utc>) -> OutboxMessage {
     }
 }
 
-#[tokio::test]
-async fn engine_state_survives_reopening_the_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("pharos.db");
+pub(crate) async fn engine_state_survives_reopening_the_file(db: &Database) {
     let health = MonitorHealth {
         confirmed: ProbeStatus::Down,
         problem_streak: 2,
         ..MonitorHealth::default()
     };
     {
-        let store = SqliteStore::open(path.to_str().unwrap()).await.unwrap();
+        let store = db.open().await;
         let batch = Batch {
             results: vec![ResultRecord {
                 monitor: MonitorId::new("smtp"),
@@ -102,7 +107,7 @@ async fn engine_state_survives_reopening_the_file() {
         };
         store.commit(&batch).await.unwrap();
     }
-    let store = SqliteStore::open(path.to_str().unwrap()).await.unwrap();
+    let store = db.open().await;
     let state = store.load_engine_state().await.unwrap();
     assert_eq!(state.monitor_health[&MonitorId::new("smtp")], health);
     assert_eq!(
@@ -127,9 +132,10 @@ async fn engine_state_survives_reopening_the_file() {
     assert_eq!(store.due_messages(at(5), 10).await.unwrap().len(), 1);
 }
 
-#[tokio::test]
-async fn a_second_open_incident_for_one_component_is_refused_and_nothing_of_its_batch_lands() {
-    let (store, _dir) = store().await;
+pub(crate) async fn a_second_open_incident_for_one_component_is_refused_and_nothing_of_its_batch_lands(
+    db: &Database,
+) {
+    let store = db.open().await;
     store
         .commit(&Batch {
             new_incidents: vec![incident(1, "mail")],
@@ -157,9 +163,8 @@ async fn a_second_open_incident_for_one_component_is_refused_and_nothing_of_its_
     );
 }
 
-#[tokio::test]
-async fn resolving_records_time_to_recover_and_keeps_history() {
-    let (store, _dir) = store().await;
+pub(crate) async fn resolving_records_time_to_recover_and_keeps_history(db: &Database) {
+    let store = db.open().await;
     store
         .commit(&Batch {
             new_incidents: vec![incident(1, "mail")],
@@ -221,9 +226,8 @@ async fn resolving_records_time_to_recover_and_keeps_history() {
         .unwrap();
 }
 
-#[tokio::test]
-async fn outbox_messages_move_through_retry_delivery_and_give_up() {
-    let (store, _dir) = store().await;
+pub(crate) async fn outbox_messages_move_through_retry_delivery_and_give_up(db: &Database) {
+    let store = db.open().await;
     store
         .commit(&Batch {
             outbox: vec![message("a", at(0)), message("b", at(0))],
@@ -279,9 +283,10 @@ async fn outbox_messages_move_through_retry_delivery_and_give_up() {
     assert_eq!(b.0.state, MessageState::Delivered);
 }
 
-#[tokio::test]
-async fn roll_ups_aggregate_minutes_hours_and_days_and_prune_respects_retention() {
-    let (store, _dir) = store().await;
+pub(crate) async fn roll_ups_aggregate_minutes_hours_and_days_and_prune_respects_retention(
+    db: &Database,
+) {
+    let store = db.open().await;
     let start = Utc.with_ymd_and_hms(2027, 3, 1, 10, 0, 0).unwrap();
     let mut results = Vec::new();
     for index in 0..120 {
@@ -370,12 +375,8 @@ async fn roll_ups_aggregate_minutes_hours_and_days_and_prune_respects_retention(
 
 /// Before: after a receiver outage, an incident's `resolved` could be delivered before its
 /// `updated`; messages sharing a sequence key on one channel now go strictly in order.
-#[tokio::test]
-async fn messages_of_one_sequence_are_due_only_in_turn() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path().join("o.db").to_str().unwrap())
-        .await
-        .unwrap();
+pub(crate) async fn messages_of_one_sequence_are_due_only_in_turn(db: &Database) {
+    let store = db.open().await;
     let now = at(100);
     let keyed = |id: &str, key: &str, due| OutboxMessage {
         sequence_key: Some(key.to_owned()),
@@ -424,4 +425,35 @@ async fn messages_of_one_sequence_are_due_only_in_turn() {
         .map(|message| message.id)
         .collect();
     assert!(due.contains(&"a2_resolved".to_owned()), "{due:?}");
+}
+
+/// Declares one test per contract test, each on a fresh database from `$fresh`.
+#[macro_export]
+macro_rules! contract_tests {
+    ($fresh:path) => {
+        #[tokio::test]
+        async fn engine_state_survives_reopening_the_file() {
+            $crate::contract::engine_state_survives_reopening_the_file(&$fresh().await).await
+        }
+        #[tokio::test]
+        async fn a_second_open_incident_for_one_component_is_refused_and_nothing_of_its_batch_lands() {
+            $crate::contract::a_second_open_incident_for_one_component_is_refused_and_nothing_of_its_batch_lands(&$fresh().await).await
+        }
+        #[tokio::test]
+        async fn resolving_records_time_to_recover_and_keeps_history() {
+            $crate::contract::resolving_records_time_to_recover_and_keeps_history(&$fresh().await).await
+        }
+        #[tokio::test]
+        async fn outbox_messages_move_through_retry_delivery_and_give_up() {
+            $crate::contract::outbox_messages_move_through_retry_delivery_and_give_up(&$fresh().await).await
+        }
+        #[tokio::test]
+        async fn roll_ups_aggregate_minutes_hours_and_days_and_prune_respects_retention() {
+            $crate::contract::roll_ups_aggregate_minutes_hours_and_days_and_prune_respects_retention(&$fresh().await).await
+        }
+        #[tokio::test]
+        async fn messages_of_one_sequence_are_due_only_in_turn() {
+            $crate::contract::messages_of_one_sequence_are_due_only_in_turn(&$fresh().await).await
+        }
+    };
 }

@@ -1,0 +1,4 @@
+//! The store against real databases: the contract every backend meets, run for each.
+
+mod contract;
+mod sqlite;
