@@ -64,15 +64,33 @@ pub(crate) async fn stack() -> Option<MutexGuard<'static, ()>> {
         if std::env::var(REQUIRED_VARIABLE).as_deref() == Ok("required") {
             panic!("{REQUIRED_VARIABLE}=required but Postfix or Dovecot is missing (scripts/mailstack.sh install)");
         }
-        eprintln!("notice: skipping an email test: Postfix and Dovecot are needed (scripts/mailstack.sh install)");
+        crate::support::notice("skipping an email test: Postfix and Dovecot are needed (scripts/mailstack.sh install)");
         return None;
     }
     let guard = LOCK.lock().await;
     STARTED.get_or_init(|| {
         mailstack("start");
+        stop_when_tests_end();
         true
     });
     Some(guard)
+}
+
+/// Stops the stack once this test process has ended: a watcher polls for the process and
+/// runs `mailstack.sh stop` after it is gone, so no test run leaves Postfix and Dovecot behind.
+fn stop_when_tests_end() {
+    let watcher = format!(
+        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; MAILSTACK_ROOT={ROOT} bash {script} stop",
+        pid = std::process::id(),
+        script = script().display()
+    );
+    let _ = Command::new("bash")
+        .arg("-c")
+        .arg(watcher)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
 }
 
 /// Endpoint keys for a monitor on the stack.

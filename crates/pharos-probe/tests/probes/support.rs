@@ -13,6 +13,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+/// Prints past the test harness's output capture, so a plain `cargo test` shows the notice
+/// of a skipped test (the harness captures `eprintln!`).
+pub(crate) fn notice(message: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "notice: {message}");
+}
+
 /// Builds the one monitor described by `body` (the keys after `type = ...`).
 pub(crate) fn monitor(kind: &str, body: &str) -> Monitor {
     let source = format!(

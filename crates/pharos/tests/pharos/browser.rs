@@ -20,7 +20,7 @@ fn browser_available() -> bool {
         if std::env::var(REQUIRED_VARIABLE).as_deref() == Ok("required") {
             panic!("{REQUIRED_VARIABLE}=required but {CHROMIUM} or {CHROMEDRIVER} is missing (apt-get install chromium chromium-driver)");
         }
-        eprintln!("notice: skipping the browser test: {CHROMIUM} and {CHROMEDRIVER} are needed (apt-get install chromium chromium-driver)");
+        notice(&format!("skipping the browser test: {CHROMIUM} and {CHROMEDRIVER} are needed (apt-get install chromium chromium-driver)"));
     }
     present
 }

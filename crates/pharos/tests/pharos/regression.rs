@@ -60,10 +60,6 @@ impl Drop for SmallDisk {
     }
 }
 
-/// Prints past the test harness's output capture, so a plain `cargo test` shows the notice.
-fn notice(message: &str) {
-    let _ = writeln!(std::io::stderr(), "notice: {message}");
-}
 
 /// Three components, each with a TCP monitor checked every second.
 fn flapping_config(dir: &Path, database: &Path, targets: &[&TcpTarget], webhook: &str) -> PathBuf {

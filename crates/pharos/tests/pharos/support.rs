@@ -13,6 +13,13 @@ use tokio::task::JoinHandle;
 pub(crate) const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 pub(crate) const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 
+/// Prints past the test harness's output capture, so a plain `cargo test` shows the notice
+/// of a skipped test (the harness captures `eprintln!`).
+pub(crate) fn notice(message: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "notice: {message}");
+}
+
 pub(crate) fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_pharos")
 }
