@@ -184,14 +184,7 @@ impl IncidentTemplates {
 /// What the incident engine should do after a component's status changed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum IncidentAction {
-    Open {
-        component: ComponentId,
-        title: String,
-        impact: ComponentStatus,
-        started_at: DateTime<Utc>,
-        detected_at: DateTime<Utc>,
-        message: String,
-    },
+    Open(crate::lifecycle::Opening),
     ChangeImpact {
         incident_id: i64,
         impact: ComponentStatus,
@@ -227,14 +220,14 @@ pub fn plan_incident(
 ) -> Option<IncidentAction> {
     let name = change.component_name;
     match (open_incident, change.to.is_incident()) {
-        (None, true) => Some(IncidentAction::Open {
+        (None, true) => Some(IncidentAction::Open(crate::lifecycle::Opening {
             component: change.component.clone(),
             title: IncidentTemplates::fill(&templates.title, name, change.to),
             impact: change.to,
             started_at: change.first_failure_at.unwrap_or(change.at).min(change.at),
             detected_at: change.at,
             message: IncidentTemplates::fill(&templates.investigating, name, change.to),
-        }),
+        })),
         (Some(incident), true) if incident.impact != change.to => {
             Some(IncidentAction::ChangeImpact {
                 incident_id: incident.id,
@@ -297,13 +290,13 @@ mod tests {
             None,
             &IncidentTemplates::default(),
         );
-        let Some(IncidentAction::Open {
+        let Some(IncidentAction::Open(crate::lifecycle::Opening {
             title,
             message,
             started_at,
             detected_at,
             ..
-        }) = action
+        })) = action
         else {
             panic!("expected an opened incident, got {action:?}");
         };

@@ -8,6 +8,7 @@ pub mod detect;
 pub mod event;
 pub mod ids;
 pub mod incident;
+pub mod lifecycle;
 pub mod outcome;
 pub mod rollup;
 pub mod status;

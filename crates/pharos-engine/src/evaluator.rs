@@ -5,10 +5,11 @@
 use crate::topology::Topology;
 use chrono::{DateTime, Utc};
 use pharos_core::incident::ComponentChange;
+use pharos_core::lifecycle::{self, Cause};
 use pharos_core::{
-    derive_component_status, plan_incident, ComponentNews, ComponentStatus, Event, EventKind,
-    Incident, IncidentAction, IncidentNews, IncidentPhase, IncidentUpdate, MonitorHealth,
-    MonitorState, Outcome, ProbeStatus, SelfFault, TimelineEntry, TimelineKind,
+    derive_component_status, plan_incident, ComponentNews, ComponentStatus, Event, Incident,
+    IncidentAction, IncidentNews, IncidentPhase, IncidentUpdate, MonitorHealth, MonitorState,
+    Outcome, ProbeStatus, SelfFault,
 };
 use pharos_store::{Batch, EngineState, IncidentChange, ResultRecord};
 use std::collections::HashMap;
@@ -128,16 +129,8 @@ impl Evaluator {
     /// monitors changed is re-derived, and incidents of removed components are resolved.
     pub fn reconcile(&mut self, now: DateTime<Utc>, batch: &mut Batch) {
         for mut incident in std::mem::take(&mut self.orphaned_incidents) {
-            let message = "This component is no longer monitored; closing the incident.".to_owned();
-            resolve(&mut incident, now, message.clone(), batch);
-            batch.new_timeline.push((
-                incident.id,
-                TimelineEntry {
-                    at: now,
-                    kind: TimelineKind::Recovered,
-                    detail: message,
-                },
-            ));
+            let changed = lifecycle::close_unmonitored(&mut incident, now);
+            record(&incident, changed, batch);
         }
         for component in 0..self.topology.components.len() {
             self.update_component(component, now, None, None, batch);
@@ -245,37 +238,25 @@ impl Evaluator {
         at: DateTime<Utc>,
         batch: &mut Batch,
     ) -> Result<IncidentUpdate, crate::CommandError> {
-        if phase == IncidentPhase::Resolved {
-            return Err(crate::CommandError::ResolveByRecovery);
-        }
         let Some((&component, incident)) = self
             .open_incidents
             .iter_mut()
             .find(|(_, incident)| incident.id == incident_id)
         else {
+            if phase == IncidentPhase::Resolved {
+                return Err(crate::CommandError::ResolveByRecovery);
+            }
             return Err(crate::CommandError::NoOpenIncident(incident_id));
         };
-        incident.phase = phase;
-        let update = IncidentUpdate {
-            at,
-            phase,
-            message: message.clone(),
-            automatic: false,
-        };
-        incident.updates.push(update.clone());
-        let entry = TimelineEntry {
-            at,
-            kind: TimelineKind::Update,
-            detail: format!("{}: {message}", phase.label()),
-        };
-        incident.timeline.push(entry.clone());
-        batch.incident_changes.push(change_of(incident));
-        batch.new_updates.push((incident_id, update.clone()));
-        batch.new_timeline.push((incident_id, entry));
+        let changed = lifecycle::post_update(incident, phase, message, at).map_err(
+            |lifecycle::UpdateRefused::ResolveByRecovery| crate::CommandError::ResolveByRecovery,
+        )?;
+        let update = changed.update.clone();
+        record(incident, changed, batch);
         let incident = incident.clone();
         let news = self.incident_news(component, incident);
         self.announce(Event::IncidentUpdated(news), at, batch);
-        Ok(update)
+        update.ok_or(crate::CommandError::Stopping)
     }
 
     /// Reminds operators (once per silence) of open incidents without an update for longer
@@ -292,20 +273,8 @@ impl Evaluator {
             let Some(incident) = self.open_incidents.get_mut(&component) else {
                 continue;
             };
-            let minutes = incident
-                .updates
-                .iter()
-                .map(|update| update.at)
-                .max()
-                .map(|last| (now - last).num_minutes())
-                .unwrap_or(0);
-            let entry = TimelineEntry {
-                at: now,
-                kind: TimelineKind::UpdateOverdue,
-                detail: format!("No update for {minutes} min: readers are waiting for news."),
-            };
-            incident.timeline.push(entry.clone());
-            batch.new_timeline.push((incident.id, entry));
+            let changed = lifecycle::remind(incident, now);
+            record(incident, changed, batch);
             let incident = incident.clone();
             let news = self.incident_news(component, incident);
             self.announce(Event::IncidentUpdateOverdue(news), now, batch);
@@ -382,66 +351,20 @@ impl Evaluator {
         batch: &mut Batch,
     ) {
         let name = self.topology.components[component].name.clone();
-        let (kind, incident) = match action {
-            IncidentAction::Open {
-                component: component_id,
-                title,
-                impact,
-                started_at,
-                detected_at,
-                message,
-            } => {
+        let (event, incident): (fn(IncidentNews) -> Event, Incident) = match action {
+            IncidentAction::Open(opening) => {
                 let Some(id) = self.next_incident_id() else {
                     tracing::error!(
-                        component = %component_id,
+                        component = %opening.component,
                         "cannot open an incident: no incident id is reserved (the store refuses writes); it opens once one is"
                     );
                     self.waiting_for_id = true;
                     return;
                 };
-                let cause = cause.unwrap_or_default();
-                let mut timeline = vec![
-                    TimelineEntry {
-                        at: started_at,
-                        kind: TimelineKind::FirstFailure,
-                        detail: cause.first_failure(),
-                    },
-                    TimelineEntry {
-                        at: detected_at,
-                        kind: TimelineKind::Detected,
-                        detail: format!(
-                            "{name} confirmed in {}: {}",
-                            impact.label().to_lowercase(),
-                            cause.current()
-                        ),
-                    },
-                ];
-                timeline.push(TimelineEntry {
-                    at: detected_at,
-                    kind: TimelineKind::Update,
-                    detail: message.clone(),
-                });
-                let incident = Incident {
-                    id,
-                    component: component_id,
-                    title,
-                    phase: IncidentPhase::Investigating,
-                    impact,
-                    worst_impact: impact,
-                    started_at,
-                    detected_at,
-                    resolved_at: None,
-                    updates: vec![IncidentUpdate {
-                        at: detected_at,
-                        phase: IncidentPhase::Investigating,
-                        message,
-                        automatic: true,
-                    }],
-                    timeline,
-                };
+                let incident = lifecycle::open(id, opening, &name, &cause.unwrap_or_default());
                 batch.new_incidents.push(incident.clone());
                 self.open_incidents.insert(component, incident.clone());
-                (EventKind::IncidentOpened, incident)
+                (Event::IncidentOpened, incident)
             }
             IncidentAction::ChangeImpact {
                 impact,
@@ -453,49 +376,18 @@ impl Evaluator {
                 let Some(incident) = self.open_incidents.get_mut(&component) else {
                     return;
                 };
-                incident.impact = impact;
-                incident.worst_impact = incident.worst_impact.max(impact);
-                if let Some(title) = title {
-                    incident.title = title;
-                }
-                let update = IncidentUpdate {
-                    at,
-                    phase: incident.phase,
-                    message: message.clone(),
-                    automatic: true,
-                };
-                incident.updates.push(update.clone());
-                let detail = match &cause {
-                    Some(cause) => format!("{message} {}", cause.current()),
-                    None => message,
-                };
-                let entry = TimelineEntry {
-                    at,
-                    kind: TimelineKind::ImpactChanged,
-                    detail,
-                };
-                incident.timeline.push(entry.clone());
-                batch.incident_changes.push(change_of(incident));
-                batch.new_updates.push((incident.id, update));
-                batch.new_timeline.push((incident.id, entry));
-                (EventKind::IncidentUpdated, incident.clone())
+                let changed =
+                    lifecycle::change_impact(incident, impact, title, at, message, cause.as_ref());
+                record(incident, changed, batch);
+                (Event::IncidentUpdated, incident.clone())
             }
             IncidentAction::Resolve { at, message, .. } => {
                 let Some(mut incident) = self.open_incidents.remove(&component) else {
                     return;
                 };
-                resolve(&mut incident, at, message, batch);
-                let recovered = TimelineEntry {
-                    at,
-                    kind: TimelineKind::Recovered,
-                    detail: format!(
-                        "{name} operational again; the outage lasted {}",
-                        describe(incident.time_to_recover())
-                    ),
-                };
-                incident.timeline.push(recovered.clone());
-                batch.new_timeline.push((incident.id, recovered));
-                (EventKind::IncidentResolved, incident)
+                let changed = lifecycle::resolve(&mut incident, at, message, &name);
+                record(&incident, changed, batch);
+                (Event::IncidentResolved, incident)
             }
         };
         let at = incident
@@ -504,12 +396,7 @@ impl Evaluator {
             .map(|update| update.at)
             .unwrap_or(incident.detected_at);
         let news = self.incident_news(component, incident);
-        let event = match kind {
-            EventKind::IncidentOpened => Event::IncidentOpened(news),
-            EventKind::IncidentResolved => Event::IncidentResolved(news),
-            _ => Event::IncidentUpdated(news),
-        };
-        self.announce(event, at, batch);
+        self.announce(event(news), at, batch);
     }
 
     /// Queues the messages announcing `event` to every channel that wants it.
@@ -554,46 +441,16 @@ const LOCAL_REGION: &str = "local";
 /// An episode of checks pharos could not run ends after this long without one.
 const OWN_FAULT_QUIET: chrono::Duration = chrono::Duration::minutes(5);
 
-/// Which monitor moved a component, and why.
-#[derive(Default)]
-struct Cause {
-    monitor_name: String,
-    reason: Option<String>,
-    first_failure_reason: Option<String>,
-}
-
-impl Cause {
-    fn current(&self) -> String {
-        format!(
-            "{}: {}",
-            self.monitor_name,
-            self.reason.as_deref().unwrap_or("no reason given")
-        )
-    }
-
-    fn first_failure(&self) -> String {
-        let reason = self
-            .first_failure_reason
-            .as_deref()
-            .or(self.reason.as_deref())
-            .unwrap_or("no reason given");
-        format!("First failed check: {}: {reason}", self.monitor_name)
-    }
-}
-
-/// Resolves an incident and records the change and its closing update in the batch.
-fn resolve(incident: &mut Incident, at: DateTime<Utc>, message: String, batch: &mut Batch) {
-    incident.phase = IncidentPhase::Resolved;
-    incident.resolved_at = Some(at);
-    let update = IncidentUpdate {
-        at,
-        phase: IncidentPhase::Resolved,
-        message,
-        automatic: true,
-    };
-    incident.updates.push(update.clone());
+/// Writes what a lifecycle step changed into the batch: the incident's header, its new
+/// update and timeline entries.
+fn record(incident: &Incident, changed: lifecycle::Changed, batch: &mut Batch) {
     batch.incident_changes.push(change_of(incident));
-    batch.new_updates.push((incident.id, update));
+    if let Some(update) = changed.update {
+        batch.new_updates.push((incident.id, update));
+    }
+    for entry in changed.timeline {
+        batch.new_timeline.push((incident.id, entry));
+    }
 }
 
 fn change_of(incident: &Incident) -> IncidentChange {
@@ -604,14 +461,5 @@ fn change_of(incident: &Incident) -> IncidentChange {
         impact: incident.impact,
         worst_impact: incident.worst_impact,
         resolved_at: incident.resolved_at,
-    }
-}
-
-fn describe(duration: Option<std::time::Duration>) -> String {
-    let seconds = duration.unwrap_or_default().as_secs();
-    match seconds {
-        0..=119 => format!("{seconds} s"),
-        120..=7199 => format!("{} min", seconds / 60),
-        _ => format!("{} h {} min", seconds / 3600, seconds % 3600 / 60),
     }
 }

@@ -64,7 +64,9 @@ pub(crate) async fn stack() -> Option<MutexGuard<'static, ()>> {
         if std::env::var(REQUIRED_VARIABLE).as_deref() == Ok("required") {
             panic!("{REQUIRED_VARIABLE}=required but Postfix or Dovecot is missing (scripts/mailstack.sh install)");
         }
-        crate::support::notice("skipping an email test: Postfix and Dovecot are needed (scripts/mailstack.sh install)");
+        crate::support::notice(
+            "skipping an email test: Postfix and Dovecot are needed (scripts/mailstack.sh install)",
+        );
         return None;
     }
     let guard = LOCK.lock().await;

@@ -60,7 +60,6 @@ impl Drop for SmallDisk {
     }
 }
 
-
 /// Three components, each with a TCP monitor checked every second.
 fn flapping_config(dir: &Path, database: &Path, targets: &[&TcpTarget], webhook: &str) -> PathBuf {
     let mut config = format!(
