@@ -335,7 +335,7 @@ mod tests {
             at(30),
         )
         .unwrap();
-        assert_eq!(posted.update.unwrap().automatic, false);
+        assert!(!posted.update.unwrap().automatic);
         assert_eq!(incident.phase, IncidentPhase::Identified);
 
         let reminded = remind(&mut incident, at(30 + 45 * 60));
