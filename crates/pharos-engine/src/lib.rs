@@ -6,10 +6,12 @@
 //! outbox worker.
 
 mod command;
+mod engine_loop;
 mod evaluator;
 mod live;
 mod maintenance;
 mod metrics;
+mod runs;
 mod scheduler;
 mod topology;
 mod writer;
@@ -174,7 +176,7 @@ impl Engine {
             writer.await;
             "writer"
         });
-        let scheduler = scheduler::Scheduler {
+        let engine_loop = engine_loop::EngineLoop::new(engine_loop::Parts {
             topology: topology.clone(),
             probers: Arc::new(probers),
             evaluator,
@@ -185,11 +187,11 @@ impl Engine {
             commands: command_receiver,
             concurrency: options.concurrency,
             splay: options.splay,
-        };
-        let scheduling = scheduler.run(shutdown.clone());
+            shutdown: shutdown.clone(),
+        });
         tasks.spawn(async move {
-            scheduling.await;
-            "scheduler"
+            engine_loop.run().await;
+            "engine loop"
         });
         if options.maintenance {
             let retention = Retention {
