@@ -161,6 +161,15 @@ impl Evaluator {
             self.first_failure_reason[monitor] = outcome.reason.clone();
         }
         if let Some(transition) = transition {
+            tracing::info!(
+                monitor = %info.id,
+                from = transition.from.as_str(),
+                to = transition.to.as_str(),
+                reason = outcome.reason.as_deref().unwrap_or(""),
+                "detected: {} is {}",
+                info.name,
+                transition.to.as_str()
+            );
             let cause = Cause {
                 monitor_name: info.name.clone(),
                 reason: outcome.reason.clone(),
@@ -253,6 +262,11 @@ impl Evaluator {
         )?;
         let update = changed.update.clone();
         record(incident, changed, batch);
+        tracing::info!(
+            incident = incident_id,
+            phase = phase.as_str(),
+            "incident.updated: incident #{incident_id}: an operator posted an update"
+        );
         let incident = incident.clone();
         let news = self.incident_news(component, incident);
         self.announce(Event::IncidentUpdated(news), at, batch);
@@ -396,7 +410,21 @@ impl Evaluator {
             .map(|update| update.at)
             .unwrap_or(incident.detected_at);
         let news = self.incident_news(component, incident);
-        self.announce(event(news), at, batch);
+        let event = event(news);
+        if let Event::IncidentOpened(news)
+        | Event::IncidentUpdated(news)
+        | Event::IncidentResolved(news) = &event
+        {
+            tracing::info!(
+                incident = news.incident.id,
+                impact = news.incident.impact.as_str(),
+                "{}: incident #{} {}",
+                event.kind().as_str(),
+                news.incident.id,
+                news.incident.title
+            );
+        }
+        self.announce(event, at, batch);
     }
 
     /// Queues the messages announcing `event` to every channel that wants it.

@@ -105,7 +105,7 @@ async fn deliver_one(store: &dyn Store, channels: &Channels, message: OutboxMess
     let error = outcome.reason().map(str::to_owned);
     match (&next, &error) {
         (NextStep::Delivered, _) => {
-            tracing::info!(message = %message.id, channel = %message.channel_id, event = message.event.as_str(), attempts, "notification delivered")
+            tracing::debug!(message = %message.id, channel = %message.channel_id, event = message.event.as_str(), attempts, "notification delivered")
         }
         (NextStep::RetryAt(retry_at), Some(error)) => {
             tracing::warn!(message = %message.id, channel = %message.channel_id, attempts, %error, retry_at = %retry_at, "notification delivery failed; will retry")

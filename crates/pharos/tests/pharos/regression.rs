@@ -569,3 +569,44 @@ async fn logs_into_a_pipe_carry_no_colour_escapes() {
         "escape codes in piped logs: {log:?}"
     );
 }
+
+/// Before: the log said nothing when an incident opened, and the demo printed every
+/// notification twice. Now each detection and incident step is logged once, at info.
+#[tokio::test]
+async fn detection_and_incidents_are_logged_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = WebhookReceiver::start("127.0.0.1:0".parse().unwrap(), SECRET)
+        .await
+        .unwrap();
+    let mut target = TcpTarget::start().await;
+    let config = write_config(dir.path(), target.address, &receiver.url());
+    let pharos = Pharos::start(&config, dir.path());
+    eventually(Duration::from_secs(10), "a first check", || async {
+        (pharos.get_json("/api/v1/components").await[0]["monitors"][0]["last_check"]["status"]
+            == "up")
+            .then_some(())
+    })
+    .await;
+    target.stop().await;
+    eventually(
+        Duration::from_secs(15),
+        "the incident announced",
+        || async {
+            receiver
+                .received()
+                .iter()
+                .any(|received| received.event == "incident.opened")
+                .then_some(())
+        },
+    )
+    .await;
+    let log = pharos.log_text();
+    let count = |needle: &str| log.lines().filter(|line| line.contains(needle)).count();
+    assert_eq!(count("incident.opened: incident #"), 1, "{log}");
+    assert_eq!(count("detected: Submission port is down"), 1, "{log}");
+    assert_eq!(
+        count("notification delivered"),
+        0,
+        "deliveries are not logged at info: {log}"
+    );
+}
