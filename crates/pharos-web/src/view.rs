@@ -150,8 +150,7 @@ impl StatusView {
                 .iter()
                 .filter(|monitor| monitor.component == component.id)
                 .collect();
-            let mut total = ResultCounts::default();
-            let days = (0..HISTORY_DAYS)
+            let days: Vec<DayView> = (0..HISTORY_DAYS)
                 .map(|offset| {
                     let date = first_day + ChronoDuration::days(offset);
                     let mut day = ResultCounts::default();
@@ -160,22 +159,33 @@ impl StatusView {
                             day.add(*found);
                         }
                     }
-                    total.add(day);
-                    let incidents = active
+                    let covering: Vec<&Incident> = active
                         .iter()
                         .chain(resolved.iter())
                         .filter(|incident| {
                             incident.component == component.id && covers(incident, date, now)
                         })
-                        .map(|incident| (incident.id, incident.title.clone()))
                         .collect();
+                    // The bar and the figure agree: a day's uptime is the lower of what the
+                    // checks measured and what its incidents took (results roll up a minute
+                    // late; an incident counts at once).
+                    let uptime = match (day.uptime(), incident_uptime(&covering, date, now)) {
+                        (Some(measured), Some(incidents)) => Some(measured.min(incidents)),
+                        (measured, incidents) => measured.or(incidents),
+                    };
                     DayView {
                         date,
-                        uptime: day.uptime(),
-                        incidents,
+                        uptime,
+                        incidents: covering
+                            .iter()
+                            .map(|incident| (incident.id, incident.title.clone()))
+                            .collect(),
                     }
                 })
                 .collect();
+            let measured: Vec<f64> = days.iter().filter_map(|day| day.uptime).collect();
+            let uptime = (!measured.is_empty())
+                .then(|| measured.iter().sum::<f64>() / measured.len() as f64);
             let monitor_views: Vec<MonitorView> = monitors
                 .iter()
                 .map(|monitor| {
@@ -205,7 +215,7 @@ impl StatusView {
                     }
                 })
                 .collect();
-            let pending = total.total == 0
+            let pending = measured.is_empty()
                 && !status.is_incident()
                 && monitor_views
                     .iter()
@@ -217,7 +227,7 @@ impl StatusView {
                 status,
                 since,
                 days,
-                uptime: total.uptime(),
+                uptime,
                 monitors: monitor_views,
                 pending,
             };
@@ -272,6 +282,34 @@ impl StatusView {
 }
 
 /// Whether an incident was under way at some point of `date`.
+/// The share of `date` (up to `now`, for today) not taken by outages, from incidents alone:
+/// a major outage takes its whole time, a partial outage 30% of it (as Statuspage counts);
+/// `None` when no outage touched the day.
+fn incident_uptime(incidents: &[&Incident], date: NaiveDate, now: DateTime<Utc>) -> Option<f64> {
+    let day_start = date.and_hms_opt(0, 0, 0)?.and_utc();
+    let day_end = (day_start + ChronoDuration::days(1)).min(now);
+    let elapsed = (day_end - day_start).num_milliseconds();
+    if elapsed <= 0 {
+        return None;
+    }
+    let mut lost = 0.0;
+    let mut touched = false;
+    for incident in incidents {
+        let weight = match incident.worst_impact {
+            ComponentStatus::MajorOutage => 1.0,
+            ComponentStatus::PartialOutage => 0.3,
+            _ => continue,
+        };
+        let start = incident.started_at.max(day_start);
+        let end = incident.resolved_at.unwrap_or(now).min(day_end);
+        if end > start {
+            touched = true;
+            lost += weight * (end - start).num_milliseconds() as f64;
+        }
+    }
+    touched.then(|| (1.0 - lost / elapsed as f64).max(0.0))
+}
+
 fn covers(incident: &Incident, date: NaiveDate, now: DateTime<Utc>) -> bool {
     let start = incident.started_at.date_naive();
     let end = incident.resolved_at.unwrap_or(now).date_naive();
@@ -393,5 +431,59 @@ port = 443
             .map(ComponentView::status_key)
             .collect();
         assert_eq!(keys, ["operational", "pending"]);
+    }
+
+    /// Before: a day whose results had not rolled up yet read "100% uptime" beside a red bar.
+    #[test]
+    fn uptime_figures_agree_with_the_bars() {
+        use chrono::TimeZone;
+        let config = pharos_config::parse("u.toml", CONFIG, &|_| None).unwrap();
+        let now = Utc.with_ymd_and_hms(2027, 1, 1, 12, 0, 0).unwrap();
+        let daily = vec![pharos_store::DailyCounts {
+            monitor: pharos_core::MonitorId::new("smtp"),
+            day: Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap(),
+            counts: ResultCounts {
+                total: 100,
+                down: 0,
+                degraded: 0,
+            },
+        }];
+        let incident = Incident {
+            id: 1,
+            component: ComponentId::new("mail"),
+            title: "Mail: major outage".into(),
+            phase: pharos_core::IncidentPhase::Investigating,
+            impact: MajorOutage,
+            worst_impact: MajorOutage,
+            started_at: now - ChronoDuration::hours(1),
+            detected_at: now - ChronoDuration::hours(1),
+            resolved_at: None,
+            updates: vec![],
+            timeline: vec![],
+        };
+        let view = StatusView::build(
+            &config,
+            &LiveState::default(),
+            vec![incident],
+            &daily,
+            &[],
+            now,
+        );
+        let mail = &view.groups[0].components[0];
+        let today = mail.days.last().unwrap();
+        let expected = 1.0 - 1.0 / 12.0;
+        assert!(
+            (today.uptime.unwrap() - expected).abs() < 1e-9,
+            "{:?}",
+            today.uptime
+        );
+        assert!(
+            (mail.uptime.unwrap() - expected).abs() < 1e-9,
+            "{:?}",
+            mail.uptime
+        );
+        let page = crate::pages::index(&view).into_string();
+        assert!(page.contains("91.67% uptime"), "the figure matches the bar");
+        assert!(!page.contains("100% uptime"));
     }
 }
