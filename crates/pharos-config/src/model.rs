@@ -92,6 +92,9 @@ pub struct IncidentConfig {
     /// Operators are reminded (an `incident.update_overdue` notification) when an open
     /// incident has had no update for this long.
     pub update_every: Duration,
+    /// Impact changes this soon after an incident's last update are folded into one update
+    /// once the impact has settled.
+    pub settle: Duration,
 }
 
 #[derive(Debug)]

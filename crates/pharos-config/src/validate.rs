@@ -165,6 +165,7 @@ fn read_retention(cx: &mut Context<'_, '_>, root: &mut TableReader<'_, '_>) -> R
 fn read_incidents(cx: &mut Context<'_, '_>, root: &mut TableReader<'_, '_>) -> IncidentConfig {
     let mut incidents = IncidentConfig {
         update_every: Duration::from_secs(30 * 60),
+        settle: Duration::from_secs(60),
     };
     let Some(mut table) = root.table(cx, "incidents", "[incidents]") else {
         return incidents;
@@ -177,6 +178,15 @@ fn read_incidents(cx: &mut Context<'_, '_>, root: &mut TableReader<'_, '_>) -> I
             );
         }
         incidents.update_every = every;
+    }
+    if let Some(settle) = table.duration(cx, "settle") {
+        if settle > Duration::from_secs(15 * 60) {
+            cx.problems.report(
+                table.span.clone(),
+                "`settle` in [incidents] must be at most 15m: readers need to hear of a change",
+            );
+        }
+        incidents.settle = settle;
     }
     table.finish(cx);
     incidents

@@ -142,6 +142,37 @@ pub fn change_impact(
     }
 }
 
+/// The impact changed soon after the last update: the incident's header and timeline follow
+/// at once, and readers hear of it in one update once the impact has settled (`announce`).
+pub fn note_impact(
+    incident: &mut Incident,
+    impact: ComponentStatus,
+    title: Option<String>,
+    at: DateTime<Utc>,
+    message: String,
+    cause: Option<&Cause>,
+) -> Changed {
+    let mut changed = change_impact(incident, impact, title, at, message, cause);
+    incident.updates.pop();
+    changed.update = None;
+    changed
+}
+
+/// Posts the one update for impact changes folded since the last one (`note_impact`).
+pub fn announce_impact(incident: &mut Incident, at: DateTime<Utc>, message: String) -> Changed {
+    let update = IncidentUpdate {
+        at,
+        phase: incident.phase,
+        message,
+        automatic: true,
+    };
+    incident.updates.push(update.clone());
+    Changed {
+        update: Some(update),
+        timeline: Vec::new(),
+    }
+}
+
 /// Why an operator's update was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UpdateRefused {

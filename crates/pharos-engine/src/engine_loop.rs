@@ -24,8 +24,9 @@ use tokio::time::{Instant, Interval};
 
 /// The most results evaluated into one batch.
 const MAX_BATCH: usize = 4096;
-/// How often open incidents are checked for an overdue update.
-const REMIND_EVERY: Duration = Duration::from_secs(30);
+/// How often open incidents are checked for an overdue update and for impact changes that
+/// have settled.
+const REMIND_EVERY: Duration = Duration::from_secs(10);
 
 /// Everything the loop reacts to.
 pub(crate) enum LoopEvent {
@@ -137,7 +138,9 @@ impl EngineLoop {
             LoopEvent::Stop => Flow::Stop,
             LoopEvent::Remind => {
                 let mut batch = Batch::default();
-                self.parts.evaluator.remind_overdue(Utc::now(), &mut batch);
+                let now = Utc::now();
+                self.parts.evaluator.remind_overdue(now, &mut batch);
+                self.parts.evaluator.settle(now, &mut batch);
                 if batch.is_empty() {
                     return Flow::Continue;
                 }
@@ -199,6 +202,7 @@ impl EngineLoop {
             }
         }
         self.record(latest);
+        self.parts.evaluator.settle(Utc::now(), &mut batch);
         self.parts.evaluator.flush(&mut batch);
         if batch.changes_status() {
             self.publish_status();

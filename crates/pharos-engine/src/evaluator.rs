@@ -31,6 +31,9 @@ pub struct Evaluator {
     incident_ids: std::collections::VecDeque<std::ops::Range<i64>>,
     /// When pharos last could not run a check of its own fault, while that episode lasts.
     own_fault_seen_at: Option<DateTime<Utc>>,
+    /// Components whose incident's impact changed within the settle window, with the impact
+    /// readers last heard of: one update follows once the impact has settled.
+    unsettled: HashMap<usize, ComponentStatus>,
     /// A component whose incident could not open for want of an id.
     waiting_for_id: bool,
     dirty_health: Vec<bool>,
@@ -76,6 +79,7 @@ impl Evaluator {
             orphaned_incidents,
             incident_ids: std::iter::once(state.incident_ids).collect(),
             waiting_for_id: false,
+            unsettled: HashMap::new(),
             own_fault_seen_at: None,
         }
     }
@@ -295,6 +299,52 @@ impl Evaluator {
         }
     }
 
+    /// Posts one update for each incident whose impact changed within the settle window and
+    /// has held since, if it differs from what readers last heard.
+    pub fn settle(&mut self, now: DateTime<Utc>, batch: &mut Batch) {
+        if self.unsettled.is_empty() {
+            return;
+        }
+        let settle =
+            chrono::Duration::from_std(self.topology.settle).unwrap_or(chrono::Duration::zero());
+        let due: Vec<(usize, ComponentStatus)> = self
+            .unsettled
+            .iter()
+            .filter(|(component, _)| {
+                self.open_incidents.get(component).is_none_or(|incident| {
+                    let last = incident.timeline.last().map(|entry| entry.at);
+                    last.is_none_or(|last| now - last >= settle)
+                })
+            })
+            .map(|(&component, &announced)| (component, announced))
+            .collect();
+        for (component, announced) in due {
+            self.unsettled.remove(&component);
+            let name = self.topology.components[component].name.clone();
+            let Some(incident) = self.open_incidents.get_mut(&component) else {
+                continue;
+            };
+            if incident.impact == announced {
+                continue;
+            }
+            let message = format!(
+                "{name} is now in {}.",
+                incident.impact.label().to_lowercase()
+            );
+            let changed = lifecycle::announce_impact(incident, now, message);
+            record(incident, changed, batch);
+            let incident = incident.clone();
+            tracing::info!(
+                incident = incident.id,
+                impact = incident.impact.as_str(),
+                "incident.updated: incident #{} settled",
+                incident.id
+            );
+            let news = self.incident_news(component, incident);
+            self.announce(Event::IncidentUpdated(news), now, batch);
+        }
+    }
+
     /// Adds the detector state of every monitor changed since the last flush.
     pub fn flush(&mut self, batch: &mut Batch) {
         for (monitor, dirty) in self.dirty_health.iter_mut().enumerate() {
@@ -390,6 +440,28 @@ impl Evaluator {
                 let Some(incident) = self.open_incidents.get_mut(&component) else {
                     return;
                 };
+                let last_update = incident
+                    .updates
+                    .last()
+                    .map(|update| update.at)
+                    .unwrap_or(incident.detected_at);
+                let settle = chrono::Duration::from_std(self.topology.settle)
+                    .unwrap_or(chrono::Duration::zero());
+                if at - last_update < settle {
+                    // Too soon after the last update: noted now, told once it settles.
+                    self.unsettled.entry(component).or_insert(incident.impact);
+                    let changed = lifecycle::note_impact(
+                        incident,
+                        impact,
+                        title,
+                        at,
+                        message,
+                        cause.as_ref(),
+                    );
+                    record(incident, changed, batch);
+                    return;
+                }
+                self.unsettled.remove(&component);
                 let changed =
                     lifecycle::change_impact(incident, impact, title, at, message, cause.as_ref());
                 record(incident, changed, batch);
@@ -399,6 +471,7 @@ impl Evaluator {
                 let Some(mut incident) = self.open_incidents.remove(&component) else {
                     return;
                 };
+                self.unsettled.remove(&component);
                 let changed = lifecycle::resolve(&mut incident, at, message, &name);
                 record(&incident, changed, batch);
                 (Event::IncidentResolved, incident)

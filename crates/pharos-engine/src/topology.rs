@@ -29,6 +29,8 @@ pub struct Topology {
     pub notifier: Arc<Notifier>,
     /// An open incident without an update for this long is overdue.
     pub update_every: Duration,
+    /// Impact changes within this of the last update are folded into one update.
+    pub settle: Duration,
 }
 
 impl Topology {
@@ -67,6 +69,7 @@ impl Topology {
             components,
             notifier: Arc::new(Notifier::from_config(config)),
             update_every: config.incidents.update_every,
+            settle: config.incidents.settle,
         }
     }
 

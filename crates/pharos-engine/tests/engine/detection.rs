@@ -123,6 +123,16 @@ impl Harness {
     }
 }
 
+impl Harness {
+    /// Lets the engine post updates for impact changes that have settled by `second`.
+    async fn settle(&mut self, second: i64) -> Batch {
+        let mut batch = Batch::default();
+        self.evaluator.settle(at(second), &mut batch);
+        self.store.commit(&batch).await.unwrap();
+        batch
+    }
+}
+
 fn events(batch: &Batch) -> Vec<EventKind> {
     batch.outbox.iter().map(|message| message.event).collect()
 }
@@ -199,7 +209,6 @@ async fn one_of_two_monitors_down_is_a_partial_outage_that_escalates() {
     );
     harness.feed("smtp-b", 6, down()).await;
     let escalated = harness.feed("smtp-b", 11, down()).await;
-    assert_eq!(events(&escalated), [EventKind::IncidentUpdated]);
     assert!(
         escalated.new_incidents.is_empty(),
         "the same incident continues"
@@ -207,6 +216,70 @@ async fn one_of_two_monitors_down_is_a_partial_outage_that_escalates() {
     assert_eq!(
         escalated.incident_changes[0].impact,
         ComponentStatus::MajorOutage
+    );
+    // Six seconds after the opening update: noted at once, told once it has settled.
+    assert!(!events(&escalated).contains(&EventKind::IncidentUpdated));
+    assert!(
+        harness.settle(40).await.outbox.is_empty(),
+        "not settled yet"
+    );
+    let settled = harness.settle(72).await;
+    assert_eq!(events(&settled), [EventKind::IncidentUpdated]);
+    assert_eq!(
+        settled.new_updates[0].1.message,
+        "Mail submission is now in major outage."
+    );
+}
+
+/// Before: one blip on a component with two monitors posted four public updates within
+/// 30 s. Impact changes within the settle window are folded into one update.
+#[tokio::test]
+async fn impact_changes_within_the_settle_window_are_folded_into_one_update() {
+    let mut harness = Harness::new().await;
+    harness.feed("smtp-a", 0, down()).await;
+    let opened = harness.feed("smtp-a", 5, down()).await;
+    assert_eq!(opened.new_incidents.len(), 1);
+    let mut public = Vec::new();
+    for (monitor, second, outcome) in [
+        ("smtp-b", 8, down()),
+        ("smtp-b", 12, down()),
+        ("smtp-b", 18, up()),
+        ("smtp-b", 22, up()),
+        ("smtp-b", 26, down()),
+        ("smtp-b", 30, down()),
+    ] {
+        let batch = harness.feed(monitor, second, outcome).await;
+        public.extend(batch.new_updates.into_iter().map(|(_, update)| update));
+    }
+    assert!(
+        public.is_empty(),
+        "nothing public within the window: {public:?}"
+    );
+    let settled = harness.settle(95).await;
+    assert_eq!(
+        settled.new_updates.len(),
+        1,
+        "one update for the settled impact"
+    );
+    assert_eq!(events(&settled), [EventKind::IncidentUpdated]);
+    let stored = harness
+        .store
+        .incidents(IncidentQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        stored[0].updates.len(),
+        2,
+        "opening plus one settled update"
+    );
+    assert!(
+        stored[0]
+            .timeline
+            .iter()
+            .filter(|entry| entry.kind == pharos_core::TimelineKind::ImpactChanged)
+            .count()
+            >= 2,
+        "every change stays in the timeline for the postmortem"
     );
 }
 
