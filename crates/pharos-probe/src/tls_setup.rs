@@ -27,6 +27,9 @@ fn provider() -> Arc<CryptoProvider> {
 pub(crate) struct TlsSetup {
     provider: Arc<CryptoProvider>,
     webpki: Arc<WebPkiServerVerifier>,
+    /// The certificates of the CA file, trusted also as exactly themselves: a self-hosted
+    /// server's own self-signed certificate given as its CA file.
+    exact: Arc<Vec<CertificateDer<'static>>>,
     verify: bool,
     alpn: Vec<Vec<u8>>,
 }
@@ -40,6 +43,7 @@ impl TlsSetup {
         let mut roots = RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
+        let mut exact = Vec::new();
         if let Some(path) = ca_file {
             let ca_error = |reason: String| SetupError::CaFile {
                 path: path.display().to_string(),
@@ -49,6 +53,7 @@ impl TlsSetup {
             let mut added = 0;
             for certificate in rustls_pemfile::certs(&mut pem.as_slice()) {
                 let certificate = certificate.map_err(|error| ca_error(error.to_string()))?;
+                exact.push(certificate.clone());
                 roots
                     .add(certificate)
                     .map_err(|error| ca_error(error.to_string()))?;
@@ -68,6 +73,7 @@ impl TlsSetup {
         Ok(Self {
             provider,
             webpki,
+            exact: Arc::new(exact),
             verify,
             alpn: alpn.iter().map(|protocol| protocol.to_vec()).collect(),
         })
@@ -78,6 +84,7 @@ impl TlsSetup {
     pub(crate) fn connection_config(&self) -> (Arc<ClientConfig>, Arc<RecordingVerifier>) {
         let verifier = Arc::new(RecordingVerifier {
             inner: self.webpki.clone(),
+            exact: self.exact.clone(),
             verify: self.verify,
             presented: Mutex::new(None),
         });
@@ -96,6 +103,7 @@ impl TlsSetup {
 #[derive(Debug)]
 pub(crate) struct RecordingVerifier {
     inner: Arc<WebPkiServerVerifier>,
+    exact: Arc<Vec<CertificateDer<'static>>>,
     verify: bool,
     presented: Mutex<Option<CertificateDer<'static>>>,
 }
@@ -124,8 +132,30 @@ impl ServerCertVerifier for RecordingVerifier {
         if !self.verify {
             return Ok(ServerCertVerified::assertion());
         }
-        self.inner
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        match self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
+            Ok(verified) => Ok(verified),
+            // The server presents exactly a certificate the CA file holds (a self-signed
+            // one, most often): trusted as itself, as curl and OpenSSL do, if it is valid now
+            // and names the server.
+            Err(error)
+                if self
+                    .exact
+                    .iter()
+                    .any(|trusted| trusted.as_ref() == end_entity.as_ref()) =>
+            {
+                verify_exact(end_entity, server_name, now).map_err(|exact| match exact {
+                    Some(reason) => reason,
+                    None => error,
+                })
+            }
+            Err(error) => Err(error),
+        }
     }
 
     fn verify_tls12_signature(
@@ -149,6 +179,30 @@ impl ServerCertVerifier for RecordingVerifier {
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.inner.supported_verify_schemes()
     }
+}
+
+/// Checks a certificate trusted as exactly itself: valid at `now` and naming the server.
+/// `Err(None)` when it cannot even be parsed (the original refusal stands).
+fn verify_exact(
+    end_entity: &CertificateDer<'_>,
+    server_name: &ServerName<'_>,
+    now: UnixTime,
+) -> Result<ServerCertVerified, Option<rustls::Error>> {
+    let facts = CertificateFacts::read(end_entity).ok_or(None)?;
+    let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+    if now > facts.not_after_unix {
+        return Err(Some(rustls::Error::InvalidCertificate(
+            CertificateError::Expired,
+        )));
+    }
+    if now < facts.not_before_unix {
+        return Err(Some(rustls::Error::InvalidCertificate(
+            CertificateError::NotValidYet,
+        )));
+    }
+    let parsed = rustls::server::ParsedCertificate::try_from(end_entity).map_err(|_| None)?;
+    rustls::client::verify_server_name(&parsed, server_name).map_err(Some)?;
+    Ok(ServerCertVerified::assertion())
 }
 
 /// What a certificate says about itself, for reasons and warnings.

@@ -116,3 +116,63 @@ async fn an_imap_server_sending_endless_literals_cannot_fill_memory() {
         "the check read {sent} bytes before giving up"
     );
 }
+
+/// A self-signed certificate for `names`, as PEM, with the chain and key a server uses.
+fn self_signed(
+    names: &[&str],
+) -> (
+    String,
+    Vec<rustls::pki_types::CertificateDer<'static>>,
+    rustls::pki_types::PrivateKeyDer<'static>,
+) {
+    let names: Vec<String> = names.iter().map(|name| name.to_string()).collect();
+    let certified = rcgen::generate_simple_self_signed(names).unwrap();
+    let pem = certified.cert.pem();
+    let chain = vec![certified.cert.der().clone()];
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
+    (pem, chain, key)
+}
+
+/// Before: a `ca_file` holding exactly the server's own self-signed certificate (as many
+/// self-hosted mail servers run) was refused as "a CA certificate used as the server's own",
+/// where curl, Python and blackbox accept it.
+#[tokio::test]
+async fn a_ca_file_holding_the_servers_own_self_signed_certificate_is_trusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pem, chain, key) = self_signed(&["localhost"]);
+    let own = dir.path().join("own.pem");
+    std::fs::write(&own, pem).unwrap();
+    let address = tls_server(chain, key).await;
+    let probe = |ca: &std::path::Path| {
+        format!(
+            "host = \"localhost\"\nport = {}\nca_file = \"{}\"",
+            address.port(),
+            ca.display()
+        )
+    };
+    let outcome = run("tls", &probe(&own)).await;
+    assert_eq!(outcome.status, ProbeStatus::Up, "{outcome:?}");
+
+    // Another self-signed certificate is still no proof of this server.
+    let (other_pem, _, _) = self_signed(&["localhost"]);
+    let other = dir.path().join("other.pem");
+    std::fs::write(&other, other_pem).unwrap();
+    let outcome = run("tls", &probe(&other)).await;
+    assert_eq!(outcome.status, ProbeStatus::Down, "{outcome:?}");
+
+    // The exact certificate must still name the server.
+    let (wrong_pem, wrong_chain, wrong_key) = self_signed(&["mail.example.test"]);
+    let wrong = dir.path().join("wrong.pem");
+    std::fs::write(&wrong, wrong_pem).unwrap();
+    let wrong_address = tls_server(wrong_chain, wrong_key).await;
+    let outcome = run(
+        "tls",
+        &format!(
+            "host = \"localhost\"\nport = {}\nca_file = \"{}\"",
+            wrong_address.port(),
+            wrong.display()
+        ),
+    )
+    .await;
+    assert_eq!(outcome.status, ProbeStatus::Down, "{outcome:?}");
+}
