@@ -80,8 +80,11 @@ impl HttpProbe {
         let mut url = self.url.clone();
         let mut method = self.method.clone();
         let mut redirects = 0;
+        // Configured headers (often credentials) go only to the configured origin: once a
+        // redirect leaves it, they are no longer sent, as browsers and curl do.
+        let mut same_origin = true;
         loop {
-            let response = match self.fetch(clock, &url, &method).await {
+            let response = match self.fetch(clock, &url, &method, same_origin).await {
                 Ok(response) => response,
                 Err(reason) => return Verdict::Down(reason),
             };
@@ -106,6 +109,7 @@ impl HttpProbe {
                 if response.status == 303 {
                     method = Method::GET;
                 }
+                same_origin &= location.origin() == self.url.origin();
                 url = location;
                 redirects += 1;
                 continue;
@@ -150,6 +154,7 @@ impl HttpProbe {
         clock: &mut PhaseClock,
         url: &Url,
         method: &Method,
+        with_headers: bool,
     ) -> Result<Response, String> {
         let host = url
             .host_str()
@@ -170,8 +175,10 @@ impl HttpProbe {
             .header(HOST, host_header(url))
             .header(USER_AGENT, concat!("pharos/", env!("CARGO_PKG_VERSION")))
             .header(CONNECTION, "close");
-        for (name, value) in &self.headers {
-            request = request.header(name, value);
+        if with_headers {
+            for (name, value) in &self.headers {
+                request = request.header(name, value);
+            }
         }
         let body = if method == Method::GET || method == Method::HEAD {
             Bytes::new()

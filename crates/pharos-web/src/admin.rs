@@ -78,7 +78,7 @@ pub(crate) async fn admit(
         Err(refusal) => refusal,
     };
     let peer = client.map(|Extension(ConnectInfo(address))| address.ip());
-    let address = client_address(&state.trusted_proxies, peer, headers);
+    let address = client_address(&state.current().trusted_proxies, peer, headers);
     forget_idle_clients(&state.admin_limiter);
     match state.admin_limiter.check_key(&address) {
         Ok(()) => Err(refusal),
@@ -155,7 +155,8 @@ pub(crate) fn client_address(
 /// Checks the bearer token; comparing digests keeps the comparison's time independent of
 /// where the token differs.
 fn authorize(state: &WebState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(expected) = &state.admin_token else {
+    let current = state.current();
+    let Some(expected) = &current.admin_token else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "admin endpoints are disabled: set server.admin_token",
@@ -310,7 +311,8 @@ pub(crate) async fn post_update(
             format!("`message` must hold 1 to {MESSAGE_LIMIT} characters"),
         ));
     }
-    match state.engine.post_update(id, phase, message).await {
+    let engine = state.current().engine.clone();
+    match engine.post_update(id, phase, message).await {
         Ok(update) => {
             let body = json!({
                 "incident": id,
@@ -330,6 +332,59 @@ pub(crate) async fn post_update(
         Err(error @ pharos_engine::CommandError::Stopping) => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             error.to_string(),
+        )),
+    }
+}
+
+/// Reloads the configuration file: validated first, applied whole or not at all. Answers with
+/// what runs now, or every problem with its file:line:col.
+pub(crate) async fn reload(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    client: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
+) -> Result<Response, ApiError> {
+    admit(&state, &headers, client).await?;
+    let Some(reloads) = state.reloads() else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "there is no configuration file to reload (pharos runs the built-in demo)",
+        ));
+    };
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    if reloads
+        .send(crate::router::ReloadRequest { reply })
+        .await
+        .is_err()
+    {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "pharos is stopping",
+        ));
+    }
+    match answer.await {
+        Ok(Ok(summary)) => Ok(Json(json!({
+            "reloaded": true,
+            "components": summary.components,
+            "monitors": summary.monitors,
+            "channels": summary.channels,
+        }))
+        .into_response()),
+        Ok(Err(crate::router::ReloadRefused::Invalid(problems))) => {
+            let body = json!({
+                "error": "the configuration has problems; nothing of it was applied",
+                "problems": problems,
+            });
+            Ok((StatusCode::BAD_REQUEST, Json(body)).into_response())
+        }
+        Ok(Err(crate::router::ReloadRefused::Failed(reason))) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "the configuration could not be applied; the previous one still runs: {reason}"
+            ),
+        )),
+        Err(_) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "pharos is stopping",
         )),
     }
 }

@@ -16,6 +16,6 @@ mod view;
 
 pub use export::{export, ExportError};
 pub use renderer::Renderer;
-pub use router::{router, WebState};
+pub use router::{router, Current, ReloadRefused, ReloadRequest, ReloadSummary, WebState};
 pub use server::{raise_descriptor_limit, serve, ServerLimits};
 pub use snapshot::PageCache;

@@ -28,7 +28,8 @@ pub(crate) async fn metrics(
 }
 
 fn render(state: &WebState) -> String {
-    let engine = &state.engine;
+    let current = state.current();
+    let engine = &current.engine;
     let live = engine
         .live
         .read()

@@ -16,17 +16,49 @@ use axum::Router;
 use pharos_engine::EngineHandle;
 use pharos_store::Store;
 use secrecy::SecretString;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
+use tokio::sync::{mpsc, oneshot};
 
 #[derive(Clone)]
 pub struct WebState {
     pub pages: PageCache,
     pub store: Arc<dyn Store>,
+    /// What a configuration reload replaces: the token, the running engine, the proxies.
+    current: Arc<RwLock<Arc<Current>>>,
+    pub(crate) admin_limiter: Arc<admin::AdminLimiter>,
+    /// Where `POST /api/v1/admin/reload` sends its request; none when reloading is not
+    /// possible (the demo has no file to reload).
+    reloads: Option<mpsc::Sender<ReloadRequest>>,
+}
+
+/// The part of the web state that follows the configuration.
+pub struct Current {
     pub admin_token: Option<SecretString>,
     pub engine: EngineHandle,
-    pub(crate) admin_limiter: Arc<admin::AdminLimiter>,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
-    pub(crate) trusted_proxies: Arc<Vec<pharos_config::IpNet>>,
+    pub trusted_proxies: Vec<pharos_config::IpNet>,
+}
+
+/// A request to reload the configuration, answered once the new one runs (or why not).
+pub struct ReloadRequest {
+    pub reply: oneshot::Sender<Result<ReloadSummary, ReloadRefused>>,
+}
+
+/// What runs after a reload.
+#[derive(Clone, Debug)]
+pub struct ReloadSummary {
+    pub components: usize,
+    pub monitors: usize,
+    pub channels: usize,
+}
+
+/// Why a reload did not happen; the running configuration stays.
+#[derive(Clone, Debug)]
+pub enum ReloadRefused {
+    /// The file has problems (each at file:line:col); nothing of it was applied.
+    Invalid(Vec<String>),
+    /// It could not be applied (a probe could not be prepared, the store refused).
+    Failed(String),
 }
 
 impl WebState {
@@ -39,17 +71,52 @@ impl WebState {
         Self {
             pages,
             store,
-            admin_token,
-            engine,
+            current: Arc::new(RwLock::new(Arc::new(Current {
+                admin_token,
+                engine,
+                trusted_proxies: Vec::new(),
+            }))),
             admin_limiter: admin::admin_limiter(),
-            trusted_proxies: Arc::default(),
+            reloads: None,
         }
     }
 
     /// Believe `X-Forwarded-For` from these reverse proxies when telling clients apart.
-    pub fn with_trusted_proxies(mut self, proxies: Vec<pharos_config::IpNet>) -> Self {
-        self.trusted_proxies = Arc::new(proxies);
+    pub fn with_trusted_proxies(self, proxies: Vec<pharos_config::IpNet>) -> Self {
+        let current = self.current();
+        self.replace(Current {
+            admin_token: current.admin_token.clone(),
+            engine: current.engine.clone(),
+            trusted_proxies: proxies,
+        });
         self
+    }
+
+    /// Accept reload requests on this channel.
+    pub fn with_reloads(mut self, reloads: mpsc::Sender<ReloadRequest>) -> Self {
+        self.reloads = Some(reloads);
+        self
+    }
+
+    /// What follows the configuration now.
+    pub fn current(&self) -> Arc<Current> {
+        self.current
+            .read()
+            .map(|current| current.clone())
+            .unwrap_or_else(|poisoned| poisoned.into_inner().clone())
+    }
+
+    /// Switches to a reloaded configuration's token, engine and proxies.
+    pub fn replace(&self, current: Current) {
+        let mut slot = self
+            .current
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *slot = Arc::new(current);
+    }
+
+    pub(crate) fn reloads(&self) -> Option<&mpsc::Sender<ReloadRequest>> {
+        self.reloads.as_ref()
     }
 }
 
@@ -57,6 +124,7 @@ pub fn router(state: WebState) -> Router {
     Router::new()
         .route("/healthz", get(health))
         .route("/api/v1/admin/deliveries", get(admin::deliveries))
+        .route("/api/v1/admin/reload", axum::routing::post(admin::reload))
         .route(
             "/api/v1/admin/incidents/{id}/updates",
             axum::routing::post(admin::post_update),
@@ -69,6 +137,7 @@ pub fn router(state: WebState) -> Router {
 /// 200 while pharos can do its job; 503 with the reason while the store refuses writes.
 async fn health(State(state): State<WebState>) -> Response {
     let fault = state
+        .current()
         .engine
         .live
         .read()

@@ -5,8 +5,10 @@ mod cli;
 mod config_command;
 mod exit;
 mod export_command;
+mod generation;
 mod incident_command;
 mod logging;
+mod reload;
 mod serve;
 mod supervise;
 

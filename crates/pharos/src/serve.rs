@@ -3,18 +3,18 @@
 
 use crate::config_command::report_load_error;
 use crate::exit;
+use crate::generation::{Generation, Shared};
+use crate::reload;
 use crate::supervise::{self, Supervisor};
 use anyhow::Context as _;
 use pharos_config::Config;
-use pharos_engine::{Engine, EngineOptions};
-use pharos_notify::OutboxWorker;
 use pharos_store::OpenMode;
-use pharos_web::{router, PageCache, Renderer, ServerLimits, WebState};
+use pharos_web::{router, PageCache, ReloadRefused, ReloadRequest, ServerLimits, WebState};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use tokio::sync::{watch, Notify};
+use tokio::sync::{mpsc, watch, Notify};
 
 const DEMO_DATABASE: &str = "pharos-demo.db";
 
@@ -42,14 +42,14 @@ pub(crate) async fn run(
         demo_targets = Some(targets);
         config
     } else {
-        let Some(path) = config_path else {
+        let Some(path) = &config_path else {
             eprintln!("error: no configuration given.");
             eprintln!("  Try the demo:          pharos serve --demo");
             eprintln!("  Or write a config:     pharos config example > pharos.toml");
             eprintln!("  then check and run it: pharos config validate pharos.toml && pharos serve --config pharos.toml");
             return exit::code(exit::USAGE);
         };
-        match pharos_config::load(&path) {
+        match pharos_config::load(path) {
             Ok(config) => config,
             Err(error) => return report_load_error(&error),
         }
@@ -57,7 +57,7 @@ pub(crate) async fn run(
     let config = Arc::new(config);
     let listen = listen.unwrap_or(config.server.listen);
 
-    match serve(config, listen, demo_targets, stop, shutdown).await {
+    match serve(config, config_path, listen, demo_targets, stop, shutdown).await {
         Ok(Stopped::Asked) => ExitCode::SUCCESS,
         Ok(Stopped::Fault(fault)) => {
             eprintln!("error: {fault}; pharos stopped rather than serve a page while nothing is monitored");
@@ -80,6 +80,7 @@ enum Stopped {
 
 async fn serve(
     config: Arc<Config>,
+    config_path: Option<PathBuf>,
     listen: SocketAddr,
     demo: Option<pharos_demo::Demo>,
     stop: Arc<watch::Sender<bool>>,
@@ -96,49 +97,30 @@ async fn serve(
     let store = pharos_store::open(&config.server.database, OpenMode::CreateIfMissing)
         .await
         .with_context(|| format!("cannot open the database {}", config.server.database))?;
-    let outbox_wake = Arc::new(Notify::new());
-    let mut engine = Engine::start(
-        &config,
-        store.clone(),
-        outbox_wake.clone(),
-        shutdown.clone(),
-        EngineOptions::default(),
-    )
-    .await
-    .context("cannot start monitoring")?;
-
-    let channels = engine.handle.topology.notifier.channels();
-    let mut supervisor = Supervisor::default();
-    supervisor.spawn(
-        "outbox worker",
-        OutboxWorker::new(store.clone(), channels, outbox_wake).run(shutdown.clone()),
-    );
-
-    let pages = PageCache::default();
-    let renderer = Renderer::new(
-        config.clone(),
-        store.clone(),
-        engine.handle.clone(),
-        pages.clone(),
-    );
-    renderer
-        .render()
-        .await
-        .context("cannot render the status page")?;
-    supervisor.spawn("renderer", renderer.run(shutdown.clone()));
+    let shared = Shared {
+        store: store.clone(),
+        pages: PageCache::default(),
+        outbox_wake: Arc::new(Notify::new()),
+        shutdown: shutdown.clone(),
+    };
+    let mut generation = Generation::start(config.clone(), &shared).await?;
 
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
-    let app = router(
-        WebState::new(
-            pages,
-            store.clone(),
-            config.server.admin_token.clone(),
-            engine.handle.clone(),
-        )
-        .with_trusted_proxies(config.server.trusted_proxies.clone()),
-    );
+    let (reload_sender, mut reload_requests) = mpsc::channel::<ReloadRequest>(4);
+    let mut state = WebState::new(
+        shared.pages.clone(),
+        store.clone(),
+        config.server.admin_token.clone(),
+        generation.engine.handle.clone(),
+    )
+    .with_trusted_proxies(config.server.trusted_proxies.clone());
+    if config_path.is_some() {
+        state = state.with_reloads(reload_sender.clone());
+        tokio::spawn(reload_on_hangup(reload_sender));
+    }
+    let app = router(state.clone());
     tracing::info!(
         "pharos {} serving http://{} ({} monitors, {} components)",
         env!("CARGO_PKG_VERSION"),
@@ -146,6 +128,7 @@ async fn serve(
         config.monitors.len(),
         config.components.len()
     );
+    let mut others = Supervisor::default();
     if let Some(demo) = demo {
         tracing::info!(
             target: "pharos::demo",
@@ -155,33 +138,96 @@ async fn serve(
             demo.admin_token
         );
         let shutdown = shutdown.clone();
-        supervisor.spawn("demo cycle", async move { demo.run_cycle(shutdown).await });
+        others.spawn("demo cycle", async move { demo.run_cycle(shutdown).await });
     }
 
     let server = pharos_web::serve(listener, app, limits, shutdown.clone());
     tokio::pin!(server);
     let mut fault = None;
     loop {
-        let end = tokio::select! {
+        let wake = tokio::select! {
             () = &mut server => break,
-            end = engine.first_to_stop() => end,
-            end = supervisor.next_end() => end,
+            end = generation.engine.first_to_stop() => Wake::Ended(end),
+            end = generation.tasks.next_end() => Wake::Ended(end),
+            end = others.next_end() => Wake::Ended(end),
+            Some(request) = reload_requests.recv() => Wake::Reload(request),
         };
-        if let Some(found) = supervise::fault(end, &shutdown) {
-            tracing::error!("{found}; stopping");
-            stop.send_replace(true);
-            fault.get_or_insert(found);
+        match wake {
+            Wake::Ended(end) => {
+                if let Some(found) = supervise::fault(end, &generation.stopping) {
+                    tracing::error!("{found}; stopping");
+                    stop.send_replace(true);
+                    fault.get_or_insert(found);
+                }
+            }
+            Wake::Reload(request) => {
+                let Some(path) = &config_path else {
+                    continue;
+                };
+                let outcome = match reload::prepare(path, &generation.config) {
+                    Err(refused) => Err(refused),
+                    Ok(next) => {
+                        let (running, outcome) = reload::apply(generation, next, &shared).await?;
+                        generation = running;
+                        state.replace(generation.current());
+                        outcome
+                    }
+                };
+                match &outcome {
+                    Ok(summary) => tracing::info!(
+                        monitors = summary.monitors,
+                        components = summary.components,
+                        channels = summary.channels,
+                        "configuration reloaded from {}",
+                        path.display()
+                    ),
+                    Err(ReloadRefused::Invalid(problems)) => tracing::error!(
+                        "configuration not reloaded; the running one stays. Problems:\n{}",
+                        problems.join("\n")
+                    ),
+                    Err(ReloadRefused::Failed(reason)) => tracing::error!(
+                        "configuration not reloaded; the running one stays: {reason}"
+                    ),
+                }
+                let _ = request.reply.send(outcome);
+            }
         }
     }
 
     tracing::info!("stopping: finishing queued work");
-    engine.join().await;
-    supervisor.join().await;
+    generation.stop().await;
+    others.join().await;
     tracing::info!("stopped");
     Ok(match fault {
         Some(fault) => Stopped::Fault(fault),
         None => Stopped::Asked,
     })
+}
+
+/// What woke the serve loop.
+enum Wake {
+    Ended(pharos_engine::TaskEnd),
+    Reload(ReloadRequest),
+}
+
+/// SIGHUP asks for a reload; the serve loop logs how it went.
+async fn reload_on_hangup(reloads: mpsc::Sender<ReloadRequest>) {
+    #[cfg(unix)]
+    {
+        let Ok(mut hangups) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            let (reply, _answer) = tokio::sync::oneshot::channel();
+            if reloads.send(ReloadRequest { reply }).await.is_err() {
+                return;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    drop(reloads);
 }
 
 async fn wait_for_signal(stop: Arc<watch::Sender<bool>>) {

@@ -176,3 +176,60 @@ async fn a_ca_file_holding_the_servers_own_self_signed_certificate_is_trusted() 
     .await;
     assert_eq!(outcome.status, ProbeStatus::Down, "{outcome:?}");
 }
+
+/// A server that answers whether it saw an `Authorization` header, and redirects
+/// `/elsewhere` to `target` and `/here` to its own `/seen`.
+async fn header_server(target: Option<std::net::SocketAddr>) -> std::net::SocketAddr {
+    use axum::http::HeaderMap;
+    use axum::response::Redirect;
+    use axum::routing::get;
+    let elsewhere = target.map(|target| format!("http://{target}/seen"));
+    let app = axum::Router::new()
+        .route(
+            "/seen",
+            get(|headers: HeaderMap| async move {
+                if headers.contains_key("authorization") {
+                    "token seen"
+                } else {
+                    "no token"
+                }
+            }),
+        )
+        .route("/here", get(|| async { Redirect::temporary("/seen") }))
+        .route(
+            "/elsewhere",
+            get(move || {
+                let elsewhere = elsewhere.clone().unwrap_or_default();
+                async move { Redirect::temporary(&elsewhere) }
+            }),
+        );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    address
+}
+
+/// Before: a probe's configured headers (a bearer token, say) were sent on to wherever a
+/// redirect pointed, another origin included.
+#[tokio::test]
+async fn probe_headers_are_not_forwarded_to_another_origin() {
+    let other = header_server(None).await;
+    let first = header_server(Some(other)).await;
+    let probe = |path: &str, expect: &str| {
+        format!(
+            "url = \"http://{first}{path}\"\nheaders = {{ Authorization = \"Bearer probe-secret-token\" }}\nbody_contains = \"{expect}\""
+        )
+    };
+    let same = run("http", &probe("/here", "token seen")).await;
+    assert_eq!(
+        same.status,
+        ProbeStatus::Up,
+        "the same origin gets the header: {same:?}"
+    );
+    let cross = run("http", &probe("/elsewhere", "no token")).await;
+    assert_eq!(
+        cross.status,
+        ProbeStatus::Up,
+        "another origin does not: {cross:?}"
+    );
+}

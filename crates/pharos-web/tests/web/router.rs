@@ -118,6 +118,19 @@ async fn the_admin_api_answers_bad_requests_with_4xx_and_a_message() {
         );
     }
 
+    // Nothing to reload without a configuration file (the demo): 409.
+    let reload = Request::post("/api/v1/admin/reload")
+        .header(AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .body(Body::empty())
+        .unwrap();
+    let (status, _, body) = call(&site.app, peer(1), reload).await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+
     let disabled = crate::support::site(false, "").await;
     let (status, _, body) = call(&disabled.app, peer(1), post_update("1", Some(TOKEN), good)).await;
     assert_eq!(

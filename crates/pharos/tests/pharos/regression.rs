@@ -610,3 +610,90 @@ async fn detection_and_incidents_are_logged_once() {
         "deliveries are not logged at info: {log}"
     );
 }
+
+/// Before: the configuration could only change with a restart, and a rotated admin token
+/// needed one too. SIGHUP and `POST /api/v1/admin/reload` reload it: validated first,
+/// applied whole, detector state and open incidents kept for monitors whose id stays.
+#[tokio::test]
+async fn sighup_and_the_admin_api_reload_the_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut target = TcpTarget::start().await;
+    let other = TcpTarget::start().await;
+    let config = write_config(dir.path(), target.address, "http://127.0.0.1:9/unused");
+    let pharos = Pharos::start(&config, dir.path());
+    eventually(Duration::from_secs(10), "a first check", || async {
+        (pharos.get_json("/api/v1/components").await[0]["monitors"][0]["last_check"]["status"]
+            == "up")
+            .then_some(())
+    })
+    .await;
+    target.stop().await;
+    let incident = eventually(Duration::from_secs(10), "an incident", || async {
+        pharos.get_json("/api/v1/incidents").await["incidents"][0]["id"].as_i64()
+    })
+    .await;
+
+    // A second component, and a rotated token; the first monitor keeps its id.
+    let original = std::fs::read_to_string(&config).unwrap();
+    let rotated = "rotated-admin-token-0123456789";
+    let extended = original.replace(ADMIN_TOKEN, rotated)
+        + &format!(
+            "\n[[components]]\nid = \"web\"\nname = \"Web\"\n\n[[monitors]]\nid = \"web-tcp\"\ncomponent = \"web\"\n\
+             type = \"tcp\"\nhost = \"127.0.0.1\"\nport = {}\ninterval = \"2s\"\ntimeout = \"1s\"\n",
+            other.address.port()
+        );
+    std::fs::write(&config, extended).unwrap();
+    Command::new("kill")
+        .args(["-HUP", &pharos.pid().to_string()])
+        .status()
+        .unwrap();
+    let reloaded = tokio::time::timeout(
+        Duration::from_secs(10),
+        eventually(
+            Duration::from_secs(20),
+            "the reloaded configuration",
+            || async {
+                let components = pharos.get_json("/api/v1/components").await;
+                (components.as_array().unwrap().len() == 2).then_some(())
+            },
+        ),
+    )
+    .await;
+    assert!(
+        reloaded.is_ok(),
+        "not reloaded; log:\n{}",
+        pharos.log_text()
+    );
+    let (old, _) = http_get(pharos.address, "/metrics", Some(ADMIN_TOKEN)).await;
+    assert_eq!(old, 401, "the old token no longer works");
+    let (new, _) = http_get(pharos.address, "/metrics", Some(rotated)).await;
+    assert_eq!(new, 200, "the rotated token does");
+    let incidents = pharos.get_json("/api/v1/incidents").await;
+    let open: Vec<_> = incidents["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|incident| incident["status"] != "resolved")
+        .collect();
+    assert_eq!(open.len(), 1, "the same incident goes on: {incidents}");
+    assert_eq!(open[0]["id"], incident);
+
+    // An invalid file is refused whole, with every problem, and the running one stays.
+    std::fs::write(
+        &config,
+        "[server]\nlisten = \"nowhere\"\n\n[[monitors]]\nid = \"x\"\n",
+    )
+    .unwrap();
+    let (status, body) = http_post(pharos.address, "/api/v1/admin/reload", Some(rotated), "").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("pharos.toml:2:10"), "{body}");
+    let components = pharos.get_json("/api/v1/components").await;
+    assert_eq!(
+        components.as_array().unwrap().len(),
+        2,
+        "nothing of it was applied"
+    );
+    let (status, _) = http_get(pharos.address, "/metrics", Some(rotated)).await;
+    assert_eq!(status, 200);
+    drop(other);
+}
