@@ -4,6 +4,8 @@
 
 mod admin;
 mod api;
+#[cfg(test)]
+mod api_schema_test;
 mod export;
 mod feeds;
 mod metrics;
