@@ -39,6 +39,7 @@ name = "Delivery"
 component = "mail"
 type = "mailflow"
 deliver_within = "20s"
+degraded_after = "5s"
 
 [monitors.send]
 host = "127.0.0.1"
