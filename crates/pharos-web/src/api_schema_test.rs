@@ -244,3 +244,90 @@ fn every_answer_agrees_with_openapi_json() {
         problems.join("\n")
     );
 }
+
+#[test]
+fn the_status_answer_reads_as_expected() {
+    let view = view();
+    let status = serde_json::to_string_pretty(&api::status(&view)).unwrap();
+    expect_test::expect![[r#"
+        {
+          "page": {
+            "title": "Service status",
+            "url": null
+          },
+          "status": "partial_outage",
+          "description": "Partial system outage",
+          "components": [
+            {
+              "id": "mail",
+              "name": "Mail",
+              "group": "Email",
+              "status": "partial_outage",
+              "status_since": "2027-01-01T12:00:00.000Z"
+            }
+          ],
+          "active_incidents": [
+            {
+              "id": 3,
+              "title": "Mail: partial outage",
+              "status": "identified",
+              "impact": "partial_outage",
+              "worst_impact": "major_outage",
+              "component": {
+                "id": "mail",
+                "name": "Mail"
+              },
+              "started_at": "2027-01-01T12:00:00.000Z",
+              "detected_at": "2027-01-01T12:00:00.000Z",
+              "resolved_at": null,
+              "time_to_detect_seconds": 0.0,
+              "time_to_recover_seconds": null,
+              "updates": [
+                {
+                  "at": "2027-01-01T12:00:00.000Z",
+                  "status": "identified",
+                  "message": "A relay.",
+                  "automatic": false
+                }
+              ]
+            }
+          ],
+          "updated_at": "2027-01-01T12:00:00.000Z"
+        }"#]]
+    .assert_eq(&status);
+    let incident =
+        serde_json::to_string_pretty(&api::incident_dto(&view, &view.active[0], true)).unwrap();
+    expect_test::expect![[r#"
+        {
+          "id": 3,
+          "title": "Mail: partial outage",
+          "status": "identified",
+          "impact": "partial_outage",
+          "worst_impact": "major_outage",
+          "component": {
+            "id": "mail",
+            "name": "Mail"
+          },
+          "started_at": "2027-01-01T12:00:00.000Z",
+          "detected_at": "2027-01-01T12:00:00.000Z",
+          "resolved_at": null,
+          "time_to_detect_seconds": 0.0,
+          "time_to_recover_seconds": null,
+          "updates": [
+            {
+              "at": "2027-01-01T12:00:00.000Z",
+              "status": "identified",
+              "message": "A relay.",
+              "automatic": false
+            }
+          ],
+          "timeline": [
+            {
+              "at": "2027-01-01T12:00:00.000Z",
+              "kind": "first_failure",
+              "detail": "First failed check"
+            }
+          ]
+        }"#]]
+    .assert_eq(&incident);
+}
