@@ -150,13 +150,7 @@ impl ProbeSpec {
     /// What the probe looks at, for tables and logs.
     pub fn target(&self) -> String {
         match self {
-            ProbeSpec::Http(spec) => {
-                let mut url = spec.url.clone();
-                if url.password().is_some() {
-                    let _ = url.set_password(Some("[redacted]"));
-                }
-                url.to_string()
-            }
+            ProbeSpec::Http(spec) => spec.shown_url(),
             ProbeSpec::Tcp(spec) => format!("{}:{}", spec.host, spec.port),
             ProbeSpec::Dns(spec) => format!("{} {}", spec.record.as_str(), spec.name),
             ProbeSpec::Tls(spec) => format!("{}:{}", spec.host, spec.port),
@@ -207,9 +201,46 @@ impl fmt::Debug for Header {
     }
 }
 
+impl HttpSpec {
+    /// The URL as it may be shown: a password, and query values that came from the
+    /// environment, read `[redacted]`.
+    pub fn shown_url(&self) -> String {
+        let mut url = self.url.clone();
+        if url.password().is_some() {
+            let _ = url.set_password(Some("[redacted]"));
+        }
+        if !self.secret_query_keys.is_empty() {
+            let pairs: Vec<(String, String)> = url
+                .query_pairs()
+                .map(|(key, value)| {
+                    let value = if self.secret_query_keys.iter().any(|secret| *secret == key) {
+                        "[redacted]".to_owned()
+                    } else {
+                        value.into_owned()
+                    };
+                    (key.into_owned(), value)
+                })
+                .collect();
+            url.query_pairs_mut().clear().extend_pairs(pairs);
+        }
+        url.to_string().replace("%5Bredacted%5D", "[redacted]")
+    }
+
+    /// The values of query parameters that came from the environment.
+    pub fn secret_query_values(&self) -> Vec<String> {
+        self.url
+            .query_pairs()
+            .filter(|(key, _)| self.secret_query_keys.iter().any(|secret| secret == key))
+            .map(|(_, value)| value.into_owned())
+            .collect()
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct HttpSpec {
     pub url: Url,
+    /// Query parameters whose values come from `${NAME}`: secrets, never shown.
+    pub secret_query_keys: Vec<String>,
     pub method: String,
     pub headers: Vec<Header>,
     pub body: Option<String>,

@@ -835,6 +835,20 @@ fn read_path(
 }
 
 fn read_http(cx: &mut Context<'_, '_>, table: &mut TableReader<'_, '_>) -> Option<HttpSpec> {
+    // Query parameters written as `${NAME}` hold secrets (API keys): never shown.
+    let secret_query_keys: Vec<String> = table
+        .value("url")
+        .and_then(|value| value.get_ref().as_str())
+        .and_then(|raw| raw.split_once('?').map(|(_, query)| query.to_owned()))
+        .map(|query| {
+            query
+                .split(['&', '#'])
+                .filter_map(|pair| pair.split_once('='))
+                .filter(|(_, value)| value.contains("${"))
+                .map(|(key, _)| key.to_owned())
+                .collect()
+        })
+        .unwrap_or_default();
     let url = match table.required_string(cx, "url") {
         Some((text, span)) => read_url(cx, &text, span, "url"),
         None => None,
@@ -887,6 +901,7 @@ fn read_http(cx: &mut Context<'_, '_>, table: &mut TableReader<'_, '_>) -> Optio
     let ca_file = read_path(table, cx, "ca_file");
     Some(HttpSpec {
         url: url?,
+        secret_query_keys,
         method,
         headers,
         body,

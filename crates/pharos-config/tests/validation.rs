@@ -393,3 +393,17 @@ fn control_characters_in_texts_are_refused() {
     let fine = "[page]\ntitle = \"Status\"\ndescription = \"Line one\\nline\\ttwo\"\n";
     assert!(parse("t.toml", fine, &env).is_ok());
 }
+
+/// Before: `pharos check` printed URL passwords and API keys from the environment.
+#[test]
+fn shown_urls_hide_passwords_and_query_values_from_the_environment() {
+    let source = "[[components]]\nid = \"c\"\nname = \"C\"\n\n[[monitors]]\nid = \"m\"\ncomponent = \"c\"\ntype = \"http\"\n\
+                  url = \"https://probe:hunter2@api.example.test/health?key=${PHAROS_TEST_KEY}&page=1\"\n";
+    let lookup = |name: &str| (name == "PHAROS_TEST_KEY").then(|| "abc123secret".to_owned());
+    let config = parse("u.toml", source, &lookup).unwrap();
+    let shown = config.monitors[0].probe.target();
+    assert_eq!(
+        shown,
+        "https://probe:[redacted]@api.example.test/health?key=[redacted]&page=1"
+    );
+}

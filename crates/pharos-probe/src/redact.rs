@@ -23,6 +23,9 @@ impl Redactor {
         match spec {
             ProbeSpec::Http(spec) => {
                 redactor.headers(&spec.headers);
+                for value in spec.secret_query_values() {
+                    redactor.add(&value);
+                }
                 if let Some(password) = spec.url.password() {
                     redactor.add(password);
                     let user = spec.url.username();
