@@ -312,6 +312,22 @@ pub(crate) async fn post_update(
         ));
     }
     let engine = state.current().engine.clone();
+    let fault = engine
+        .live
+        .read()
+        .ok()
+        .and_then(|live| live.store_fault.clone());
+    if let Some(fault) = fault {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "pharos cannot save anything since {}: {}; try again once it can",
+                time(fault.since),
+                fault.reason
+            ),
+        )
+        .retry_after(30));
+    }
     match engine.post_update(id, phase, message).await {
         Ok(update) => {
             let body = json!({

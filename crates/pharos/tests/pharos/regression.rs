@@ -192,6 +192,15 @@ async fn disk_full_then_space_returns_loses_nothing_acknowledged() {
     )
     .await;
     assert!(health.contains("full"), "{health}");
+    // An operator's update cannot be saved now: said at once, not left hanging.
+    let (status, body) = http_post(
+        pharos.address,
+        "/api/v1/admin/incidents/1/updates",
+        Some(ADMIN_TOKEN),
+        r#"{"status": "identified", "message": "Disk trouble."}"#,
+    )
+    .await;
+    assert_eq!(status, 503, "{body}");
     eventually(
         Duration::from_secs(10),
         "the page to say it is stale",
