@@ -118,8 +118,8 @@ async fn serve(
     .with_trusted_proxies(config.server.trusted_proxies.clone());
     if config_path.is_some() {
         state = state.with_reloads(reload_sender.clone());
-        tokio::spawn(reload_on_hangup(reload_sender));
     }
+    tokio::spawn(reload_on_hangup(reload_sender));
     let app = router(state.clone());
     tracing::info!(
         "pharos {} serving http://{} ({} monitors, {} components)",
@@ -162,6 +162,7 @@ async fn serve(
             }
             Wake::Reload(request) => {
                 let Some(path) = &config_path else {
+                    tracing::warn!("SIGHUP: there is no configuration file to reload (the demo)");
                     continue;
                 };
                 let outcome = match reload::prepare(path, &generation.config) {
