@@ -706,3 +706,27 @@ async fn sighup_and_the_admin_api_reload_the_configuration() {
     assert_eq!(status, 200);
     drop(other);
 }
+
+/// Before: pharos kept the soft open-file limit it was started with (often 1024), however
+/// high the hard limit.
+#[tokio::test]
+async fn the_soft_open_file_limit_is_raised_to_the_hard_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = TcpTarget::start().await;
+    let config = write_config(dir.path(), target.address, "http://127.0.0.1:9/unused");
+    let pharos = Pharos::start_with_descriptor_limits(&config, dir.path(), 1024, 4096);
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", pharos.pid())).unwrap();
+    let open_files = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))
+        .unwrap()
+        .split_whitespace()
+        .filter_map(|field| field.parse::<u64>().ok())
+        .collect::<Vec<_>>();
+    assert_eq!(open_files, [4096, 4096], "{limits}");
+    assert!(
+        pharos.log_text().contains("descriptors=4096"),
+        "{}",
+        pharos.log_text()
+    );
+}

@@ -44,10 +44,22 @@ impl Pharos {
         workdir: &Path,
         descriptors: u32,
     ) -> Self {
+        Self::start_with_descriptor_limits(config, workdir, descriptors, descriptors)
+    }
+
+    /// Starts pharos with a soft and a hard open-file limit.
+    pub(crate) fn start_with_descriptor_limits(
+        config: &Path,
+        workdir: &Path,
+        soft: u32,
+        hard: u32,
+    ) -> Self {
         let mut command = Command::new("sh");
         command
             .arg("-c")
-            .arg(format!("ulimit -n {descriptors} && exec \"$0\" \"$@\""))
+            .arg(format!(
+                "ulimit -Sn {soft} && ulimit -Hn {hard} && exec \"$0\" \"$@\""
+            ))
             .arg(binary());
         Self::start_with(config, workdir, command)
     }
