@@ -251,6 +251,9 @@ pub struct HttpSpec {
     pub max_redirects: u32,
     pub verify_tls: bool,
     pub ca_file: Option<PathBuf>,
+    /// SHA-256 hashes of trusted public keys (SPKI): a server presenting one is trusted
+    /// whatever its chain, and with pins no other key is.
+    pub pin_sha256: Vec<[u8; 32]>,
 }
 
 #[derive(Clone, Debug)]
@@ -314,6 +317,9 @@ pub struct TlsSpec {
     /// A certificate expiring within this many days makes the result degraded.
     pub warn_days: u32,
     pub ca_file: Option<PathBuf>,
+    /// SHA-256 hashes of trusted public keys (SPKI): a server presenting one is trusted
+    /// whatever its chain, and with pins no other key is.
+    pub pin_sha256: Vec<[u8; 32]>,
 }
 
 /// How a mail connection is secured.
@@ -347,6 +353,9 @@ pub struct MailEndpoint {
     pub password: Option<SecretString>,
     pub verify_tls: bool,
     pub ca_file: Option<PathBuf>,
+    /// SHA-256 hashes of trusted public keys (SPKI): a server presenting one is trusted
+    /// whatever its chain, and with pins no other key is.
+    pub pin_sha256: Vec<[u8; 32]>,
     /// A certificate expiring within this many days makes the result degraded.
     pub warn_days: u32,
 }

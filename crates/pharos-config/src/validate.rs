@@ -579,7 +579,9 @@ fn read_endpoint(
     let verify_tls = table.boolean(cx, "verify_tls").unwrap_or(true);
     let ca_file = read_path(table, cx, "ca_file");
     let warn_days = table.integer(cx, "warn_days", 0..3651).unwrap_or(14) as u32;
+    let pin_sha256 = read_pins(cx, table);
     Some(MailEndpoint {
+        pin_sha256,
         host: host?,
         port,
         tls,
@@ -826,6 +828,28 @@ fn read_headers(cx: &mut Context<'_, '_>, table: &mut TableReader<'_, '_>) -> Ve
     headers
 }
 
+/// `pin_sha256`: one or more base64 SHA-256 hashes of a public key (SPKI), optionally written
+/// `sha256//…` as curl does.
+fn read_pins(cx: &mut Context<'_, '_>, table: &mut TableReader<'_, '_>) -> Vec<[u8; 32]> {
+    use base64::Engine as _;
+    let mut pins = Vec::new();
+    for (text, span) in table.strings(cx, "pin_sha256").unwrap_or_default() {
+        let encoded = text.trim().trim_start_matches("sha256//");
+        match base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .ok()
+            .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+        {
+            Some(pin) => pins.push(pin),
+            None => cx.problems.report(
+                span,
+                format!("`pin_sha256` in {} must be the base64 SHA-256 of a public key (44 characters), as `openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64` prints", table.name),
+            ),
+        }
+    }
+    pins
+}
+
 fn read_path(
     table: &mut TableReader<'_, '_>,
     cx: &mut Context<'_, '_>,
@@ -899,9 +923,11 @@ fn read_http(cx: &mut Context<'_, '_>, table: &mut TableReader<'_, '_>) -> Optio
     let max_redirects = table.integer(cx, "max_redirects", 0..31).unwrap_or(5) as u32;
     let verify_tls = table.boolean(cx, "verify_tls").unwrap_or(true);
     let ca_file = read_path(table, cx, "ca_file");
+    let pin_sha256 = read_pins(cx, table);
     Some(HttpSpec {
         url: url?,
         secret_query_keys,
+        pin_sha256,
         method,
         headers,
         body,
@@ -1018,7 +1044,9 @@ fn read_tls(cx: &mut Context<'_, '_>, table: &mut TableReader<'_, '_>) -> Option
     let server_name = table.string(cx, "server_name").map(|(name, _)| name);
     let warn_days = table.integer(cx, "warn_days", 0..3651).unwrap_or(14) as u32;
     let ca_file = read_path(table, cx, "ca_file");
+    let pin_sha256 = read_pins(cx, table);
     Some(TlsSpec {
+        pin_sha256,
         host: host?,
         port: port?,
         server_name,

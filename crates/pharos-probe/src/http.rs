@@ -72,7 +72,12 @@ impl HttpProbe {
             } else {
                 0
             },
-            tls: TlsSetup::new(spec.ca_file.as_deref(), spec.verify_tls, &[b"http/1.1"])?,
+            tls: TlsSetup::new(
+                spec.ca_file.as_deref(),
+                &spec.pin_sha256,
+                spec.verify_tls,
+                &[b"http/1.1"],
+            )?,
         })
     }
 

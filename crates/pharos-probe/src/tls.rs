@@ -26,7 +26,7 @@ impl TlsProbe {
                 .clone()
                 .unwrap_or_else(|| spec.host.clone()),
             warn_days: spec.warn_days,
-            setup: TlsSetup::new(spec.ca_file.as_deref(), true, &[])?,
+            setup: TlsSetup::new(spec.ca_file.as_deref(), &spec.pin_sha256, true, &[])?,
         })
     }
 

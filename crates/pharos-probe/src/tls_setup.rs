@@ -30,6 +30,9 @@ pub(crate) struct TlsSetup {
     /// The certificates of the CA file, trusted also as exactly themselves: a self-hosted
     /// server's own self-signed certificate given as its CA file.
     exact: Arc<Vec<CertificateDer<'static>>>,
+    /// Public-key pins: with any, only a key among them is trusted (and it is, whatever its
+    /// chain).
+    pins: Arc<Vec<[u8; 32]>>,
     verify: bool,
     alpn: Vec<Vec<u8>>,
 }
@@ -37,6 +40,7 @@ pub(crate) struct TlsSetup {
 impl TlsSetup {
     pub(crate) fn new(
         ca_file: Option<&Path>,
+        pins: &[[u8; 32]],
         verify: bool,
         alpn: &[&[u8]],
     ) -> Result<Self, SetupError> {
@@ -74,6 +78,7 @@ impl TlsSetup {
             provider,
             webpki,
             exact: Arc::new(exact),
+            pins: Arc::new(pins.to_vec()),
             verify,
             alpn: alpn.iter().map(|protocol| protocol.to_vec()).collect(),
         })
@@ -85,6 +90,7 @@ impl TlsSetup {
         let verifier = Arc::new(RecordingVerifier {
             inner: self.webpki.clone(),
             exact: self.exact.clone(),
+            pins: self.pins.clone(),
             verify: self.verify,
             presented: Mutex::new(None),
         });
@@ -104,6 +110,7 @@ impl TlsSetup {
 pub(crate) struct RecordingVerifier {
     inner: Arc<WebPkiServerVerifier>,
     exact: Arc<Vec<CertificateDer<'static>>>,
+    pins: Arc<Vec<[u8; 32]>>,
     verify: bool,
     presented: Mutex<Option<CertificateDer<'static>>>,
 }
@@ -128,6 +135,9 @@ impl ServerCertVerifier for RecordingVerifier {
     ) -> Result<ServerCertVerified, rustls::Error> {
         if let Ok(mut presented) = self.presented.lock() {
             *presented = Some(end_entity.clone().into_owned());
+        }
+        if !self.pins.is_empty() {
+            return verify_pinned(end_entity, &self.pins, now);
         }
         if !self.verify {
             return Ok(ServerCertVerified::assertion());
@@ -179,6 +189,37 @@ impl ServerCertVerifier for RecordingVerifier {
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.inner.supported_verify_schemes()
     }
+}
+
+/// With pins, the key decides: a pinned key is trusted while its certificate is valid (its
+/// chain and names do not matter, as with curl's `--pinnedpubkey`); any other is refused.
+fn verify_pinned(
+    end_entity: &CertificateDer<'_>,
+    pins: &[[u8; 32]],
+    now: UnixTime,
+) -> Result<ServerCertVerified, rustls::Error> {
+    use sha2::{Digest, Sha256};
+    let parsed = rustls::server::ParsedCertificate::try_from(end_entity)?;
+    let spki = parsed.subject_public_key_info();
+    let hash: [u8; 32] = Sha256::digest(spki.as_ref()).into();
+    if !pins.contains(&hash) {
+        return Err(rustls::Error::General(
+            "the server's public key matches no pin_sha256".to_owned(),
+        ));
+    }
+    let facts = CertificateFacts::read(end_entity).ok_or(rustls::Error::InvalidCertificate(
+        CertificateError::BadEncoding,
+    ))?;
+    let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+    if now > facts.not_after_unix {
+        return Err(rustls::Error::InvalidCertificate(CertificateError::Expired));
+    }
+    if now < facts.not_before_unix {
+        return Err(rustls::Error::InvalidCertificate(
+            CertificateError::NotValidYet,
+        ));
+    }
+    Ok(ServerCertVerified::assertion())
 }
 
 /// Checks a certificate trusted as exactly itself: valid at `now` and naming the server.

@@ -74,7 +74,7 @@ impl MailDomainProbe {
     pub(crate) fn new(spec: &MailDomainSpec, timeout: Duration) -> Result<Self, SetupError> {
         Ok(Self {
             resolver: build_resolver(spec.resolver, timeout.min(Duration::from_secs(5)))?,
-            tls: TlsSetup::new(spec.ca_file.as_deref(), true, &[b"http/1.1"])?,
+            tls: TlsSetup::new(spec.ca_file.as_deref(), &[], true, &[b"http/1.1"])?,
             spec: spec.clone(),
         })
     }

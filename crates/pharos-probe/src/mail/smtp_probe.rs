@@ -58,7 +58,12 @@ impl SmtpProbe {
 
 /// The TLS set-up for a mail endpoint: its CA file and whether certificates are checked.
 pub(crate) fn tls_for(endpoint: &MailEndpoint) -> Result<TlsSetup, SetupError> {
-    TlsSetup::new(endpoint.ca_file.as_deref(), endpoint.verify_tls, &[])
+    TlsSetup::new(
+        endpoint.ca_file.as_deref(),
+        &endpoint.pin_sha256,
+        endpoint.verify_tls,
+        &[],
+    )
 }
 
 /// A warning when the server's certificate expires within the endpoint's warning window.

@@ -233,3 +233,43 @@ async fn probe_headers_are_not_forwarded_to_another_origin() {
         "another origin does not: {cross:?}"
     );
 }
+
+/// The base64 SHA-256 of a certificate's public key, as `pin_sha256` takes it.
+fn pin_of(pem: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let der = rustls_pemfile::certs(&mut pem.as_bytes())
+        .next()
+        .unwrap()
+        .unwrap();
+    let (_, certificate) = x509_parser::parse_x509_certificate(der.as_ref()).unwrap();
+    let spki = certificate.public_key().raw;
+    base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(spki))
+}
+
+/// The other way to trust a self-hosted server's own certificate: pin its public key
+/// (`pin_sha256`, as curl's `--pinnedpubkey`); with a pin, no other key is trusted.
+#[tokio::test]
+async fn a_pinned_public_key_is_trusted_and_no_other_is() {
+    let (pem, chain, key) = self_signed(&["mail.internal.test"]);
+    let address = tls_server(chain, key).await;
+    let probe = |pin: &str| {
+        format!(
+            "host = \"127.0.0.1\"\nport = {}\nserver_name = \"localhost\"\npin_sha256 = \"sha256//{pin}\"",
+            address.port()
+        )
+    };
+    let outcome = run("tls", &probe(&pin_of(&pem))).await;
+    assert_eq!(outcome.status, ProbeStatus::Up, "{outcome:?}");
+    let (other_pem, _, _) = self_signed(&["mail.internal.test"]);
+    let outcome = run("tls", &probe(&pin_of(&other_pem))).await;
+    assert_eq!(outcome.status, ProbeStatus::Down, "{outcome:?}");
+    assert!(
+        outcome
+            .reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("pin_sha256"),
+        "{outcome:?}"
+    );
+}
