@@ -180,13 +180,14 @@ pub enum UpdateRefused {
     ResolveByRecovery,
 }
 
-/// An operator posts an update: the incident takes its phase.
+/// An operator posts an update: the incident takes its phase. Returns the update posted, and
+/// what it added.
 pub fn post_update(
     incident: &mut Incident,
     phase: IncidentPhase,
     message: String,
     at: DateTime<Utc>,
-) -> Result<Changed, UpdateRefused> {
+) -> Result<(IncidentUpdate, Changed), UpdateRefused> {
     if phase == IncidentPhase::Resolved {
         return Err(UpdateRefused::ResolveByRecovery);
     }
@@ -204,10 +205,13 @@ pub fn post_update(
         detail: format!("{}: {message}", phase.label()),
     };
     incident.timeline.push(entry.clone());
-    Ok(Changed {
-        update: Some(update),
-        timeline: vec![entry],
-    })
+    Ok((
+        update.clone(),
+        Changed {
+            update: Some(update),
+            timeline: vec![entry],
+        },
+    ))
 }
 
 /// Operators owe readers an update: notes the reminder in the timeline (once per silence,
@@ -359,14 +363,14 @@ mod tests {
             at(30),
         );
         assert_eq!(refused, Err(UpdateRefused::ResolveByRecovery));
-        let posted = post_update(
+        let (posted, _) = post_update(
             &mut incident,
             IncidentPhase::Identified,
             "A relay.".into(),
             at(30),
         )
         .unwrap();
-        assert!(!posted.update.unwrap().automatic);
+        assert!(!posted.automatic);
         assert_eq!(incident.phase, IncidentPhase::Identified);
 
         let reminded = remind(&mut incident, at(30 + 45 * 60));

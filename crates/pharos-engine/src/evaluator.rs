@@ -261,10 +261,9 @@ impl Evaluator {
             }
             return Err(crate::CommandError::NoOpenIncident(incident_id));
         };
-        let changed = lifecycle::post_update(incident, phase, message, at).map_err(
+        let (update, changed) = lifecycle::post_update(incident, phase, message, at).map_err(
             |lifecycle::UpdateRefused::ResolveByRecovery| crate::CommandError::ResolveByRecovery,
         )?;
-        let update = changed.update.clone();
         record(incident, changed, batch);
         tracing::info!(
             incident = incident_id,
@@ -274,7 +273,7 @@ impl Evaluator {
         let incident = incident.clone();
         let news = self.incident_news(component, incident);
         self.announce(Event::IncidentUpdated(news), at, batch);
-        update.ok_or(crate::CommandError::Stopping)
+        Ok(update)
     }
 
     /// Reminds operators (once per silence) of open incidents without an update for longer
