@@ -8,6 +8,7 @@ mod http;
 mod mail;
 mod net;
 mod redact;
+mod resolver_health;
 mod tcp;
 mod tls;
 mod tls_setup;

@@ -19,18 +19,22 @@ pub(crate) async fn resolve_and_connect(
 ) -> Result<TcpStream, String> {
     let addresses = clock
         .time("dns", async {
-            tokio::net::lookup_host((host, port))
-                .await
-                .map(|found| found.collect::<Vec<SocketAddr>>())
+            match tokio::net::lookup_host((host, port)).await {
+                Ok(found) => {
+                    let addresses: Vec<SocketAddr> = found.collect();
+                    if addresses.is_empty() {
+                        Err(not_found(host).await)
+                    } else {
+                        Ok(addresses)
+                    }
+                }
+                Err(error) => Err(match own_fault(&error) {
+                    Some(_) => describe_io_error(&error),
+                    None => not_found(host).await,
+                }),
+            }
         })
-        .await
-        .map_err(|error| match own_fault(&error) {
-            Some(_) => describe_io_error(&error),
-            None => format!("host not found: {host}"),
-        })?;
-    if addresses.is_empty() {
-        return Err(format!("host not found: {host}"));
-    }
+        .await?;
     clock
         .time("connect", async {
             let mut last_error = None;
@@ -64,6 +68,15 @@ fn own_fault(error: &io::Error) -> Option<&'static str> {
         12 => Some("out of memory"),
         99 => Some("no local address available"),
         _ => None,
+    }
+}
+
+/// A name that did not resolve: the target's problem if pharos's resolver answered, pharos's
+/// own if none of its nameservers did.
+async fn not_found(host: &str) -> String {
+    match crate::resolver_health::silent_system_resolver().await {
+        Some(servers) => format!("{OWN_FAULT}its DNS resolver does not answer ({servers})"),
+        None => format!("host not found: {host}"),
     }
 }
 

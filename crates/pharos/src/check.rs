@@ -94,12 +94,23 @@ pub(crate) async fn run(path: &Path) -> ExitCode {
         .iter()
         .filter(|outcome| outcome.status == ProbeStatus::Degraded)
         .count();
-    println!(
-        "{} monitors: {} up, {degraded} degraded, {down} down",
-        outcomes.len(),
-        outcomes.len() - down - degraded
-    );
-    if down > 0 {
+    let unknown = outcomes
+        .iter()
+        .filter(|outcome| outcome.status == ProbeStatus::Unknown)
+        .count();
+    let up = outcomes.len() - down - degraded - unknown;
+    if unknown > 0 {
+        println!(
+            "{} monitors: {up} up, {degraded} degraded, {down} down, {unknown} not run (pharos's own fault)",
+            outcomes.len()
+        );
+    } else {
+        println!(
+            "{} monitors: {up} up, {degraded} degraded, {down} down",
+            outcomes.len()
+        );
+    }
+    if down > 0 || unknown > 0 {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

@@ -730,3 +730,83 @@ async fn the_soft_open_file_limit_is_raised_to_the_hard_limit() {
         pharos.log_text()
     );
 }
+
+pub(crate) const NETNS_REQUIRED_VARIABLE: &str = "PHAROS_TEST_NETNS";
+
+/// A network namespace with only loopback, whose resolv.conf names a nameserver nobody can
+/// reach; removed on drop.
+struct IsolatedHost {
+    name: String,
+}
+
+impl IsolatedHost {
+    fn create() -> Option<Self> {
+        let name = format!("pharos-dns-{}", std::process::id());
+        let created = Command::new("ip")
+            .args(["netns", "add", &name])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        if !created {
+            let message = "a network namespace needs root and iproute2 (ip netns add)";
+            if std::env::var(NETNS_REQUIRED_VARIABLE).as_deref() == Ok("required") {
+                panic!("{NETNS_REQUIRED_VARIABLE}=required but {message}");
+            }
+            notice(&format!("skipping the resolver test: {message}"));
+            return None;
+        }
+        let host = Self { name };
+        let conf = Path::new("/etc/netns").join(&host.name);
+        std::fs::create_dir_all(&conf).unwrap();
+        std::fs::write(conf.join("resolv.conf"), "nameserver 192.0.2.53\n").unwrap();
+        Command::new("ip")
+            .args(["netns", "exec", &host.name, "ip", "link", "set", "lo", "up"])
+            .status()
+            .unwrap();
+        Some(host)
+    }
+}
+
+impl Drop for IsolatedHost {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+        let _ = std::fs::remove_dir_all(Path::new("/etc/netns").join(&self.name));
+    }
+}
+
+/// Before: when pharos's own resolver could not be reached, every check by name failed as
+/// "host not found" and opened false incidents. Now such a check is unknown.
+#[test]
+fn a_check_whose_resolver_does_not_answer_is_unknown_not_down() {
+    let Some(host) = IsolatedHost::create() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("pharos.toml");
+    std::fs::write(
+        &config,
+        "[[components]]\nid = \"mail\"\nname = \"Mail\"\n\n[[monitors]]\nid = \"smtp\"\ncomponent = \"mail\"\n\
+         type = \"tcp\"\nhost = \"smtp.example.com\"\nport = 25\ntimeout = \"8s\"\n",
+    )
+    .unwrap();
+    let output = Command::new("ip")
+        .args(["netns", "exec", &host.name])
+        .arg(binary())
+        .args(["check", "--config"])
+        .arg(&config)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("unknown")
+            && stdout.contains(
+                "pharos could not run this check: its DNS resolver does not answer (192.0.2.53)"
+            ),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!stdout.contains("host not found"), "{stdout}");
+}
