@@ -7,7 +7,7 @@ use crate::{api, feeds, pages};
 use chrono::{Duration as ChronoDuration, Utc};
 use pharos_config::Config;
 use pharos_engine::EngineHandle;
-use pharos_store::{IncidentQuery, Resolution, Rollup, Store, StoreError};
+use pharos_store::{DailyCounts, IncidentQuery, Resolution, Rollup, Store, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -32,7 +32,17 @@ pub struct Renderer {
     engine: EngineHandle,
     cache: PageCache,
     latency: tokio::sync::Mutex<Option<(tokio::time::Instant, Arc<Vec<Rollup>>)>>,
+    /// Day counts of closed days, which do not change: read once a day (and once more after
+    /// late results of the night before are rolled up), not on every render.
+    closed_days: tokio::sync::Mutex<Option<(ClosedDaysKey, Arc<Vec<DailyCounts>>)>>,
 }
+
+/// Which read of closed days is current: the day, and whether late results of the previous
+/// day can still be rolled into it.
+type ClosedDaysKey = (chrono::NaiveDate, bool);
+
+/// Results of the previous day may still be rolled up this long after midnight.
+const LATE_ROLLUPS: ChronoDuration = ChronoDuration::minutes(20);
 
 impl Renderer {
     pub fn new(
@@ -47,6 +57,7 @@ impl Renderer {
             engine,
             cache,
             latency: tokio::sync::Mutex::new(None),
+            closed_days: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -60,7 +71,7 @@ impl Renderer {
                 limit: MAX_INCIDENTS,
             })
             .await?;
-        let daily = self.store.daily_counts(since).await?;
+        let daily = self.daily_counts(now, since).await?;
         let minutes = self.recent_minutes(now).await?;
         let live = self
             .engine
@@ -71,6 +82,43 @@ impl Renderer {
         let view = StatusView::build(&self.config, &live, incidents, &daily, &minutes, now);
         self.cache.replace(build_site(&view));
         Ok(())
+    }
+
+    /// Day counts since `since`: closed days from memory (read once a day), today's from the
+    /// store on every render, so the cost of a render does not grow with history.
+    async fn daily_counts(
+        &self,
+        now: chrono::DateTime<Utc>,
+        since: chrono::DateTime<Utc>,
+    ) -> Result<Vec<DailyCounts>, StoreError> {
+        let today = now.date_naive();
+        let today_start = today.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+        let key = (today, now - today_start >= LATE_ROLLUPS);
+        let closed = {
+            let mut cached = self.closed_days.lock().await;
+            match cached.as_ref() {
+                Some((read_for, closed)) if *read_for == key => closed.clone(),
+                _ => {
+                    let closed: Arc<Vec<DailyCounts>> = Arc::new(
+                        self.store
+                            .daily_counts(since)
+                            .await?
+                            .into_iter()
+                            .filter(|row| row.day < today_start)
+                            .collect(),
+                    );
+                    *cached = Some((key, closed.clone()));
+                    closed
+                }
+            }
+        };
+        let mut daily: Vec<DailyCounts> = closed
+            .iter()
+            .filter(|row| row.day >= since - ChronoDuration::days(1))
+            .cloned()
+            .collect();
+        daily.extend(self.store.daily_counts(today_start).await?);
+        Ok(daily)
     }
 
     /// The last hour's per-minute roll-ups, read again only when a minute has passed.

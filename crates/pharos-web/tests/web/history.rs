@@ -1,0 +1,171 @@
+//! The cost of a render does not grow with history: closed days are read once, not on every
+//! render. A real SQLite store, wrapped to count what the renderer asks of it.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use pharos_core::{Incident, MonitorId};
+use pharos_engine::{Engine, EngineOptions};
+use pharos_store::*;
+use pharos_web::{PageCache, Renderer};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{watch, Notify};
+
+/// Delegates everything to the real store and notes each `daily_counts` call's start.
+struct Counting {
+    inner: SqliteStore,
+    daily_from: Mutex<Vec<DateTime<Utc>>>,
+}
+
+#[async_trait]
+impl Store for Counting {
+    async fn load_engine_state(&self) -> StoreResult<EngineState> {
+        self.inner.load_engine_state().await
+    }
+    async fn reserve_incident_ids(&self, count: u32) -> StoreResult<std::ops::Range<i64>> {
+        self.inner.reserve_incident_ids(count).await
+    }
+    async fn commit(&self, batch: &Batch) -> StoreResult<()> {
+        self.inner.commit(batch).await
+    }
+    async fn incidents(&self, query: IncidentQuery) -> StoreResult<Vec<Incident>> {
+        self.inner.incidents(query).await
+    }
+    async fn incident(&self, id: i64) -> StoreResult<Option<Incident>> {
+        self.inner.incident(id).await
+    }
+    async fn recent_results(
+        &self,
+        monitor: &MonitorId,
+        limit: u32,
+    ) -> StoreResult<Vec<ResultRecord>> {
+        self.inner.recent_results(monitor, limit).await
+    }
+    async fn daily_counts(&self, from: DateTime<Utc>) -> StoreResult<Vec<DailyCounts>> {
+        self.daily_from.lock().unwrap().push(from);
+        self.inner.daily_counts(from).await
+    }
+    async fn rollups(
+        &self,
+        resolution: Resolution,
+        from: DateTime<Utc>,
+    ) -> StoreResult<Vec<Rollup>> {
+        self.inner.rollups(resolution, from).await
+    }
+    async fn due_messages(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboxMessage>> {
+        self.inner.due_messages(now, limit).await
+    }
+    async fn next_due_at(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        self.inner.next_due_at().await
+    }
+    async fn record_attempt(
+        &self,
+        id: &str,
+        attempt: DeliveryAttempt,
+        next: NextStep,
+    ) -> StoreResult<()> {
+        self.inner.record_attempt(id, attempt, next).await
+    }
+    async fn recent_messages(
+        &self,
+        limit: u32,
+    ) -> StoreResult<Vec<(OutboxMessage, Vec<DeliveryAttempt>)>> {
+        self.inner.recent_messages(limit).await
+    }
+    async fn roll_up(&self, now: DateTime<Utc>) -> StoreResult<RollupReport> {
+        self.inner.roll_up(now).await
+    }
+    async fn prune(&self, now: DateTime<Utc>, retention: &Retention) -> StoreResult<PruneReport> {
+        self.inner.prune(now, retention).await
+    }
+}
+
+/// Before: every render re-read the day roll-ups of the last 90 days (450,000 rows for 5,000
+/// monitors), so pharos got slower every day it ran.
+#[tokio::test]
+async fn renders_read_only_today_once_closed_days_are_known() {
+    let config = Arc::new(
+        pharos_config::parse(
+            "h.toml",
+            "[[components]]\nid = \"svc\"\nname = \"Service\"\n\n[[monitors]]\nid = \"svc-tcp\"\ncomponent = \"svc\"\n\
+             type = \"tcp\"\nhost = \"127.0.0.1\"\nport = 9\ninterval = \"1h\"\n",
+            &|_| None,
+        )
+        .unwrap(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let inner = SqliteStore::open(dir.path().join("h.db").to_str().unwrap())
+        .await
+        .unwrap();
+    // Thirty days of history: one result a day, rolled up.
+    let now = Utc::now();
+    for day in 1..=30 {
+        let at = now - ChronoDuration::days(day);
+        let batch = Batch {
+            results: vec![ResultRecord {
+                monitor: MonitorId::new("svc-tcp"),
+                at,
+                outcome: pharos_core::Outcome::up(Duration::from_millis(2), vec![]),
+            }],
+            ..Batch::default()
+        };
+        inner.commit(&batch).await.unwrap();
+    }
+    inner.roll_up(now).await.unwrap();
+    let store = Arc::new(Counting {
+        inner,
+        daily_from: Mutex::new(Vec::new()),
+    });
+    let (_stop, shutdown) = watch::channel(false);
+    let engine = Engine::start(
+        &config,
+        store.clone(),
+        Arc::new(Notify::new()),
+        shutdown,
+        EngineOptions {
+            splay: Duration::from_secs(3600),
+            maintenance: false,
+            ..EngineOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let pages = PageCache::default();
+    let renderer = Renderer::new(config, store.clone(), engine.handle.clone(), pages.clone());
+    for _ in 0..5 {
+        renderer.render().await.unwrap();
+    }
+    let today = now.date_naive().and_hms_opt(0, 0, 0).unwrap().and_utc();
+    let calls = store.daily_from.lock().unwrap().clone();
+    let history_reads = calls.iter().filter(|from| **from < today).count();
+    assert!(
+        history_reads <= 1,
+        "closed days were read {history_reads} times in 5 renders: {calls:?}"
+    );
+    assert_eq!(
+        calls.iter().filter(|from| **from == today).count(),
+        5,
+        "today is read on every render"
+    );
+    // The bars still show the history.
+    let app = pharos_web::router(pharos_web::WebState::new(
+        pages,
+        store.clone(),
+        None,
+        engine.handle.clone(),
+    ));
+    let (_, _, body) = crate::support::call(
+        &app,
+        crate::support::peer(1),
+        axum::http::Request::get("/")
+            .body(axum::body::Body::empty())
+            .unwrap(),
+    )
+    .await;
+    let page = String::from_utf8(body).unwrap();
+    assert!(page.contains("100% uptime"), "thirty good days show");
+}
