@@ -1,5 +1,6 @@
-//! The single writer: commits engine batches to the store in order, merging whatever has
-//! queued up into one transaction. A batch the store cannot take right now is retried (never
+//! The single writer: commits engine batches to the store in order, merging what arrives
+//! within 50 ms of the first into one transaction (one fsync), and acknowledging each only
+//! once that transaction is committed. A batch the store cannot take right now is retried (never
 //! dropped); one it refuses for good is committed job by job, so that only the offending job
 //! is set aside, loudly, instead of stalling everything behind it.
 
@@ -34,11 +35,24 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// within seconds of the store accepting writes again.
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(2);
 
+/// After the first job of a commit arrives, the writer waits this long for more, so that a
+/// steady stream of results costs one transaction (one fsync) per interval, not per result.
+const LINGER: Duration = Duration::from_millis(50);
+/// The most jobs merged into one commit.
+const MAX_JOBS: usize = 1024;
+
 pub(crate) async fn run_writer(mut context: WriterContext, mut batches: mpsc::Receiver<Job>) {
     while let Some(first) = batches.recv().await {
         let mut jobs = vec![first];
-        while let Ok(more) = batches.try_recv() {
-            jobs.push(more);
+        let deadline = Instant::now() + LINGER;
+        while jobs.len() < MAX_JOBS {
+            tokio::select! {
+                more = batches.recv() => match more {
+                    Some(more) => jobs.push(more),
+                    None => break,
+                },
+                _ = tokio::time::sleep_until(deadline) => break,
+            }
         }
         let committed = match commit_jobs(&mut context, jobs).await {
             Ok(committed) => committed,
