@@ -18,7 +18,7 @@ use tokio::sync::{watch, Semaphore};
 use tower::ServiceExt as _;
 
 /// How much of the server's resources one client and all clients may hold.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct ServerLimits {
     /// Connections open at once, in all.
     pub max_connections: usize,
@@ -29,6 +29,8 @@ pub struct ServerLimits {
     pub header_timeout: Duration,
     /// After shutdown is asked for, open connections get this long to finish.
     pub shutdown_grace: Duration,
+    /// Reverse proxies, which speak for many clients: only the total cap applies to them.
+    pub trusted_proxies: Vec<pharos_config::IpNet>,
 }
 
 impl ServerLimits {
@@ -42,7 +44,14 @@ impl ServerLimits {
             max_per_client: (max_connections / 8).clamp(8, 256),
             header_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(5),
+            trusted_proxies: Vec::new(),
         }
+    }
+
+    /// Exempts these reverse proxies from the per-client cap.
+    pub fn with_trusted_proxies(mut self, proxies: Vec<pharos_config::IpNet>) -> Self {
+        self.trusted_proxies = proxies;
+        self
     }
 }
 
@@ -76,7 +85,16 @@ pub async fn serve(
             refusals.note("connection limit reached; closing new connections");
             continue;
         };
-        let Some(slot) = ClientSlot::take(&per_client, peer.ip(), limits.max_per_client) else {
+        let per_client_cap = if limits
+            .trusted_proxies
+            .iter()
+            .any(|proxy| proxy.contains(peer.ip()))
+        {
+            usize::MAX
+        } else {
+            limits.max_per_client
+        };
+        let Some(slot) = ClientSlot::take(&per_client, peer.ip(), per_client_cap) else {
             refusals.note(&format!(
                 "client {} holds {} connections already; closing its new ones",
                 peer.ip(),

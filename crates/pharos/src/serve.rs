@@ -87,7 +87,8 @@ async fn serve(
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<Stopped> {
     let descriptors = pharos_web::raise_descriptor_limit();
-    let limits = ServerLimits::for_descriptors(descriptors);
+    let limits = ServerLimits::for_descriptors(descriptors)
+        .with_trusted_proxies(config.server.trusted_proxies.clone());
     tracing::info!(
         descriptors,
         max_connections = limits.max_connections,

@@ -810,3 +810,48 @@ fn a_check_whose_resolver_does_not_answer_is_unknown_not_down() {
     );
     assert!(!stdout.contains("host not found"), "{stdout}");
 }
+
+/// A reverse proxy speaks for many clients: the per-client connection cap, which keeps one
+/// stranger from holding the server, must not throttle a configured `trusted_proxies` entry.
+#[tokio::test]
+async fn a_trusted_proxy_is_not_held_to_the_per_client_cap() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let target = TcpTarget::start().await;
+    let config = write_config(dir.path(), target.address, "http://127.0.0.1:9/unused");
+    let text = std::fs::read_to_string(&config).unwrap().replacen(
+        "[server]\n",
+        "[server]\ntrusted_proxies = [\"127.0.0.3\"]\n",
+        1,
+    );
+    std::fs::write(&config, text).unwrap();
+    // 1024 descriptors: at most 64 connections per client, 512 in all.
+    let pharos = Pharos::start_with_descriptor_limit(&config, dir.path(), 1024);
+    let stranger = hold_connections(pharos.address, [127, 0, 0, 2].into(), 100).await;
+    let proxy = hold_connections(pharos.address, [127, 0, 0, 3].into(), 100).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The server closes what is over a cap: count the connections still open.
+    let open = |streams: Vec<tokio::net::TcpStream>| async move {
+        let mut still = 0;
+        for mut stream in streams {
+            let request = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+            if stream.write_all(request).await.is_err() {
+                continue;
+            }
+            let mut answer = Vec::new();
+            let read =
+                tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
+            if matches!(read, Ok(Ok(_))) && answer.starts_with(b"HTTP/1.1 200") {
+                still += 1;
+            }
+        }
+        still
+    };
+    let stranger_open = open(stranger).await;
+    let proxy_open = open(proxy).await;
+    assert_eq!(
+        stranger_open, 64,
+        "a stranger is held to the per-client cap"
+    );
+    assert_eq!(proxy_open, 100, "the trusted proxy is not");
+}
