@@ -303,23 +303,29 @@ fn export_without_a_database_refuses_instead_of_publishing_an_empty_page() {
     std::fs::write(
         &config,
         format!(
-            "[server]\ndatabase = \"{}\"\n\n[[components]]\nid = \"web\"\nname = \"Web\"\n\n\
+            "[server]\ndatabase = \"{}\"\nadmin_token = \"${{PHAROS_TEST_EXPORT_UNSET}}\"\n\n[[components]]\nid = \"web\"\nname = \"Web\"\n\n\
              [[monitors]]\nid = \"web-tcp\"\ncomponent = \"web\"\ntype = \"tcp\"\nhost = \"127.0.0.1\"\nport = 443\n",
             database.display()
         ),
     )
     .unwrap();
     let out = dir.path().join("site");
+    // Export uses no secret: an unset one is a warning, not a reason to refuse.
     let output = Command::new(binary())
         .args(["export", "--config"])
         .arg(&config)
         .arg("--out")
         .arg(&out)
+        .env_remove("PHAROS_TEST_EXPORT_UNSET")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(66), "{stderr}");
     assert!(stderr.contains("no database"), "{stderr}");
+    assert!(
+        stderr.contains("`PHAROS_TEST_EXPORT_UNSET` is not set (warning)"),
+        "{stderr}"
+    );
     assert!(!database.exists(), "no database was created");
     assert!(!out.join("index.html").exists(), "nothing was published");
 }
