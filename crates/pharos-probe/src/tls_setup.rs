@@ -207,18 +207,11 @@ fn verify_pinned(
             "the server's public key matches no pin_sha256".to_owned(),
         ));
     }
-    let facts = CertificateFacts::read(end_entity).ok_or(rustls::Error::InvalidCertificate(
-        CertificateError::BadEncoding,
-    ))?;
-    let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
-    if now > facts.not_after_unix {
-        return Err(rustls::Error::InvalidCertificate(CertificateError::Expired));
-    }
-    if now < facts.not_before_unix {
-        return Err(rustls::Error::InvalidCertificate(
-            CertificateError::NotValidYet,
-        ));
-    }
+    CertificateFacts::read(end_entity)
+        .ok_or(rustls::Error::InvalidCertificate(
+            CertificateError::BadEncoding,
+        ))?
+        .valid_at(now)?;
     Ok(ServerCertVerified::assertion())
 }
 
@@ -229,18 +222,10 @@ fn verify_exact(
     server_name: &ServerName<'_>,
     now: UnixTime,
 ) -> Result<ServerCertVerified, Option<rustls::Error>> {
-    let facts = CertificateFacts::read(end_entity).ok_or(None)?;
-    let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
-    if now > facts.not_after_unix {
-        return Err(Some(rustls::Error::InvalidCertificate(
-            CertificateError::Expired,
-        )));
-    }
-    if now < facts.not_before_unix {
-        return Err(Some(rustls::Error::InvalidCertificate(
-            CertificateError::NotValidYet,
-        )));
-    }
+    CertificateFacts::read(end_entity)
+        .ok_or(None)?
+        .valid_at(now)
+        .map_err(Some)?;
     let parsed = rustls::server::ParsedCertificate::try_from(end_entity).map_err(|_| None)?;
     rustls::client::verify_server_name(&parsed, server_name).map_err(Some)?;
     Ok(ServerCertVerified::assertion())
@@ -254,6 +239,20 @@ pub(crate) struct CertificateFacts {
 }
 
 impl CertificateFacts {
+    /// Whether the certificate is within its validity period at `now`.
+    fn valid_at(&self, now: UnixTime) -> Result<(), rustls::Error> {
+        let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+        if now > self.not_after_unix {
+            return Err(rustls::Error::InvalidCertificate(CertificateError::Expired));
+        }
+        if now < self.not_before_unix {
+            return Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidYet,
+            ));
+        }
+        Ok(())
+    }
+
     pub(crate) fn read(der: &CertificateDer<'_>) -> Option<Self> {
         let (_, certificate) = x509_parser::parse_x509_certificate(der.as_ref()).ok()?;
         let validity = certificate.validity();

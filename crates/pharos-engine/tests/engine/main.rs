@@ -4,3 +4,4 @@
 mod detection;
 mod regression;
 mod running;
+mod support;

@@ -1,11 +1,9 @@
 //! Regression tests, each named after the bug it keeps fixed.
 
-use pharos_engine::{Engine, EngineOptions};
 use pharos_store::{IncidentQuery, SqliteStore, Store};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Notify};
 
 /// Before: detection and the first failure were stamped with the time the run *started*,
 /// so a slow failing run (a mail flow waiting for its deadline) announced an incident
@@ -32,27 +30,8 @@ async fn detection_is_timed_when_the_confirming_run_ends() {
         &|_| None,
     )
     .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(dir.path().join("p.db").to_str().unwrap())
-            .await
-            .unwrap(),
-    );
-    let (stop, shutdown) = watch::channel(false);
-    let options = EngineOptions {
-        splay: Duration::ZERO,
-        maintenance: false,
-        ..EngineOptions::default()
-    };
-    let engine = Engine::start(
-        &config,
-        store.clone(),
-        Arc::new(Notify::new()),
-        shutdown,
-        options,
-    )
-    .await
-    .unwrap();
+    let running = crate::support::Running::start(&config).await;
+    let (engine, store) = (&running.engine, running.store.clone());
     let mut version = engine.handle.status_version.clone();
     tokio::time::timeout(Duration::from_secs(10), version.changed())
         .await
@@ -85,8 +64,7 @@ async fn detection_is_timed_when_the_confirming_run_ends() {
     assert!(results
         .iter()
         .any(|result| result.at == incident.started_at));
-    stop.send(true).unwrap();
-    engine.join().await;
+    running.stop().await;
 }
 
 /// Before: incident ids came from the highest id saved, so after a lost tail of writes the

@@ -1,11 +1,8 @@
 //! The running engine against a real TCP target that goes away and comes back.
 
-use pharos_engine::{Engine, EngineOptions};
-use pharos_store::{IncidentQuery, SqliteStore, Store};
-use std::sync::Arc;
+use pharos_store::IncidentQuery;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Notify};
 
 #[tokio::test]
 async fn stopping_a_target_opens_an_incident_within_threshold_and_confirm_delay() {
@@ -25,27 +22,8 @@ async fn stopping_a_target_opens_an_incident_within_threshold_and_confirm_delay(
         &|_| None,
     )
     .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(dir.path().join("p.db").to_str().unwrap())
-            .await
-            .unwrap(),
-    );
-    let (stop, shutdown) = watch::channel(false);
-    let options = EngineOptions {
-        splay: Duration::ZERO,
-        maintenance: false,
-        ..EngineOptions::default()
-    };
-    let engine = Engine::start(
-        &config,
-        store.clone(),
-        Arc::new(Notify::new()),
-        shutdown,
-        options,
-    )
-    .await
-    .unwrap();
+    let running = crate::support::Running::start(&config).await;
+    let (engine, store) = (&running.engine, running.store.clone());
     let mut version = engine.handle.status_version.clone();
 
     // Wait for a first good result, then take the target away.
@@ -85,8 +63,7 @@ async fn stopping_a_target_opens_an_incident_within_threshold_and_confirm_delay(
     );
     assert!(engine.handle.live.read().unwrap().open_incidents.len() == 1);
 
-    stop.send(true).unwrap();
-    engine.join().await;
+    running.stop().await;
 }
 
 #[tokio::test]
@@ -108,21 +85,8 @@ async fn a_hanging_target_never_piles_up_runs() {
         &|_| None,
     )
     .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(dir.path().join("p.db").to_str().unwrap())
-            .await
-            .unwrap(),
-    );
-    let (stop, shutdown) = watch::channel(false);
-    let options = EngineOptions {
-        splay: Duration::ZERO,
-        maintenance: false,
-        ..EngineOptions::default()
-    };
-    let engine = Engine::start(&config, store, Arc::new(Notify::new()), shutdown, options)
-        .await
-        .unwrap();
+    let running = crate::support::Running::start(&config).await;
+    let engine = &running.engine;
     let metrics = engine.handle.metrics.clone();
     let started = std::time::Instant::now();
     while started.elapsed() < Duration::from_millis(4500) {
@@ -149,6 +113,5 @@ async fn a_hanging_target_never_piles_up_runs() {
             >= 1,
         "overrun slots are skipped, not queued"
     );
-    stop.send(true).unwrap();
-    engine.join().await;
+    running.stop().await;
 }

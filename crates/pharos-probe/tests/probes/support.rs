@@ -13,11 +13,15 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-/// Prints past the test harness's output capture, so a plain `cargo test` shows the notice
-/// of a skipped test (the harness captures `eprintln!`).
-pub(crate) fn notice(message: &str) {
+/// A test that cannot run on this machine: it fails when `variable` is `required` (as
+/// `.ci/run` sets it), and otherwise skips with a notice printed past the test harness's
+/// output capture (which hides `eprintln!`), so a plain `cargo test` shows it.
+pub(crate) fn skip(variable: &str, test: &str, because: &str) {
     use std::io::Write as _;
-    let _ = writeln!(std::io::stderr(), "notice: {message}");
+    if std::env::var(variable).as_deref() == Ok("required") {
+        panic!("{variable}=required but {because}");
+    }
+    let _ = writeln!(std::io::stderr(), "notice: skipping {test}: {because}");
 }
 
 /// Builds the one monitor described by `body` (the keys after `type = ...`).

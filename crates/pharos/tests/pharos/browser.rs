@@ -17,10 +17,11 @@ pub(crate) const REQUIRED_VARIABLE: &str = "PHAROS_TEST_BROWSER";
 fn browser_available() -> bool {
     let present = Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists();
     if !present {
-        if std::env::var(REQUIRED_VARIABLE).as_deref() == Ok("required") {
-            panic!("{REQUIRED_VARIABLE}=required but {CHROMIUM} or {CHROMEDRIVER} is missing (apt-get install chromium chromium-driver)");
-        }
-        notice(&format!("skipping the browser test: {CHROMIUM} and {CHROMEDRIVER} are needed (apt-get install chromium chromium-driver)"));
+        skip(
+            REQUIRED_VARIABLE,
+            "the browser test",
+            &format!("{CHROMIUM} and {CHROMEDRIVER} are needed (apt-get install chromium chromium-driver)"),
+        );
     }
     present
 }

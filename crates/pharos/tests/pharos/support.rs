@@ -13,11 +13,15 @@ use tokio::task::JoinHandle;
 pub(crate) const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 pub(crate) const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 
-/// Prints past the test harness's output capture, so a plain `cargo test` shows the notice
-/// of a skipped test (the harness captures `eprintln!`).
-pub(crate) fn notice(message: &str) {
+/// A test that cannot run on this machine: it fails when `variable` is `required` (as
+/// `.ci/run` sets it), and otherwise skips with a notice printed past the test harness's
+/// output capture (which hides `eprintln!`), so a plain `cargo test` shows it.
+pub(crate) fn skip(variable: &str, test: &str, because: &str) {
     use std::io::Write as _;
-    let _ = writeln!(std::io::stderr(), "notice: {message}");
+    if std::env::var(variable).as_deref() == Ok("required") {
+        panic!("{variable}=required but {because}");
+    }
+    let _ = writeln!(std::io::stderr(), "notice: skipping {test}: {because}");
 }
 
 pub(crate) fn binary() -> &'static str {
