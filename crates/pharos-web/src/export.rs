@@ -1,7 +1,8 @@
 //! Static export: the whole site written to a directory from the database alone (no probing),
 //! to be hosted somewhere that does not share the fate of what it reports on.
 
-use crate::renderer::{build_site, LATENCY_WINDOW_MINUTES, MAX_INCIDENTS};
+use crate::renderer::{LATENCY_WINDOW_MINUTES, MAX_INCIDENTS};
+use crate::snapshot::PageSet;
 use crate::view::{StatusView, HISTORY_DAYS};
 use chrono::{Duration as ChronoDuration, Utc};
 use pharos_config::Config;
@@ -66,18 +67,11 @@ pub async fn export(
         )
         .await?;
     let view = StatusView::build(config, &live, incidents, &daily, &minutes, now);
-    let site = build_site(&view);
+    let (mut documents, not_found) = PageSet::render_all(std::sync::Arc::new(view));
+    documents.sort_by(|(left, _), (right, _)| left.cmp(right));
 
     let mut written = Vec::new();
-    let mut pages: Vec<(&String, &crate::snapshot::Rendered)> = site.pages.iter().collect();
-    pages.sort_by_key(|(path, _)| path.as_str());
-    for (path, rendered) in pages {
-        if rendered.content_type == "application/json"
-            && !path.ends_with(".json")
-            && site.pages.contains_key(&format!("{path}.json"))
-        {
-            continue;
-        }
+    for (path, rendered) in &documents {
         let relative = path.trim_start_matches('/');
         let file = if rendered.content_type.starts_with("text/html") {
             directory.join(relative).join("index.html")
@@ -87,9 +81,7 @@ pub async fn export(
         written.push(write(&file, &rendered.body)?);
     }
     // The name most static hosts look for.
-    if let Some(not_found) = &site.not_found {
-        written.push(write(&directory.join("404.html"), &not_found.body)?);
-    }
+    written.push(write(&directory.join("404.html"), &not_found.body)?);
     Ok(written)
 }
 

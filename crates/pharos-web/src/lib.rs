@@ -8,11 +8,14 @@ mod api;
 mod api_schema_test;
 mod export;
 mod feeds;
+#[cfg(test)]
+mod lean_page_test;
 mod metrics;
 mod pages;
 mod renderer;
 mod router;
 mod server;
+mod site;
 mod snapshot;
 mod view;
 

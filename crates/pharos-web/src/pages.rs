@@ -2,7 +2,7 @@
 //! nothing a user typed can become markup. No scripts and no external resources.
 
 use crate::view::{ComponentView, DayView, StatusView, HISTORY_DAYS};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound as _, Utc};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use pharos_core::Incident;
 use std::time::Duration;
@@ -33,7 +33,9 @@ fn layout(view: &StatusView, title: &str, body: Markup) -> Markup {
                         }
                     }
                     (body)
-                    footer { "Updated " (time(view.generated_at)) " · powered by pharos" }
+                    // To the minute: a page re-rendered with nothing new keeps its bytes (and
+                    // its ETag and compressed form).
+                    footer { "Updated " (time(minute(view.generated_at))) " · powered by pharos" }
                 }
             }
         }
@@ -53,6 +55,11 @@ pub(crate) fn time(at: DateTime<Utc>) -> Markup {
             (at.format("%Y-%m-%d %H:%M:%S UTC"))
         }
     }
+}
+
+fn minute(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.duration_trunc(chrono::TimeDelta::minutes(1))
+        .unwrap_or(at)
 }
 
 fn percent(uptime: f64) -> String {
@@ -97,7 +104,7 @@ pub(crate) fn index(view: &StatusView) -> Markup {
         @for group in &view.groups {
             section.card {
                 @if let Some(name) = &group.name { h2 { (name) } }
-                @for component in &group.components { (component_block(view.generated_at, component)) }
+                @for component in &group.components { (component_summary(view.history_complete, component)) }
             }
         }
         section.card {
@@ -112,12 +119,112 @@ pub(crate) fn index(view: &StatusView) -> Markup {
     layout(view, &view.title, body)
 }
 
+/// A component on the overview: its status and its days as one small drawing, linking to
+/// its own page (day by day, its checks, their latency). A few hundred bytes whatever its
+/// history, so that a page of 500 components stays light.
+fn component_summary(history_complete: bool, component: &ComponentView) -> Markup {
+    let days_with_incidents = component
+        .days
+        .iter()
+        .filter(|day| !day.incidents.is_empty())
+        .count();
+    let uptime = match component.uptime {
+        Some(uptime) => format!("{} uptime", percent(uptime)),
+        None if !history_complete => "reading history…".to_owned(),
+        None => "no data yet".to_owned(),
+    };
+    let label = format!(
+        "{}: {uptime} over the last {HISTORY_DAYS} days, {days_with_incidents} with incidents",
+        component.name
+    );
+    html! {
+        div class=(format!("component s-{}", component.status_key())) id=(format!("component-{}", component.id)) data-status=(component.status_key()) {
+            div.row {
+                a.name href=(format!("/components/{}", component.id)) { (component.name) }
+                span.status { (component.status_label()) }
+            }
+            @if let Some(description) = &component.description { div.desc { (description) } }
+            svg.strip viewBox=(format!("0 0 {HISTORY_DAYS} 1")) preserveAspectRatio="none" role="img" aria-label=(label) {
+                title { (label) }
+                @for (class, path) in day_strip(&component.days) { path class=(class) d=(path) {} }
+            }
+            div.legend {
+                span { (HISTORY_DAYS) " days ago" }
+                span { (uptime) }
+                span { "today" }
+            }
+        }
+    }
+}
+
+/// The days as runs of one colour each, one SVG path per colour: `M<x> .5h<days>` for the
+/// first run, `m<gap> 0h<days>` for the next. Its size grows with changes of colour, not
+/// with days.
+fn day_strip(days: &[DayView]) -> Vec<(&'static str, String)> {
+    let mut paths: Vec<(&'static str, String, usize)> = Vec::new();
+    let mut index = 0;
+    while index < days.len() {
+        let class = day_class(&days[index]);
+        let start = index;
+        while index < days.len() && day_class(&days[index]) == class {
+            index += 1;
+        }
+        let length = index - start;
+        match paths.iter_mut().find(|(known, _, _)| *known == class) {
+            Some((_, path, end)) => {
+                use std::fmt::Write as _;
+                let _ = write!(path, "m{} 0h{length}", start - *end);
+                *end = index;
+            }
+            None => paths.push((class, format!("M{start} .5h{length}"), index)),
+        }
+    }
+    paths
+        .into_iter()
+        .map(|(class, path, _)| (class, path))
+        .collect()
+}
+
+/// The colour class of a day, as on the day bars.
+fn day_class(day: &DayView) -> &'static str {
+    match day.uptime {
+        None if !day.incidents.is_empty() => "u-partial",
+        None => "u-none",
+        Some(uptime) if uptime >= 0.999 && day.incidents.is_empty() => "u-ok",
+        Some(uptime) if uptime >= 0.99 => "u-minor",
+        Some(uptime) if uptime >= 0.95 => "u-partial",
+        Some(_) => "u-major",
+    }
+}
+
+/// A component's own page: the overview's line, then every day with its incidents, the
+/// checks' last results and the last hour's latency.
+pub(crate) fn component_page(view: &StatusView, component: &ComponentView) -> Markup {
+    let incidents: Vec<&Incident> = view
+        .all_incidents()
+        .filter(|incident| incident.component == component.id)
+        .collect();
+    let body = html! {
+        section.card {
+            h2 { (component.name) }
+            (component_block(view.generated_at, component))
+        }
+        section.card {
+            h2 { "Incidents of the last " (HISTORY_DAYS) " days" }
+            @if incidents.is_empty() { p.incident.small { "None." } }
+            @for incident in incidents { (incident_summary(view, incident, incident.is_open())) }
+        }
+        p { a href="/" { "← Current status" } }
+    };
+    layout(view, &format!("{} · {}", component.name, view.title), body)
+}
+
 fn component_block(generated_at: DateTime<Utc>, component: &ComponentView) -> Markup {
     html! {
         div class=(format!("component s-{}", component.status_key())) id=(format!("component-{}", component.id)) data-status=(component.status_key()) {
             div.row {
                 span.name { (component.name) }
-                span.status { (component.status_label()) }
+                span.status { (component.status_label()) " since " (time(component.since)) }
             }
             @if let Some(description) = &component.description { div.desc { (description) } }
             div.bars aria-label=(format!("{} uptime, last {HISTORY_DAYS} days", component.name)) {
@@ -129,8 +236,8 @@ fn component_block(generated_at: DateTime<Utc>, component: &ComponentView) -> Ma
                 span { "today" }
             }
             @if !component.monitors.is_empty() {
-                details.monitors {
-                    summary { "Checks (" (component.monitors.len()) ")" }
+                div.monitors {
+                    h3 { "Checks (" (component.monitors.len()) ")" }
                     (latency_chart(generated_at, component))
                     table {
                         tr { th { "Check" } th { "Status" } th { "Latency" } th { "Last checked" } }
@@ -203,18 +310,7 @@ fn latency_chart(view_time: DateTime<Utc>, component: &ComponentView) -> Markup 
 }
 
 fn day_bar(day: &DayView) -> Markup {
-    let class = match day.uptime {
-        None => "bar",
-        Some(uptime) if uptime >= 0.999 && day.incidents.is_empty() => "bar u-ok",
-        Some(uptime) if uptime >= 0.99 => "bar u-minor",
-        Some(uptime) if uptime >= 0.95 => "bar u-partial",
-        Some(_) => "bar u-major",
-    };
-    let class = if day.uptime.is_none() && !day.incidents.is_empty() {
-        "bar u-partial"
-    } else {
-        class
-    };
+    let class = format!("bar {}", day_class(day));
     let summary = match day.uptime {
         Some(uptime) => format!("{}: {} uptime", day.date, percent(uptime)),
         None => format!("{}: no data", day.date),

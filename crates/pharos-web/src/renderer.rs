@@ -1,19 +1,19 @@
-//! The renderer: rebuilds the whole site when the engine reports a change (and once a
-//! minute, for uptime and last checks), from the live state plus three store reads.
+//! The renderer: puts a new view of the site in place when the engine reports a change (and
+//! once a minute, for uptime), from the live state plus a few small store reads. Closed
+//! days are read once, in the background, so neither a start nor a render waits for them.
 
-use crate::snapshot::{PageCache, PageSet, Rendered};
-use crate::view::{StatusView, HISTORY_DAYS};
-use crate::{api, feeds, pages};
-use chrono::{Duration as ChronoDuration, Utc};
+use crate::snapshot::PageCache;
+use crate::view::{
+    recent_latency, ComponentDays, History, RecentLatency, StatusView, HISTORY_DAYS,
+};
+use chrono::{DateTime, Duration as ChronoDuration, NaiveDate, Utc};
 use pharos_config::Config;
 use pharos_engine::EngineHandle;
-use pharos_store::{DailyCounts, IncidentQuery, Resolution, Rollup, Store, StoreError};
-use std::sync::Arc;
+use pharos_store::{IncidentQuery, Resolution, Store, StoreError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
 
-const HTML: &str = "text/html; charset=utf-8";
-const JSON: &str = "application/json";
 /// Changes arriving within this window are rendered together.
 const DEBOUNCE: Duration = Duration::from_millis(100);
 const REFRESH: Duration = Duration::from_secs(60);
@@ -26,23 +26,32 @@ pub(crate) const MAX_INCIDENTS: u32 = 1000;
 const LATENCY_REFRESH: Duration = Duration::from_secs(60);
 pub(crate) const LATENCY_WINDOW_MINUTES: i64 = 60;
 
+/// Results of the previous day may still be rolled up this long after midnight.
+const LATE_ROLLUPS: ChronoDuration = ChronoDuration::minutes(20);
+
+/// Which read of closed days is current: the day, and whether late results of the previous
+/// day can still be rolled into it.
+type ClosedDaysKey = (NaiveDate, bool);
+
+/// Day counts of closed days, which do not change: read once a day (and once more after
+/// late results of the night before are rolled up) in the background.
+#[derive(Default)]
+struct ClosedDays {
+    read_for: Option<ClosedDaysKey>,
+    days: Arc<ComponentDays>,
+    reading: bool,
+}
+
 pub struct Renderer {
     config: Arc<Config>,
     store: Arc<dyn Store>,
     engine: EngineHandle,
     cache: PageCache,
-    latency: tokio::sync::Mutex<Option<(tokio::time::Instant, Arc<Vec<Rollup>>)>>,
-    /// Day counts of closed days, which do not change: read once a day (and once more after
-    /// late results of the night before are rolled up), not on every render.
-    closed_days: tokio::sync::Mutex<Option<(ClosedDaysKey, Arc<Vec<DailyCounts>>)>>,
+    latency: tokio::sync::Mutex<Option<(tokio::time::Instant, Arc<RecentLatency>)>>,
+    closed: Arc<Mutex<ClosedDays>>,
+    /// Counts reads of closed days that completed, so that the run loop renders again.
+    closed_read: watch::Sender<u64>,
 }
-
-/// Which read of closed days is current: the day, and whether late results of the previous
-/// day can still be rolled into it.
-type ClosedDaysKey = (chrono::NaiveDate, bool);
-
-/// Results of the previous day may still be rolled up this long after midnight.
-const LATE_ROLLUPS: ChronoDuration = ChronoDuration::minutes(20);
 
 impl Renderer {
     pub fn new(
@@ -57,7 +66,8 @@ impl Renderer {
             engine,
             cache,
             latency: tokio::sync::Mutex::new(None),
-            closed_days: tokio::sync::Mutex::new(None),
+            closed: Arc::default(),
+            closed_read: watch::channel(0).0,
         }
     }
 
@@ -71,7 +81,8 @@ impl Renderer {
                 limit: MAX_INCIDENTS,
             })
             .await?;
-        let daily = self.daily_counts(now, since).await?;
+        let (closed, complete) = self.closed_days(now, since);
+        let today = self.today(now).await?;
         let minutes = self.recent_minutes(now).await?;
         let live = self
             .engine
@@ -79,53 +90,88 @@ impl Renderer {
             .read()
             .map(|live| live.clone())
             .unwrap_or_default();
-        let view = StatusView::build(&self.config, &live, incidents, &daily, &minutes, now);
-        self.cache.replace(build_site(&view));
+        let config = self.config.clone();
+        let cache = self.cache.clone();
+        // Building the view and the overview is CPU work: off the async workers, so that
+        // probes start on time while it runs.
+        let _ = tokio::task::spawn_blocking(move || {
+            let history = History {
+                closed: &closed,
+                today: &today,
+                complete,
+            };
+            let view = StatusView::assemble(&config, &live, incidents, history, &minutes, now);
+            cache.replace(view);
+        })
+        .await;
         Ok(())
     }
 
-    /// Day counts since `since`: closed days from memory (read once a day), today's from the
-    /// store on every render, so the cost of a render does not grow with history.
-    async fn daily_counts(
-        &self,
-        now: chrono::DateTime<Utc>,
-        since: chrono::DateTime<Utc>,
-    ) -> Result<Vec<DailyCounts>, StoreError> {
+    /// Waits until closed days have been read since `seen` reads; returns the new count.
+    pub async fn closed_days_read(&self, seen: u64) -> u64 {
+        let mut read = self.closed_read.subscribe();
+        let _ = read.wait_for(|count| *count > seen).await;
+        let count = *read.borrow();
+        count
+    }
+
+    /// The closed days known now, and whether they are those of today; starts reading them
+    /// in the background when they are not.
+    fn closed_days(&self, now: DateTime<Utc>, since: DateTime<Utc>) -> (Arc<ComponentDays>, bool) {
         let today = now.date_naive();
-        let today_start = today.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+        let today_start = start_of(today);
         let key = (today, now - today_start >= LATE_ROLLUPS);
-        let closed = {
-            let mut cached = self.closed_days.lock().await;
-            match cached.as_ref() {
-                Some((read_for, closed)) if *read_for == key => closed.clone(),
-                _ => {
-                    let closed: Arc<Vec<DailyCounts>> = Arc::new(
-                        self.store
-                            .daily_counts(since)
-                            .await?
-                            .into_iter()
-                            .filter(|row| row.day < today_start)
-                            .collect(),
-                    );
-                    *cached = Some((key, closed.clone()));
-                    closed
+        let mut closed = self
+            .closed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if closed.read_for == Some(key) {
+            return (closed.days.clone(), true);
+        }
+        if !closed.reading {
+            closed.reading = true;
+            let shared = self.closed.clone();
+            let store = self.store.clone();
+            let config = self.config.clone();
+            let done = self.closed_read.clone();
+            tokio::spawn(async move {
+                let read = store.daily_counts(since).await.map(|rows| {
+                    let rows: Vec<_> = rows
+                        .into_iter()
+                        .filter(|row| row.day < today_start)
+                        .collect();
+                    ComponentDays::from_rows(&config, &rows)
+                });
+                let mut closed = shared
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                closed.reading = false;
+                match read {
+                    Ok(days) => {
+                        closed.read_for = Some(key);
+                        closed.days = Arc::new(days);
+                        drop(closed);
+                        done.send_modify(|count| *count += 1);
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "cannot read past days; the next render tries again");
+                    }
                 }
-            }
-        };
-        let mut daily: Vec<DailyCounts> = closed
-            .iter()
-            .filter(|row| row.day >= since - ChronoDuration::days(1))
-            .cloned()
-            .collect();
-        daily.extend(self.store.daily_counts(today_start).await?);
-        Ok(daily)
+            });
+        }
+        // Yesterday's read serves until today's arrives; at a start there is none yet.
+        let complete = closed.read_for.is_some();
+        (closed.days.clone(), complete)
+    }
+
+    /// Today's counts, from the store on every render: one row per monitor.
+    async fn today(&self, now: DateTime<Utc>) -> Result<ComponentDays, StoreError> {
+        let rows = self.store.daily_counts(start_of(now.date_naive())).await?;
+        Ok(ComponentDays::from_rows(&self.config, &rows))
     }
 
     /// The last hour's per-minute roll-ups, read again only when a minute has passed.
-    async fn recent_minutes(
-        &self,
-        now: chrono::DateTime<Utc>,
-    ) -> Result<Arc<Vec<Rollup>>, StoreError> {
+    async fn recent_minutes(&self, now: DateTime<Utc>) -> Result<Arc<RecentLatency>, StoreError> {
         let mut cached = self.latency.lock().await;
         if let Some((read_at, minutes)) = cached.as_ref() {
             if read_at.elapsed() < LATENCY_REFRESH {
@@ -133,16 +179,19 @@ impl Renderer {
             }
         }
         let from = now - ChronoDuration::minutes(LATENCY_WINDOW_MINUTES);
-        let minutes = Arc::new(self.store.rollups(Resolution::Minute, from).await?);
+        let rows = self.store.rollups(Resolution::Minute, from).await?;
+        let minutes = Arc::new(recent_latency(&rows));
         *cached = Some((tokio::time::Instant::now(), minutes.clone()));
         Ok(minutes)
     }
 
-    /// Renders until shutdown: at once (after a short debounce) when a status changes, within
-    /// a few seconds when only new results came in, and every minute regardless.
+    /// Renders until shutdown: at once (after a short debounce) when a status changes or
+    /// past days have been read, within a few seconds when only new results came in, and
+    /// every minute regardless.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let mut status = self.engine.status_version.clone();
         let mut results = self.engine.results_version.clone();
+        let mut closed_read = self.closed_read.subscribe();
         let mut refresh = tokio::time::interval(REFRESH);
         refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -161,6 +210,12 @@ impl Renderer {
                         tokio::time::sleep(DEBOUNCE).await;
                         break;
                     }
+                    changed = closed_read.changed() => {
+                        if changed.is_err() {
+                            return;
+                        }
+                        break;
+                    }
                     changed = results.changed(), if !results_pending => {
                         if changed.is_err() {
                             return;
@@ -175,66 +230,6 @@ impl Renderer {
     }
 }
 
-pub(crate) fn build_site(view: &StatusView) -> PageSet {
-    let mut set = PageSet::default();
-    let mut put = |path: &str, rendered: Rendered| {
-        set.pages.insert(path.to_owned(), rendered);
-    };
-    put("/", Rendered::new(HTML, pages::index(view).into_string()));
-    put(
-        "/history",
-        Rendered::new(HTML, pages::history(view).into_string()),
-    );
-    put(
-        "/feed.atom",
-        Rendered::new("application/atom+xml; charset=utf-8", feeds::atom(view)),
-    );
-    put(
-        "/feed.rss",
-        Rendered::new("application/rss+xml; charset=utf-8", feeds::rss(view)),
-    );
-    put(
-        "/api/v1/status",
-        Rendered::new(JSON, json(&api::status(view))),
-    );
-    put(
-        "/api/v1/components",
-        Rendered::new(JSON, json(&api::components(view))),
-    );
-    put(
-        "/api/v1/incidents",
-        Rendered::new(JSON, json(&api::incidents(view))),
-    );
-    put(
-        "/api/v1/openapi.json",
-        Rendered::new(JSON, include_str!("openapi.json").to_owned()),
-    );
-    for incident in view.all_incidents() {
-        put(
-            &format!("/incidents/{}", incident.id),
-            Rendered::new(HTML, pages::incident_page(view, incident).into_string()),
-        );
-        put(
-            &format!("/api/v1/incidents/{}", incident.id),
-            Rendered::new(JSON, json(&api::incident_dto(view, incident, true))),
-        );
-    }
-    set.not_found = Some(Rendered::with_status(
-        HTML,
-        pages::not_found(view).into_string(),
-        404,
-    ));
-    // Every JSON answer is also at `<path>.json`, the form a static export can serve.
-    let aliases: Vec<(String, Rendered)> = set
-        .pages
-        .iter()
-        .filter(|(path, rendered)| rendered.content_type == JSON && !path.ends_with(".json"))
-        .map(|(path, rendered)| (format!("{path}.json"), rendered.clone()))
-        .collect();
-    set.pages.extend(aliases);
-    set
-}
-
-fn json(value: &impl serde::Serialize) -> String {
-    serde_json::to_string_pretty(value).unwrap_or_else(|_| "{}".to_owned())
+fn start_of(day: NaiveDate) -> DateTime<Utc> {
+    day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()
 }

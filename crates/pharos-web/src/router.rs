@@ -174,7 +174,20 @@ async fn serve_rendered(State(state): State<WebState>, request: Request) -> Resp
     } else {
         path
     };
-    let rendered = match site.pages.get(path).or(site.not_found.as_ref()) {
+    // A document not rendered yet for this view is rendered off the async workers, so that
+    // a large answer never delays probes or other readers.
+    let found = match site.kept(path) {
+        Some(kept) => Some(kept),
+        None => {
+            let path = path.to_owned();
+            let site = site.clone();
+            tokio::task::spawn_blocking(move || site.get(&path))
+                .await
+                .ok()
+                .flatten()
+        }
+    };
+    let rendered = match found {
         Some(rendered) => rendered,
         None => {
             return (
@@ -186,7 +199,7 @@ async fn serve_rendered(State(state): State<WebState>, request: Request) -> Resp
         }
     };
     respond(
-        rendered,
+        &rendered,
         request.headers(),
         request.method() == Method::HEAD,
     )

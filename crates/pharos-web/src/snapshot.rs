@@ -1,14 +1,17 @@
 //! The rendered site: every page, feed and API answer as ready-to-send bytes (plain and
-//! gzip) with an ETag, replaced as a whole after each render. Requests only read it. A
-//! document is compressed only when its bytes changed since the last render.
+//! gzip) with an ETag. Each render puts a new view in place with the overview already
+//! rendered; any other document is rendered on its first request and kept until the next
+//! view. A document is compressed only when its bytes changed since it was last rendered.
 
+use crate::site::{self, Document};
+use crate::view::StatusView;
 use bytes::Bytes;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 #[derive(Clone)]
 pub(crate) struct Rendered {
@@ -73,11 +76,106 @@ impl Rendered {
     }
 }
 
-/// Rendered documents by request path.
+/// The documents of one view: the overview rendered ahead, every other document on its
+/// first request, then kept until the next view replaces the whole set.
 #[derive(Default)]
 pub(crate) struct PageSet {
-    pub(crate) pages: HashMap<String, Rendered>,
-    pub(crate) not_found: Option<Rendered>,
+    view: Option<Arc<StatusView>>,
+    rendered: RwLock<HashMap<String, Arc<Rendered>>>,
+    /// The previous set's documents not rendered again yet: an unchanged document takes its
+    /// compressed bytes instead of being compressed anew.
+    previous: Mutex<HashMap<String, Arc<Rendered>>>,
+}
+
+/// The key the not-found page is kept under (no request path looks like it).
+const NOT_FOUND: &str = "\0not-found";
+
+impl PageSet {
+    /// The document at `path` (without a trailing slash), or the not-found page; `None`
+    /// before the first view.
+    pub(crate) fn get(&self, path: &str) -> Option<Arc<Rendered>> {
+        if let Some(found) = self.kept(path) {
+            return Some(found);
+        }
+        self.view.as_ref()?;
+        if let (Some(rendered), _) = self.render_path(path) {
+            return Some(rendered);
+        }
+        match self.kept(NOT_FOUND) {
+            Some(not_found) => Some(not_found),
+            None => Some(self.render(NOT_FOUND, &Document::NotFound).0),
+        }
+    }
+
+    /// The document kept under `key`, if it was rendered already.
+    pub(crate) fn kept(&self, key: &str) -> Option<Arc<Rendered>> {
+        let kept = self.rendered.read().ok()?;
+        kept.get(key).cloned()
+    }
+
+    /// Renders and keeps the document at `path`, if there is one; says whether it was
+    /// compressed anew.
+    fn render_path(&self, path: &str) -> (Option<Arc<Rendered>>, bool) {
+        let document = self
+            .view
+            .as_ref()
+            .and_then(|view| site::resolve(view, path));
+        match document {
+            Some(document) => {
+                let (rendered, compressed) = self.render(path, &document);
+                (Some(rendered), compressed)
+            }
+            None => (None, false),
+        }
+    }
+
+    /// Renders and keeps one document under `key`; says whether it was compressed anew.
+    fn render(&self, key: &str, document: &Document) -> (Arc<Rendered>, bool) {
+        let Some(view) = self.view.as_ref() else {
+            return (Arc::new(Rendered::new(site::HTML, String::new())), false);
+        };
+        let mut rendered = site::render(view, document);
+        let previous = self
+            .previous
+            .lock()
+            .ok()
+            .and_then(|mut previous| previous.remove(key));
+        let compressed = rendered.compress_unless_same(previous.as_deref());
+        let rendered = Arc::new(rendered);
+        if let Ok(mut kept) = self.rendered.write() {
+            let kept = kept
+                .entry(key.to_owned())
+                .or_insert_with(|| rendered.clone())
+                .clone();
+            return (kept, compressed);
+        }
+        (rendered, compressed)
+    }
+
+    /// Every document of the view, by path, for a static export.
+    pub(crate) fn render_all(
+        view: Arc<StatusView>,
+    ) -> (Vec<(String, Arc<Rendered>)>, Arc<Rendered>) {
+        let set = PageSet {
+            view: Some(view.clone()),
+            ..PageSet::default()
+        };
+        let documents = site::paths(&view)
+            .into_iter()
+            .filter_map(|path| {
+                let rendered = set.render_path(&path).0?;
+                Some((path, rendered))
+            })
+            .collect();
+        let not_found = set.render(NOT_FOUND, &Document::NotFound).0;
+        (documents, not_found)
+    }
+
+    /// How many documents are rendered so far.
+    #[cfg(test)]
+    pub(crate) fn rendered_count(&self) -> usize {
+        self.rendered.read().map(|kept| kept.len()).unwrap_or(0)
+    }
 }
 
 /// The current page set, swapped atomically by the renderer.
@@ -94,17 +192,26 @@ impl PageCache {
             .unwrap_or_default()
     }
 
-    /// Puts a new set in place, compressing only the documents that changed; returns how
-    /// many were compressed.
-    pub(crate) fn replace(&self, mut set: PageSet) -> usize {
-        let previous = self.get();
-        let mut compressed = 0;
-        for (path, rendered) in set.pages.iter_mut() {
-            compressed += usize::from(rendered.compress_unless_same(previous.pages.get(path)));
-        }
-        if let Some(not_found) = set.not_found.as_mut() {
-            compressed += usize::from(not_found.compress_unless_same(previous.not_found.as_ref()));
-        }
+    /// Puts the documents of a new view in place, the overview rendered before readers see
+    /// it; returns how many of those were compressed anew.
+    pub(crate) fn replace(&self, view: StatusView) -> usize {
+        // Only what was asked for during the last view is carried: a document nobody reads
+        // is not kept for ever.
+        let carried = self
+            .get()
+            .rendered
+            .read()
+            .map(|rendered| rendered.clone())
+            .unwrap_or_default();
+        let set = PageSet {
+            view: Some(Arc::new(view)),
+            rendered: RwLock::default(),
+            previous: Mutex::new(carried),
+        };
+        let compressed = site::AHEAD
+            .iter()
+            .filter(|path| set.render_path(path).1)
+            .count();
         if let Ok(mut current) = self.current.write() {
             *current = Arc::new(set);
         }
@@ -113,49 +220,56 @@ impl PageCache {
 
     /// Whether a first render has happened.
     pub fn is_ready(&self) -> bool {
-        !self.get().pages.is_empty()
+        self.get().view.is_some()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::{TimeZone, Utc};
 
-    fn set(pages: &[(&str, &str)]) -> PageSet {
-        PageSet {
-            pages: pages
-                .iter()
-                .map(|(path, body)| {
-                    (
-                        path.to_string(),
-                        Rendered::new("text/html", body.repeat(100)),
-                    )
-                })
-                .collect(),
-            not_found: None,
-        }
+    fn view(title: &str) -> StatusView {
+        let config = pharos_config::parse(
+            "s.toml",
+            &format!(
+                "[page]\ntitle = \"{title}\"\n[[components]]\nid = \"mail\"\nname = \"Mail\"\n"
+            ),
+            &|_| None,
+        )
+        .unwrap();
+        let now = Utc.with_ymd_and_hms(2027, 1, 1, 12, 0, 0).unwrap();
+        StatusView::build(&config, &Default::default(), vec![], &[], &[], now)
     }
 
     #[test]
     fn only_changed_documents_are_compressed_again() {
         let cache = PageCache::default();
-        assert_eq!(
-            cache.replace(set(&[("/", "status "), ("/history", "history ")])),
-            2
-        );
-        assert_eq!(
-            cache.replace(set(&[("/", "status "), ("/history", "history ")])),
-            0
-        );
-        assert_eq!(
-            cache.replace(set(&[("/", "status, changed "), ("/history", "history ")])),
-            1
-        );
+        assert_eq!(cache.replace(view("Status")), site::AHEAD.len());
+        assert_eq!(cache.replace(view("Status")), 0, "same bytes, same gzip");
+        assert_eq!(cache.replace(view("Other")), site::AHEAD.len());
         let current = cache.get();
-        let gzip = current.pages["/history"]
-            .gzip
-            .as_ref()
-            .expect("still compressed");
-        assert!(gzip.len() < current.pages["/history"].body.len());
+        let index = current.get("/").expect("rendered");
+        let gzip = index.gzip.as_ref().expect("compressed");
+        assert!(gzip.len() < index.body.len());
+    }
+
+    #[test]
+    fn documents_other_than_the_overview_wait_for_their_first_reader() {
+        let cache = PageCache::default();
+        cache.replace(view("Status"));
+        let set = cache.get();
+        assert_eq!(set.rendered_count(), site::AHEAD.len());
+        let history = set.get("/history").expect("a history page");
+        assert_eq!(history.status, 200);
+        assert_eq!(set.rendered_count(), site::AHEAD.len() + 1);
+        let again = set.get("/history").expect("kept");
+        assert!(Arc::ptr_eq(&history, &again), "rendered once per view");
+        let component = set.get("/components/mail").expect("a component page");
+        assert!(String::from_utf8_lossy(&component.body).contains("Mail"));
+        assert_eq!(set.get("/components/nope").expect("not found").status, 404);
+        assert_eq!(set.get("/incidents/7").expect("not found").status, 404);
+        assert_eq!(set.get("/api/v1/status.json").expect("alias").status, 200);
+        assert_eq!(set.get("/history.json").expect("not found").status, 404);
     }
 }

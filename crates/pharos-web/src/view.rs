@@ -8,6 +8,7 @@ use pharos_core::{ComponentId, ComponentStatus, Incident, ProbeStatus};
 use pharos_engine::LiveState;
 use pharos_store::{DailyCounts, Rollup};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub(crate) const HISTORY_DAYS: i64 = 90;
@@ -25,6 +26,8 @@ pub(crate) struct StatusView {
     pub(crate) resolved: Vec<Incident>,
     pub(crate) component_names: HashMap<ComponentId, String>,
     pub(crate) generated_at: DateTime<Utc>,
+    /// False while closed days are still being read after a start.
+    pub(crate) history_complete: bool,
     /// Set while the store refuses writes: the page may be stale since then.
     pub(crate) stale_since: Option<pharos_engine::StoreFault>,
 }
@@ -79,7 +82,7 @@ pub(crate) struct MonitorView {
     pub(crate) confirmed: ProbeStatus,
     pub(crate) last: Option<LastCheck>,
     /// Per-minute latency of the last hour, oldest first.
-    pub(crate) recent_latency: Vec<LatencyPoint>,
+    pub(crate) recent_latency: Arc<[LatencyPoint]>,
 }
 
 pub(crate) struct LatencyPoint {
@@ -99,7 +102,70 @@ pub(crate) struct LastCheck {
     pub(crate) phases: Vec<(String, Duration)>,
 }
 
+/// Result counts per component and day, summed over its monitors.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ComponentDays(HashMap<(ComponentId, NaiveDate), ResultCounts>);
+
+impl ComponentDays {
+    /// Sums per-monitor day rows into their components (rows of monitors no longer
+    /// configured are left out).
+    pub(crate) fn from_rows(config: &Config, rows: &[DailyCounts]) -> Self {
+        let component_of: HashMap<&str, &ComponentId> = config
+            .monitors
+            .iter()
+            .map(|monitor| (monitor.id.as_str(), &monitor.component))
+            .collect();
+        let mut days: HashMap<(ComponentId, NaiveDate), ResultCounts> = HashMap::new();
+        for row in rows {
+            if let Some(component) = component_of.get(row.monitor.as_str()) {
+                days.entry(((*component).clone(), row.day.date_naive()))
+                    .or_default()
+                    .add(row.counts);
+            }
+        }
+        Self(days)
+    }
+
+    fn get(&self, component: &ComponentId, date: NaiveDate) -> Option<ResultCounts> {
+        self.0.get(&(component.clone(), date)).copied()
+    }
+}
+
+/// Per-minute latency of the last hour, per monitor, oldest first.
+pub(crate) type RecentLatency = HashMap<String, Arc<[LatencyPoint]>>;
+
+/// Groups minute roll-ups by monitor for the charts.
+pub(crate) fn recent_latency(minutes: &[Rollup]) -> RecentLatency {
+    let mut grouped: HashMap<String, Vec<LatencyPoint>> = HashMap::new();
+    for rollup in minutes {
+        grouped
+            .entry(rollup.monitor.to_string())
+            .or_default()
+            .push(LatencyPoint {
+                at: rollup.bucket,
+                average: rollup.latency_avg,
+                p95: rollup.latency_p95,
+            });
+    }
+    grouped
+        .into_iter()
+        .map(|(monitor, points)| (monitor, Arc::from(points)))
+        .collect()
+}
+
+/// What the store knows of past days: closed days (read once) and today (read on every
+/// render).
+#[derive(Clone, Copy)]
+pub(crate) struct History<'a> {
+    pub(crate) closed: &'a ComponentDays,
+    pub(crate) today: &'a ComponentDays,
+    /// False while closed days are still being read: the bars show what is known and no
+    /// uptime figure is given yet.
+    pub(crate) complete: bool,
+}
+
 impl StatusView {
+    /// A view from per-monitor rows, as read in one go (exports and tests).
     pub(crate) fn build(
         config: &Config,
         live: &LiveState,
@@ -108,26 +174,32 @@ impl StatusView {
         minutes: &[Rollup],
         now: DateTime<Utc>,
     ) -> Self {
-        let mut recent: HashMap<&str, Vec<LatencyPoint>> = HashMap::new();
-        for rollup in minutes {
-            recent
-                .entry(rollup.monitor.as_str())
-                .or_default()
-                .push(LatencyPoint {
-                    at: rollup.bucket,
-                    average: rollup.latency_avg,
-                    p95: rollup.latency_p95,
-                });
-        }
+        let days = ComponentDays::from_rows(config, daily);
+        let history = History {
+            closed: &days,
+            today: &ComponentDays::default(),
+            complete: true,
+        };
+        Self::assemble(
+            config,
+            live,
+            incidents,
+            history,
+            &recent_latency(minutes),
+            now,
+        )
+    }
+
+    pub(crate) fn assemble(
+        config: &Config,
+        live: &LiveState,
+        incidents: Vec<Incident>,
+        history: History<'_>,
+        recent: &RecentLatency,
+        now: DateTime<Utc>,
+    ) -> Self {
         let today = now.date_naive();
         let first_day = today - ChronoDuration::days(HISTORY_DAYS - 1);
-        let mut counts: HashMap<(&str, NaiveDate), ResultCounts> = HashMap::new();
-        for row in daily {
-            counts
-                .entry((row.monitor.as_str(), row.day.date_naive()))
-                .or_default()
-                .add(row.counts);
-        }
         let (active, resolved): (Vec<Incident>, Vec<Incident>) =
             incidents.into_iter().partition(Incident::is_open);
         let mut active = active;
@@ -138,8 +210,19 @@ impl StatusView {
         }
         active.sort_by_key(|incident| std::cmp::Reverse(incident.id));
 
+        let mut by_component: HashMap<&ComponentId, Vec<&Incident>> = HashMap::new();
+        for incident in active.iter().chain(resolved.iter()) {
+            by_component
+                .entry(&incident.component)
+                .or_default()
+                .push(incident);
+        }
         let mut groups: Vec<GroupView> = Vec::new();
         for component in &config.components {
+            let incidents = by_component
+                .get(&component.id)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
             let (status, since) = live
                 .components
                 .get(&component.id)
@@ -154,17 +237,16 @@ impl StatusView {
                 .map(|offset| {
                     let date = first_day + ChronoDuration::days(offset);
                     let mut day = ResultCounts::default();
-                    for monitor in &monitors {
-                        if let Some(found) = counts.get(&(monitor.id.as_str(), date)) {
-                            day.add(*found);
-                        }
+                    for found in [history.closed, history.today]
+                        .into_iter()
+                        .filter_map(|days| days.get(&component.id, date))
+                    {
+                        day.add(found);
                     }
-                    let covering: Vec<&Incident> = active
+                    let covering: Vec<&Incident> = incidents
                         .iter()
-                        .chain(resolved.iter())
-                        .filter(|incident| {
-                            incident.component == component.id && covers(incident, date, now)
-                        })
+                        .copied()
+                        .filter(|incident| covers(incident, date, now))
                         .collect();
                     // The bar and the figure agree: a day's uptime is the lower of what the
                     // checks measured and what its incidents took (results roll up a minute
@@ -184,7 +266,7 @@ impl StatusView {
                 })
                 .collect();
             let measured: Vec<f64> = days.iter().filter_map(|day| day.uptime).collect();
-            let uptime = (!measured.is_empty())
+            let uptime = (history.complete && !measured.is_empty())
                 .then(|| measured.iter().sum::<f64>() / measured.len() as f64);
             let monitor_views: Vec<MonitorView> = monitors
                 .iter()
@@ -211,7 +293,10 @@ impl StatusView {
                                 .map(|phase| (phase.name.to_string(), phase.duration))
                                 .collect(),
                         }),
-                        recent_latency: recent.remove(monitor.id.as_str()).unwrap_or_default(),
+                        recent_latency: recent
+                            .get(monitor.id.as_str())
+                            .cloned()
+                            .unwrap_or_else(|| Arc::from(Vec::new())),
                     }
                 })
                 .collect();
@@ -265,6 +350,7 @@ impl StatusView {
                 .map(|component| (component.id.clone(), component.name.clone()))
                 .collect(),
             generated_at: now,
+            history_complete: history.complete,
             stale_since: live.store_fault.clone(),
         }
     }
@@ -274,6 +360,13 @@ impl StatusView {
             .get(&incident.component)
             .map(String::as_str)
             .unwrap_or(incident.component.as_str())
+    }
+
+    pub(crate) fn component(&self, id: &str) -> Option<&ComponentView> {
+        self.groups
+            .iter()
+            .flat_map(|group| group.components.iter())
+            .find(|component| component.id.as_str() == id)
     }
 
     pub(crate) fn all_incidents(&self) -> impl Iterator<Item = &Incident> {
