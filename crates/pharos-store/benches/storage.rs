@@ -1,28 +1,101 @@
-//! Storage footprint: writes one day of results for 100 monitors at a 30 s interval (TCP-like
-//! phases, 1% failures with a reason), rolls them up, and reports bytes per monitor-month for
-//! raw results and for roll-ups, measured from the database file.
+//! Storage footprint at steady state: simulates the whole retention period (410 days, so
+//! that the 400-day hour and day roll-ups are full) for a few monitors at a 30 s interval,
+//! day by day as `serve` would: results committed as they come (three phase timings each,
+//! scheduler jitter, varying latency, 1% failures with a reason), rolled up (which seals
+//! what can no longer change into compact blocks) and pruned with the default retention.
+//! Then it measures the pages the database really uses, per monitor.
 //!
 //! Run: `cargo bench -p pharos-store --bench storage`
+//! Options (environment): PHAROS_BENCH_MONITORS (4), PHAROS_BENCH_DAYS (410),
+//! PHAROS_BENCH_KEEP (a path to copy the database to, for a closer look).
 
 use chrono::{Duration as ChronoDuration, TimeZone, Utc};
 use pharos_core::{MonitorId, Outcome, Phase};
-use pharos_store::{Batch, ResultRecord, SqliteStore, Store};
-use std::path::Path;
-use std::time::Duration;
+use pharos_store::{Batch, ResultRecord, Retention, SqliteStore, Store};
+use std::time::{Duration, Instant};
 
-const MONITORS: usize = 100;
 const INTERVAL_SECONDS: i64 = 30;
-const DAYS: i64 = 1;
 
-fn file_bytes(path: &Path) -> u64 {
-    ["", "-wal"]
-        .iter()
-        .filter_map(|suffix| std::fs::metadata(format!("{}{suffix}", path.display())).ok())
-        .map(|metadata| metadata.len())
-        .sum()
+fn setting(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A small deterministic generator: the same history on every run.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, below: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % below
+    }
+}
+
+/// Bytes in pages the database uses (free pages left out: SQLite reuses them).
+async fn used_bytes(path: &str) -> u64 {
+    use sqlx::Connection;
+    let mut connection = sqlx::SqliteConnection::connect(&format!("sqlite://{path}"))
+        .await
+        .expect("a connection");
+    let query = |pragma: &'static str| sqlx::query_as::<_, (i64,)>(pragma);
+    let (pages,) = query("PRAGMA page_count")
+        .fetch_one(&mut connection)
+        .await
+        .unwrap();
+    let (free,) = query("PRAGMA freelist_count")
+        .fetch_one(&mut connection)
+        .await
+        .unwrap();
+    let (size,) = query("PRAGMA page_size")
+        .fetch_one(&mut connection)
+        .await
+        .unwrap();
+    ((pages - free) * size) as u64
+}
+
+/// What each kind of history holds per monitor: rows, blocks and their bytes.
+async fn breakdown(path: &str, monitors: usize) {
+    use sqlx::Connection;
+    let mut connection = sqlx::SqliteConnection::connect(&format!("sqlite://{path}"))
+        .await
+        .expect("a connection");
+    let queries = [
+        ("raw results, open rows", "SELECT COUNT(*), 0, 0 FROM results"),
+        ("raw results, sealed blocks", "SELECT COUNT(*), COALESCE(SUM(count), 0), COALESCE(SUM(LENGTH(data)), 0) FROM result_blocks"),
+        ("minute roll-ups, open rows", "SELECT COUNT(*), 0, 0 FROM rollups WHERE resolution = 'minute'"),
+        ("minute roll-ups, sealed blocks", "SELECT COUNT(*), COALESCE(SUM(count), 0), COALESCE(SUM(LENGTH(data)), 0) FROM minute_blocks"),
+        ("hour roll-ups, open rows", "SELECT COUNT(*), 0, 0 FROM rollups WHERE resolution = 'hour'"),
+        ("hour roll-ups, sealed blocks", "SELECT COUNT(*), COALESCE(SUM(count), 0), COALESCE(SUM(LENGTH(data)), 0) FROM hour_blocks"),
+        ("day roll-ups, rows", "SELECT COUNT(*), 0, 0 FROM rollups WHERE resolution = 'day'"),
+    ];
+    for (what, query) in queries {
+        let (rows, entries, bytes): (i64, i64, i64) = sqlx::query_as(query)
+            .fetch_one(&mut connection)
+            .await
+            .expect("a count");
+        let per = monitors as i64;
+        if entries > 0 {
+            eprintln!(
+                "{what}: {} blocks of {} entries per monitor, {} KiB of block data ({:.1} B an entry)",
+                rows / per,
+                entries / per,
+                bytes / per / 1024,
+                bytes as f64 / entries as f64
+            );
+        } else {
+            eprintln!("{what}: {} per monitor", rows / per);
+        }
+    }
 }
 
 fn main() {
+    let monitors = setting("PHAROS_BENCH_MONITORS", 4) as usize;
+    let days = setting("PHAROS_BENCH_DAYS", 410) as i64;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -30,63 +103,87 @@ fn main() {
     runtime.block_on(async {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let path = dir.path().join("storage.db");
-        let store = SqliteStore::open(path.to_str().unwrap())
-            .await
-            .expect("a store");
-        let empty = file_bytes(&path);
+        let path = path.to_str().unwrap().to_owned();
+        let store = SqliteStore::open(&path).await.expect("a store");
+        let empty = used_bytes(&path).await;
+        let retention = Retention {
+            raw_results: Duration::from_secs(7 * 86_400),
+            minute_rollups: Duration::from_secs(14 * 86_400),
+            rollups: Duration::from_secs(400 * 86_400),
+            messages: Duration::from_secs(30 * 86_400),
+        };
+        let ids: Vec<MonitorId> = (0..monitors)
+            .map(|monitor| MonitorId::new(format!("monitor-{monitor:04}")))
+            .collect();
+        let mut random = Lcg(42);
         let start = Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap();
-        let runs = DAYS * 86_400 / INTERVAL_SECONDS;
-        for run in 0..runs {
-            let at = start + ChronoDuration::seconds(run * INTERVAL_SECONDS);
-            let results = (0..MONITORS)
-                .map(|monitor| {
-                    let phases = vec![
-                        Phase::new("dns", Duration::from_micros(40 + monitor as u64)),
-                        Phase::new("connect", Duration::from_micros(300 + (run as u64 % 97))),
-                        Phase::new("banner", Duration::from_micros(900 + (run as u64 % 13))),
-                    ];
-                    let outcome = if (run as usize + monitor).is_multiple_of(100) {
-                        Outcome::down(Duration::from_millis(3), phases, "connection refused")
-                    } else {
-                        Outcome::up(Duration::from_micros(1_300 + (run as u64 % 200)), phases)
-                    };
-                    ResultRecord {
-                        monitor: MonitorId::new(format!("monitor-{monitor:04}")),
-                        at,
-                        outcome,
+        let runs_per_hour = 3600 / INTERVAL_SECONDS;
+        let began = Instant::now();
+        let mut results_written = 0u64;
+        for day in 0..days {
+            for hour in 0..24 {
+                let mut results = Vec::with_capacity(monitors * runs_per_hour as usize);
+                for run in 0..runs_per_hour {
+                    let due = start
+                        + ChronoDuration::days(day)
+                        + ChronoDuration::hours(hour)
+                        + ChronoDuration::seconds(run * INTERVAL_SECONDS);
+                    for monitor in &ids {
+                        let at = due + ChronoDuration::milliseconds(random.next(20) as i64);
+                        let dns = 40 + random.next(400);
+                        let connect = 300 + random.next(3_000);
+                        let banner = 900 + random.next(9_000);
+                        let phases = vec![
+                            Phase::new("dns", Duration::from_micros(dns)),
+                            Phase::new("connect", Duration::from_micros(connect)),
+                            Phase::new("banner", Duration::from_micros(banner)),
+                        ];
+                        let latency = Duration::from_micros(dns + connect + banner + 50);
+                        let outcome = if random.next(100) == 0 {
+                            Outcome::down(latency, phases, "connection refused")
+                        } else {
+                            Outcome::up(latency, phases)
+                        };
+                        results.push(ResultRecord {
+                            monitor: monitor.clone(),
+                            at,
+                            outcome,
+                        });
                     }
-                })
-                .collect();
-            store
-                .commit(&Batch {
-                    results,
-                    ..Batch::default()
-                })
-                .await
-                .expect("a commit");
+                }
+                results_written += results.len() as u64;
+                store
+                    .commit(&Batch {
+                        results,
+                        ..Batch::default()
+                    })
+                    .await
+                    .expect("a commit");
+            }
+            let day_end = start + ChronoDuration::days(day + 1);
+            store.roll_up(day_end).await.expect("a roll-up");
+            store.prune(day_end, &retention).await.expect("pruning");
+            if (day + 1) % 50 == 0 {
+                eprintln!(
+                    "day {}: {:.2} MiB per monitor ({:.0?})",
+                    day + 1,
+                    (used_bytes(&path).await - empty) as f64 / monitors as f64 / 1_048_576.0,
+                    began.elapsed()
+                );
+            }
         }
-        let raw = file_bytes(&path) - empty;
-        store
-            .roll_up(start + ChronoDuration::days(DAYS))
-            .await
-            .expect("a roll-up");
-        let with_rollups = file_bytes(&path) - empty;
-        let rollups = with_rollups - raw;
-        let month_factor = 30.0 / DAYS as f64 / MONITORS as f64;
-        let per_result = raw as f64 / (runs as f64 * MONITORS as f64);
-        println!(
-            "{MONITORS} monitors, {DAYS} day at a {INTERVAL_SECONDS} s interval: {} results",
-            runs * MONITORS as i64
+        breakdown(&path, monitors).await;
+        let used = used_bytes(&path).await - empty;
+        let per_monitor = used as f64 / monitors as f64 / 1_048_576.0;
+        eprintln!(
+            "{monitors} monitors, {days} days at a {INTERVAL_SECONDS} s interval, {results_written} results, default retention, in {:.0?}",
+            began.elapsed()
         );
-        println!("| what | per result | per monitor-month |");
-        println!("|---|---|---|");
-        println!(
-            "| raw results (with indexes) | {per_result:.0} B | {:.1} MiB |",
-            raw as f64 * month_factor / 1_048_576.0
-        );
-        println!(
-            "| roll-ups (minute + hour + day) | – | {:.2} MiB |",
-            rollups as f64 * month_factor / 1_048_576.0
-        );
+        println!("steady state per monitor: {per_monitor:.2} MiB");
+        if let Ok(keep) = std::env::var("PHAROS_BENCH_KEEP") {
+            drop(store);
+            std::fs::copy(&path, &keep).expect("a copy of the database");
+            eprintln!("database kept at {keep}");
+        }
     });
 }

@@ -1,6 +1,7 @@
 //! pharos storage: the `Store` trait the rest of pharos writes and reads through, and its
 //! SQLite implementation. Only this crate contains SQL.
 
+pub mod block;
 mod model;
 pub mod sqlite;
 

@@ -21,7 +21,7 @@ pub struct EngineState {
 }
 
 /// One probe result as stored.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResultRecord {
     pub monitor: MonitorId,
     pub at: DateTime<Utc>,

@@ -78,32 +78,51 @@ pub(super) async fn commit(pool: &SqlitePool, batch: &Batch) -> StoreResult<()> 
     super::transaction::write(pool, async |tx| write_batch(tx, batch).await).await
 }
 
+/// Rows per multi-row INSERT: one statement (one hand-off to SQLite's thread) per this
+/// many results, well under SQLite's limit on bound values.
+const ROWS_PER_STATEMENT: usize = 200;
+
 async fn write_batch(tx: &mut SqliteConnection, batch: &Batch) -> StoreResult<()> {
-    for record in &batch.results {
-        sqlx::query("INSERT INTO results (monitor_id, at, status, latency_us, reason, phases, detail) VALUES (?, ?, ?, ?, ?, ?, ?)")
-            .bind(record.monitor.as_str())
-            .bind(to_millis(record.at))
-            .bind(status_code(record.outcome.status))
-            .bind(micros(record.outcome.latency))
-            .bind(record.outcome.reason.as_deref())
-            .bind(encode_phases(&record.outcome.phases))
-            .bind(record.outcome.detail.as_deref())
-            .execute(&mut *tx)
-            .await?;
+    for chunk in batch.results.chunks(ROWS_PER_STATEMENT) {
+        let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO results (monitor_id, at, status, latency_us, reason, phases, detail) ",
+        );
+        insert.push_values(chunk, |mut row, record| {
+            row.push_bind(record.monitor.as_str())
+                .push_bind(to_millis(record.at))
+                .push_bind(status_code(record.outcome.status))
+                .push_bind(micros(record.outcome.latency))
+                .push_bind(record.outcome.reason.as_deref())
+                .push_bind(encode_phases(&record.outcome.phases))
+                .push_bind(record.outcome.detail.as_deref());
+        });
+        insert.build().execute(&mut *tx).await?;
     }
-    let now = chrono::Utc::now();
-    for (monitor, health) in &batch.health {
-        let encoded = serde_json::to_string(health)
+    let now = to_millis(chrono::Utc::now());
+    // A monitor's state may appear more than once in a batch: the last one stands.
+    let mut seen = std::collections::HashSet::new();
+    let mut health = Vec::with_capacity(batch.health.len());
+    for (monitor, state) in batch.health.iter().rev() {
+        if !seen.insert(monitor.as_str()) {
+            continue;
+        }
+        let encoded = serde_json::to_string(state)
             .map_err(|error| corrupt("monitor_health", error.to_string()))?;
-        sqlx::query(
-            "INSERT INTO monitor_health (monitor_id, health, updated_at) VALUES (?, ?, ?)
-             ON CONFLICT (monitor_id) DO UPDATE SET health = excluded.health, updated_at = excluded.updated_at",
-        )
-        .bind(monitor.as_str())
-        .bind(encoded)
-        .bind(to_millis(now))
-        .execute(&mut *tx)
-        .await?;
+        health.push((monitor.as_str(), encoded));
+    }
+    for chunk in health.chunks(ROWS_PER_STATEMENT) {
+        let mut upsert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO monitor_health (monitor_id, health, updated_at) ",
+        );
+        upsert.push_values(chunk, |mut row, (monitor, encoded)| {
+            row.push_bind(*monitor)
+                .push_bind(encoded.as_str())
+                .push_bind(now);
+        });
+        upsert.push(
+            " ON CONFLICT (monitor_id) DO UPDATE SET health = excluded.health, updated_at = excluded.updated_at",
+        );
+        upsert.build().execute(&mut *tx).await?;
     }
     for (component, status, since) in &batch.component_status {
         sqlx::query(
@@ -143,7 +162,7 @@ pub(super) async fn recent_results(
     .bind(i64::from(limit))
     .fetch_all(pool)
     .await?;
-    Ok(rows
+    let mut records: Vec<ResultRecord> = rows
         .into_iter()
         .map(
             |(at, status, latency, reason, phases, detail)| ResultRecord {
@@ -158,5 +177,13 @@ pub(super) async fn recent_results(
                 },
             },
         )
-        .collect())
+        .collect();
+    let wanted = limit as usize;
+    if records.len() < wanted {
+        let sealed = super::sealing::sealed_results(pool, monitor, wanted - records.len()).await?;
+        records.extend(sealed);
+        records.sort_by_key(|record| std::cmp::Reverse(record.at));
+        records.truncate(wanted);
+    }
+    Ok(records)
 }

@@ -5,6 +5,7 @@ mod engine;
 mod incidents;
 mod outbox;
 mod rollups;
+mod sealing;
 mod transaction;
 
 use crate::*;

@@ -15,6 +15,9 @@ const LATE_RESULTS_MS: i64 = 15 * 60_000;
 /// Raw results are read in chunks of this many milliseconds, to bound memory after downtime.
 const CHUNK_MS: i64 = 60 * 60_000;
 
+/// Rows per multi-row INSERT (10 values each, well under SQLite's limit).
+const ROWS_PER_STATEMENT: usize = 200;
+
 /// monitor, bucket, total, down, degraded, latency min, avg, p95, max.
 type RollupRow = (String, i64, i64, i64, i64, i64, i64, i64, i64);
 
@@ -69,6 +72,18 @@ pub(super) async fn roll_up(pool: &SqlitePool, now: DateTime<Utc>) -> StoreResul
         .bind(WATERMARK)
         .bind(end.to_string())
         .execute(pool)
+        .await?;
+    // What the next roll-up will not read again can be sealed: raw results and minutes
+    // before the hour it starts in, hours before its day.
+    let next_start = end - LATE_RESULTS_MS;
+    super::sealing::seal_results(pool, next_start).await?;
+    super::sealing::seal_rollups(
+        pool,
+        Resolution::Minute,
+        floor(next_start, Resolution::Hour),
+    )
+    .await?;
+    super::sealing::seal_rollups(pool, Resolution::Hour, floor(next_start, Resolution::Day))
         .await?;
     Ok(report)
 }
@@ -166,23 +181,23 @@ async fn write_summaries(
         return Ok(());
     }
     super::transaction::write(pool, async |tx| {
-        for (monitor, bucket, summary) in buckets {
-            sqlx::query(
-                "INSERT OR REPLACE INTO rollups (monitor_id, resolution, bucket, total, down, degraded, latency_min_us, latency_avg_us, latency_p95_us, latency_max_us)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(monitor)
-            .bind(resolution.as_str())
-            .bind(bucket)
-            .bind(summary.counts.total as i64)
-            .bind(summary.counts.down as i64)
-            .bind(summary.counts.degraded as i64)
-            .bind(micros(summary.latency_min))
-            .bind(micros(summary.latency_avg))
-            .bind(micros(summary.latency_p95))
-            .bind(micros(summary.latency_max))
-            .execute(&mut *tx)
-            .await?;
+        for chunk in buckets.chunks(ROWS_PER_STATEMENT) {
+            let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT OR REPLACE INTO rollups (monitor_id, resolution, bucket, total, down, degraded, latency_min_us, latency_avg_us, latency_p95_us, latency_max_us) ",
+            );
+            insert.push_values(chunk, |mut row, (monitor, bucket, summary)| {
+                row.push_bind(monitor.as_str())
+                    .push_bind(resolution.as_str())
+                    .push_bind(*bucket)
+                    .push_bind(summary.counts.total as i64)
+                    .push_bind(summary.counts.down as i64)
+                    .push_bind(summary.counts.degraded as i64)
+                    .push_bind(micros(summary.latency_min))
+                    .push_bind(micros(summary.latency_avg))
+                    .push_bind(micros(summary.latency_p95))
+                    .push_bind(micros(summary.latency_max));
+            });
+            insert.build().execute(&mut *tx).await?;
         }
         Ok(())
     })
@@ -226,24 +241,19 @@ pub(super) async fn list(
     .bind(to_millis(from))
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(monitor, bucket, total, down, degraded, min, avg, p95, max)| Rollup {
-                monitor: MonitorId::new(monitor),
-                bucket: from_millis(bucket),
-                counts: ResultCounts {
-                    total: total as u64,
-                    down: down as u64,
-                    degraded: degraded as u64,
-                },
-                latency_min: from_micros(min),
-                latency_avg: from_micros(avg),
-                latency_p95: from_micros(p95),
-                latency_max: from_micros(max),
-            },
-        )
-        .collect())
+    let mut rollups: Vec<Rollup> =
+        super::sealing::sealed_rollups(pool, resolution, to_millis(from)).await?;
+    let sealed = rollups.len();
+    rollups.extend(rows.iter().map(|row| {
+        let monitor = MonitorId::new(row.0.clone());
+        super::sealing::rollup_of(&monitor, row)
+    }));
+    if sealed > 0 {
+        rollups.sort_by(|left, right| {
+            (left.monitor.as_str(), left.bucket).cmp(&(right.monitor.as_str(), right.bucket))
+        });
+    }
+    Ok(rollups)
 }
 
 pub(super) async fn prune(
@@ -271,6 +281,13 @@ pub(super) async fn prune(
             .execute(pool)
             .await?
             .rows_affected();
+    let (sealed_results, sealed_rollups) = super::sealing::prune(
+        pool,
+        before(retention.raw_results),
+        before(retention.minute_rollups),
+        before(retention.rollups),
+    )
+    .await?;
     let finished_before = before(retention.messages);
     let messages_deleted = super::transaction::write(pool, async |tx| {
     sqlx::query("DELETE FROM delivery_attempts WHERE message_id IN (SELECT id FROM outbox WHERE state != 'pending' AND created_at < ?)")
@@ -287,8 +304,8 @@ pub(super) async fn prune(
     })
     .await?;
     Ok(PruneReport {
-        results_deleted,
-        rollups_deleted: minutes + coarse,
+        results_deleted: results_deleted + sealed_results,
+        rollups_deleted: minutes + coarse + sealed_rollups,
         messages_deleted,
     })
 }

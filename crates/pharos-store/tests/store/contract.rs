@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration as ChronoDuration, TimeZone, Utc};
 use pharos_core::{
     ComponentId, ComponentStatus, EventKind, Incident, IncidentPhase, IncidentUpdate,
-    MonitorHealth, MonitorId, Outcome, ProbeStatus, TimelineEntry, TimelineKind,
+    MonitorHealth, MonitorId, Outcome, Phase, ProbeStatus, TimelineEntry, TimelineKind,
 };
 use pharos_store::*;
 use std::time::Duration;
@@ -427,6 +427,127 @@ pub(crate) async fn messages_of_one_sequence_are_due_only_in_turn(db: &Database)
     assert!(due.contains(&"a2_resolved".to_owned()), "{due:?}");
 }
 
+/// History answers the same whether it is still in rows or sealed into compact blocks:
+/// the latest results (with phases, reasons and details) and the minute roll-ups of the
+/// charts, across the moment an hour is sealed.
+pub(crate) async fn history_reads_the_same_once_sealed(db: &Database) {
+    let store = db.open().await;
+    let start = Utc.with_ymd_and_hms(2027, 1, 1, 10, 0, 0).unwrap();
+    let monitors = [MonitorId::new("smtp"), MonitorId::new("imap")];
+    let mut results = Vec::new();
+    for index in 0..240i64 {
+        for (which, monitor) in monitors.iter().enumerate() {
+            let at = start + ChronoDuration::milliseconds(index * 30_000 + (index * 7) % 11);
+            let phases = vec![
+                Phase::new("connect", Duration::from_micros(300 + index as u64)),
+                Phase::new("banner", Duration::from_micros(900 + which as u64)),
+            ];
+            let outcome = if index % 37 == 0 {
+                Outcome::down(Duration::from_millis(5), phases, "connection refused")
+            } else if index % 53 == 0 {
+                Outcome {
+                    detail: Some("TLS 1.3, certificate valid for 40 days".into()),
+                    ..Outcome::degraded(Duration::from_millis(900), phases, "slow banner")
+                }
+            } else {
+                Outcome::up(Duration::from_micros(1_300 + index as u64 * 3), phases)
+            };
+            results.push(ResultRecord {
+                monitor: monitor.clone(),
+                at,
+                outcome,
+            });
+        }
+    }
+    store
+        .commit(&Batch {
+            results: results.clone(),
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    // Rolled up to 10:30: nothing can be sealed yet.
+    store
+        .roll_up(start + ChronoDuration::minutes(30))
+        .await
+        .unwrap();
+    let latest_in_rows = store.recent_results(&monitors[0], 300).await.unwrap();
+    let minutes_in_rows = store.rollups(Resolution::Minute, start).await.unwrap();
+    assert_eq!(latest_in_rows.len(), 240);
+    // Rolled up to 12:30: the hour from 10:00 and the one from 11:00 are sealed.
+    store
+        .roll_up(start + ChronoDuration::minutes(150))
+        .await
+        .unwrap();
+    let latest = store.recent_results(&monitors[0], 300).await.unwrap();
+    let mut expected: Vec<ResultRecord> = results
+        .iter()
+        .filter(|record| record.monitor == monitors[0])
+        .cloned()
+        .collect();
+    expected.reverse();
+    assert_eq!(
+        latest, expected,
+        "every result, newest first, exactly as written"
+    );
+    assert_eq!(latest_in_rows, expected);
+    assert_eq!(
+        store.recent_results(&monitors[1], 5).await.unwrap(),
+        results
+            .iter()
+            .rev()
+            .filter(|record| record.monitor == monitors[1])
+            .take(5)
+            .cloned()
+            .collect::<Vec<_>>()
+    );
+    let minutes = store.rollups(Resolution::Minute, start).await.unwrap();
+    assert_eq!(minutes.len(), 240, "two monitors, two hours");
+    assert_eq!(
+        minutes[..minutes_in_rows.len() / 2],
+        minutes_in_rows[..minutes_in_rows.len() / 2]
+    );
+    let late = store
+        .rollups(Resolution::Minute, start + ChronoDuration::minutes(90))
+        .await
+        .unwrap();
+    assert_eq!(late.len(), 60, "a range starting inside a sealed hour");
+    assert!(late
+        .iter()
+        .all(|rollup| rollup.bucket >= start + ChronoDuration::minutes(90)));
+    let days = store
+        .daily_counts(start - ChronoDuration::days(1))
+        .await
+        .unwrap();
+    assert_eq!(days.iter().map(|day| day.counts.total).sum::<u64>(), 480);
+
+    // Pruning counts what the blocks held.
+    let retention = Retention {
+        raw_results: Duration::from_secs(7 * 86_400),
+        minute_rollups: Duration::from_secs(14 * 86_400),
+        rollups: Duration::from_secs(400 * 86_400),
+        messages: Duration::from_secs(30 * 86_400),
+    };
+    let pruned = store
+        .prune(start + ChronoDuration::days(8), &retention)
+        .await
+        .unwrap();
+    assert_eq!(pruned.results_deleted, 480);
+    assert!(store
+        .recent_results(&monitors[0], 5)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store
+            .rollups(Resolution::Minute, start)
+            .await
+            .unwrap()
+            .len(),
+        240
+    );
+}
+
 /// Declares one test per contract test, each on a fresh database from `$fresh`.
 #[macro_export]
 macro_rules! contract_tests {
@@ -450,6 +571,10 @@ macro_rules! contract_tests {
         #[tokio::test]
         async fn roll_ups_aggregate_minutes_hours_and_days_and_prune_respects_retention() {
             $crate::contract::roll_ups_aggregate_minutes_hours_and_days_and_prune_respects_retention(&$fresh().await).await
+        }
+        #[tokio::test]
+        async fn history_reads_the_same_once_sealed() {
+            $crate::contract::history_reads_the_same_once_sealed(&$fresh().await).await
         }
         #[tokio::test]
         async fn messages_of_one_sequence_are_due_only_in_turn() {
