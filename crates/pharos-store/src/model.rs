@@ -71,7 +71,8 @@ impl Batch {
         !(self.component_status.is_empty()
             && self.new_incidents.is_empty()
             && self.incident_changes.is_empty()
-            && self.new_updates.is_empty())
+            && self.new_updates.is_empty()
+            && self.new_timeline.is_empty())
     }
 
     pub fn is_empty(&self) -> bool {

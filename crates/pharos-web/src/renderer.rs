@@ -8,6 +8,7 @@ use crate::view::{
 };
 use chrono::{DateTime, Duration as ChronoDuration, NaiveDate, Utc};
 use pharos_config::Config;
+use pharos_core::Incident;
 use pharos_engine::EngineHandle;
 use pharos_store::{IncidentQuery, Resolution, Store, StoreError};
 use std::sync::{Arc, Mutex};
@@ -48,6 +49,8 @@ pub struct Renderer {
     engine: EngineHandle,
     cache: PageCache,
     latency: tokio::sync::Mutex<Option<(tokio::time::Instant, Arc<RecentLatency>)>>,
+    /// The last read of incidents, with the status version it was read at.
+    incidents: tokio::sync::Mutex<Option<(u64, tokio::time::Instant, Arc<Vec<Incident>>)>>,
     closed: Arc<Mutex<ClosedDays>>,
     /// Counts reads of closed days that completed, so that the run loop renders again.
     closed_read: watch::Sender<u64>,
@@ -66,6 +69,7 @@ impl Renderer {
             engine,
             cache,
             latency: tokio::sync::Mutex::new(None),
+            incidents: tokio::sync::Mutex::new(None),
             closed: Arc::default(),
             closed_read: watch::channel(0).0,
         }
@@ -74,13 +78,7 @@ impl Renderer {
     pub async fn render(&self) -> Result<(), StoreError> {
         let now = Utc::now();
         let since = now - ChronoDuration::days(HISTORY_DAYS);
-        let incidents = self
-            .store
-            .incidents(IncidentQuery {
-                since: Some(since),
-                limit: MAX_INCIDENTS,
-            })
-            .await?;
+        let incidents = self.incidents(since).await?;
         let (closed, complete) = self.closed_days(now, since);
         let today = self.today(now).await?;
         let minutes = self.recent_minutes(now).await?;
@@ -105,6 +103,31 @@ impl Renderer {
         })
         .await;
         Ok(())
+    }
+
+    /// The incidents of the history window: read again when the engine saved a change of
+    /// status or incident since the last read (and once a minute), not on every render.
+    async fn incidents(&self, since: DateTime<Utc>) -> Result<Vec<Incident>, StoreError> {
+        let version = *self.engine.status_version.borrow();
+        let mut cached = self.incidents.lock().await;
+        if let Some((read_for, read_at, incidents)) = cached.as_ref() {
+            if *read_for == version && read_at.elapsed() < REFRESH {
+                return Ok(incidents.as_ref().clone());
+            }
+        }
+        let incidents = self
+            .store
+            .incidents(IncidentQuery {
+                since: Some(since),
+                limit: MAX_INCIDENTS,
+            })
+            .await?;
+        *cached = Some((
+            version,
+            tokio::time::Instant::now(),
+            Arc::new(incidents.clone()),
+        ));
+        Ok(incidents)
     }
 
     /// Waits until closed days have been read since `seen` reads; returns the new count.

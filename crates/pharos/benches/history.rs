@@ -236,6 +236,9 @@ async fn seed(database: &Path, monitors: usize, days: i64) {
             .await
             .expect("a day rolled up");
         rolling_up += step.elapsed();
+        if (day + 1) % 10 == 0 {
+            eprintln!("seeding: {} of {days} days", day + 1);
+        }
     }
     eprintln!("seeding: {committing:.1?} writing results, {rolling_up:.1?} rolling up");
     // The default retention, as `serve` applies it.
