@@ -43,6 +43,9 @@ struct ClosedDays {
     reading: bool,
 }
 
+/// Incidents as read, with the status version they were read at and when.
+type IncidentsRead = (u64, tokio::time::Instant, Arc<Vec<Incident>>);
+
 pub struct Renderer {
     config: Arc<Config>,
     store: Arc<dyn Store>,
@@ -50,7 +53,7 @@ pub struct Renderer {
     cache: PageCache,
     latency: tokio::sync::Mutex<Option<(tokio::time::Instant, Arc<RecentLatency>)>>,
     /// The last read of incidents, with the status version it was read at.
-    incidents: tokio::sync::Mutex<Option<(u64, tokio::time::Instant, Arc<Vec<Incident>>)>>,
+    incidents: tokio::sync::Mutex<Option<IncidentsRead>>,
     closed: Arc<Mutex<ClosedDays>>,
     /// Counts reads of closed days that completed, so that the run loop renders again.
     closed_read: watch::Sender<u64>,
