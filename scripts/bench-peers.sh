@@ -23,6 +23,7 @@ SECONDS_MEASURED=${SECONDS_MEASURED:-60}
 PAGE_SECONDS=${PAGE_SECONDS:-20}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d /tmp/pharos-peers.XXXXXX)
+chmod 755 "$WORK"   # nginx's workers run as another user when started by root
 PIDS=()
 
 cleanup() {
@@ -90,11 +91,12 @@ EOF
     PIDS+=($!)
     NGINX_PID=$!
     wait_http "http://127.0.0.1:$port/"
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/")" = 200 ] ||
+        { echo "nginx does not serve $root/html" >&2; return 1; }
 }
 
 probes() {
     local target_port; target_port=$(free_port)
-    echo "ok" >"$WORK/target-html-index.html"
     mkdir -p "$WORK/target/html"; echo ok >"$WORK/target/html/index.html"
     start_nginx "$WORK/target" "$target_port"
 
@@ -121,6 +123,8 @@ probes() {
     p0=$(probes_done); c0=$(cpu_seconds $pharos)
     sleep "$SECONDS_MEASURED"
     p1=$(probes_done); c1=$(cpu_seconds $pharos)
+    local pharos_up
+    pharos_up=$(curl -fsS -H "$auth" "$metrics" | awk '/^pharos_monitor_up/ && $2 == 1 {n++} END {print n + 0}')
     kill $pharos; wait $pharos 2>/dev/null || true
     local pharos_probes=$((p1 - p0)) pharos_cpu; pharos_cpu=$(echo "$c1 - $c0" | bc)
 
@@ -158,14 +162,17 @@ EOF
     peer_probes=$(curl -fsS "$query" --data-urlencode "query=sum(count_over_time(probe_success[${window}s]))" |
         python3 -c 'import json,sys; print(int(float(json.load(sys.stdin)["data"]["result"][0]["value"][1])))')
     local peer_cpu; peer_cpu=$(echo "$c1 - $c0" | bc)
+    local peer_up
+    peer_up=$(curl -fsS "$query" --data-urlencode "query=sum(probe_success)" |
+        python3 -c 'import json,sys; print(int(float(json.load(sys.stdin)["data"]["result"][0]["value"][1])))')
     kill $prom $blackbox; wait $prom $blackbox 2>/dev/null || true
 
     local pharos_per peer_per
     pharos_per=$(echo "scale=3; 1000 * $pharos_cpu / $pharos_probes" | bc)
     peer_per=$(echo "scale=3; 1000 * $peer_cpu / $peer_probes" | bc)
     echo "probes: $MONITORS HTTP monitors at ${INTERVAL}s, ${SECONDS_MEASURED}s measured, $(nproc) CPUs"
-    echo "pharos CPU-s per 1000 probes $pharos_per ($pharos_probes probes, $pharos_cpu CPU-s)"
-    echo "prometheus+blackbox CPU-s per 1000 probes $peer_per ($peer_probes probes, $peer_cpu CPU-s)"
+    echo "pharos CPU-s per 1000 probes $pharos_per ($pharos_probes probes, $pharos_cpu CPU-s, $pharos_up of $MONITORS up)"
+    echo "prometheus+blackbox CPU-s per 1000 probes $peer_per ($peer_probes probes, $peer_cpu CPU-s, $peer_up of $MONITORS up)"
     echo "ratio (prometheus+blackbox / pharos) $(echo "scale=2; $peer_per / $pharos_per" | bc)"
 }
 

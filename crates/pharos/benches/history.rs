@@ -62,8 +62,8 @@ fn main() {
     let history = Run::measure(&history_dir, interval, measured);
     for (name, run) in [("fresh", &fresh), ("history", &history)] {
         eprintln!(
-            "{name}: {:.3} cores, lateness p99 {} ms, peak rss {:.0} MiB, startup {} ms, {} probes",
-            run.cores, run.lateness_p99_ms, run.rss_mib, run.startup_ms, run.probes
+            "{name}: {:.3} cores, lateness p99 {} ms, peak rss {:.0} MiB, startup {} ms, {} probes, {} of {monitors} monitors up",
+            run.cores, run.lateness_p99_ms, run.rss_mib, run.startup_ms, run.probes, run.up
         );
     }
     println!("fresh cores {:.3}", fresh.cores);
@@ -92,6 +92,12 @@ impl Target {
         if nginx.exists() {
             let root = dir.join("nginx");
             std::fs::create_dir_all(root.join("html")).expect("nginx directory");
+            // nginx's workers run as another user when it is started by root.
+            use std::os::unix::fs::PermissionsExt as _;
+            for path in [dir, root.as_path(), root.join("html").as_path()] {
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+                    .expect("a readable directory");
+            }
             std::fs::write(root.join("html/index.html"), "ok\n").expect("index");
             let config = format!(
                 "daemon off; worker_processes 1; pid {root}/nginx.pid; error_log {root}/error.log;\n\
@@ -112,7 +118,9 @@ impl Target {
                 .spawn()
                 .expect("nginx starts");
             let address = format!("127.0.0.1:{port}");
-            wait_for(Duration::from_secs(10), || get(&address, "/").is_some());
+            wait_for(Duration::from_secs(10), || {
+                get(&address, "/").is_some_and(|(status, _)| status == 200)
+            });
             return Self {
                 kind: "nginx",
                 address,
@@ -174,8 +182,9 @@ fn write_config(dir: &Path, monitors: usize, interval: u64, target: &str) {
     let port = free_port();
     let mut toml = format!(
         "[server]\nlisten = \"127.0.0.1:{port}\"\ndatabase = \"{}\"\nadmin_token = \"bench-token-0123456789abcdef\"\n\n\
-         [page]\ntitle = \"History benchmark\"\n\n[defaults]\ninterval = \"{interval}s\"\ntimeout = \"10s\"\n\n",
-        dir.join("pharos.db").display()
+         [page]\ntitle = \"History benchmark\"\n\n[defaults]\ninterval = \"{interval}s\"\ntimeout = \"{}s\"\n\n",
+        dir.join("pharos.db").display(),
+        interval.min(10)
     );
     for component in 0..monitors.div_ceil(MONITORS_PER_COMPONENT) {
         let _ = writeln!(
@@ -302,6 +311,8 @@ fn resolved_incident(id: i64, component: usize, started: DateTime<Utc>) -> Incid
 }
 
 struct Run {
+    /// Monitors up at the end: the target really answered.
+    up: usize,
     startup_ms: u128,
     cores: f64,
     rss_mib: f64,
@@ -342,6 +353,10 @@ impl Run {
         let cores = (cpu_seconds(pid) - cpu_before) / window.elapsed().as_secs_f64();
         let probes = probes(&address) - probes_before;
         let rss_mib = peak_rss_mib(pid);
+        let up = metrics(&address)
+            .lines()
+            .filter(|line| line.starts_with("pharos_monitor_up{") && line.ends_with(" 1"))
+            .count();
         let lateness_p99_ms = lateness_p99_ms(&address);
         // SIGTERM, as a service manager would stop it.
         let _ = Command::new("kill")
@@ -350,6 +365,7 @@ impl Run {
             .status();
         let _ = child.wait();
         Run {
+            up,
             startup_ms,
             cores,
             rss_mib,
