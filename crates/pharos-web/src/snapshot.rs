@@ -11,7 +11,7 @@ use flate2::Compression;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 #[derive(Clone)]
 pub(crate) struct Rendered {
@@ -81,10 +81,15 @@ impl Rendered {
 #[derive(Default)]
 pub(crate) struct PageSet {
     view: Option<Arc<StatusView>>,
-    rendered: RwLock<HashMap<String, Arc<Rendered>>>,
+    /// One cell per path: when a crowd asks for a document nobody asked for yet in this view
+    /// (an incident's page, right after it changed), one request renders it and the others
+    /// wait for that render instead of doing it again.
+    rendered: RwLock<HashMap<String, Arc<OnceLock<Arc<Rendered>>>>>,
     /// The previous set's documents not rendered again yet: an unchanged document takes its
     /// compressed bytes instead of being compressed anew.
     previous: Mutex<HashMap<String, Arc<Rendered>>>,
+    /// How many documents this set has rendered.
+    renders: std::sync::atomic::AtomicUsize,
 }
 
 /// The key the not-found page is kept under (no request path looks like it).
@@ -110,7 +115,7 @@ impl PageSet {
     /// The document kept under `key`, if it was rendered already.
     pub(crate) fn kept(&self, key: &str) -> Option<Arc<Rendered>> {
         let kept = self.rendered.read().ok()?;
-        kept.get(key).cloned()
+        kept.get(key)?.get().cloned()
     }
 
     /// Renders and keeps the document at `path`, if there is one; says whether it was
@@ -134,22 +139,24 @@ impl PageSet {
         let Some(view) = self.view.as_ref() else {
             return (Arc::new(Rendered::new(site::HTML, String::new())), false);
         };
-        let mut rendered = site::render(view, document);
-        let previous = self
-            .previous
-            .lock()
-            .ok()
-            .and_then(|mut previous| previous.remove(key));
-        let compressed = rendered.compress_unless_same(previous.as_deref());
-        let rendered = Arc::new(rendered);
-        if let Ok(mut kept) = self.rendered.write() {
-            let kept = kept
-                .entry(key.to_owned())
-                .or_insert_with(|| rendered.clone())
-                .clone();
-            return (kept, compressed);
-        }
-        (rendered, compressed)
+        let cell = match self.rendered.write() {
+            Ok(mut kept) => kept.entry(key.to_owned()).or_default().clone(),
+            Err(_) => Arc::new(OnceLock::new()),
+        };
+        let mut compressed = false;
+        let rendered = cell.get_or_init(|| {
+            self.renders
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let mut rendered = site::render(view, document);
+            let previous = self
+                .previous
+                .lock()
+                .ok()
+                .and_then(|mut previous| previous.remove(key));
+            compressed = rendered.compress_unless_same(previous.as_deref());
+            Arc::new(rendered)
+        });
+        (rendered.clone(), compressed)
     }
 
     /// Every document of the view, by path, for a static export.
@@ -174,7 +181,10 @@ impl PageSet {
     /// How many documents are rendered so far.
     #[cfg(test)]
     pub(crate) fn rendered_count(&self) -> usize {
-        self.rendered.read().map(|kept| kept.len()).unwrap_or(0)
+        self.rendered
+            .read()
+            .map(|kept| kept.values().filter(|cell| cell.get().is_some()).count())
+            .unwrap_or(0)
     }
 }
 
@@ -197,16 +207,21 @@ impl PageCache {
     pub(crate) fn replace(&self, view: StatusView) -> usize {
         // Only what was asked for during the last view is carried: a document nobody reads
         // is not kept for ever.
-        let carried = self
+        let carried: HashMap<String, Arc<Rendered>> = self
             .get()
             .rendered
             .read()
-            .map(|rendered| rendered.clone())
+            .map(|rendered| {
+                rendered
+                    .iter()
+                    .filter_map(|(path, cell)| Some((path.clone(), cell.get()?.clone())))
+                    .collect()
+            })
             .unwrap_or_default();
         let set = PageSet {
             view: Some(Arc::new(view)),
-            rendered: RwLock::default(),
             previous: Mutex::new(carried),
+            ..PageSet::default()
         };
         let compressed = site::AHEAD
             .iter()
@@ -271,5 +286,26 @@ mod tests {
         assert_eq!(set.get("/incidents/7").expect("not found").status, 404);
         assert_eq!(set.get("/api/v1/status.json").expect("alias").status, 200);
         assert_eq!(set.get("/history.json").expect("not found").status, 404);
+    }
+
+    /// Before: every request arriving before a document was rendered rendered it too, so a
+    /// crowd on a fresh incident page rendered it once per reader.
+    #[test]
+    fn a_crowd_asking_for_one_new_document_renders_it_once() {
+        let cache = PageCache::default();
+        cache.replace(view("Status"));
+        let set = cache.get();
+        let before = set.renders.load(std::sync::atomic::Ordering::Relaxed);
+        let start = std::sync::Barrier::new(16);
+        std::thread::scope(|scope| {
+            for _ in 0..16 {
+                scope.spawn(|| {
+                    start.wait();
+                    assert_eq!(set.get("/api/v1/components").unwrap().status, 200);
+                });
+            }
+        });
+        let renders = set.renders.load(std::sync::atomic::Ordering::Relaxed) - before;
+        assert_eq!(renders, 1, "16 readers, one render");
     }
 }
