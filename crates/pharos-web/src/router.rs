@@ -206,7 +206,7 @@ async fn serve_rendered(State(state): State<WebState>, request: Request) -> Resp
 }
 
 fn respond(rendered: &Rendered, request: &HeaderMap, head: bool) -> Response {
-    let mut headers = HeaderMap::new();
+    let mut headers = HeaderMap::with_capacity(12);
     headers.insert(
         CONTENT_TYPE,
         HeaderValue::from_static(rendered.content_type),
@@ -223,8 +223,8 @@ fn respond(rendered: &Rendered, request: &HeaderMap, head: bool) -> Response {
         CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
     );
-    if let Ok(etag) = HeaderValue::from_str(&rendered.etag) {
-        headers.insert(ETAG, etag);
+    if let Some(etag) = &rendered.etag_header {
+        headers.insert(ETAG, etag.clone());
     }
     let status = StatusCode::from_u16(rendered.status).unwrap_or(StatusCode::OK);
     let matches_etag = request

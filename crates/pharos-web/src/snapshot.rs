@@ -20,6 +20,8 @@ pub(crate) struct Rendered {
     /// Present when compression saves something.
     pub(crate) gzip: Option<Bytes>,
     pub(crate) etag: String,
+    /// The ETag as a ready header value: answers are served many times, built once.
+    pub(crate) etag_header: Option<axum::http::HeaderValue>,
     pub(crate) status: u16,
 }
 
@@ -42,6 +44,7 @@ impl Rendered {
             content_type,
             body: Bytes::from(body),
             gzip: None,
+            etag_header: axum::http::HeaderValue::from_str(&etag).ok(),
             etag,
             status,
         }
