@@ -34,18 +34,9 @@ pub fn encode_results(results: &[BlockResult]) -> Vec<u8> {
     out.push(RESULTS_V1);
     put_varint(&mut out, results.len() as u64);
     // Times: the first in milliseconds since the epoch, then deltas of deltas.
-    let mut previous = 0i64;
-    let mut previous_delta = 0i64;
-    for (index, result) in results.iter().enumerate() {
-        let at = result.at.timestamp_millis();
-        if index == 0 {
-            put_signed(&mut out, at);
-        } else {
-            let delta = at - previous;
-            put_signed(&mut out, delta - previous_delta);
-            previous_delta = delta;
-        }
-        previous = at;
+    let mut times = DeltaOfDelta::default();
+    for result in results {
+        times.put(&mut out, result.at.timestamp_millis());
     }
     // The kinds of outcome, once each, then one index per result.
     let mut kinds: Vec<Kind<'_>> = Vec::new();
@@ -110,21 +101,9 @@ pub fn decode_results(block: &[u8]) -> Result<Vec<BlockResult>, BadBlock> {
     }
     let count = input.length()?;
     let mut times = Vec::with_capacity(count);
-    let mut previous = 0i64;
-    let mut previous_delta = 0i64;
-    for index in 0..count {
-        let at = if index == 0 {
-            input.signed()?
-        } else {
-            let delta = previous_delta
-                .checked_add(input.signed()?)
-                .ok_or(BadBlock("time out of range"))?;
-            previous_delta = delta;
-            previous
-                .checked_add(delta)
-                .ok_or(BadBlock("time out of range"))?
-        };
-        previous = at;
+    let mut deltas = DeltaOfDelta::default();
+    for _ in 0..count {
+        let at = deltas.read(&mut input)?;
         times.push(
             Utc.timestamp_millis_opt(at)
                 .single()
@@ -192,17 +171,9 @@ pub fn encode_rollups(rollups: &[Rollup]) -> Vec<u8> {
     out.push(ROLLUPS_V1);
     put_varint(&mut out, rollups.len() as u64);
     // Buckets: the first, then deltas of deltas (zero for consecutive buckets).
-    let (mut previous, mut previous_delta) = (0i64, 0i64);
-    for (index, rollup) in rollups.iter().enumerate() {
-        let bucket = rollup.bucket.timestamp_millis();
-        if index == 0 {
-            put_signed(&mut out, bucket);
-        } else {
-            let delta = bucket - previous;
-            put_signed(&mut out, delta - previous_delta);
-            previous_delta = delta;
-        }
-        previous = bucket;
+    let mut buckets = DeltaOfDelta::default();
+    for rollup in rollups {
+        buckets.put(&mut out, rollup.bucket.timestamp_millis());
         put_varint(&mut out, rollup.counts.total);
         put_varint(&mut out, rollup.counts.down);
         put_varint(&mut out, rollup.counts.degraded);
@@ -229,20 +200,9 @@ pub fn decode_rollups(monitor: &MonitorId, block: &[u8]) -> Result<Vec<Rollup>, 
     }
     let count = input.length()?;
     let mut rollups = Vec::with_capacity(count);
-    let (mut previous, mut previous_delta) = (0i64, 0i64);
-    for index in 0..count {
-        let bucket = if index == 0 {
-            input.signed()?
-        } else {
-            let delta = previous_delta
-                .checked_add(input.signed()?)
-                .ok_or(BadBlock("time out of range"))?;
-            previous_delta = delta;
-            previous
-                .checked_add(delta)
-                .ok_or(BadBlock("time out of range"))?
-        };
-        previous = bucket;
+    let mut buckets = DeltaOfDelta::default();
+    for _ in 0..count {
+        let bucket = buckets.read(&mut input)?;
         rollups.push(Rollup {
             monitor: monitor.clone(),
             bucket: Utc
@@ -279,6 +239,47 @@ pub fn decode_rollups(monitor: &MonitorId, block: &[u8]) -> Result<Vec<Rollup>, 
         return Err(BadBlock("bytes after the last roll-up"));
     }
     Ok(rollups)
+}
+
+/// A series of times as its first value, then deltas of deltas: a regular series costs a
+/// byte a time.
+#[derive(Default)]
+struct DeltaOfDelta {
+    started: bool,
+    previous: i64,
+    previous_delta: i64,
+}
+
+impl DeltaOfDelta {
+    fn put(&mut self, out: &mut Vec<u8>, time: i64) {
+        if self.started {
+            let delta = time - self.previous;
+            put_signed(out, delta - self.previous_delta);
+            self.previous_delta = delta;
+        } else {
+            put_signed(out, time);
+            self.started = true;
+        }
+        self.previous = time;
+    }
+
+    fn read(&mut self, input: &mut Reader<'_>) -> Result<i64, BadBlock> {
+        let time = if self.started {
+            let delta = self
+                .previous_delta
+                .checked_add(input.signed()?)
+                .ok_or(BadBlock("time out of range"))?;
+            self.previous_delta = delta;
+            self.previous
+                .checked_add(delta)
+                .ok_or(BadBlock("time out of range"))?
+        } else {
+            self.started = true;
+            input.signed()?
+        };
+        self.previous = time;
+        Ok(time)
+    }
 }
 
 /// What results share: everything but times and durations.
