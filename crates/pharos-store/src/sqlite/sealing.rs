@@ -27,6 +27,30 @@ type RawRow = (
 /// monitor, bucket, total, down, degraded, latency min, avg, p95, max.
 type RollupRow = (String, i64, i64, i64, i64, i64, i64, i64, i64);
 
+/// A block as written: monitor, first and last time (or bucket), entries, bytes.
+type Block = (String, i64, i64, i64, Vec<u8>);
+
+/// Writes blocks with `insert` (an `INSERT INTO table (five columns) ` prefix), 200 a
+/// statement.
+async fn insert_blocks(
+    tx: &mut sqlx::SqliteConnection,
+    insert: &str,
+    blocks: &[Block],
+) -> StoreResult<()> {
+    for chunk in blocks.chunks(200) {
+        let mut statement = sqlx::QueryBuilder::<sqlx::Sqlite>::new(insert);
+        statement.push_values(chunk, |mut row, (monitor, first, last, count, data)| {
+            row.push_bind(monitor.as_str())
+                .push_bind(*first)
+                .push_bind(*last)
+                .push_bind(*count)
+                .push_bind(data.as_slice());
+        });
+        statement.build().execute(&mut *tx).await?;
+    }
+    Ok(())
+}
+
 /// Seals every whole hour of raw results before `before`, one hour per transaction.
 pub(super) async fn seal_results(pool: &SqlitePool, before: i64) -> StoreResult<()> {
     let before = bucket_start(before, HOUR_MS);
@@ -47,7 +71,7 @@ pub(super) async fn seal_results(pool: &SqlitePool, before: i64) -> StoreResult<
         .bind(end)
         .fetch_all(pool)
         .await?;
-        let mut blocks: Vec<(String, i64, i64, i64, Vec<u8>)> = Vec::new();
+        let mut blocks: Vec<Block> = Vec::new();
         for group in rows.chunk_by(|left, right| left.0 == right.0) {
             let results: Vec<BlockResult> = group
                 .iter()
@@ -74,19 +98,12 @@ pub(super) async fn seal_results(pool: &SqlitePool, before: i64) -> StoreResult<
             ));
         }
         super::transaction::write(pool, async |tx| {
-            for chunk in blocks.chunks(200) {
-                let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                    "INSERT INTO result_blocks (monitor_id, first_at, last_at, count, data) ",
-                );
-                insert.push_values(chunk, |mut row, (monitor, first, last, count, data)| {
-                    row.push_bind(monitor.as_str())
-                        .push_bind(*first)
-                        .push_bind(*last)
-                        .push_bind(*count)
-                        .push_bind(data.as_slice());
-                });
-                insert.build().execute(&mut *tx).await?;
-            }
+            insert_blocks(
+                tx,
+                "INSERT INTO result_blocks (monitor_id, first_at, last_at, count, data) ",
+                &blocks,
+            )
+            .await?;
             sqlx::query("DELETE FROM results WHERE at >= ? AND at < ?")
                 .bind(start)
                 .bind(end)
@@ -131,7 +148,7 @@ pub(super) async fn seal_rollups(
         .bind(end)
         .fetch_all(pool)
         .await?;
-        let mut blocks: Vec<(String, i64, i64, i64, Vec<u8>)> = Vec::new();
+        let mut blocks: Vec<Block> = Vec::new();
         for group in rows.chunk_by(|left, right| left.0 == right.0) {
             let monitor = MonitorId::new(group[0].0.clone());
             let rollups: Vec<Rollup> = group.iter().map(|row| rollup_of(&monitor, row)).collect();
@@ -144,19 +161,10 @@ pub(super) async fn seal_rollups(
             ));
         }
         super::transaction::write(pool, async |tx| {
-            for chunk in blocks.chunks(200) {
-                let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(format!(
-                    "INSERT INTO {table} (monitor_id, first_bucket, last_bucket, count, data) "
-                ));
-                insert.push_values(chunk, |mut row, (monitor, first, last, count, data)| {
-                    row.push_bind(monitor.as_str())
-                        .push_bind(*first)
-                        .push_bind(*last)
-                        .push_bind(*count)
-                        .push_bind(data.as_slice());
-                });
-                insert.build().execute(&mut *tx).await?;
-            }
+            let insert = format!(
+                "INSERT INTO {table} (monitor_id, first_bucket, last_bucket, count, data) "
+            );
+            insert_blocks(tx, &insert, &blocks).await?;
             sqlx::query("DELETE FROM rollups WHERE resolution = ? AND bucket >= ? AND bucket < ?")
                 .bind(resolution.as_str())
                 .bind(start)

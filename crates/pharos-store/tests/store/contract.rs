@@ -28,6 +28,16 @@ impl Database {
     }
 }
 
+/// The retention `serve` applies by default.
+fn default_retention() -> Retention {
+    Retention {
+        raw_results: Duration::from_secs(7 * 86_400),
+        minute_rollups: Duration::from_secs(14 * 86_400),
+        rollups: Duration::from_secs(400 * 86_400),
+        messages: Duration::from_secs(30 * 86_400),
+    }
+}
+
 fn incident(id: i64, component: &str) -> Incident {
     Incident {
         id,
@@ -345,12 +355,7 @@ pub(crate) async fn roll_ups_aggregate_minutes_hours_and_days_and_prune_respects
         120
     );
 
-    let retention = Retention {
-        raw_results: Duration::from_secs(7 * 86_400),
-        minute_rollups: Duration::from_secs(14 * 86_400),
-        rollups: Duration::from_secs(400 * 86_400),
-        messages: Duration::from_secs(30 * 86_400),
-    };
+    let retention = default_retention();
     let pruned = store
         .prune(start + ChronoDuration::days(8), &retention)
         .await
@@ -522,12 +527,7 @@ pub(crate) async fn history_reads_the_same_once_sealed(db: &Database) {
     assert_eq!(days.iter().map(|day| day.counts.total).sum::<u64>(), 480);
 
     // Pruning counts what the blocks held.
-    let retention = Retention {
-        raw_results: Duration::from_secs(7 * 86_400),
-        minute_rollups: Duration::from_secs(14 * 86_400),
-        rollups: Duration::from_secs(400 * 86_400),
-        messages: Duration::from_secs(30 * 86_400),
-    };
+    let retention = default_retention();
     let pruned = store
         .prune(start + ChronoDuration::days(8), &retention)
         .await

@@ -4,12 +4,12 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use pharos_core::{Incident, MonitorId};
-use pharos_engine::{Engine, EngineOptions};
+use pharos_engine::Engine;
 use pharos_store::*;
 use pharos_web::{PageCache, Renderer};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 
 /// Delegates everything to the real store and notes each `daily_counts` call's start;
 /// with a gate, reads of past days wait until it opens (a long history, read slowly).
@@ -130,20 +130,7 @@ async fn thirty_days(
         daily_from: Mutex::new(Vec::new()),
         past_days_gate,
     });
-    let (stop, shutdown) = watch::channel(false);
-    let engine = Engine::start(
-        &config,
-        store.clone(),
-        Arc::new(Notify::new()),
-        shutdown,
-        EngineOptions {
-            splay: Duration::from_secs(3600),
-            maintenance: false,
-            ..EngineOptions::default()
-        },
-    )
-    .await
-    .unwrap();
+    let (engine, stop) = crate::support::idle_engine(&config, store.clone()).await;
     (config, store, engine, stop)
 }
 

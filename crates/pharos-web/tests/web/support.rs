@@ -41,20 +41,7 @@ pub(crate) async fn site(admin: bool, proxies: &str) -> Site {
             .await
             .unwrap(),
     );
-    let (stop, shutdown) = watch::channel(false);
-    let engine = Engine::start(
-        &config,
-        store.clone(),
-        Arc::new(Notify::new()),
-        shutdown,
-        EngineOptions {
-            splay: Duration::from_secs(3600),
-            maintenance: false,
-            ..EngineOptions::default()
-        },
-    )
-    .await
-    .unwrap();
+    let (engine, stop) = idle_engine(&config, store.clone()).await;
     let pages = PageCache::default();
     Renderer::new(
         config.clone(),
@@ -81,6 +68,29 @@ pub(crate) async fn site(admin: bool, proxies: &str) -> Site {
 }
 
 /// One request from `peer`; returns the status, headers and body.
+/// An engine on `store` whose first probes are an hour away (their splay), without roll-ups
+/// or pruning: what the test writes is all the store holds. Dropping the sender stops it.
+pub(crate) async fn idle_engine(
+    config: &pharos_config::Config,
+    store: Arc<dyn Store>,
+) -> (Engine, watch::Sender<bool>) {
+    let (stop, shutdown) = watch::channel(false);
+    let engine = Engine::start(
+        config,
+        store,
+        Arc::new(Notify::new()),
+        shutdown,
+        EngineOptions {
+            splay: Duration::from_secs(3600),
+            maintenance: false,
+            ..EngineOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    (engine, stop)
+}
+
 pub(crate) async fn call(
     app: &Router,
     peer: SocketAddr,
