@@ -175,8 +175,9 @@ async fn serve_rendered(State(state): State<WebState>, request: Request) -> Resp
         path
     };
     // A document not rendered yet for this view is rendered off the async workers, so that
-    // a large answer never delays probes or other readers.
-    let found = match site.kept(path) {
+    // a large answer never delays probes or other readers; what needs no render (a kept
+    // document, an unknown path once the not-found page is kept) is answered at once.
+    let found = match site.ready(path) {
         Some(kept) => Some(kept),
         None => {
             let path = path.to_owned();

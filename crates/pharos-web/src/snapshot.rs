@@ -115,6 +115,19 @@ impl PageSet {
         }
     }
 
+    /// The answer for `path` if it needs no render: the document when it is kept, the
+    /// not-found page when there is no such document and that page is kept.
+    pub(crate) fn ready(&self, path: &str) -> Option<Arc<Rendered>> {
+        if let Some(found) = self.kept(path) {
+            return Some(found);
+        }
+        let view = self.view.as_ref()?;
+        match site::resolve(view, path) {
+            Some(_) => None,
+            None => self.kept(NOT_FOUND),
+        }
+    }
+
     /// The document kept under `key`, if it was rendered already.
     pub(crate) fn kept(&self, key: &str) -> Option<Arc<Rendered>> {
         let kept = self.rendered.read().ok()?;
@@ -289,6 +302,15 @@ mod tests {
         assert_eq!(set.get("/incidents/7").expect("not found").status, 404);
         assert_eq!(set.get("/api/v1/status.json").expect("alias").status, 200);
         assert_eq!(set.get("/history.json").expect("not found").status, 404);
+        assert_eq!(
+            set.ready("/any/unknown/path").map(|found| found.status),
+            Some(404),
+            "unknown paths need no render once the not-found page is kept"
+        );
+        assert!(
+            set.ready("/feed.rss").is_none(),
+            "a document not rendered yet"
+        );
     }
 
     /// Before: every request arriving before a document was rendered rendered it too, so a
