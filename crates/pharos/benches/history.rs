@@ -9,7 +9,9 @@
 //!
 //! Run: `cargo bench -p pharos --bench history`
 //! Options (environment): PHAROS_BENCH_MONITORS (5000), PHAROS_BENCH_INTERVAL_SECONDS (30),
-//! PHAROS_BENCH_SECONDS (measured time, 60), PHAROS_BENCH_HISTORY_DAYS (90).
+//! PHAROS_BENCH_SECONDS (measured time, 60), PHAROS_BENCH_HISTORY_DAYS (90),
+//! PHAROS_BENCH_DIR (keep the stores there; a seeded store found there is reused, which
+//! saves the seeding on repeated runs, its history then ending when it was seeded).
 
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use pharos_core::{
@@ -36,19 +38,33 @@ fn main() {
     let interval = setting("PHAROS_BENCH_INTERVAL_SECONDS", 30);
     let measured = setting("PHAROS_BENCH_SECONDS", 60);
     let days = setting("PHAROS_BENCH_HISTORY_DAYS", 90) as i64;
-    let work = tempfile::tempdir().expect("a temporary directory");
-    let target = Target::start(work.path());
+    let temporary = tempfile::tempdir().expect("a temporary directory");
+    let kept = std::env::var_os("PHAROS_BENCH_DIR").map(std::path::PathBuf::from);
+    let work = kept.as_deref().unwrap_or(temporary.path());
+    let target = Target::start(work);
     eprintln!("target: {} at {}", target.kind, target.address);
 
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
-    let fresh_dir = work.path().join("fresh");
-    let history_dir = work.path().join("history");
+    let fresh_dir = work.join("fresh");
+    let history_dir = work.join("history");
+    let _ = std::fs::remove_dir_all(&fresh_dir);
     for dir in [&fresh_dir, &history_dir] {
         std::fs::create_dir_all(dir).expect("a directory");
         write_config(dir, monitors, interval, &target.address);
     }
     let seeding = Instant::now();
-    runtime.block_on(seed(&history_dir.join("pharos.db"), monitors, days));
+    let seeded_marker = history_dir.join("seeded");
+    let seeded_what = format!("{monitors} monitors, {days} days\n");
+    if std::fs::read_to_string(&seeded_marker).is_ok_and(|found| found == seeded_what) {
+        eprintln!("reusing the history seeded in {}", history_dir.display());
+    } else {
+        for file in ["pharos.db", "pharos.db-wal", "pharos.db-shm"] {
+            let _ = std::fs::remove_file(history_dir.join(file));
+        }
+        runtime.block_on(seed(&history_dir.join("pharos.db"), monitors, days));
+        std::fs::write(&seeded_marker, &seeded_what)
+            .expect("the seeded marker");
+    }
     let size = std::fs::metadata(history_dir.join("pharos.db"))
         .map(|meta| meta.len())
         .unwrap_or(0);
