@@ -1,11 +1,14 @@
 //! pharos configuration: TOML read with spans, validated in one pass into a typed `Config`,
 //! with every problem reported at file:line:col.
 
+mod channel_model;
+mod channels;
 mod model;
 mod problems;
 mod reader;
 mod validate;
 
+pub use channel_model::*;
 pub use model::*;
 pub use problems::{ConfigErrors, Problem};
 pub use reader::{has_control_characters, EnvLookup, MissingEnv};

@@ -1,7 +1,8 @@
 //! The validated configuration: every duration parsed, every reference resolved, every id
 //! unique. Code downstream of `pharos-config` never sees raw TOML.
 
-use pharos_core::{ComponentId, DetectionPolicy, EventKind, IncidentTemplates, MonitorId};
+use crate::channel_model::Channel;
+use pharos_core::{ComponentId, DetectionPolicy, IncidentTemplates, MonitorId};
 use regex::Regex;
 use secrecy::SecretString;
 use std::fmt;
@@ -415,30 +416,6 @@ pub struct MailDomainSpec {
     pub mx_port: u16,
     pub check_mta_sts: bool,
     pub ca_file: Option<PathBuf>,
-}
-
-#[derive(Debug)]
-pub struct Channel {
-    pub id: String,
-    pub events: Vec<EventKind>,
-    /// Only events about these components; all components when empty.
-    pub components: Vec<ComponentId>,
-    /// After this long without a successful delivery, a notification is given up.
-    pub give_up_after: Duration,
-    pub kind: ChannelKind,
-}
-
-#[derive(Debug)]
-pub enum ChannelKind {
-    Webhook(WebhookChannel),
-}
-
-#[derive(Debug)]
-pub struct WebhookChannel {
-    pub url: Url,
-    /// A Standard Webhooks secret, `whsec_` followed by base64.
-    pub secret: SecretString,
-    pub headers: Vec<Header>,
 }
 
 impl Config {

@@ -6,7 +6,7 @@ use crate::problems::{ConfigErrors, Problems};
 use crate::reader::{Context, EnvLookup, TableReader};
 use crate::{MissingEnv, Problem};
 use base64::Engine as _;
-use pharos_core::{ComponentId, DetectionPolicy, EventKind, IncidentTemplates, MonitorId};
+use pharos_core::{ComponentId, DetectionPolicy, IncidentTemplates, MonitorId};
 use secrecy::SecretString;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -55,7 +55,7 @@ pub fn parse_with(
         .map(|component| (component.id.clone(), ()))
         .collect();
     let monitors = read_monitors(&mut cx, &mut root, &defaults, &component_ids);
-    let channels = read_channels(&mut cx, &mut root, &component_ids);
+    let channels = crate::channels::read_channels(&mut cx, &mut root, &component_ids);
     root.finish(&mut cx);
 
     cx.problems.into_result(Config {
@@ -276,7 +276,7 @@ fn read_timing(
     }
 }
 
-fn read_slug(
+pub(crate) fn read_slug(
     cx: &mut Context<'_, '_>,
     table: &mut TableReader<'_, '_>,
     kind: &str,
@@ -300,7 +300,7 @@ fn read_slug(
 }
 
 /// Reports ids seen twice; returns whether this one is new.
-fn check_unique(
+pub(crate) fn check_unique(
     cx: &mut Context<'_, '_>,
     seen: &mut HashMap<String, Range<usize>>,
     kind: &str,
@@ -781,7 +781,12 @@ fn read_resolver(
     }
 }
 
-fn read_url(cx: &mut Context<'_, '_>, text: &str, span: Range<usize>, key: &str) -> Option<Url> {
+pub(crate) fn read_url(
+    cx: &mut Context<'_, '_>,
+    text: &str,
+    span: Range<usize>,
+    key: &str,
+) -> Option<Url> {
     match Url::parse(text) {
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Some(url),
         Ok(_) => {
@@ -799,7 +804,10 @@ fn read_url(cx: &mut Context<'_, '_>, text: &str, span: Range<usize>, key: &str)
     }
 }
 
-fn read_headers(cx: &mut Context<'_, '_>, table: &mut TableReader<'_, '_>) -> Vec<Header> {
+pub(crate) fn read_headers(
+    cx: &mut Context<'_, '_>,
+    table: &mut TableReader<'_, '_>,
+) -> Vec<Header> {
     let mut headers = Vec::new();
     for (name, value, span) in table.string_map(cx, "headers") {
         let valid_name = !name.is_empty()
@@ -831,7 +839,6 @@ fn read_headers(cx: &mut Context<'_, '_>, table: &mut TableReader<'_, '_>) -> Ve
 /// `pin_sha256`: one or more base64 SHA-256 hashes of a public key (SPKI), optionally written
 /// `sha256//…` as curl does.
 fn read_pins(cx: &mut Context<'_, '_>, table: &mut TableReader<'_, '_>) -> Vec<[u8; 32]> {
-    use base64::Engine as _;
     let mut pins = Vec::new();
     for (text, span) in table.strings(cx, "pin_sha256").unwrap_or_default() {
         let encoded = text.trim().trim_start_matches("sha256//");
@@ -1052,104 +1059,6 @@ fn read_tls(cx: &mut Context<'_, '_>, table: &mut TableReader<'_, '_>) -> Option
         server_name,
         warn_days,
         ca_file,
-    })
-}
-
-fn read_channels(
-    cx: &mut Context<'_, '_>,
-    root: &mut TableReader<'_, '_>,
-    components: &HashMap<ComponentId, ()>,
-) -> Vec<Channel> {
-    let mut seen = HashMap::new();
-    let mut channels = Vec::new();
-    for mut table in root.tables(cx, "channels", "channel") {
-        let id = read_slug(cx, &mut table, "channel");
-        let mut events = Vec::new();
-        for (text, span) in table.strings(cx, "events").unwrap_or_default() {
-            match EventKind::parse(&text) {
-                Some(kind) => events.push(kind),
-                None => cx.problems.report(span, format!("unknown event `{text}`; known: incident.opened, incident.updated, incident.resolved, incident.update_overdue, component.status_changed")),
-            }
-        }
-        if !table.has("events") {
-            events = EventKind::ALL.to_vec();
-        }
-        let mut selected = Vec::new();
-        for (text, span) in table.strings(cx, "components").unwrap_or_default() {
-            let component = ComponentId::new(text);
-            if components.contains_key(&component) {
-                selected.push(component);
-            } else {
-                cx.problems.report(
-                    span,
-                    format!("{} refers to unknown component `{component}`", table.name),
-                );
-            }
-        }
-        let give_up_after = table
-            .duration(cx, "give_up_after")
-            .unwrap_or(Duration::from_secs(24 * 3600));
-        let kind = table.required_string(cx, "type");
-        let known_type = kind.as_ref().is_some_and(|(kind, _)| kind == "webhook");
-        let kind = match kind {
-            Some((kind, span)) => match kind.as_str() {
-                "webhook" => read_webhook(cx, &mut table).map(ChannelKind::Webhook),
-                other => {
-                    cx.problems.report(
-                        span,
-                        format!("unknown channel type `{other}`; known: webhook"),
-                    );
-                    None
-                }
-            },
-            None => None,
-        };
-        if known_type {
-            table.finish(cx);
-        }
-        if let (Some((id, span)), Some(kind)) = (id, kind) {
-            if check_unique(cx, &mut seen, "channel", &id, span) {
-                channels.push(Channel {
-                    id,
-                    events,
-                    components: selected,
-                    give_up_after,
-                    kind,
-                });
-            }
-        }
-    }
-    channels
-}
-
-fn read_webhook(
-    cx: &mut Context<'_, '_>,
-    table: &mut TableReader<'_, '_>,
-) -> Option<WebhookChannel> {
-    let url = match table.required_string(cx, "url") {
-        Some((text, span)) => read_url(cx, &text, span, "url"),
-        None => None,
-    };
-    let secret = match table.required_string(cx, "secret") {
-        Some((secret, span)) => {
-            let decoded = secret
-                .strip_prefix("whsec_")
-                .and_then(|key| base64::engine::general_purpose::STANDARD.decode(key).ok());
-            match decoded {
-                Some(key) if key.len() >= 24 => Some(SecretString::from(secret)),
-                _ => {
-                    cx.problems.report(span, "`secret` must be `whsec_` followed by at least 24 base64-encoded bytes (generate one with `pharos config secret`)");
-                    None
-                }
-            }
-        }
-        None => None,
-    };
-    let headers = read_headers(cx, table);
-    Some(WebhookChannel {
-        url: url?,
-        secret: secret?,
-        headers,
     })
 }
 

@@ -407,3 +407,68 @@ fn shown_urls_hide_passwords_and_query_values_from_the_environment() {
         "https://probe:[redacted]@api.example.test/health?key=[redacted]&page=1"
     );
 }
+
+#[test]
+fn channel_problems_are_each_reported_at_their_value() {
+    let source = r##"[[components]]
+id = "mail"
+name = "Mail"
+
+[[channels]]
+id = "chat"
+type = "slak"
+
+[[channels]]
+id = "phone"
+type = "sms"
+account_sid = "AC1"
+auth_token = "secret-token"
+from = "5550100"
+to = "+14155550100"
+depends_on = ["mial"]
+
+[[channels]]
+id = "bot"
+type = "telegram"
+bot_token = "123:abc"
+chat_id = "general"
+
+[[channels]]
+id = "room"
+type = "matrix"
+homeserver = "https://matrix.example.org"
+room_id = "#ops:example.org"
+"##;
+    let errors = parse("c.toml", source, &|_| None).unwrap_err().to_string();
+    for expected in [
+        "c.toml:7:8: unknown channel type `slak`; known: webhook, slack, discord",
+        "c.toml:14:8: `from` in channel `phone` must be a phone number in E.164 form",
+        "c.toml:16:15: `depends_on` of channel `phone` refers to unknown component `mial`",
+        "c.toml:22:11: `chat_id` in channel `bot` must be a chat's number",
+        "c.toml:28:11: `room_id` in channel `room` must be a room id",
+        "channel `room` is missing `access_token`",
+    ] {
+        assert!(errors.contains(expected), "{expected}\n{errors}");
+    }
+}
+
+#[test]
+fn paging_and_text_channels_default_to_incident_events() {
+    let source = r#"[[channels]]
+id = "pager"
+type = "pagerduty"
+routing_key = "R0123456789abcdef0123456789abcde"
+
+[[channels]]
+id = "chat"
+type = "ntfy"
+topic = "alerts"
+"#;
+    let config = parse("c.toml", source, &|_| None).unwrap_or_else(|errors| panic!("{errors}"));
+    assert_eq!(config.channels[0].events.len(), 3);
+    assert_eq!(
+        config.channels[1].events.len(),
+        pharos_core::EventKind::ALL.len()
+    );
+    assert!(!format!("{:?}", config.channels).contains("R0123456789abcdef"));
+}

@@ -35,6 +35,8 @@ pub enum Delivery {
     Retry {
         status_code: Option<u16>,
         reason: String,
+        /// The service asked for this wait before the next attempt (429 with Retry-After).
+        retry_after: Option<std::time::Duration>,
     },
     /// It will never work (the receiver said the endpoint is gone, say).
     GiveUp {

@@ -12,7 +12,7 @@ mod worker;
 
 pub use backoff::next_attempt;
 pub use channel::{Channel, Delivery, EventContext};
-pub use channels::WebhookSender;
+pub use channels::{build as build_channel, WebhookSender};
 pub use https::{https_client, HttpsClient};
 pub use routing::{new_message_id, Notifier};
 pub use signature::{sign, verify, SignatureError};

@@ -95,9 +95,18 @@ async fn deliver_one(store: &dyn Store, channels: &Channels, message: OutboxMess
     let next = match &outcome {
         Delivery::Delivered { .. } => NextStep::Delivered,
         Delivery::GiveUp { .. } => NextStep::GiveUp,
-        Delivery::Retry { .. } => {
-            match next_attempt(Utc::now(), attempts, message.give_up_at, &mut rand::rng()) {
-                Some(retry_at) => NextStep::RetryAt(retry_at),
+        Delivery::Retry { retry_after, .. } => {
+            let now = Utc::now();
+            let asked = retry_after
+                .and_then(|wait| chrono::Duration::from_std(wait).ok())
+                .map(|wait| now + wait);
+            match next_attempt(now, attempts, message.give_up_at, &mut rand::rng()) {
+                // The service's own wait, when it asked for a longer one than the backoff.
+                Some(retry_at) => match asked {
+                    Some(asked) if asked > message.give_up_at => NextStep::GiveUp,
+                    Some(asked) if asked > retry_at => NextStep::RetryAt(asked),
+                    _ => NextStep::RetryAt(retry_at),
+                },
                 None => NextStep::GiveUp,
             }
         }

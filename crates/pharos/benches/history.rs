@@ -62,8 +62,7 @@ fn main() {
             let _ = std::fs::remove_file(history_dir.join(file));
         }
         runtime.block_on(seed(&history_dir.join("pharos.db"), monitors, days));
-        std::fs::write(&seeded_marker, &seeded_what)
-            .expect("the seeded marker");
+        std::fs::write(&seeded_marker, &seeded_what).expect("the seeded marker");
     }
     let size = std::fs::metadata(history_dir.join("pharos.db"))
         .map(|meta| meta.len())

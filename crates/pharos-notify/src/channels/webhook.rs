@@ -1,15 +1,13 @@
 //! The webhook channel: a signed JSON POST per message (Standard Webhooks).
 
+use super::http_request::{self, Outgoing};
 use crate::channel::{Channel, Delivery, EventContext};
 use crate::https::{https_client, HttpsClient};
 use crate::signature::sign;
 use async_trait::async_trait;
-use bytes::Bytes;
 use chrono::DateTime;
 use chrono::Utc;
-use http::header::{CONTENT_TYPE, USER_AGENT};
-use http::{HeaderName, HeaderValue, Request};
-use http_body_util::{BodyExt, Full};
+use http::{HeaderName, HeaderValue};
 use pharos_config::WebhookChannel;
 use pharos_core::Event;
 use pharos_store::OutboxMessage;
@@ -17,16 +15,15 @@ use secrecy::{ExposeSecret, SecretString};
 use std::time::Duration;
 use url::Url;
 
-/// How long one delivery attempt may take.
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(15);
-/// The most of a receiver's answer that is read (for the error shown on a failed attempt).
-const RESPONSE_EXCERPT: usize = 4096;
+/// How long one delivery attempt may take unless the channel says otherwise.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
 
 pub struct WebhookSender {
     client: HttpsClient,
     url: Url,
     secret: SecretString,
     headers: Vec<(HeaderName, HeaderValue)>,
+    timeout: Duration,
 }
 
 impl WebhookSender {
@@ -36,10 +33,9 @@ impl WebhookSender {
             .headers
             .iter()
             .filter_map(|header| {
-                Some((
-                    HeaderName::from_bytes(header.name.as_bytes()).ok()?,
-                    HeaderValue::from_str(header.value.expose_secret()).ok()?,
-                ))
+                let mut value = HeaderValue::from_str(header.value.expose_secret()).ok()?;
+                value.set_sensitive(true);
+                Some((HeaderName::from_bytes(header.name.as_bytes()).ok()?, value))
             })
             .collect();
         Self {
@@ -47,90 +43,15 @@ impl WebhookSender {
             url: channel.url.clone(),
             secret: channel.secret.clone(),
             headers,
+            timeout: DEFAULT_TIMEOUT,
         }
     }
 
-    async fn send(&self, message: &OutboxMessage) -> AttemptOutcome {
-        let timestamp = Utc::now().timestamp();
-        let body = Bytes::from(message.payload.clone());
-        let signature = match sign(self.secret.expose_secret(), &message.id, timestamp, &body) {
-            Ok(signature) => signature,
-            Err(error) => {
-                return AttemptOutcome {
-                    status_code: None,
-                    error: Some(error.to_string()),
-                }
-            }
-        };
-        let mut request = Request::post(self.url.as_str())
-            .header(CONTENT_TYPE, "application/json")
-            .header(USER_AGENT, concat!("pharos/", env!("CARGO_PKG_VERSION")))
-            .header("webhook-id", &message.id)
-            .header("webhook-timestamp", timestamp.to_string())
-            .header("webhook-signature", signature);
-        for (name, value) in &self.headers {
-            request = request.header(name, value);
-        }
-        let request = match request.body(Full::new(body)) {
-            Ok(request) => request,
-            Err(error) => {
-                return AttemptOutcome {
-                    status_code: None,
-                    error: Some(format!("invalid request: {error}")),
-                }
-            }
-        };
-        let attempt = async {
-            let response = self
-                .client
-                .request(request)
-                .await
-                .map_err(|error| describe_client_error(&error))?;
-            let status = response.status();
-            // Read a little of the body, for the error; never more, whatever the receiver sends.
-            let mut body = response.into_body();
-            let mut excerpt = Vec::new();
-            while excerpt.len() < RESPONSE_EXCERPT {
-                match body.frame().await {
-                    Some(Ok(frame)) => {
-                        if let Ok(data) = frame.into_data() {
-                            let room = RESPONSE_EXCERPT - excerpt.len();
-                            excerpt.extend_from_slice(&data[..data.len().min(room)]);
-                        }
-                    }
-                    _ => break,
-                }
-            }
-            Ok::<_, String>((status, excerpt))
-        };
-        match tokio::time::timeout(ATTEMPT_TIMEOUT, attempt).await {
-            Err(_) => AttemptOutcome {
-                status_code: None,
-                error: Some(format!("timed out after {}s", ATTEMPT_TIMEOUT.as_secs())),
-            },
-            Ok(Err(error)) => AttemptOutcome {
-                status_code: None,
-                error: Some(error),
-            },
-            Ok(Ok((status, _))) if status.is_success() => AttemptOutcome {
-                status_code: Some(status.as_u16()),
-                error: None,
-            },
-            Ok(Ok((status, body))) => {
-                let excerpt: String = String::from_utf8_lossy(&body).chars().take(200).collect();
-                AttemptOutcome {
-                    status_code: Some(status.as_u16()),
-                    error: Some(format!("receiver answered {status}: {}", excerpt.trim())),
-                }
-            }
-        }
+    /// Gives each attempt this long.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
-}
-
-/// What one attempt came to, before it is judged.
-struct AttemptOutcome {
-    status_code: Option<u16>,
-    error: Option<String>,
 }
 
 #[async_trait]
@@ -140,34 +61,70 @@ impl Channel for WebhookSender {
     }
 
     /// Any 2xx is delivered; 410 Gone means the endpoint is gone for good; anything else
-    /// (a refusal, a timeout, another status) may pass and is retried.
+    /// (a refusal, a timeout, another status) may pass and is retried, no sooner than a
+    /// `Retry-After` asks.
     async fn deliver(&self, message: &OutboxMessage) -> Delivery {
-        let outcome = self.send(message).await;
-        match (outcome.error, outcome.status_code) {
-            (None, status_code) => Delivery::Delivered { status_code },
-            (Some(reason), Some(410)) => Delivery::GiveUp {
-                status_code: Some(410),
+        let timestamp = Utc::now().timestamp();
+        let signature = match sign(
+            self.secret.expose_secret(),
+            &message.id,
+            timestamp,
+            message.payload.as_bytes(),
+        ) {
+            Ok(signature) => signature,
+            Err(error) => {
+                return Delivery::GiveUp {
+                    status_code: None,
+                    reason: error.to_string(),
+                }
+            }
+        };
+        let mut outgoing = Outgoing::post_json(self.url.to_string(), message.payload.clone());
+        outgoing.headers.extend([
+            (
+                HeaderName::from_static("webhook-id"),
+                HeaderValue::from_str(&message.id).unwrap_or(HeaderValue::from_static("")),
+            ),
+            (
+                HeaderName::from_static("webhook-timestamp"),
+                HeaderValue::from(timestamp),
+            ),
+            (
+                HeaderName::from_static("webhook-signature"),
+                HeaderValue::from_str(&signature).unwrap_or(HeaderValue::from_static("")),
+            ),
+        ]);
+        outgoing.headers.extend(self.headers.iter().cloned());
+        match http_request::send(&self.client, outgoing, self.timeout).await {
+            Err(http_request::Failure::NoAnswer(reason)) => Delivery::Retry {
+                status_code: None,
+                reason,
+                retry_after: None,
+            },
+            Err(http_request::Failure::Unsendable(reason)) => Delivery::GiveUp {
+                status_code: None,
                 reason,
             },
-            (Some(reason), status_code) => Delivery::Retry {
-                status_code,
-                reason,
+            Ok(answer) if answer.status.is_success() => Delivery::Delivered {
+                status_code: Some(answer.status.as_u16()),
             },
+            Ok(answer) => {
+                let excerpt = http_request::excerpt(&answer.body);
+                let reason = format!("receiver answered {}: {excerpt}", answer.status);
+                let status_code = Some(answer.status.as_u16());
+                if answer.status == http::StatusCode::GONE {
+                    Delivery::GiveUp {
+                        status_code,
+                        reason,
+                    }
+                } else {
+                    Delivery::Retry {
+                        status_code,
+                        reason,
+                        retry_after: answer.retry_after,
+                    }
+                }
+            }
         }
     }
-}
-
-fn describe_client_error(error: &hyper_util::client::legacy::Error) -> String {
-    use std::error::Error as _;
-    let mut cause = error.source();
-    while let Some(inner) = cause {
-        if let Some(io) = inner.downcast_ref::<std::io::Error>() {
-            return match io.kind() {
-                std::io::ErrorKind::ConnectionRefused => "connection refused".to_owned(),
-                _ => io.to_string(),
-            };
-        }
-        cause = inner.source();
-    }
-    error.to_string()
 }

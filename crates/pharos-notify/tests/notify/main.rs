@@ -1,3 +1,5 @@
 //! Notification channels against real receivers on 127.0.0.1.
 
+mod channels;
 mod regression;
+mod service;

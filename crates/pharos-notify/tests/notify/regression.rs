@@ -17,6 +17,7 @@ fn channel(url: &str) -> pharos_config::WebhookChannel {
     let config = pharos_config::parse("c.toml", &source, &|_| None).unwrap();
     match config.channels.into_iter().next().unwrap().kind {
         pharos_config::ChannelKind::Webhook(webhook) => webhook,
+        other => panic!("a webhook, not {}", other.type_name()),
     }
 }
 
@@ -71,6 +72,7 @@ async fn a_receiver_answering_with_an_endless_body_cannot_fill_memory() {
     let Delivery::Retry {
         status_code,
         reason: error,
+        ..
     } = outcome
     else {
         panic!("{outcome:?}");

@@ -1,0 +1,191 @@
+//! The validated model of notification channels: where each kind of service is reached and
+//! with which credentials. `Debug` never shows a token, a key or a URL that embeds one.
+
+use crate::model::Header;
+use pharos_core::{ComponentId, EventKind};
+use secrecy::SecretString;
+use std::fmt;
+use std::time::Duration;
+use url::Url;
+
+#[derive(Debug)]
+pub struct Channel {
+    pub id: String,
+    pub events: Vec<EventKind>,
+    /// Only events about these components; all components when empty.
+    pub components: Vec<ComponentId>,
+    /// After this long without a successful delivery, a notification is given up.
+    pub give_up_after: Duration,
+    /// How long one delivery attempt may take before it counts as failed.
+    pub timeout: Duration,
+    /// Components this channel needs to work: while any of them is not operational, the
+    /// channel is skipped (an alert about a mail outage is not sent into the broken mail).
+    pub depends_on: Vec<ComponentId>,
+    pub kind: ChannelKind,
+}
+
+#[derive(Debug)]
+pub enum ChannelKind {
+    Webhook(WebhookChannel),
+    Slack(ChatWebhook),
+    Discord(ChatWebhook),
+    Teams(ChatWebhook),
+    GoogleChat(ChatWebhook),
+    Mattermost(ChatWebhook),
+    Matrix(MatrixChannel),
+    Ntfy(NtfyChannel),
+    Gotify(GotifyChannel),
+    Telegram(TelegramChannel),
+    Pushover(PushoverChannel),
+    PagerDuty(PagerDutyChannel),
+    Opsgenie(OpsgenieChannel),
+    Sms(SmsChannel),
+}
+
+impl ChannelKind {
+    /// Every `type` a channel may have, as written in the configuration.
+    pub const TYPES: [&'static str; 14] = [
+        "webhook",
+        "slack",
+        "discord",
+        "teams",
+        "google_chat",
+        "mattermost",
+        "matrix",
+        "ntfy",
+        "gotify",
+        "telegram",
+        "pushover",
+        "pagerduty",
+        "opsgenie",
+        "sms",
+    ];
+
+    /// The `type` as written in the configuration.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            ChannelKind::Webhook(_) => "webhook",
+            ChannelKind::Slack(_) => "slack",
+            ChannelKind::Discord(_) => "discord",
+            ChannelKind::Teams(_) => "teams",
+            ChannelKind::GoogleChat(_) => "google_chat",
+            ChannelKind::Mattermost(_) => "mattermost",
+            ChannelKind::Matrix(_) => "matrix",
+            ChannelKind::Ntfy(_) => "ntfy",
+            ChannelKind::Gotify(_) => "gotify",
+            ChannelKind::Telegram(_) => "telegram",
+            ChannelKind::Pushover(_) => "pushover",
+            ChannelKind::PagerDuty(_) => "pagerduty",
+            ChannelKind::Opsgenie(_) => "opsgenie",
+            ChannelKind::Sms(_) => "sms",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct WebhookChannel {
+    pub url: Url,
+    /// A Standard Webhooks secret, `whsec_` followed by base64.
+    pub secret: SecretString,
+    pub headers: Vec<Header>,
+}
+
+/// A URL whose path or query is a credential (Slack, Discord, Teams, Google Chat and
+/// Mattermost incoming webhooks): only its scheme and host are ever shown.
+#[derive(Clone)]
+pub struct SecretUrl(Url);
+
+impl SecretUrl {
+    pub fn new(url: Url) -> Self {
+        Self(url)
+    }
+
+    /// The whole URL, for the request only.
+    pub fn expose(&self) -> &Url {
+        &self.0
+    }
+
+    /// What may be shown: `https://hooks.slack.com/[redacted]`.
+    pub fn shown(&self) -> String {
+        format!(
+            "{}://{}/[redacted]",
+            self.0.scheme(),
+            self.0.host_str().unwrap_or("")
+        )
+    }
+}
+
+impl fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.shown())
+    }
+}
+
+/// An incoming-webhook chat service: the URL is the credential.
+#[derive(Clone, Debug)]
+pub struct ChatWebhook {
+    pub url: SecretUrl,
+}
+
+/// A Matrix room, posted to through the client-server API.
+#[derive(Clone, Debug)]
+pub struct MatrixChannel {
+    pub homeserver: Url,
+    pub room_id: String,
+    pub access_token: SecretString,
+}
+
+/// An ntfy topic on a server (ntfy.sh or a self-hosted one).
+#[derive(Clone, Debug)]
+pub struct NtfyChannel {
+    pub server: Url,
+    pub topic: String,
+    pub token: Option<SecretString>,
+}
+
+/// A Gotify server and an application token.
+#[derive(Clone, Debug)]
+pub struct GotifyChannel {
+    pub server: Url,
+    pub token: SecretString,
+}
+
+/// A Telegram chat, through the Bot API.
+#[derive(Clone, Debug)]
+pub struct TelegramChannel {
+    pub api_url: Url,
+    pub bot_token: SecretString,
+    pub chat_id: String,
+}
+
+/// A Pushover user or group key, through an application token.
+#[derive(Clone, Debug)]
+pub struct PushoverChannel {
+    pub api_url: Url,
+    pub token: SecretString,
+    pub user: SecretString,
+}
+
+/// A PagerDuty service, through the Events API v2 and an integration's routing key.
+#[derive(Clone, Debug)]
+pub struct PagerDutyChannel {
+    pub api_url: Url,
+    pub routing_key: SecretString,
+}
+
+/// Opsgenie alerts, through an API integration's key.
+#[derive(Clone, Debug)]
+pub struct OpsgenieChannel {
+    pub api_url: Url,
+    pub api_key: SecretString,
+}
+
+/// Text messages through a Twilio-compatible HTTP API.
+#[derive(Clone, Debug)]
+pub struct SmsChannel {
+    pub api_url: Url,
+    pub account_sid: String,
+    pub auth_token: SecretString,
+    pub from: String,
+    pub to: String,
+}
