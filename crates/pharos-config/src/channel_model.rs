@@ -2,7 +2,7 @@
 //! with which credentials. `Debug` never shows a token, a key or a URL that embeds one.
 
 use crate::model::Header;
-use pharos_core::{ComponentId, EventKind};
+use pharos_core::{ComponentId, ComponentStatus, EventKind};
 use secrecy::SecretString;
 use std::fmt;
 use std::time::Duration;
@@ -22,6 +22,22 @@ pub struct Channel {
     /// channel is skipped (an alert about a mail outage is not sent into the broken mail).
     pub depends_on: Vec<ComponentId>,
     pub kind: ChannelKind,
+}
+
+/// A route: which events go where, through an ordered fallback chain of channels.
+#[derive(Debug)]
+pub struct Route {
+    /// Events of these kinds; all when the route does not say.
+    pub events: Vec<EventKind>,
+    /// Events about these components (a route's `groups` included); all when empty.
+    pub components: Vec<ComponentId>,
+    /// Only events whose impact is at least this bad (an incident's impact, a component's
+    /// new status); events about pharos itself pass.
+    pub min_impact: Option<ComponentStatus>,
+    /// Channel ids, tried in order until one delivers.
+    pub chain: Vec<String>,
+    /// How long each step may try before the next one is tried.
+    pub fallback_after: Duration,
 }
 
 #[derive(Debug)]

@@ -355,3 +355,94 @@ fn phone_number(
         None
     }
 }
+
+/// Reads `[[routes]]`: events by kind, component (or group) and least impact, each sent along
+/// an ordered chain of configured channels.
+pub(crate) fn read_routes(
+    cx: &mut Context<'_, '_>,
+    root: &mut TableReader<'_, '_>,
+    components: &[crate::model::Component],
+    channels: &[Channel],
+) -> Vec<Route> {
+    let mut routes = Vec::new();
+    for mut table in root.tables(cx, "routes", "route") {
+        let mut events = Vec::new();
+        for (text, span) in table.strings(cx, "events").unwrap_or_default() {
+            match EventKind::parse(&text) {
+                Some(kind) => events.push(kind),
+                None => cx.problems.report(
+                    span,
+                    format!(
+                        "unknown event `{text}`; known: {}",
+                        EventKind::ALL.map(EventKind::as_str).join(", ")
+                    ),
+                ),
+            }
+        }
+        if !table.has("events") {
+            events = EventKind::ALL.to_vec();
+        }
+        let known: HashMap<ComponentId, ()> = components
+            .iter()
+            .map(|component| (component.id.clone(), ()))
+            .collect();
+        let mut selected = read_component_list(cx, &mut table, "components", &known);
+        for (group, span) in table.strings(cx, "groups").unwrap_or_default() {
+            let members: Vec<ComponentId> = components
+                .iter()
+                .filter(|component| component.group.as_deref() == Some(group.as_str()))
+                .map(|component| component.id.clone())
+                .collect();
+            if members.is_empty() {
+                cx.problems
+                    .report(span, format!("no component is in group `{group}`"));
+            }
+            selected.extend(members);
+        }
+        let min_impact = table.string(cx, "min_impact").and_then(|(text, span)| {
+            let impact = pharos_core::ComponentStatus::parse(&text)
+                .filter(|impact| impact.is_incident());
+            if impact.is_none() {
+                cx.problems.report(
+                    span,
+                    format!("`min_impact` must be degraded_performance, partial_outage or major_outage, not `{text}`"),
+                );
+            }
+            impact
+        });
+        let mut chain = Vec::new();
+        match table.strings(cx, "chain") {
+            Some(ids) if !ids.is_empty() => {
+                for (id, span) in ids {
+                    if !channels.iter().any(|channel| channel.id == id) {
+                        cx.problems
+                            .report(span, format!("route chain names unknown channel `{id}`"));
+                    } else if chain.contains(&id) {
+                        cx.problems
+                            .report(span, format!("route chain names channel `{id}` twice"));
+                    } else {
+                        chain.push(id);
+                    }
+                }
+            }
+            Some(_) => table.missing(cx, "chain (at least one channel)"),
+            None => {
+                if !table.has("chain") {
+                    table.missing(cx, "chain");
+                }
+            }
+        }
+        let fallback_after = table
+            .duration(cx, "fallback_after")
+            .unwrap_or(Duration::from_secs(120));
+        table.finish(cx);
+        routes.push(Route {
+            events,
+            components: selected,
+            min_impact,
+            chain,
+            fallback_after,
+        });
+    }
+    routes
+}

@@ -1,7 +1,7 @@
 //! The validated configuration: every duration parsed, every reference resolved, every id
 //! unique. Code downstream of `pharos-config` never sees raw TOML.
 
-use crate::channel_model::Channel;
+use crate::channel_model::{Channel, Route};
 use pharos_core::{ComponentId, DetectionPolicy, IncidentTemplates, MonitorId};
 use regex::Regex;
 use secrecy::SecretString;
@@ -20,6 +20,9 @@ pub struct Config {
     pub components: Vec<Component>,
     pub monitors: Vec<Monitor>,
     pub channels: Vec<Channel>,
+    /// Which events go to which channels, each through an ordered fallback chain; without
+    /// routes every channel takes the events it lists.
+    pub routes: Vec<Route>,
 }
 
 #[derive(Debug)]

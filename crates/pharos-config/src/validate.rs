@@ -56,6 +56,7 @@ pub fn parse_with(
         .collect();
     let monitors = read_monitors(&mut cx, &mut root, &defaults, &component_ids);
     let channels = crate::channels::read_channels(&mut cx, &mut root, &component_ids);
+    let routes = crate::channels::read_routes(&mut cx, &mut root, &components, &channels);
     root.finish(&mut cx);
 
     cx.problems.into_result(Config {
@@ -66,6 +67,7 @@ pub fn parse_with(
         components,
         monitors,
         channels,
+        routes,
     })
 }
 

@@ -472,3 +472,74 @@ topic = "alerts"
     );
     assert!(!format!("{:?}", config.channels).contains("R0123456789abcdef"));
 }
+
+/// The channel and route examples of the README are a valid configuration together.
+#[test]
+fn the_readme_channel_examples_are_valid() {
+    let readme = include_str!("../../../README.md");
+    let start = readme
+        .find("### `[[channels]]`")
+        .expect("the channels section");
+    let end = readme[start..]
+        .find("\n## ")
+        .map_or(readme.len(), |end| start + end);
+    let mut source = String::new();
+    let mut inside = false;
+    for line in readme[start..end].lines() {
+        match (inside, line.trim_start()) {
+            (false, "```toml") => inside = true,
+            (true, "```") => inside = false,
+            (true, _) => {
+                source.push_str(line);
+                source.push('\n');
+            }
+            _ => {}
+        }
+    }
+    assert!(source.contains("[[routes]]"), "{source}");
+    let env = |name: &str| {
+        Some(if name == "PHAROS_WEBHOOK_SECRET" {
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned()
+        } else if name.ends_with("_URL") {
+            "https://hooks.example.test/services/secret".to_owned()
+        } else {
+            "a-token-value".to_owned()
+        })
+    };
+    let config = parse("README.md", &source, &env).unwrap_or_else(|errors| panic!("{errors}"));
+    assert_eq!(config.channels.len(), 15);
+    assert_eq!(config.routes.len(), 2);
+    assert_eq!(config.routes[0].chain, ["ops-mail", "sms", "pagerduty"]);
+}
+
+#[test]
+fn route_problems_are_each_reported_at_their_value() {
+    let source = r#"[[components]]
+id = "mail"
+name = "Mail"
+group = "Email"
+
+[[channels]]
+id = "chat"
+type = "ntfy"
+topic = "ops"
+
+[[routes]]
+chain = ["chat", "pager", "chat"]
+groups = ["Emial"]
+min_impact = "operational"
+
+[[routes]]
+groups = ["Email"]
+"#;
+    let errors = parse("c.toml", source, &|_| None).unwrap_err().to_string();
+    for expected in [
+        "c.toml:12:18: route chain names unknown channel `pager`",
+        "c.toml:12:27: route chain names channel `chat` twice",
+        "c.toml:13:11: no component is in group `Emial`",
+        "c.toml:14:14: `min_impact` must be degraded_performance, partial_outage or major_outage",
+        "is missing `chain`",
+    ] {
+        assert!(errors.contains(expected), "{expected}\n{errors}");
+    }
+}

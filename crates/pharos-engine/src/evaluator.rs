@@ -501,9 +501,14 @@ impl Evaluator {
 
     /// Queues the messages announcing `event` to every channel that wants it.
     fn announce(&self, event: Event, at: DateTime<Utc>, batch: &mut Batch) {
+        let status_of = |id: &pharos_core::ComponentId| {
+            self.topology
+                .component_index(id)
+                .map(|index| self.component_status[index].0)
+        };
         batch
             .outbox
-            .extend(self.topology.notifier.messages(&event, at));
+            .extend(self.topology.notifier.messages(&event, at, &status_of));
     }
 
     fn incident_news(&self, component: usize, incident: Incident) -> IncidentNews {

@@ -68,6 +68,14 @@ impl OutboxWorker {
 
     /// Delivers every message due now; returns how many were attempted.
     pub async fn deliver_due(&self) -> Result<usize, pharos_store::StoreError> {
+        // Chain steps that missed their deadline hand over to the next step first.
+        let expired = self.store.expire_chain_steps(Utc::now()).await?;
+        if expired > 0 {
+            tracing::info!(
+                expired,
+                "fallback: steps not delivered in time handed over to the next channel"
+            );
+        }
         let due = self.store.due_messages(Utc::now(), BATCH).await?;
         let count = due.len();
         let mut deliveries = JoinSet::new();

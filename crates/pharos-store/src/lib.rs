@@ -113,7 +113,12 @@ pub trait Store: Send + Sync + 'static {
     /// When the next pending notification falls due, if any is pending.
     async fn next_due_at(&self) -> StoreResult<Option<DateTime<Utc>>>;
 
-    /// Records one delivery attempt and what follows from it.
+    /// Ends the tries of fallback-chain steps past their deadline without a delivery and
+    /// releases the next step of each; returns how many steps ended.
+    async fn expire_chain_steps(&self, now: DateTime<Utc>) -> StoreResult<usize>;
+
+    /// Records one delivery attempt and what follows from it (for a chain step: a delivery
+    /// skips the steps still held, giving up releases the next).
     async fn record_attempt(
         &self,
         message_id: &str,

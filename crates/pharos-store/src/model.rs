@@ -92,6 +92,11 @@ pub enum MessageState {
     Pending,
     Delivered,
     Failed,
+    /// A later step of a fallback chain, waiting for the steps before it.
+    Held,
+    /// Not sent: its channel depends on a component that is down, or an earlier step of its
+    /// chain was delivered.
+    Skipped,
 }
 
 impl MessageState {
@@ -100,6 +105,8 @@ impl MessageState {
             MessageState::Pending => "pending",
             MessageState::Delivered => "delivered",
             MessageState::Failed => "failed",
+            MessageState::Held => "held",
+            MessageState::Skipped => "skipped",
         }
     }
 
@@ -108,6 +115,8 @@ impl MessageState {
             MessageState::Pending,
             MessageState::Delivered,
             MessageState::Failed,
+            MessageState::Held,
+            MessageState::Skipped,
         ]
         .into_iter()
         .find(|state| state.as_str() == text)
@@ -134,6 +143,21 @@ pub struct OutboxMessage {
     /// were enqueued (all events about one component, so an incident's `resolved` never
     /// overtakes its `updated`).
     pub sequence_key: Option<String>,
+    /// Its place in a fallback chain, when it is one step of one.
+    pub chain: Option<ChainLink>,
+}
+
+/// One step of a fallback chain: the messages announcing one event along a route.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainLink {
+    /// Shared by every step of the chain.
+    pub id: String,
+    /// 0 for the first step.
+    pub step: u32,
+    /// How long this step may try before the next one is released.
+    pub window: Duration,
+    /// When this step's try ends (set once the step is pending).
+    pub deadline: Option<DateTime<Utc>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -224,6 +224,7 @@ pub(crate) async fn deliveries(
                 "give_up_at": time(message.give_up_at),
                 "delivered_at": message.delivered_at.map(time),
                 "last_error": message.last_error,
+                "chain": message.chain.map(|link| json!({ "id": link.id, "step": link.step })),
                 "attempts": attempts.into_iter().map(|attempt| AttemptDto {
                     at: time(attempt.at),
                     duration_ms: attempt.duration.as_millis(),

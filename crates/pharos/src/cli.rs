@@ -55,6 +55,11 @@ pub(crate) enum Command {
         #[command(subcommand)]
         action: IncidentAction,
     },
+    /// Work with notification channels.
+    Notify {
+        #[command(subcommand)]
+        action: NotifyAction,
+    },
     /// Work with configuration files.
     Config {
         #[command(subcommand)]
@@ -80,6 +85,19 @@ pub(crate) enum IncidentAction {
         /// The admin token (better given in the environment than on the command line).
         #[arg(long, env = "PHAROS_ADMIN_TOKEN", hide_env_values = true)]
         token: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum NotifyAction {
+    /// Send one test message through a configured channel and show what the service answered
+    /// (exit 1 when it was not delivered). Paging services open a low-urgency test alert.
+    Test {
+        /// The channel's id.
+        channel: String,
+        /// The configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
     },
 }
 

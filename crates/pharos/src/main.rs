@@ -8,12 +8,13 @@ mod export_command;
 mod generation;
 mod incident_command;
 mod logging;
+mod notify_command;
 mod reload;
 mod serve;
 mod supervise;
 
 use clap::Parser;
-use cli::{Cli, Command, ConfigAction, IncidentAction};
+use cli::{Cli, Command, ConfigAction, IncidentAction, NotifyAction};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -61,6 +62,9 @@ fn main() -> ExitCode {
                         token,
                     },
             } => incident_command::update(&server, &token, id, &status, &message).await,
+            Command::Notify {
+                action: NotifyAction::Test { channel, config },
+            } => notify_command::test(&config, &channel).await,
             Command::Config { .. } => unreachable!("handled above"),
         }
     })

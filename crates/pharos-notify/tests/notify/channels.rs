@@ -310,6 +310,7 @@ fn message(channel: &dyn Channel, event: &Event, number: usize) -> OutboxMessage
         delivered_at: None,
         last_error: None,
         sequence_key: Some("component:mail".into()),
+        chain: None,
     }
 }
 

@@ -1,5 +1,6 @@
 //! Notification channels against real receivers on 127.0.0.1.
 
 mod channels;
+mod fallback;
 mod regression;
 mod service;

@@ -36,6 +36,7 @@ fn message() -> OutboxMessage {
         delivered_at: None,
         last_error: None,
         sequence_key: None,
+        chain: None,
     }
 }
 

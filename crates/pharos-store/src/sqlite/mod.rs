@@ -116,6 +116,10 @@ impl Store for SqliteStore {
         outbox::next_due_at(&self.pool).await
     }
 
+    async fn expire_chain_steps(&self, now: DateTime<Utc>) -> StoreResult<usize> {
+        outbox::expire_chain_steps(&self.pool, now).await
+    }
+
     async fn record_attempt(
         &self,
         message_id: &str,

@@ -2,7 +2,7 @@
 //! recording each delivery attempt.
 
 use super::codec::*;
-use crate::{DeliveryAttempt, MessageState, NextStep, OutboxMessage, StoreResult};
+use crate::{ChainLink, DeliveryAttempt, MessageState, NextStep, OutboxMessage, StoreResult};
 use chrono::{DateTime, Utc};
 use pharos_core::EventKind;
 use sqlx::{SqliteConnection, SqlitePool};
@@ -21,13 +21,17 @@ type MessageRow = (
     Option<i64>,
     Option<String>,
     Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
 );
 
 /// message id, at, duration, status code, error.
 type AttemptRow = (String, i64, i64, Option<i64>, Option<String>);
 
 const COLUMNS: &str =
-    "id, channel_id, event, payload, created_at, next_attempt_at, give_up_at, attempts, state, delivered_at, last_error, sequence_key";
+    "id, channel_id, event, payload, created_at, next_attempt_at, give_up_at, attempts, state, delivered_at, last_error, sequence_key, chain_id, chain_step, step_window_ms, step_deadline";
 
 /// A pending message is deliverable only when no earlier pending message shares its channel
 /// and sequence key.
@@ -40,9 +44,11 @@ pub(super) async fn enqueue(
     messages: &[OutboxMessage],
 ) -> StoreResult<()> {
     for message in messages {
+        let chain = message.chain.as_ref();
         sqlx::query(
-            "INSERT INTO outbox (id, channel_id, event, payload, created_at, next_attempt_at, give_up_at, attempts, state, sequence_key)
-             VALUES (?, ?, ?, ?, ?, ?, ?, 0, 'pending', ?) ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO outbox (id, channel_id, event, payload, created_at, next_attempt_at, give_up_at, attempts, state, sequence_key,
+                                 last_error, chain_id, chain_step, step_window_ms, step_deadline)
+             VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
         )
         .bind(&message.id)
         .bind(&message.channel_id)
@@ -51,7 +57,13 @@ pub(super) async fn enqueue(
         .bind(to_millis(message.created_at))
         .bind(to_millis(message.next_attempt_at))
         .bind(to_millis(message.give_up_at))
+        .bind(message.state.as_str())
         .bind(message.sequence_key.as_deref())
+        .bind(message.last_error.as_deref())
+        .bind(chain.map(|link| link.id.as_str()))
+        .bind(chain.map(|link| i64::from(link.step)))
+        .bind(chain.map(|link| link.window.as_millis() as i64))
+        .bind(chain.and_then(|link| link.deadline).map(to_millis))
         .execute(&mut *tx)
         .await?;
     }
@@ -72,6 +84,10 @@ fn decode(row: MessageRow) -> StoreResult<OutboxMessage> {
         delivered_at,
         last_error,
         sequence_key,
+        chain_id,
+        chain_step,
+        step_window_ms,
+        step_deadline,
     ) = row;
     Ok(OutboxMessage {
         id,
@@ -86,6 +102,12 @@ fn decode(row: MessageRow) -> StoreResult<OutboxMessage> {
         delivered_at: delivered_at.map(from_millis),
         last_error,
         sequence_key,
+        chain: chain_id.map(|id| ChainLink {
+            id,
+            step: chain_step.unwrap_or(0).max(0) as u32,
+            window: std::time::Duration::from_millis(step_window_ms.unwrap_or(0).max(0) as u64),
+            deadline: step_deadline.map(from_millis),
+        }),
     })
 }
 
@@ -105,13 +127,64 @@ pub(super) async fn due(
     rows.into_iter().map(decode).collect()
 }
 
+/// When the next pending message falls due, or the next chain step's try ends.
 pub(super) async fn next_due_at(pool: &SqlitePool) -> StoreResult<Option<DateTime<Utc>>> {
-    let (next,): (Option<i64>,) = sqlx::query_as(&format!(
-        "SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending' AND {IN_TURN}"
+    let (next, deadline): (Option<i64>, Option<i64>) = sqlx::query_as(&format!(
+        "SELECT (SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending' AND {IN_TURN}),
+                (SELECT MIN(step_deadline) FROM outbox WHERE state = 'pending')"
     ))
     .fetch_one(pool)
     .await?;
-    Ok(next.map(from_millis))
+    Ok(next.into_iter().chain(deadline).min().map(from_millis))
+}
+
+/// Ends the tries of chain steps past their deadline without a delivery, releasing the next
+/// step of each chain; returns how many steps ended.
+pub(super) async fn expire_chain_steps(
+    pool: &SqlitePool,
+    now: DateTime<Utc>,
+) -> StoreResult<usize> {
+    super::transaction::write(pool, async |tx| {
+        let expired: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT id, chain_id, step_window_ms FROM outbox
+             WHERE state = 'pending' AND step_deadline IS NOT NULL AND step_deadline <= ?",
+        )
+        .bind(to_millis(now))
+        .fetch_all(&mut *tx)
+        .await?;
+        for (id, chain_id, window) in &expired {
+            let reason = format!(
+                "not delivered within {}s; the next step of the chain takes over",
+                window / 1000
+            );
+            sqlx::query("UPDATE outbox SET state = 'failed', last_error = ? WHERE id = ?")
+                .bind(reason)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            release_next_step(tx, chain_id, now).await?;
+        }
+        Ok(expired.len())
+    })
+    .await
+}
+
+/// Makes the first held step of a chain pending, its try starting now.
+async fn release_next_step(
+    tx: &mut SqliteConnection,
+    chain_id: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE outbox SET state = 'pending', next_attempt_at = ?1, step_deadline = ?1 + step_window_ms
+         WHERE chain_id = ?2 AND state = 'held'
+           AND chain_step = (SELECT MIN(chain_step) FROM outbox WHERE chain_id = ?2 AND state = 'held')",
+    )
+    .bind(to_millis(now))
+    .bind(chain_id)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 pub(super) async fn record_attempt(
@@ -145,6 +218,27 @@ pub(super) async fn record_attempt(
     .bind(message_id)
     .execute(&mut *tx)
     .await?;
+    let chain: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT chain_id FROM outbox WHERE id = ?")
+            .bind(message_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if let Some((Some(chain_id),)) = chain {
+        match next {
+            // The chain reached someone: the steps still waiting are not needed.
+            NextStep::Delivered => {
+                sqlx::query(
+                    "UPDATE outbox SET state = 'skipped', last_error = 'an earlier step of the chain delivered'
+                     WHERE chain_id = ? AND state = 'held'",
+                )
+                .bind(&chain_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            NextStep::GiveUp => release_next_step(tx, &chain_id, attempt.at).await?,
+            NextStep::RetryAt(_) => {}
+        }
+    }
     Ok(())
     })
     .await

@@ -84,6 +84,7 @@ fn message(id: &str, due: DateTime<Utc>) -> OutboxMessage {
         delivered_at: None,
         last_error: None,
         sequence_key: None,
+        chain: None,
     }
 }
 

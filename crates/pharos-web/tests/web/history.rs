@@ -72,6 +72,9 @@ impl Store for Counting {
     async fn next_due_at(&self) -> StoreResult<Option<DateTime<Utc>>> {
         self.inner.next_due_at().await
     }
+    async fn expire_chain_steps(&self, now: DateTime<Utc>) -> StoreResult<usize> {
+        self.inner.expire_chain_steps(now).await
+    }
     async fn record_attempt(
         &self,
         id: &str,

@@ -143,3 +143,87 @@ async fn check_prints_a_table_with_reasons_and_fails_when_a_monitor_is_down() {
         "{stdout}"
     );
 }
+
+/// A service on 127.0.0.1 that reads one request and answers `answer` (a whole HTTP
+/// response); returns its address and the request it read.
+fn one_answer_service(answer: String) -> (std::net::SocketAddr, std::thread::JoinHandle<String>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let served = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut request = Vec::new();
+        let mut buffer = [0u8; 4096];
+        // Headers, then the body announced by content-length.
+        loop {
+            let read = stream.read(&mut buffer).unwrap();
+            request.extend_from_slice(&buffer[..read]);
+            let text = String::from_utf8_lossy(&request).to_string();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length = text[..end]
+                    .lines()
+                    .find_map(|line| {
+                        line.to_lowercase()
+                            .strip_prefix("content-length: ")
+                            .map(|n| n.trim().parse::<usize>().unwrap())
+                    })
+                    .unwrap_or(0);
+                if request.len() >= end + 4 + length {
+                    break;
+                }
+            }
+            if read == 0 {
+                break;
+            }
+        }
+        stream.write_all(answer.as_bytes()).unwrap();
+        String::from_utf8_lossy(&request).to_string()
+    });
+    (address, served)
+}
+
+#[test]
+fn notify_test_says_what_the_service_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = r#"{"ok":false,"error_code":400,"description":"Bad Request: chat not found"}"#;
+    let refusal = format!(
+        "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let (address, served) = one_answer_service(refusal);
+    let file = dir.path().join("pharos.toml");
+    std::fs::write(
+        &file,
+        format!("[[channels]]\nid = \"bot\"\ntype = \"telegram\"\napi_url = \"http://{address}/\"\nbot_token = \"123:secret-bot-token\"\nchat_id = \"-100123\"\n"),
+    )
+    .unwrap();
+    let output = Command::new(binary())
+        .args(["notify", "test", "bot", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("refused by `bot` (telegram); it would not be retried: Telegram answered 400 Bad Request: Bad Request: chat not found"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("secret-bot-token"));
+    let request = served.join().unwrap();
+    assert!(
+        request.starts_with("POST /bot123:secret-bot-token/sendMessage "),
+        "{request}"
+    );
+    assert!(
+        request.contains("Test notification from pharos"),
+        "{request}"
+    );
+
+    let unknown = Command::new(binary())
+        .args(["notify", "test", "nope", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no channel `nope`"));
+}
