@@ -56,11 +56,12 @@ pub enum ChannelKind {
     PagerDuty(PagerDutyChannel),
     Opsgenie(OpsgenieChannel),
     Sms(SmsChannel),
+    Email(EmailChannel),
 }
 
 impl ChannelKind {
     /// Every `type` a channel may have, as written in the configuration.
-    pub const TYPES: [&'static str; 14] = [
+    pub const TYPES: [&'static str; 15] = [
         "webhook",
         "slack",
         "discord",
@@ -75,6 +76,7 @@ impl ChannelKind {
         "pagerduty",
         "opsgenie",
         "sms",
+        "email",
     ];
 
     /// The `type` as written in the configuration.
@@ -94,6 +96,7 @@ impl ChannelKind {
             ChannelKind::PagerDuty(_) => "pagerduty",
             ChannelKind::Opsgenie(_) => "opsgenie",
             ChannelKind::Sms(_) => "sms",
+            ChannelKind::Email(_) => "email",
         }
     }
 }
@@ -204,4 +207,30 @@ pub struct SmsChannel {
     pub auth_token: SecretString,
     pub from: String,
     pub to: String,
+}
+
+/// How an email channel's SMTP connection is secured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmailTls {
+    /// STARTTLS, required (submission, port 587).
+    StartTls,
+    /// TLS from the first byte (port 465).
+    Implicit,
+    /// No TLS (a relay on the same host).
+    None,
+}
+
+/// Email to operators through an SMTP submission server.
+#[derive(Clone, Debug)]
+pub struct EmailChannel {
+    pub host: String,
+    pub port: u16,
+    pub tls: EmailTls,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    /// The sender, `pharos@example.com` or `pharos <pharos@example.com>`.
+    pub from: String,
+    pub to: Vec<String>,
+    /// A PEM file of certificates to trust besides the public roots (a private CA).
+    pub ca_file: Option<std::path::PathBuf>,
 }

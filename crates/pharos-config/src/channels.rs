@@ -261,8 +261,125 @@ fn read_kind(
                 to: to?,
             }))
         }
+        "email" => read_email(cx, table).map(ChannelKind::Email),
         _ => None,
     }
+}
+
+fn read_email(cx: &mut Context<'_, '_>, table: &mut TableReader<'_, '_>) -> Option<EmailChannel> {
+    let host = table.required_string(cx, "host").map(|(host, _)| host);
+    let tls = match table.string(cx, "tls") {
+        None => Some(EmailTls::StartTls),
+        Some((text, span)) => match text.as_str() {
+            "starttls" => Some(EmailTls::StartTls),
+            "tls" => Some(EmailTls::Implicit),
+            "none" => Some(EmailTls::None),
+            _ => {
+                cx.problems.report(
+                    span,
+                    format!(
+                        "`tls` in {} must be starttls, tls or none, not `{text}`",
+                        table.name
+                    ),
+                );
+                None
+            }
+        },
+    };
+    let port = if table.has("port") {
+        table.integer(cx, "port", 1..65_536).map(|port| port as u16)
+    } else {
+        Some(match tls {
+            Some(EmailTls::Implicit) => 465,
+            Some(EmailTls::None) => 25,
+            _ => 587,
+        })
+    };
+    let username = table.string(cx, "username").map(|(name, _)| name);
+    let password = table
+        .string(cx, "password")
+        .map(|(password, span)| (SecretString::from(password), span));
+    let plaintext_allowed = table
+        .boolean(cx, "allow_plaintext_password")
+        .unwrap_or(false);
+    if let (Some(EmailTls::None), Some((_, span)), false) = (tls, &password, plaintext_allowed) {
+        cx.problems.report(span.clone(), format!("{} would send its password without TLS; set `tls` or `allow_plaintext_password = true`", table.name));
+    }
+    if username.is_some() != password.is_some() {
+        cx.problems.report(
+            table.span.clone(),
+            format!(
+                "{} needs both `username` and `password`, or neither",
+                table.name
+            ),
+        );
+    }
+    let from = address(cx, table, "from");
+    let mut to = Vec::new();
+    match table.strings(cx, "to") {
+        Some(addresses) if !addresses.is_empty() => {
+            for (text, span) in addresses {
+                if is_address(&text) {
+                    to.push(text);
+                } else {
+                    cx.problems.report(
+                        span,
+                        format!("`to` in {}: `{text}` is not an email address", table.name),
+                    );
+                }
+            }
+        }
+        Some(_) => table.missing(cx, "to (at least one address)"),
+        None => {
+            if !table.has("to") {
+                table.missing(cx, "to");
+            }
+        }
+    }
+    let ca_file = table
+        .string(cx, "ca_file")
+        .map(|(path, _)| std::path::PathBuf::from(path));
+    Some(EmailChannel {
+        host: host?,
+        port: port?,
+        tls: tls?,
+        username,
+        password: password.map(|(password, _)| password),
+        from: from?,
+        to,
+        ca_file,
+    })
+}
+
+fn address(
+    cx: &mut Context<'_, '_>,
+    table: &mut TableReader<'_, '_>,
+    key: &'static str,
+) -> Option<String> {
+    let (text, span) = table.required_string(cx, key)?;
+    if is_address(&text) {
+        Some(text)
+    } else {
+        cx.problems.report(span, format!("`{key}` in {}: `{text}` is not an email address (write `name@example.com` or `Name <name@example.com>`)", table.name));
+        None
+    }
+}
+
+/// `local@domain`, optionally as `Name <local@domain>`.
+fn is_address(text: &str) -> bool {
+    let address = match (text.find('<'), text.strip_suffix('>')) {
+        (Some(open), Some(inner)) => &inner[open + 1..],
+        _ => text,
+    };
+    let mut parts = address.split('@');
+    let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.') | (domain == "localhost")
+        && !address
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>')
 }
 
 fn read_webhook(

@@ -3,6 +3,7 @@
 //! through the shared `http_request`.
 
 mod discord;
+mod email;
 mod google_chat;
 mod gotify;
 mod http_request;
@@ -73,5 +74,6 @@ pub fn build(channel: &pharos_config::Channel) -> Arc<dyn Channel> {
         }
         ChannelKind::Opsgenie(config) => Arc::new(opsgenie::Opsgenie::new(service, config.clone())),
         ChannelKind::Sms(config) => Arc::new(sms::Sms::new(service, config.clone())),
+        ChannelKind::Email(config) => Arc::new(email::Email::new(config.clone(), channel.timeout)),
     }
 }

@@ -3,6 +3,7 @@
 
 mod dns;
 mod http;
+mod mail_channel;
 mod mail_domain;
 mod mail_faults;
 mod mail_protocols;
