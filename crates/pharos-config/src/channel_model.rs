@@ -21,6 +21,10 @@ pub struct Channel {
     /// Components this channel needs to work: while any of them is not operational, the
     /// channel is skipped (an alert about a mail outage is not sent into the broken mail).
     pub depends_on: Vec<ComponentId>,
+    /// The channel counts as unhealthy after this many failed attempts in a row…
+    pub unhealthy_after_failures: u32,
+    /// …or after failing for this long without a delivery, whichever comes first.
+    pub unhealthy_after: Duration,
     pub kind: ChannelKind,
 }
 

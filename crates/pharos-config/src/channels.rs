@@ -48,6 +48,16 @@ pub(crate) fn read_channels(
         let timeout = table
             .duration(cx, "timeout")
             .unwrap_or(Duration::from_secs(10));
+        let unhealthy_after_failures = if table.has("unhealthy_after_failures") {
+            table
+                .integer(cx, "unhealthy_after_failures", 1..1_001)
+                .unwrap_or(3) as u32
+        } else {
+            3
+        };
+        let unhealthy_after = table
+            .duration(cx, "unhealthy_after")
+            .unwrap_or(Duration::from_secs(300));
         let kind_text = table.required_string(cx, "type");
         let known_type = kind_text
             .as_ref()
@@ -89,6 +99,8 @@ pub(crate) fn read_channels(
                     give_up_after,
                     timeout,
                     depends_on,
+                    unhealthy_after_failures,
+                    unhealthy_after,
                     kind,
                 });
             }

@@ -17,6 +17,24 @@ pub enum Event {
     ComponentStatusChanged(ComponentNews),
     /// pharos itself could not run a check (its own resources).
     PharosDegraded(SelfFault),
+    /// A notification channel keeps failing; told through the other channels.
+    ChannelUnhealthy(ChannelNews),
+    /// A channel that was unhealthy delivered again.
+    ChannelRecovered(ChannelNews),
+}
+
+/// A notification channel's health, as operators are told of it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChannelNews {
+    pub channel: String,
+    /// Its `type` in the configuration (slack, email…).
+    pub kind: String,
+    /// Failed attempts in a row.
+    pub failures: u32,
+    /// When the run of failures began.
+    pub since: chrono::DateTime<chrono::Utc>,
+    /// The last failure's reason (for a recovery, the one before it delivered).
+    pub reason: String,
 }
 
 /// An incident as it stands, with the checks behind it.
@@ -66,6 +84,8 @@ impl Event {
             Event::IncidentUpdateOverdue(_) => EventKind::IncidentUpdateOverdue,
             Event::ComponentStatusChanged(_) => EventKind::ComponentStatusChanged,
             Event::PharosDegraded(_) => EventKind::PharosDegraded,
+            Event::ChannelUnhealthy(_) => EventKind::ChannelUnhealthy,
+            Event::ChannelRecovered(_) => EventKind::ChannelRecovered,
         }
     }
 
@@ -77,7 +97,9 @@ impl Event {
             | Event::IncidentResolved(news)
             | Event::IncidentUpdateOverdue(news) => Some(&news.incident.component),
             Event::ComponentStatusChanged(news) => Some(&news.component),
-            Event::PharosDegraded(_) => None,
+            Event::PharosDegraded(_) | Event::ChannelUnhealthy(_) | Event::ChannelRecovered(_) => {
+                None
+            }
         }
     }
 }
@@ -97,16 +119,24 @@ pub enum EventKind {
     /// pharos itself cannot run checks (its own resources); for operators, not subscribers.
     #[serde(rename = "pharos.degraded")]
     PharosDegraded,
+    /// A notification channel keeps failing; for operators.
+    #[serde(rename = "channel.unhealthy")]
+    ChannelUnhealthy,
+    /// An unhealthy channel delivers again; for operators.
+    #[serde(rename = "channel.recovered")]
+    ChannelRecovered,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 6] = [
+    pub const ALL: [EventKind; 8] = [
         EventKind::IncidentOpened,
         EventKind::IncidentUpdated,
         EventKind::IncidentResolved,
         EventKind::ComponentStatusChanged,
         EventKind::IncidentUpdateOverdue,
         EventKind::PharosDegraded,
+        EventKind::ChannelUnhealthy,
+        EventKind::ChannelRecovered,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -117,6 +147,8 @@ impl EventKind {
             EventKind::ComponentStatusChanged => "component.status_changed",
             EventKind::IncidentUpdateOverdue => "incident.update_overdue",
             EventKind::PharosDegraded => "pharos.degraded",
+            EventKind::ChannelUnhealthy => "channel.unhealthy",
+            EventKind::ChannelRecovered => "channel.recovered",
         }
     }
 

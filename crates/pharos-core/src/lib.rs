@@ -17,7 +17,9 @@ pub mod uptime;
 pub use component::derive_component_status;
 pub use database_url::{Backend, DatabaseUrl};
 pub use detect::{DetectionPolicy, MonitorHealth, Transition};
-pub use event::{ComponentNews, Event, EventKind, IncidentNews, MonitorState, SelfFault};
+pub use event::{
+    ChannelNews, ComponentNews, Event, EventKind, IncidentNews, MonitorState, SelfFault,
+};
 pub use ids::{ComponentId, MonitorId};
 pub use incident::{
     plan_incident, ComponentChange, Incident, IncidentAction, IncidentPhase, IncidentTemplates,

@@ -3,11 +3,13 @@
 //! whole loop from first failure to resolved incident with no set-up. The DNS responder and
 //! the receiver double as real peers for tests.
 
+pub mod chat;
 pub mod dns;
 pub mod mail;
 pub mod receiver;
 pub mod targets;
 
+pub use chat::ChatReceiver;
 pub use dns::DnsResponder;
 pub use hickory_proto::rr::{rdata, Name, RData, RecordType};
 pub use receiver::{Received, WebhookReceiver};
@@ -36,6 +38,8 @@ pub struct Demo {
     pub mailbox: mail::Mailbox,
     pub dns: DnsTarget,
     pub receiver: WebhookReceiver,
+    /// Where alerts go when the demo's own mail cannot carry them.
+    pub chat: ChatReceiver,
     pub webhook_secret: String,
     pub admin_token: String,
 }
@@ -60,6 +64,7 @@ impl Demo {
                 &webhook_secret,
             )
             .await?,
+            chat: ChatReceiver::start().await?,
             webhook_secret,
             admin_token,
         })
@@ -183,6 +188,37 @@ id = "demo-receiver"
 type = "webhook"
 url = "{receiver}"
 secret = "{secret}"
+
+# Operators' alerts go by email through the demo's own mail service, which is exactly what
+# fails on the cycle: while sending or delivery is down, the email channel is skipped and
+# the alert goes to chat at once (see the log).
+[[channels]]
+id = "demo-ops-email"
+type = "email"
+host = "127.0.0.1"
+port = {smtp_port}
+tls = "none"
+allow_plaintext_password = true
+username = "{mailbox}"
+password = "{password}"
+from = "pharos demo <{mailbox}>"
+to = ["{mailbox}"]
+depends_on = ["smtp", "delivery"]
+events = ["incident.opened", "incident.updated", "incident.resolved"]
+
+[[channels]]
+id = "demo-chat"
+type = "ntfy"
+server = "{chat}"
+topic = "demo-ops"
+
+[[routes]]
+chain = ["demo-ops-email", "demo-chat"]
+fallback_after = "30s"
+events = ["incident.opened", "incident.updated", "incident.resolved"]
+
+[[routes]]
+chain = ["demo-receiver"]
 "#,
             admin_token = self.admin_token,
             cycle = CYCLE.as_secs(),
@@ -194,6 +230,7 @@ secret = "{secret}"
             dns_name = DEMO_NAME,
             dns = self.dns.responder.address(),
             receiver = self.receiver.url(),
+            chat = self.chat.url(),
             secret = self.webhook_secret,
         )
     }

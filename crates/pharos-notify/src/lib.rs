@@ -5,6 +5,7 @@
 mod backoff;
 mod channel;
 mod channels;
+mod health;
 mod https;
 mod routing;
 mod signature;
@@ -13,6 +14,7 @@ mod worker;
 pub use backoff::next_attempt;
 pub use channel::{Channel, Delivery, EventContext};
 pub use channels::{build as build_channel, WebhookSender};
+pub use health::{ChannelHealth, Health, HealthPolicy};
 pub use https::{https_client, HttpsClient};
 pub use routing::{new_message_id, Notifier};
 pub use signature::{sign, verify, SignatureError};

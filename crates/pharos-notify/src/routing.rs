@@ -5,6 +5,7 @@
 //! rendered once per channel; it does no I/O.
 
 use crate::channel::{Channel, EventContext};
+use crate::health::{ChannelHealth, HealthPolicy};
 use chrono::{DateTime, Utc};
 use pharos_config::Config;
 use pharos_core::{ComponentId, ComponentStatus, Event, EventKind};
@@ -67,7 +68,7 @@ fn impact_of(event: &Event) -> Option<ComponentStatus> {
         | Event::IncidentResolved(news)
         | Event::IncidentUpdateOverdue(news) => Some(news.incident.worst_impact),
         Event::ComponentStatusChanged(news) => Some(news.previous.max(news.status)),
-        Event::PharosDegraded(_) => None,
+        Event::PharosDegraded(_) | Event::ChannelUnhealthy(_) | Event::ChannelRecovered(_) => None,
     }
 }
 
@@ -80,6 +81,7 @@ pub struct Notifier {
     channels: HashMap<String, Arc<dyn Channel>>,
     component_names: HashMap<ComponentId, String>,
     context: EventContext,
+    health: Arc<ChannelHealth>,
 }
 
 impl Notifier {
@@ -125,7 +127,28 @@ impl Notifier {
             context: EventContext {
                 public_url: config.server.public_url.clone(),
             },
+            health: Arc::new(ChannelHealth::new(
+                config
+                    .channels
+                    .iter()
+                    .map(|channel| {
+                        let policy = HealthPolicy {
+                            failures: channel.unhealthy_after_failures,
+                            failing_for: channel.unhealthy_after,
+                        };
+                        (
+                            channel.id.clone(),
+                            (channel.kind.type_name().to_owned(), policy),
+                        )
+                    })
+                    .collect(),
+            )),
         }
+    }
+
+    /// Each channel's health, kept by the outbox worker.
+    pub fn health(&self) -> Arc<ChannelHealth> {
+        self.health.clone()
     }
 
     /// The channels by id, for the outbox worker.
@@ -141,6 +164,17 @@ impl Notifier {
         at: DateTime<Utc>,
         status_of: &dyn Fn(&ComponentId) -> Option<ComponentStatus>,
     ) -> Vec<OutboxMessage> {
+        // A channel's health is told through every other channel that works and takes the
+        // event, whatever the routes say.
+        if let Event::ChannelUnhealthy(news) | Event::ChannelRecovered(news) = event {
+            return self
+                .order
+                .iter()
+                .filter(|id| **id != news.channel && !self.health.is_unhealthy(id))
+                .filter(|id| self.subscriptions[*id].wants(event))
+                .filter_map(|id| self.message(id, event, at))
+                .collect();
+        }
         if self.routes.is_empty() {
             return self
                 .order
@@ -177,6 +211,7 @@ impl Notifier {
                     deadline: None,
                 };
                 if let Some(reason) = self.broken_dependency(id, status_of) {
+                    tracing::info!(channel = %id, event = event.kind().as_str(), "fallback: {reason}; the next step of the chain takes the message");
                     message.state = MessageState::Skipped;
                     message.last_error = Some(reason);
                 } else if released {

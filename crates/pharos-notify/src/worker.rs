@@ -4,8 +4,9 @@
 
 use crate::backoff::next_attempt;
 use crate::channel::{Channel, Delivery};
+use crate::routing::Notifier;
 use chrono::Utc;
-use pharos_store::{DeliveryAttempt, NextStep, OutboxMessage, Store};
+use pharos_store::{Batch, DeliveryAttempt, NextStep, OutboxMessage, Store};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,14 +24,16 @@ const IDLE_CHECK: Duration = Duration::from_secs(30);
 pub struct OutboxWorker {
     store: Arc<dyn Store>,
     channels: Arc<Channels>,
+    notifier: Arc<Notifier>,
     wake: Arc<Notify>,
 }
 
 impl OutboxWorker {
-    pub fn new(store: Arc<dyn Store>, channels: Channels, wake: Arc<Notify>) -> Self {
+    pub fn new(store: Arc<dyn Store>, notifier: Arc<Notifier>, wake: Arc<Notify>) -> Self {
         Self {
             store,
-            channels: Arc::new(channels),
+            channels: Arc::new(notifier.channels()),
+            notifier,
             wake,
         }
     }
@@ -82,14 +85,50 @@ impl OutboxWorker {
         for message in due {
             let store = self.store.clone();
             let channels = self.channels.clone();
-            deliveries.spawn(async move { deliver_one(store.as_ref(), &channels, message).await });
+            let health = self.notifier.health();
+            deliveries.spawn(async move {
+                let channel = message.channel_id.clone();
+                let outcome = deliver_one(store.as_ref(), &channels, message).await;
+                health.record(&channel, &outcome, Utc::now())
+            });
         }
-        while deliveries.join_next().await.is_some() {}
+        let mut changes = Vec::new();
+        while let Some(joined) = deliveries.join_next().await {
+            if let Ok(Some(change)) = joined {
+                changes.push(change);
+            }
+        }
+        for change in changes {
+            self.announce(change).await;
+        }
         Ok(count)
+    }
+
+    /// Queues the news of a channel's health through the other channels.
+    async fn announce(&self, event: pharos_core::Event) {
+        match &event {
+            pharos_core::Event::ChannelUnhealthy(news) => {
+                tracing::error!(channel = %news.channel, failures = news.failures, reason = %news.reason, "notification channel unhealthy")
+            }
+            pharos_core::Event::ChannelRecovered(news) => {
+                tracing::info!(channel = %news.channel, "notification channel recovered")
+            }
+            _ => {}
+        }
+        let batch = Batch {
+            outbox: self.notifier.messages(&event, Utc::now(), &|_| None),
+            ..Batch::default()
+        };
+        if batch.outbox.is_empty() {
+            return;
+        }
+        if let Err(error) = self.store.commit(&batch).await {
+            tracing::error!(%error, event = event.kind().as_str(), "outbox: cannot queue the news of a channel's health");
+        }
     }
 }
 
-async fn deliver_one(store: &dyn Store, channels: &Channels, message: OutboxMessage) {
+async fn deliver_one(store: &dyn Store, channels: &Channels, message: OutboxMessage) -> Delivery {
     let started = Instant::now();
     let at = Utc::now();
     let outcome = match channels.get(&message.channel_id) {
@@ -121,6 +160,11 @@ async fn deliver_one(store: &dyn Store, channels: &Channels, message: OutboxMess
     };
     let error = outcome.reason().map(str::to_owned);
     match (&next, &error) {
+        // A later step of a chain delivered: the fallback did its work, worth a line at info.
+        (NextStep::Delivered, _) if message.chain.as_ref().is_some_and(|link| link.step > 0) => {
+            let step = message.chain.as_ref().map_or(0, |link| link.step + 1);
+            tracing::info!(message = %message.id, event = message.event.as_str(), "fallback chain: delivered through {} (step {step})", message.channel_id)
+        }
         (NextStep::Delivered, _) => {
             tracing::debug!(message = %message.id, channel = %message.channel_id, event = message.event.as_str(), attempts, "notification delivered")
         }
@@ -140,4 +184,5 @@ async fn deliver_one(store: &dyn Store, channels: &Channels, message: OutboxMess
     if let Err(error) = store.record_attempt(&message.id, attempt, next).await {
         tracing::error!(%error, message = %message.id, "outbox: cannot record a delivery attempt; it will be retried");
     }
+    outcome
 }

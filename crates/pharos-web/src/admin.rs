@@ -234,7 +234,28 @@ pub(crate) async fn deliveries(
             })
         })
         .collect();
-    Ok(Json(json!({ "deliveries": deliveries })).into_response())
+    let channels: Vec<_> = state
+        .current()
+        .engine
+        .topology
+        .notifier
+        .health()
+        .snapshot()
+        .into_iter()
+        .map(|(id, kind, health)| {
+            json!({
+                "id": id,
+                "type": kind,
+                "healthy": !health.unhealthy,
+                "consecutive_failures": health.consecutive_failures,
+                "failing_since": health.failing_since.map(time),
+                "last_error": health.last_error,
+                "delivered": health.delivered,
+                "failed": health.failed,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "channels": channels, "deliveries": deliveries })).into_response())
 }
 
 #[derive(Deserialize)]

@@ -141,7 +141,55 @@ fn render(state: &WebState) -> String {
             );
         }
     }
+    channel_health(&mut out, &engine.topology.notifier.health().snapshot());
     out
+}
+
+/// Each notification channel's health and delivery counts.
+fn channel_health(out: &mut String, channels: &[(String, String, pharos_notify::Health)]) {
+    family(
+        out,
+        "pharos_channel_healthy",
+        "gauge",
+        "1 while a notification channel delivers, 0 once it keeps failing.",
+    );
+    for (id, kind, health) in channels {
+        let _ = writeln!(
+            out,
+            "pharos_channel_healthy{{channel=\"{}\",type=\"{kind}\"}} {}",
+            label(id),
+            u8::from(!health.unhealthy)
+        );
+    }
+    family(
+        out,
+        "pharos_channel_consecutive_failures",
+        "gauge",
+        "Failed delivery attempts in a row, per channel.",
+    );
+    for (id, _, health) in channels {
+        let _ = writeln!(
+            out,
+            "pharos_channel_consecutive_failures{{channel=\"{}\"}} {}",
+            label(id),
+            health.consecutive_failures
+        );
+    }
+    family(
+        out,
+        "pharos_channel_attempts_total",
+        "counter",
+        "Delivery attempts since start, per channel and outcome.",
+    );
+    for (id, _, health) in channels {
+        for (outcome, count) in [("delivered", health.delivered), ("failed", health.failed)] {
+            let _ = writeln!(
+                out,
+                "pharos_channel_attempts_total{{channel=\"{}\",outcome=\"{outcome}\"}} {count}",
+                label(id)
+            );
+        }
+    }
 }
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {

@@ -68,7 +68,7 @@ impl Generation {
             "outbox worker",
             OutboxWorker::new(
                 shared.store.clone(),
-                engine.handle.topology.notifier.channels(),
+                engine.handle.topology.notifier.clone(),
                 shared.outbox_wake.clone(),
             )
             .run(stopping.clone()),

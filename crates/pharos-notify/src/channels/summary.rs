@@ -126,6 +126,50 @@ impl Summary {
                 key: "pharos-self".to_owned(),
                 at,
             },
+            Event::ChannelUnhealthy(news) | Event::ChannelRecovered(news) => {
+                let recovered = matches!(event, Event::ChannelRecovered(_));
+                Self {
+                    kind: event.kind(),
+                    title: if recovered {
+                        format!(
+                            "Notification channel {} ({}) delivers again",
+                            news.channel, news.kind
+                        )
+                    } else {
+                        format!(
+                            "Notification channel {} ({}) keeps failing",
+                            news.channel, news.kind
+                        )
+                    },
+                    state: if recovered {
+                        "channel recovered"
+                    } else {
+                        "channel unhealthy"
+                    }
+                    .to_owned(),
+                    tone: if recovered {
+                        Tone::Recovered
+                    } else {
+                        Tone::Notice
+                    },
+                    impact: None,
+                    component: None,
+                    message: Some(if recovered {
+                        format!("Delivered again after {} failed attempts.", news.failures)
+                    } else {
+                        format!(
+                            "{} failed attempts in a row since {}; the last: {}",
+                            news.failures,
+                            news.since.format("%Y-%m-%d %H:%M:%S UTC"),
+                            news.reason
+                        )
+                    }),
+                    failing: Vec::new(),
+                    link: None,
+                    key: format!("pharos-channel-{}", news.channel),
+                    at,
+                }
+            }
         }
     }
 

@@ -27,6 +27,12 @@ pub(crate) fn render(event: &Event, context: &EventContext, at: DateTime<Utc>) -
             "reason": fault.reason,
             "monitor": monitor(&fault.monitor),
         }),
+        Event::ChannelUnhealthy(news) | Event::ChannelRecovered(news) => json!({
+            "channel": { "id": news.channel, "type": news.kind },
+            "failures": news.failures,
+            "since": time(news.since),
+            "reason": news.reason,
+        }),
     };
     json!({
         "type": event.kind().as_str(),

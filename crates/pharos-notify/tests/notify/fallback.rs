@@ -104,9 +104,9 @@ async fn enqueue(store: &SqliteStore, notifier: &Notifier) {
 }
 
 /// Runs the outbox worker until `done` holds (or 10 s pass).
-async fn deliver_until(store: Arc<SqliteStore>, notifier: &Notifier, done: impl Fn() -> bool) {
+async fn deliver_until(store: Arc<SqliteStore>, notifier: &Arc<Notifier>, done: impl Fn() -> bool) {
     let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let worker = OutboxWorker::new(store, notifier.channels(), Arc::default());
+    let worker = OutboxWorker::new(store, notifier.clone(), Arc::default());
     let running = tokio::spawn(worker.run(shutdown));
     let started = Instant::now();
     while !done() && started.elapsed() < Duration::from_secs(10) {
@@ -135,7 +135,7 @@ async fn a_step_that_does_not_deliver_in_time_hands_over_and_a_broken_dependency
     let ops = Service::start(Reply::status(200, "ok")).await;
     let sms = Service::start(Reply::Hang).await;
     let chat = Service::start(Reply::status(200, "{}")).await;
-    let notifier = Notifier::from_config(&config(&ops, &sms, &chat));
+    let notifier = Arc::new(Notifier::from_config(&config(&ops, &sms, &chat)));
     let store = open(&dir.path().join("pharos.db")).await;
     enqueue(&store, &notifier).await;
 
@@ -186,7 +186,7 @@ async fn a_delivered_step_ends_the_chain() {
     let ops = Service::start(Reply::status(200, "ok")).await;
     let sms = Service::start(Reply::status(201, r#"{"sid":"SM1"}"#)).await;
     let chat = Service::start(Reply::status(200, "{}")).await;
-    let notifier = Notifier::from_config(&config(&ops, &sms, &chat));
+    let notifier = Arc::new(Notifier::from_config(&config(&ops, &sms, &chat)));
     let store = open(&dir.path().join("pharos.db")).await;
     enqueue(&store, &notifier).await;
 
@@ -211,7 +211,7 @@ async fn a_restart_mid_chain_loses_nothing_and_sends_nothing_twice() {
     let ops = Service::start(Reply::status(200, "ok")).await;
     let sms = Service::start(Reply::Hang).await;
     let chat = Service::start(Reply::status(200, "{}")).await;
-    let notifier = Notifier::from_config(&config(&ops, &sms, &chat));
+    let notifier = Arc::new(Notifier::from_config(&config(&ops, &sms, &chat)));
     {
         let store = open(&database).await;
         enqueue(&store, &notifier).await;

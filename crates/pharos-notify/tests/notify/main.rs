@@ -2,5 +2,6 @@
 
 mod channels;
 mod fallback;
+mod health;
 mod regression;
 mod service;

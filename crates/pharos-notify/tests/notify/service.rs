@@ -87,6 +87,11 @@ impl Service {
         format!("http://{}", self.address)
     }
 
+    /// Answers every later request with `reply`.
+    pub(crate) fn answer_with(&self, reply: Reply) {
+        *self.default.lock().unwrap() = reply;
+    }
+
     pub(crate) fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
     }
