@@ -108,9 +108,85 @@ impl ChannelKind {
 #[derive(Debug)]
 pub struct WebhookChannel {
     pub url: Url,
-    /// A Standard Webhooks secret, `whsec_` followed by base64.
-    pub secret: SecretString,
+    /// A Standard Webhooks secret, `whsec_` followed by base64; required unless a template
+    /// shapes the body for a service that does not verify signatures.
+    pub secret: Option<SecretString>,
     pub headers: Vec<Header>,
+    /// A body of the receiver's own shape, with `{{placeholders}}` filled in per event, in
+    /// place of the Standard Webhooks JSON.
+    pub template: Option<WebhookTemplate>,
+}
+
+/// A webhook body template and the type it is sent as.
+#[derive(Clone, Debug)]
+pub struct WebhookTemplate {
+    pub body: String,
+    pub content_type: String,
+}
+
+impl WebhookTemplate {
+    /// Every placeholder a template may use.
+    pub const PLACEHOLDERS: [&'static str; 10] = [
+        "event",
+        "title",
+        "state",
+        "impact",
+        "component",
+        "message",
+        "failing",
+        "link",
+        "colour",
+        "at",
+    ];
+
+    /// Whether the body is JSON, so that values are filled in as JSON string content.
+    pub fn is_json(&self) -> bool {
+        self.content_type.starts_with("application/json") || self.content_type.ends_with("+json")
+    }
+
+    /// The body with each `{{name}}` replaced by `value(name)`, escaped for the body's type.
+    pub fn fill(&self, value: impl Fn(&str) -> String) -> String {
+        let mut filled = String::with_capacity(self.body.len() + 256);
+        let mut rest = self.body.as_str();
+        while let Some(open) = rest.find("{{") {
+            filled.push_str(&rest[..open]);
+            let after = &rest[open + 2..];
+            match after.find("}}") {
+                Some(close) if Self::PLACEHOLDERS.contains(&after[..close].trim()) => {
+                    let text = value(after[..close].trim());
+                    if self.is_json() {
+                        let quoted = serde_json::to_string(&text).unwrap_or_default();
+                        filled.push_str(&quoted[1..quoted.len().saturating_sub(1)]);
+                    } else {
+                        filled.push_str(&text);
+                    }
+                    rest = &after[close + 2..];
+                }
+                _ => {
+                    filled.push_str("{{");
+                    rest = after;
+                }
+            }
+        }
+        filled.push_str(rest);
+        filled
+    }
+
+    /// The placeholders written in the body that are not known.
+    pub fn unknown_placeholders(&self) -> Vec<String> {
+        let mut unknown = Vec::new();
+        let mut rest = self.body.as_str();
+        while let Some(open) = rest.find("{{") {
+            let after = &rest[open + 2..];
+            let Some(close) = after.find("}}") else { break };
+            let name = after[..close].trim();
+            if !Self::PLACEHOLDERS.contains(&name) {
+                unknown.push(name.to_owned());
+            }
+            rest = &after[close + 2..];
+        }
+        unknown
+    }
 }
 
 /// A URL whose path or query is a credential (Slack, Discord, Teams, Google Chat and

@@ -399,26 +399,61 @@ fn read_webhook(
     table: &mut TableReader<'_, '_>,
 ) -> Option<WebhookChannel> {
     let url = required_url(cx, table, "url");
-    let secret = match table.required_string(cx, "secret") {
-        Some((secret, span)) => {
-            let decoded = secret
-                .strip_prefix("whsec_")
-                .and_then(|key| base64::engine::general_purpose::STANDARD.decode(key).ok());
-            match decoded {
-                Some(key) if key.len() >= 24 => Some(SecretString::from(secret)),
-                _ => {
-                    cx.problems.report(span, "`secret` must be `whsec_` followed by at least 24 base64-encoded bytes (generate one with `pharos config secret`)");
-                    None
+    let template = table.string(cx, "template").and_then(|(body, span)| {
+        let content_type = table
+            .string(cx, "content_type")
+            .map(|(text, _)| text)
+            .unwrap_or_else(|| "application/json".to_owned());
+        let template = WebhookTemplate { body, content_type };
+        let unknown = template.unknown_placeholders();
+        if !unknown.is_empty() {
+            cx.problems.report(
+                span,
+                format!(
+                    "`template` in {} uses unknown placeholders {}; known: {}",
+                    table.name,
+                    unknown.iter().map(|name| format!("{{{{{name}}}}}")).collect::<Vec<_>>().join(", "),
+                    WebhookTemplate::PLACEHOLDERS.join(", ")
+                ),
+            );
+            return None;
+        }
+        // Filled with awkward text, a JSON template must still be JSON.
+        let sample = template.fill(|_| "a \"quoted\" \\ value\nover two lines".to_owned());
+        if template.is_json() && serde_json::from_str::<serde_json::Value>(&sample).is_err() {
+            cx.problems.report(
+                span,
+                format!("`template` in {} is not valid JSON once filled in (placeholders go inside JSON strings)", table.name),
+            );
+            return None;
+        }
+        Some(template)
+    });
+    let secret = if table.has("secret") || !table.has("template") {
+        match table.required_string(cx, "secret") {
+            Some((secret, span)) => {
+                let decoded = secret
+                    .strip_prefix("whsec_")
+                    .and_then(|key| base64::engine::general_purpose::STANDARD.decode(key).ok());
+                match decoded {
+                    Some(key) if key.len() >= 24 => Some(Some(SecretString::from(secret))),
+                    _ => {
+                        cx.problems.report(span, "`secret` must be `whsec_` followed by at least 24 base64-encoded bytes (generate one with `pharos config secret`)");
+                        None
+                    }
                 }
             }
+            None => None,
         }
-        None => None,
+    } else {
+        Some(None)
     };
     let headers = read_headers(cx, table);
     Some(WebhookChannel {
         url: url?,
         secret: secret?,
         headers,
+        template,
     })
 }
 

@@ -507,7 +507,7 @@ fn the_readme_channel_examples_are_valid() {
         })
     };
     let config = parse("README.md", &source, &env).unwrap_or_else(|errors| panic!("{errors}"));
-    assert_eq!(config.channels.len(), 15);
+    assert_eq!(config.channels.len(), 16);
     assert_eq!(config.routes.len(), 2);
     assert_eq!(config.routes[0].chain, ["ops-email", "sms", "pagerduty"]);
 }

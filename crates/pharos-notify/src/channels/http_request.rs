@@ -21,6 +21,8 @@ pub(crate) struct Outgoing {
     pub(crate) method: Method,
     pub(crate) url: String,
     pub(crate) content_type: &'static str,
+    /// A configured content type, in place of `content_type`.
+    pub(crate) content_type_owned: Option<String>,
     pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
     pub(crate) body: Bytes,
 }
@@ -31,6 +33,7 @@ impl Outgoing {
             method: Method::POST,
             url,
             content_type: "application/json",
+            content_type_owned: None,
             headers: Vec::new(),
             body: body.into(),
         }
@@ -73,7 +76,13 @@ pub(crate) async fn send(
     let mut request = Request::builder()
         .method(outgoing.method)
         .uri(outgoing.url.as_str())
-        .header(CONTENT_TYPE, outgoing.content_type)
+        .header(
+            CONTENT_TYPE,
+            outgoing
+                .content_type_owned
+                .as_deref()
+                .unwrap_or(outgoing.content_type),
+        )
         .header(USER_AGENT, concat!("pharos/", env!("CARGO_PKG_VERSION")));
     for (name, value) in outgoing.headers {
         request = request.header(name, value);

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use chrono::DateTime;
 use chrono::Utc;
 use http::{HeaderName, HeaderValue};
-use pharos_config::WebhookChannel;
+use pharos_config::{WebhookChannel, WebhookTemplate};
 use pharos_core::Event;
 use pharos_store::OutboxMessage;
 use secrecy::{ExposeSecret, SecretString};
@@ -21,8 +21,10 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
 pub struct WebhookSender {
     client: HttpsClient,
     url: Url,
-    secret: SecretString,
+    /// Signs each message when set (Standard Webhooks).
+    secret: Option<SecretString>,
     headers: Vec<(HeaderName, HeaderValue)>,
+    template: Option<WebhookTemplate>,
     timeout: Duration,
 }
 
@@ -43,6 +45,7 @@ impl WebhookSender {
             url: channel.url.clone(),
             secret: channel.secret.clone(),
             headers,
+            template: channel.template.clone(),
             timeout: DEFAULT_TIMEOUT,
         }
     }
@@ -57,43 +60,69 @@ impl WebhookSender {
 #[async_trait]
 impl Channel for WebhookSender {
     fn render(&self, event: &Event, context: &EventContext, at: DateTime<Utc>) -> String {
-        super::webhook_payload::render(event, context, at)
+        let Some(template) = &self.template else {
+            return super::webhook_payload::render(event, context, at);
+        };
+        let summary = super::summary::Summary::of(event, context, at);
+        template.fill(|name| match name {
+            "event" => summary.kind.as_str().to_owned(),
+            "title" => summary.title.clone(),
+            "state" => summary.state.clone(),
+            "impact" => summary
+                .impact
+                .map(|impact| impact.label().to_owned())
+                .unwrap_or_default(),
+            "component" => summary.component.clone().unwrap_or_default(),
+            "message" => summary.message.clone().unwrap_or_default(),
+            "failing" => summary.failing.join("; "),
+            "link" => summary.link.clone().unwrap_or_default(),
+            "colour" => summary.tone.colour().to_owned(),
+            "at" => summary
+                .at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            _ => String::new(),
+        })
     }
 
     /// Any 2xx is delivered; 410 Gone means the endpoint is gone for good; anything else
     /// (a refusal, a timeout, another status) may pass and is retried, no sooner than a
     /// `Retry-After` asks.
     async fn deliver(&self, message: &OutboxMessage) -> Delivery {
-        let timestamp = Utc::now().timestamp();
-        let signature = match sign(
-            self.secret.expose_secret(),
-            &message.id,
-            timestamp,
-            message.payload.as_bytes(),
-        ) {
-            Ok(signature) => signature,
-            Err(error) => {
-                return Delivery::GiveUp {
-                    status_code: None,
-                    reason: error.to_string(),
-                }
-            }
-        };
         let mut outgoing = Outgoing::post_json(self.url.to_string(), message.payload.clone());
-        outgoing.headers.extend([
-            (
-                HeaderName::from_static("webhook-id"),
-                HeaderValue::from_str(&message.id).unwrap_or(HeaderValue::from_static("")),
-            ),
-            (
-                HeaderName::from_static("webhook-timestamp"),
-                HeaderValue::from(timestamp),
-            ),
-            (
-                HeaderName::from_static("webhook-signature"),
-                HeaderValue::from_str(&signature).unwrap_or(HeaderValue::from_static("")),
-            ),
-        ]);
+        if let Some(template) = &self.template {
+            outgoing.content_type_owned = Some(template.content_type.clone());
+        }
+        outgoing.headers.push((
+            HeaderName::from_static("webhook-id"),
+            HeaderValue::from_str(&message.id).unwrap_or(HeaderValue::from_static("")),
+        ));
+        if let Some(secret) = &self.secret {
+            let timestamp = Utc::now().timestamp();
+            let signature = match sign(
+                secret.expose_secret(),
+                &message.id,
+                timestamp,
+                message.payload.as_bytes(),
+            ) {
+                Ok(signature) => signature,
+                Err(error) => {
+                    return Delivery::GiveUp {
+                        status_code: None,
+                        reason: error.to_string(),
+                    }
+                }
+            };
+            outgoing.headers.extend([
+                (
+                    HeaderName::from_static("webhook-timestamp"),
+                    HeaderValue::from(timestamp),
+                ),
+                (
+                    HeaderName::from_static("webhook-signature"),
+                    HeaderValue::from_str(&signature).unwrap_or(HeaderValue::from_static("")),
+                ),
+            ]);
+        }
         outgoing.headers.extend(self.headers.iter().cloned());
         match http_request::send(&self.client, outgoing, self.timeout).await {
             Err(http_request::Failure::NoAnswer(reason)) => Delivery::Retry {

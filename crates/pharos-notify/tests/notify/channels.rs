@@ -461,3 +461,62 @@ async fn a_hung_service_is_retried_after_the_channels_timeout() {
         );
     }
 }
+
+/// A webhook with a template posts the receiver's own shape, filled in and escaped, unsigned
+/// when it has no secret.
+#[tokio::test]
+async fn a_webhook_template_posts_the_receivers_own_shape() {
+    let service = Service::start(Reply::status(200, "ok")).await;
+    let source = format!(
+        "[[channels]]\nid = \"rocket\"\ntype = \"webhook\"\nurl = \"{}/hooks/abc\"\n\
+         template = '{{\"text\": \"*{{{{state}}}}*: {{{{title}}}} — {{{{message}}}} {{{{link}}}}\", \"color\": \"{{{{colour}}}}\"}}'\n",
+        service.url()
+    );
+    let config = pharos_config::parse("t.toml", &source, &|_| None)
+        .unwrap_or_else(|errors| panic!("{errors}"));
+    let channel = build_channel(&config.channels[0]);
+    let event = &incident_events()[1];
+    let delivery = channel.deliver(&message(channel.as_ref(), event, 1)).await;
+    assert!(
+        matches!(delivery, Delivery::Delivered { .. }),
+        "{delivery:?}"
+    );
+    let seen = &service.seen()[0];
+    assert!(
+        seen.headers.get("webhook-signature").is_none(),
+        "no secret, no signature"
+    );
+    assert_eq!(seen.headers["content-type"], "application/json");
+    expect_test::expect![[r##"
+        {
+          "color": "#dd6b20",
+          "text": "*Identified*: Mail <b>&</b> *submission*: major outage — A relay <rejects> mail & we are replacing it. Expected back by 14:00 UTC. https://status.example.test/incidents/12"
+        }"##]]
+    .assert_eq(
+        &serde_json::to_string_pretty(&serde_json::from_slice::<serde_json::Value>(&seen.body).unwrap())
+            .unwrap(),
+    );
+
+    let unknown = format!(
+        "[[channels]]\nid = \"x\"\ntype = \"webhook\"\nurl = \"{}/\"\ntemplate = '{{\"text\": \"{{{{titel}}}}\"}}'\n",
+        service.url()
+    );
+    let errors = pharos_config::parse("t.toml", &unknown, &|_| None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        errors.contains("unknown placeholders {{titel}}"),
+        "{errors}"
+    );
+    let broken = format!(
+        "[[channels]]\nid = \"x\"\ntype = \"webhook\"\nurl = \"{}/\"\ntemplate = '{{\"text\": {{{{title}}}}}}'\n",
+        service.url()
+    );
+    let errors = pharos_config::parse("t.toml", &broken, &|_| None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        errors.contains("is not valid JSON once filled in"),
+        "{errors}"
+    );
+}

@@ -3,5 +3,6 @@
 mod channels;
 mod fallback;
 mod health;
+mod order;
 mod regression;
 mod service;
