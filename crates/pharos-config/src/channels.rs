@@ -3,7 +3,7 @@
 
 use crate::channel_model::*;
 use crate::reader::{Context, TableReader};
-use crate::validate::{check_unique, read_headers, read_slug, read_url};
+use crate::validate::{check_unique, is_bare_address, read_headers, read_slug, read_url};
 use base64::Engine as _;
 use pharos_core::{ComponentId, EventKind};
 use secrecy::SecretString;
@@ -383,15 +383,7 @@ fn is_address(text: &str) -> bool {
         (Some(open), Some(inner)) => &inner[open + 1..],
         _ => text,
     };
-    let mut parts = address.split('@');
-    let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next()) else {
-        return false;
-    };
-    !local.is_empty()
-        && domain.contains('.') | (domain == "localhost")
-        && !address
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>')
+    is_bare_address(address) && !text.chars().any(char::is_control)
 }
 
 fn read_webhook(

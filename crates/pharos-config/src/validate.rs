@@ -607,10 +607,7 @@ fn read_address(
         table.string(cx, key)
     };
     let (address, span) = found?;
-    let valid = address.split_once('@').is_some_and(|(local, domain)| {
-        !local.is_empty() && (domain.contains('.') || domain == "localhost")
-    }) && !address.contains(['<', '>', ' ', '\r', '\n']);
-    if !valid {
+    if !is_bare_address(&address) {
         cx.problems.report(
             span,
             format!("`{key}` must be a mail address such as user@example.com, found `{address}`"),
@@ -618,6 +615,15 @@ fn read_address(
         return None;
     }
     Some(address)
+}
+
+/// `local@domain`: no display name, no spaces or angle brackets.
+pub(crate) fn is_bare_address(address: &str) -> bool {
+    address.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty()
+            && !domain.contains('@')
+            && (domain.contains('.') || domain == "localhost")
+    }) && !address.contains(['<', '>', ' ', '\r', '\n', '\t'])
 }
 
 fn read_helo(cx: &mut Context<'_, '_>, table: &mut TableReader<'_, '_>) -> String {
