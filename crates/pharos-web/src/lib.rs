@@ -18,11 +18,9 @@ mod server;
 mod site;
 mod snapshot;
 mod view;
-mod zero_copy;
 
 pub use export::{export, ExportError};
 pub use renderer::Renderer;
 pub use router::{router, Current, ReloadRefused, ReloadRequest, ReloadSummary, WebState};
 pub use server::{raise_descriptor_limit, serve, ServerLimits};
 pub use snapshot::PageCache;
-pub use zero_copy::MemoryFiles;

@@ -5,7 +5,6 @@
 
 use crate::site::{self, Document};
 use crate::view::StatusView;
-use crate::zero_copy::{MemoryFiles, Registration};
 use bytes::Bytes;
 use flate2::write::GzEncoder;
 use flate2::Compression;
@@ -24,8 +23,6 @@ pub(crate) struct Rendered {
     /// The ETag as a ready header value: answers are served many times, built once.
     pub(crate) etag_header: Option<axum::http::HeaderValue>,
     pub(crate) status: u16,
-    /// The body's memory file, when it is large enough to be sent from one.
-    pub(crate) file: Option<Arc<Registration>>,
 }
 
 impl Rendered {
@@ -50,7 +47,6 @@ impl Rendered {
             etag_header: axum::http::HeaderValue::from_str(&etag).ok(),
             etag,
             status,
-            file: None,
         }
     }
 
@@ -67,26 +63,16 @@ impl Rendered {
             gzip.filter(|compressed| !compressed.is_empty() && compressed.len() < body.len());
     }
 
-    /// Takes the bytes (body, gzip, memory file) of `previous` if it holds the same
-    /// document, else compresses anew and puts a large body in a memory file. Returns
-    /// whether it compressed.
-    fn compress_unless_same(
-        &mut self,
-        previous: Option<&Rendered>,
-        files: Option<&Arc<MemoryFiles>>,
-    ) -> bool {
+    /// Takes the compressed bytes of `previous` if it holds the same document, else
+    /// compresses anew. Returns whether it compressed.
+    fn compress_unless_same(&mut self, previous: Option<&Rendered>) -> bool {
         match previous {
             Some(previous) if previous.etag == self.etag && previous.body == self.body => {
-                self.body = previous.body.clone();
                 self.gzip = previous.gzip.clone();
-                self.file = previous.file.clone();
                 false
             }
             _ => {
                 self.compress();
-                self.file = files
-                    .and_then(|files| files.register(&self.body))
-                    .map(Arc::new);
                 true
             }
         }
@@ -107,8 +93,6 @@ pub(crate) struct PageSet {
     previous: Mutex<HashMap<String, Arc<Rendered>>>,
     /// How many documents this set has rendered.
     renders: std::sync::atomic::AtomicUsize,
-    /// Where large bodies are put to be sent without a copy (none for an export).
-    files: Option<Arc<MemoryFiles>>,
 }
 
 /// The key the not-found page is kept under (no request path looks like it).
@@ -185,7 +169,7 @@ impl PageSet {
                 .lock()
                 .ok()
                 .and_then(|mut previous| previous.remove(key));
-            compressed = rendered.compress_unless_same(previous.as_deref(), self.files.as_ref());
+            compressed = rendered.compress_unless_same(previous.as_deref());
             Arc::new(rendered)
         });
         (rendered.clone(), compressed)
@@ -224,7 +208,6 @@ impl PageSet {
 #[derive(Clone, Default)]
 pub struct PageCache {
     current: Arc<RwLock<Arc<PageSet>>>,
-    files: Arc<MemoryFiles>,
 }
 
 impl PageCache {
@@ -254,7 +237,6 @@ impl PageCache {
         let set = PageSet {
             view: Some(Arc::new(view)),
             previous: Mutex::new(carried),
-            files: Some(self.files.clone()),
             ..PageSet::default()
         };
         let compressed = site::AHEAD
@@ -265,11 +247,6 @@ impl PageCache {
             *current = Arc::new(set);
         }
         compressed
-    }
-
-    /// The memory files large documents are sent from; the server's connections need them.
-    pub fn memory_files(&self) -> Arc<MemoryFiles> {
-        self.files.clone()
     }
 
     /// Whether a first render has happened.
