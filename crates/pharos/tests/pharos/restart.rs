@@ -117,3 +117,93 @@ async fn a_kill_mid_incident_loses_and_duplicates_nothing() {
     })
     .await;
 }
+
+/// A fallback chain survives `kill -9`: the first step's service hangs, pharos is killed while
+/// it waits, and after the restart the next step gets the incident exactly once.
+#[tokio::test]
+async fn a_kill_mid_chain_hands_the_event_to_the_next_step_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut target = TcpTarget::start().await;
+    // The first step: a service that accepts connections and never answers.
+    let hung = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hung_url = format!("http://{}/hooks/pharos", hung.local_addr().unwrap());
+    let attempts = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = attempts.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = hung.accept().await {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
+    let backup = WebhookReceiver::start("127.0.0.1:0".parse().unwrap(), SECRET)
+        .await
+        .unwrap();
+    let config = write_config(dir.path(), target.address, &hung_url);
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        &format!("secret = \"{SECRET}\"\n"),
+        &format!("secret = \"{SECRET}\"\ntimeout = \"1s\"\n"),
+    );
+    let text = format!(
+        "{text}\n[[channels]]\nid = \"backup\"\ntype = \"webhook\"\nurl = \"{}\"\nsecret = \"{SECRET}\"\n\n\
+         [[routes]]\nevents = [\"incident.opened\"]\nchain = [\"receiver\", \"backup\"]\nfallback_after = \"3s\"\n",
+        backup.url()
+    );
+    std::fs::write(&config, text).unwrap();
+
+    let pharos = Pharos::start(&config, dir.path());
+    eventually(Duration::from_secs(10), "a first check", || async {
+        let components = pharos.get_json("/api/v1/components").await;
+        (components[0]["monitors"][0]["last_check"]["status"] == "up").then_some(())
+    })
+    .await;
+    target.stop().await;
+    let incident_id = eventually(Duration::from_secs(10), "an incident", || async {
+        pharos.get_json("/api/v1/incidents").await["incidents"][0]["id"].as_i64()
+    })
+    .await;
+    eventually(Duration::from_secs(10), "the first step tried", || async {
+        (attempts.load(std::sync::atomic::Ordering::SeqCst) > 0).then_some(())
+    })
+    .await;
+    assert!(
+        backup.received().is_empty(),
+        "the next step waits for the deadline"
+    );
+    pharos.kill();
+
+    let pharos = Pharos::start(&config, dir.path());
+    let delivered = eventually(
+        Duration::from_secs(20),
+        "the incident through the next step after the restart",
+        || async {
+            backup
+                .received()
+                .into_iter()
+                .find(|received| received.event == "incident.opened")
+        },
+    )
+    .await;
+    assert_eq!(delivered.body["data"]["incident"]["id"], incident_id);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(backup.received().len(), 1, "exactly once");
+    let deliveries = pharos.admin_json("/api/v1/admin/deliveries").await;
+    let steps: Vec<(String, String)> = deliveries["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|delivery| delivery["event"] == "incident.opened")
+        .map(|delivery| {
+            (
+                delivery["channel"].as_str().unwrap().to_owned(),
+                delivery["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        steps.contains(&("receiver".to_owned(), "failed".to_owned()))
+            && steps.contains(&("backup".to_owned(), "delivered".to_owned())),
+        "{steps:?}"
+    );
+    assert!(pharos.terminate().success());
+}
