@@ -7,7 +7,7 @@ use crate::channel::{Channel, Delivery};
 use crate::routing::Notifier;
 use chrono::Utc;
 use pharos_store::{Batch, DeliveryAttempt, NextStep, OutboxMessage, Store};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
@@ -16,10 +16,16 @@ use tokio::task::JoinSet;
 /// Channel senders by channel id.
 pub type Channels = HashMap<String, Arc<dyn Channel>>;
 
-/// Messages picked per round, and how many are delivered at once.
+/// Messages picked per look at the outbox.
 const BATCH: u32 = 64;
+/// The most deliveries under way at once.
+const MAX_IN_FLIGHT: usize = 256;
 /// The longest the worker sleeps without looking at the outbox.
 const IDLE_CHECK: Duration = Duration::from_secs(30);
+/// How often the outbox is looked at while the only due messages are already under way.
+const BUSY_RECHECK: Duration = Duration::from_millis(200);
+/// How long attempts under way at shutdown may take to be recorded.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 pub struct OutboxWorker {
     store: Arc<dyn Store>,
@@ -38,39 +44,64 @@ impl OutboxWorker {
         }
     }
 
-    /// Delivers until `shutdown` turns true.
+    /// Delivers until `shutdown` turns true. Each delivery runs on its own, so one service
+    /// that hangs until its timeout delays neither the other channels nor the hand-over of a
+    /// fallback chain whose step missed its deadline.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut deliveries: JoinSet<(String, String, Delivery)> = JoinSet::new();
+        let mut in_flight: HashSet<String> = HashSet::new();
         loop {
             if *shutdown.borrow() {
-                return;
+                break;
             }
-            let delivered_some = match self.deliver_due().await {
-                Ok(count) => count > 0,
+            let started = match self.start_due(&mut deliveries, &mut in_flight).await {
+                Ok(started) => started,
                 Err(error) => {
                     tracing::error!(%error, "outbox: cannot read due messages");
-                    false
+                    0
                 }
             };
-            if delivered_some {
-                continue;
-            }
-            let sleep = match self.store.next_due_at().await {
-                Ok(Some(due)) => (due - Utc::now())
-                    .to_std()
-                    .unwrap_or_default()
-                    .min(IDLE_CHECK),
-                _ => IDLE_CHECK,
+            let sleep = if started > 0 {
+                Duration::ZERO
+            } else {
+                match self.store.next_due_at().await {
+                    Ok(Some(due)) => (due - Utc::now())
+                        .to_std()
+                        .unwrap_or_default()
+                        .min(IDLE_CHECK),
+                    _ => IDLE_CHECK,
+                }
+            };
+            // A message still in flight stays pending in the store: do not spin on it.
+            let sleep = if sleep.is_zero() && started == 0 && !in_flight.is_empty() {
+                BUSY_RECHECK
+            } else {
+                sleep
             };
             tokio::select! {
+                Some(done) = deliveries.join_next(), if !deliveries.is_empty() => {
+                    self.finished(done, &mut in_flight).await;
+                }
                 _ = tokio::time::sleep(sleep) => {}
                 _ = self.wake.notified() => {}
                 _ = shutdown.changed() => {}
             }
         }
+        // Attempts under way get their answer recorded, within a bound.
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
+            while let Some(done) = deliveries.join_next().await {
+                self.finished(done, &mut in_flight).await;
+            }
+        })
+        .await;
     }
 
-    /// Delivers every message due now; returns how many were attempted.
-    pub async fn deliver_due(&self) -> Result<usize, pharos_store::StoreError> {
+    /// Starts delivering every due message not already under way; returns how many started.
+    async fn start_due(
+        &self,
+        deliveries: &mut JoinSet<(String, String, Delivery)>,
+        in_flight: &mut HashSet<String>,
+    ) -> Result<usize, pharos_store::StoreError> {
         // Chain steps that missed their deadline hand over to the next step first.
         let expired = self.store.expire_chain_steps(Utc::now()).await?;
         if expired > 0 {
@@ -79,29 +110,50 @@ impl OutboxWorker {
                 "fallback: steps not delivered in time handed over to the next channel"
             );
         }
-        let due = self.store.due_messages(Utc::now(), BATCH).await?;
-        let count = due.len();
-        let mut deliveries = JoinSet::new();
+        if in_flight.len() >= MAX_IN_FLIGHT {
+            return Ok(0);
+        }
+        // Messages under way are still pending: ask for enough to see past them.
+        let limit = BATCH + u32::try_from(in_flight.len()).unwrap_or(u32::MAX);
+        let due = self.store.due_messages(Utc::now(), limit).await?;
+        let mut started = 0;
         for message in due {
+            if in_flight.len() >= MAX_IN_FLIGHT {
+                break;
+            }
+            if !in_flight.insert(message.id.clone()) {
+                continue;
+            }
+            started += 1;
             let store = self.store.clone();
             let channels = self.channels.clone();
-            let health = self.notifier.health();
             deliveries.spawn(async move {
+                let id = message.id.clone();
                 let channel = message.channel_id.clone();
                 let outcome = deliver_one(store.as_ref(), &channels, message).await;
-                health.record(&channel, &outcome, Utc::now())
+                (id, channel, outcome)
             });
         }
-        let mut changes = Vec::new();
-        while let Some(joined) = deliveries.join_next().await {
-            if let Ok(Some(change)) = joined {
-                changes.push(change);
-            }
-        }
-        for change in changes {
+        Ok(started)
+    }
+
+    /// Notes a finished delivery: no longer under way, and its channel's health.
+    async fn finished(
+        &self,
+        done: Result<(String, String, Delivery), tokio::task::JoinError>,
+        in_flight: &mut HashSet<String>,
+    ) {
+        let Ok((id, channel, outcome)) = done else {
+            return;
+        };
+        in_flight.remove(&id);
+        if let Some(change) = self
+            .notifier
+            .health()
+            .record(&channel, &outcome, Utc::now())
+        {
             self.announce(change).await;
         }
-        Ok(count)
     }
 
     /// Queues the news of a channel's health through the other channels.

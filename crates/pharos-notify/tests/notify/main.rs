@@ -6,3 +6,4 @@ mod health;
 mod order;
 mod regression;
 mod service;
+mod worker;
