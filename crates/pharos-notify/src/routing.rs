@@ -258,23 +258,18 @@ impl Notifier {
         let subscription = self.subscriptions.get(id)?;
         let give_up_after = chrono::Duration::from_std(subscription.give_up_after)
             .unwrap_or(chrono::Duration::days(1));
-        Some(OutboxMessage {
-            id: new_message_id(),
-            channel_id: id.to_owned(),
-            event: event.kind(),
-            payload: channel.render(event, &self.context, at),
-            created_at: at,
-            next_attempt_at: at,
-            give_up_at: at + give_up_after,
-            attempts: 0,
-            state: MessageState::Pending,
-            delivered_at: None,
-            last_error: None,
-            sequence_key: event
-                .component()
-                .map(|component| format!("component:{component}")),
-            chain: None,
-        })
+        let mut message = OutboxMessage::pending(
+            new_message_id(),
+            id.to_owned(),
+            event.kind(),
+            channel.render(event, &self.context, at),
+            at,
+            at + give_up_after,
+        );
+        message.sequence_key = event
+            .component()
+            .map(|component| format!("component:{component}"));
+        Some(message)
     }
 }
 

@@ -147,6 +147,34 @@ pub struct OutboxMessage {
     pub chain: Option<ChainLink>,
 }
 
+impl OutboxMessage {
+    /// A new message, due at once, announcing one event through one channel.
+    pub fn pending(
+        id: String,
+        channel_id: String,
+        event: EventKind,
+        payload: String,
+        at: DateTime<Utc>,
+        give_up_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id,
+            channel_id,
+            event,
+            payload,
+            created_at: at,
+            next_attempt_at: at,
+            give_up_at,
+            attempts: 0,
+            state: MessageState::Pending,
+            delivered_at: None,
+            last_error: None,
+            sequence_key: None,
+            chain: None,
+        }
+    }
+}
+
 /// One step of a fallback chain: the messages announcing one event along a route.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChainLink {

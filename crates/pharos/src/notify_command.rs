@@ -8,7 +8,7 @@ use pharos_core::{
     ComponentId, ComponentStatus, Event, Incident, IncidentNews, IncidentPhase, IncidentUpdate,
 };
 use pharos_notify::{build_channel, Delivery, EventContext};
-use pharos_store::{MessageState, OutboxMessage};
+use pharos_store::OutboxMessage;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -44,21 +44,14 @@ pub(crate) async fn test(path: &Path, channel_id: &str) -> ExitCode {
     let context = EventContext {
         public_url: config.server.public_url.clone(),
     };
-    let message = OutboxMessage {
-        id: pharos_notify::new_message_id(),
-        channel_id: channel.id.clone(),
-        event: event.kind(),
-        payload: sender.render(&event, &context, now),
-        created_at: now,
-        next_attempt_at: now,
-        give_up_at: now,
-        attempts: 0,
-        state: MessageState::Pending,
-        delivered_at: None,
-        last_error: None,
-        sequence_key: None,
-        chain: None,
-    };
+    let message = OutboxMessage::pending(
+        pharos_notify::new_message_id(),
+        channel.id.clone(),
+        event.kind(),
+        sender.render(&event, &context, now),
+        now,
+        now,
+    );
     let kind = channel.kind.type_name();
     match sender.deliver(&message).await {
         Delivery::Delivered { status_code } => {

@@ -164,12 +164,7 @@ impl Channel for Email {
             .iter()
             .map(|password| password.expose_secret())
             .collect();
-        let redact = |text: String| {
-            secrets
-                .iter()
-                .filter(|secret| !secret.is_empty())
-                .fold(text, |text, secret| text.replace(secret, "[redacted]"))
-        };
+        let redact = |text: String| super::http_request::redact(&text, &secrets);
         let built = self
             .transport()
             .and_then(|transport| Ok((transport, self.build(message)?)));

@@ -184,6 +184,23 @@ pub(crate) fn judge(result: Result<Answer, Failure>, service: &str, secrets: &[&
     }
 }
 
+/// The stored JSON object with credentials added, as bytes to send.
+pub(crate) fn with_credentials(payload: &str, credentials: &[(&str, &str)]) -> Option<Vec<u8>> {
+    let mut body: serde_json::Value = serde_json::from_str(payload).ok()?;
+    let object = body.as_object_mut()?;
+    for (key, value) in credentials {
+        object.insert((*key).to_owned(), serde_json::json!(value));
+    }
+    serde_json::to_vec(&body).ok()
+}
+
+pub(crate) fn unreadable() -> Delivery {
+    Delivery::GiveUp {
+        status_code: None,
+        reason: "the stored message or the configured address cannot be used".to_owned(),
+    }
+}
+
 /// `Retry-After` as seconds or as an HTTP date.
 fn parse_retry_after(value: &str) -> Option<Duration> {
     let value = value.trim();
@@ -270,7 +287,8 @@ fn clean(text: &str) -> String {
     super::summary::truncate(text.trim(), 200)
 }
 
-fn redact(text: &str, secrets: &[&str]) -> String {
+/// `text` with each secret (of four characters or more) replaced by `[redacted]`.
+pub(crate) fn redact(text: &str, secrets: &[&str]) -> String {
     let mut text = text.to_owned();
     for secret in secrets.iter().filter(|secret| secret.len() >= 4) {
         text = text.replace(secret, "[redacted]");

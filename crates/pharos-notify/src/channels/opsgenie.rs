@@ -5,8 +5,7 @@
 //! characters, priority P1–P5; add note: POST /v2/alerts/{alias}/notes?identifierType=alias;
 //! close: POST /v2/alerts/{alias}/close?identifierType=alias; 202 on success).
 
-use super::http_request::{self, Outgoing};
-use super::pushover::unreadable;
+use super::http_request::{self, unreadable, Outgoing};
 use super::summary::{truncate, Summary, Tone};
 use super::Service;
 use crate::channel::{Channel, Delivery, EventContext};

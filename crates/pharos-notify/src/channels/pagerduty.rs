@@ -5,8 +5,7 @@
 //! https://developer.pagerduty.com/docs/events-api-v2/resolve-events/ (202 on success,
 //! 400 with `errors`, 429 when throttled).
 
-use super::http_request::{self, Outgoing};
-use super::pushover::{unreadable, with_credentials};
+use super::http_request::{self, unreadable, with_credentials, Outgoing};
 use super::summary::{truncate, Summary, Tone};
 use super::Service;
 use crate::channel::{Channel, Delivery, EventContext};

@@ -4,7 +4,7 @@
 //! Format: https://pushover.net/api (message ≤ 1024 characters, title ≤ 250, `html=1`,
 //! priority −2…2; 4xx answers carry `errors`, a 429 means the monthly quota is spent).
 
-use super::http_request::{self, Outgoing};
+use super::http_request::{self, unreadable, with_credentials, Outgoing};
 use super::summary::{escape_html, truncate, Summary};
 use super::Service;
 use crate::channel::{Channel, Delivery, EventContext};
@@ -14,7 +14,7 @@ use pharos_config::PushoverChannel;
 use pharos_core::Event;
 use pharos_store::OutboxMessage;
 use secrecy::ExposeSecret;
-use serde_json::{json, Value};
+use serde_json::json;
 
 pub(crate) struct Pushover {
     service: Service,
@@ -66,22 +66,5 @@ impl Channel for Pushover {
         let outgoing = Outgoing::post_json(url.to_string(), body);
         let answer = http_request::send(&self.service.client, outgoing, self.service.timeout).await;
         http_request::judge(answer, "Pushover", &[token, user])
-    }
-}
-
-/// The stored JSON object with credentials added, as bytes to send.
-pub(crate) fn with_credentials(payload: &str, credentials: &[(&str, &str)]) -> Option<Vec<u8>> {
-    let mut body: Value = serde_json::from_str(payload).ok()?;
-    let object = body.as_object_mut()?;
-    for (key, value) in credentials {
-        object.insert((*key).to_owned(), json!(value));
-    }
-    serde_json::to_vec(&body).ok()
-}
-
-pub(crate) fn unreadable() -> Delivery {
-    Delivery::GiveUp {
-        status_code: None,
-        reason: "the stored message or the configured address cannot be used".to_owned(),
     }
 }

@@ -43,7 +43,7 @@ impl Channel for Sms {
             self.account.account_sid
         );
         let Ok(url) = self.account.api_url.join(&path) else {
-            return super::pushover::unreadable();
+            return http_request::unreadable();
         };
         let form = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("To", &self.account.to)

@@ -1,26 +1,14 @@
 //! A channel that keeps failing is reported once, through the other channels, and its
 //! recovery once; a message about the failing channel never goes to that channel.
 
+use crate::service::degraded;
 use crate::service::{Reply, Service};
 use chrono::Utc;
-use pharos_core::{Event, MonitorId, MonitorState, ProbeStatus, SelfFault};
+use pharos_core::Event;
 use pharos_notify::{Notifier, OutboxWorker};
 use pharos_store::{Batch, SqliteStore, Store};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn degraded(monitor: &str) -> Event {
-    Event::PharosDegraded(SelfFault {
-        reason: "out of file descriptors".into(),
-        monitor: MonitorState {
-            id: MonitorId::new(monitor),
-            name: monitor.into(),
-            status: ProbeStatus::Unknown,
-            reason: None,
-            region: "local".into(),
-        },
-    })
-}
 
 async fn enqueue(store: &SqliteStore, notifier: &Notifier, events: &[Event]) {
     let outbox = events

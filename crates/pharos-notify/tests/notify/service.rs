@@ -132,3 +132,18 @@ async fn answer(
         }
     }
 }
+
+/// An event with no component (so no sequence holds it back): pharos could not run a check.
+pub(crate) fn degraded(monitor: &str) -> pharos_core::Event {
+    use pharos_core::{MonitorId, MonitorState, ProbeStatus, SelfFault};
+    pharos_core::Event::PharosDegraded(SelfFault {
+        reason: "out of file descriptors".into(),
+        monitor: MonitorState {
+            id: MonitorId::new(monitor),
+            name: monitor.into(),
+            status: ProbeStatus::Unknown,
+            reason: None,
+            region: "local".into(),
+        },
+    })
+}

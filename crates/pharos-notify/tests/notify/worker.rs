@@ -1,25 +1,13 @@
 //! The outbox worker: one service that hangs until its timeout delays no other channel.
 
+use crate::service::degraded;
 use crate::service::{Reply, Service};
 use chrono::Utc;
-use pharos_core::{Event, MonitorId, MonitorState, ProbeStatus, SelfFault};
+use pharos_core::Event;
 use pharos_notify::{Notifier, OutboxWorker};
 use pharos_store::{Batch, SqliteStore, Store};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn degraded(monitor: &str) -> Event {
-    Event::PharosDegraded(SelfFault {
-        reason: "out of file descriptors".into(),
-        monitor: MonitorState {
-            id: MonitorId::new(monitor),
-            name: monitor.into(),
-            status: ProbeStatus::Unknown,
-            reason: None,
-            region: "local".into(),
-        },
-    })
-}
 
 /// Before: the worker waited for every delivery of a round before looking at the outbox
 /// again, so a service hanging until its timeout held back every other channel's new messages.

@@ -144,6 +144,17 @@ pub(super) async fn expire_chain_steps(
     pool: &SqlitePool,
     now: DateTime<Utc>,
 ) -> StoreResult<usize> {
+    // The worker asks on every look at the outbox; most of the time nothing expired, and
+    // that answer needs no write transaction.
+    let (any,): (bool,) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM outbox WHERE state = 'pending' AND step_deadline IS NOT NULL AND step_deadline <= ?)",
+    )
+    .bind(to_millis(now))
+    .fetch_one(pool)
+    .await?;
+    if !any {
+        return Ok(0);
+    }
     super::transaction::write(pool, async |tx| {
         let expired: Vec<(String, String, i64)> = sqlx::query_as(
             "SELECT id, chain_id, step_window_ms FROM outbox
