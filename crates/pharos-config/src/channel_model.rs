@@ -1,7 +1,7 @@
 //! The validated model of notification channels: where each kind of service is reached and
 //! with which credentials. `Debug` never shows a token, a key or a URL that embeds one.
 
-use crate::model::Header;
+use crate::model::{Header, MailEndpoint};
 use pharos_core::{ComponentId, ComponentStatus, EventKind};
 use secrecy::SecretString;
 use std::fmt;
@@ -289,28 +289,12 @@ pub struct SmsChannel {
     pub to: String,
 }
 
-/// How an email channel's SMTP connection is secured.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EmailTls {
-    /// STARTTLS, required (submission, port 587).
-    StartTls,
-    /// TLS from the first byte (port 465).
-    Implicit,
-    /// No TLS (a relay on the same host).
-    None,
-}
-
 /// Email to operators through an SMTP submission server.
 #[derive(Clone, Debug)]
 pub struct EmailChannel {
-    pub host: String,
-    pub port: u16,
-    pub tls: EmailTls,
-    pub username: Option<String>,
-    pub password: Option<SecretString>,
+    /// The submission server, read as the mail probes read theirs.
+    pub server: MailEndpoint,
     /// The sender, `pharos@example.com` or `pharos <pharos@example.com>`.
     pub from: String,
     pub to: Vec<String>,
-    /// A PEM file of certificates to trust besides the public roots (a private CA).
-    pub ca_file: Option<std::path::PathBuf>,
 }

@@ -3,7 +3,9 @@
 
 use crate::channel_model::*;
 use crate::reader::{Context, TableReader};
-use crate::validate::{check_unique, is_bare_address, read_headers, read_slug, read_url};
+use crate::validate::{
+    check_unique, is_bare_address, read_endpoint, read_headers, read_slug, read_url, Protocol,
+};
 use base64::Engine as _;
 use pharos_core::{ComponentId, EventKind};
 use secrecy::SecretString;
@@ -279,49 +281,15 @@ fn read_kind(
 }
 
 fn read_email(cx: &mut Context<'_, '_>, table: &mut TableReader<'_, '_>) -> Option<EmailChannel> {
-    let host = table.required_string(cx, "host").map(|(host, _)| host);
-    let tls = match table.string(cx, "tls") {
-        None => Some(EmailTls::StartTls),
-        Some((text, span)) => match text.as_str() {
-            "starttls" => Some(EmailTls::StartTls),
-            "tls" => Some(EmailTls::Implicit),
-            "none" => Some(EmailTls::None),
-            _ => {
-                cx.problems.report(
-                    span,
-                    format!(
-                        "`tls` in {} must be starttls, tls or none, not `{text}`",
-                        table.name
-                    ),
-                );
-                None
-            }
-        },
-    };
-    let port = if table.has("port") {
-        table.integer(cx, "port", 1..65_536).map(|port| port as u16)
-    } else {
-        Some(match tls {
-            Some(EmailTls::Implicit) => 465,
-            Some(EmailTls::None) => 25,
-            _ => 587,
-        })
-    };
-    let username = table.string(cx, "username").map(|(name, _)| name);
-    let password = table
-        .string(cx, "password")
-        .map(|(password, span)| (SecretString::from(password), span));
-    let plaintext_allowed = table
-        .boolean(cx, "allow_plaintext_password")
-        .unwrap_or(false);
-    if let (Some(EmailTls::None), Some((_, span)), false) = (tls, &password, plaintext_allowed) {
-        cx.problems.report(span.clone(), format!("{} would send its password without TLS; set `tls` or `allow_plaintext_password = true`", table.name));
-    }
-    if username.is_some() != password.is_some() {
+    let server = read_endpoint(cx, table, Protocol::Submission);
+    if server
+        .as_ref()
+        .is_some_and(|server| !server.pin_sha256.is_empty())
+    {
         cx.problems.report(
             table.span.clone(),
             format!(
-                "{} needs both `username` and `password`, or neither",
+                "{} sets `pin_sha256`, which email channels do not support; use `ca_file`",
                 table.name
             ),
         );
@@ -348,18 +316,10 @@ fn read_email(cx: &mut Context<'_, '_>, table: &mut TableReader<'_, '_>) -> Opti
             }
         }
     }
-    let ca_file = table
-        .string(cx, "ca_file")
-        .map(|(path, _)| std::path::PathBuf::from(path));
     Some(EmailChannel {
-        host: host?,
-        port: port?,
-        tls: tls?,
-        username,
-        password: password.map(|(password, _)| password),
+        server: server?,
         from: from?,
         to,
-        ca_file,
     })
 }
 

@@ -501,8 +501,10 @@ const MONITOR_TYPES: [&str; 9] = [
 ];
 
 #[derive(Clone, Copy)]
-enum Protocol {
+pub(crate) enum Protocol {
     Smtp,
+    /// Mail submission by a client (an email channel): port 587 with STARTTLS.
+    Submission,
     Imap,
     Pop3,
 }
@@ -510,8 +512,9 @@ enum Protocol {
 impl Protocol {
     fn default_port(self, tls: TlsMode) -> u16 {
         match (self, tls) {
-            (Protocol::Smtp, TlsMode::Implicit) => 465,
-            (Protocol::Smtp, _) => 25,
+            (Protocol::Smtp | Protocol::Submission, TlsMode::Implicit) => 465,
+            (Protocol::Submission, TlsMode::StartTls) => 587,
+            (Protocol::Smtp | Protocol::Submission, _) => 25,
             (Protocol::Imap, TlsMode::Implicit) => 993,
             (Protocol::Imap, _) => 143,
             (Protocol::Pop3, TlsMode::Implicit) => 995,
@@ -521,7 +524,7 @@ impl Protocol {
 }
 
 /// A mail server endpoint: host, port, TLS mode, optional login, certificate checks.
-fn read_endpoint(
+pub(crate) fn read_endpoint(
     cx: &mut Context<'_, '_>,
     table: &mut TableReader<'_, '_>,
     protocol: Protocol,

@@ -14,7 +14,7 @@ use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use pharos_config::{EmailChannel, EmailTls};
+use pharos_config::{EmailChannel, TlsMode};
 use pharos_core::{Event, EventKind};
 use pharos_store::OutboxMessage;
 use secrecy::ExposeSecret;
@@ -32,10 +32,11 @@ impl Email {
     }
 
     fn transport(&self) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
-        let account = &self.account;
+        let server = &self.account.server;
         let parameters = || -> Result<TlsParameters, String> {
-            let mut builder = TlsParameters::builder(account.host.clone());
-            if let Some(path) = &account.ca_file {
+            let mut builder = TlsParameters::builder(server.host.clone())
+                .dangerous_accept_invalid_certs(!server.verify_tls);
+            if let Some(path) = &server.ca_file {
                 let pem = std::fs::read(path)
                     .map_err(|error| format!("cannot read ca_file {}: {error}", path.display()))?;
                 let certificate = Certificate::from_pem(&pem)
@@ -46,16 +47,16 @@ impl Email {
                 .build_rustls()
                 .map_err(|error| format!("TLS set-up: {error}"))
         };
-        let tls = match account.tls {
-            EmailTls::StartTls => Tls::Required(parameters()?),
-            EmailTls::Implicit => Tls::Wrapper(parameters()?),
-            EmailTls::None => Tls::None,
+        let tls = match server.tls {
+            TlsMode::StartTls => Tls::Required(parameters()?),
+            TlsMode::Implicit => Tls::Wrapper(parameters()?),
+            TlsMode::None => Tls::None,
         };
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&account.host)
-            .port(account.port)
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&server.host)
+            .port(server.port)
             .tls(tls)
             .timeout(Some(self.timeout));
-        if let (Some(username), Some(password)) = (&account.username, &account.password) {
+        if let (Some(username), Some(password)) = (&server.username, &server.password) {
             builder = builder.credentials(Credentials::new(
                 username.clone(),
                 password.expose_secret().to_owned(),
@@ -160,6 +161,7 @@ impl Channel for Email {
     async fn deliver(&self, message: &OutboxMessage) -> Delivery {
         let secrets: Vec<&str> = self
             .account
+            .server
             .password
             .iter()
             .map(|password| password.expose_secret())
