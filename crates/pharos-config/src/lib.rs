@@ -3,6 +3,7 @@
 
 mod channel_model;
 mod channels;
+mod dependencies;
 mod model;
 mod problems;
 mod reader;

@@ -99,6 +99,10 @@ pub struct IncidentConfig {
     /// Impact changes this soon after an incident's last update are folded into one update
     /// once the impact has settled.
     pub settle: Duration,
+    /// A dependent failing this close to one of its dependencies (before or after) joins the
+    /// dependency's incident instead of opening its own; a dependent still failing this long
+    /// after its root recovered is split into its own incident.
+    pub correlation_window: Duration,
 }
 
 #[derive(Debug)]
@@ -108,6 +112,8 @@ pub struct Component {
     pub group: Option<String>,
     pub description: Option<String>,
     pub templates: IncidentTemplates,
+    /// The components this one needs to work (direct dependencies; acyclic, validated).
+    pub depends_on: Vec<ComponentId>,
 }
 
 #[derive(Debug)]

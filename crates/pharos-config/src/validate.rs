@@ -168,6 +168,7 @@ fn read_incidents(cx: &mut Context<'_, '_>, root: &mut TableReader<'_, '_>) -> I
     let mut incidents = IncidentConfig {
         update_every: Duration::from_secs(30 * 60),
         settle: Duration::from_secs(60),
+        correlation_window: Duration::from_secs(60),
     };
     let Some(mut table) = root.table(cx, "incidents", "[incidents]") else {
         return incidents;
@@ -189,6 +190,15 @@ fn read_incidents(cx: &mut Context<'_, '_>, root: &mut TableReader<'_, '_>) -> I
             );
         }
         incidents.settle = settle;
+    }
+    if let Some(window) = table.duration(cx, "correlation_window") {
+        if window > Duration::from_secs(30 * 60) {
+            cx.problems.report(
+                table.span.clone(),
+                "`correlation_window` in [incidents] must be at most 30m",
+            );
+        }
+        incidents.correlation_window = window;
     }
     table.finish(cx);
     incidents
@@ -321,11 +331,13 @@ pub(crate) fn check_unique(
 fn read_components(cx: &mut Context<'_, '_>, root: &mut TableReader<'_, '_>) -> Vec<Component> {
     let mut seen = HashMap::new();
     let mut components = Vec::new();
+    let mut dependencies = Vec::new();
     for mut table in root.tables(cx, "components", "component") {
         let id = read_slug(cx, &mut table, "component");
         let name = table.required_text(cx, "name").map(|(name, _)| name);
         let group = table.text(cx, "group").map(|(group, _)| group);
         let description = table.text(cx, "description").map(|(text, _)| text);
+        let depends_on = table.strings(cx, "depends_on").unwrap_or_default();
         let mut templates = IncidentTemplates::default();
         for (key, slot) in [
             ("incident_title", &mut templates.title),
@@ -346,10 +358,13 @@ fn read_components(cx: &mut Context<'_, '_>, root: &mut TableReader<'_, '_>) -> 
                     group,
                     description,
                     templates,
+                    depends_on: Vec::new(),
                 });
+                dependencies.push(depends_on);
             }
         }
     }
+    crate::dependencies::check(cx, &mut components, dependencies);
     components
 }
 

@@ -543,3 +543,45 @@ groups = ["Email"]
         assert!(errors.contains(expected), "{expected}\n{errors}");
     }
 }
+
+#[test]
+fn dependency_problems_are_each_reported_where_written() {
+    let source = r#"[[components]]
+id = "network"
+name = "Network"
+depends_on = ["mail"]
+
+[[components]]
+id = "mail"
+name = "Mail"
+depends_on = ["network", "mail", "dns"]
+
+[[components]]
+id = "webmail"
+name = "Webmail"
+depends_on = ["mail"]
+"#;
+    let errors = parse("d.toml", source, &|_| None).unwrap_err().to_string();
+    for expected in [
+        "d.toml:9:26: component `mail` cannot depend on itself",
+        "d.toml:9:34: `depends_on` of component `mail` refers to unknown component `dns`",
+        "d.toml:9:15: `depends_on` makes a cycle: network → mail → network",
+    ] {
+        assert!(errors.contains(expected), "{expected}\n{errors}");
+    }
+    assert_eq!(errors.matches("cycle").count(), 1, "{errors}");
+
+    let acyclic = source
+        .replace(
+            "depends_on = [\"mail\"]\n\n[[components]]\nid = \"mail\"",
+            "\n[[components]]\nid = \"mail\"",
+        )
+        .replace(", \"mail\", \"dns\"", "");
+    let config = parse("d.toml", &acyclic, &|_| None).unwrap();
+    let depends: Vec<Vec<&str>> = config
+        .components
+        .iter()
+        .map(|component| component.depends_on.iter().map(|id| id.as_str()).collect())
+        .collect();
+    assert_eq!(depends, [vec![], vec!["network"], vec!["mail"]]);
+}

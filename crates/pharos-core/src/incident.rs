@@ -67,16 +67,25 @@ pub enum TimelineKind {
     Recovered,
     /// Operators were reminded that readers have had no update for too long.
     UpdateOverdue,
+    /// A component failing because of this incident's root cause joined it.
+    Joined,
+    /// A joined component recovered.
+    DependentRecovered,
+    /// A component was split out of (or into) this incident, or another incident merged in.
+    Split,
 }
 
 impl TimelineKind {
-    pub const ALL: [TimelineKind; 6] = [
+    pub const ALL: [TimelineKind; 9] = [
         TimelineKind::FirstFailure,
         TimelineKind::Detected,
         TimelineKind::Update,
         TimelineKind::ImpactChanged,
         TimelineKind::Recovered,
         TimelineKind::UpdateOverdue,
+        TimelineKind::Joined,
+        TimelineKind::DependentRecovered,
+        TimelineKind::Split,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -87,6 +96,9 @@ impl TimelineKind {
             TimelineKind::ImpactChanged => "impact_changed",
             TimelineKind::Recovered => "recovered",
             TimelineKind::UpdateOverdue => "update_overdue",
+            TimelineKind::Joined => "joined",
+            TimelineKind::DependentRecovered => "dependent_recovered",
+            TimelineKind::Split => "split",
         }
     }
 
@@ -103,9 +115,31 @@ pub struct TimelineEntry {
     pub detail: String,
 }
 
+/// A component that failed because of an incident's root cause, and joined its incident
+/// instead of opening its own.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dependent {
+    pub component: ComponentId,
+    /// Its status now (the last one before recovery once it has recovered).
+    pub status: ComponentStatus,
+    pub joined_at: DateTime<Utc>,
+    pub recovered_at: Option<DateTime<Utc>>,
+    /// The incident it was split into, when it went on failing after the root recovered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split_into: Option<i64>,
+}
+
+impl Dependent {
+    pub fn is_affected(&self) -> bool {
+        self.recovered_at.is_none() && self.split_into.is_none()
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Incident {
     pub id: i64,
+    /// The component whose failure the incident is about: the probable root cause when
+    /// others joined it.
     pub component: ComponentId,
     pub title: String,
     pub phase: IncidentPhase,
@@ -120,11 +154,28 @@ pub struct Incident {
     pub resolved_at: Option<DateTime<Utc>>,
     pub updates: Vec<IncidentUpdate>,
     pub timeline: Vec<TimelineEntry>,
+    /// Components that failed because of this incident's root cause, in the order they
+    /// joined.
+    #[serde(default)]
+    pub dependents: Vec<Dependent>,
 }
 
 impl Incident {
     pub fn is_open(&self) -> bool {
         self.resolved_at.is_none()
+    }
+
+    /// The joined components still affected.
+    pub fn affected_dependents(&self) -> impl Iterator<Item = &Dependent> {
+        self.dependents
+            .iter()
+            .filter(|dependent| dependent.is_affected())
+    }
+
+    pub fn dependent_mut(&mut self, component: &ComponentId) -> Option<&mut Dependent> {
+        self.dependents
+            .iter_mut()
+            .find(|dependent| &dependent.component == component)
     }
 
     /// Whether readers are owed an update at `now`: the incident is open, its last update is
@@ -269,6 +320,7 @@ mod tests {
             resolved_at: None,
             updates: vec![],
             timeline: vec![],
+            dependents: vec![],
         }
     }
 

@@ -6,11 +6,13 @@ pub mod component;
 pub mod database_url;
 pub mod detect;
 pub mod event;
+pub mod grouping;
 pub mod ids;
 pub mod incident;
 pub mod lifecycle;
 pub mod outcome;
 pub mod rollup;
+pub mod root_cause;
 pub mod status;
 pub mod uptime;
 
@@ -22,8 +24,8 @@ pub use event::{
 };
 pub use ids::{ComponentId, MonitorId};
 pub use incident::{
-    plan_incident, ComponentChange, Incident, IncidentAction, IncidentPhase, IncidentTemplates,
-    IncidentUpdate, TimelineEntry, TimelineKind,
+    plan_incident, ComponentChange, Dependent, Incident, IncidentAction, IncidentPhase,
+    IncidentTemplates, IncidentUpdate, TimelineEntry, TimelineKind,
 };
 pub use outcome::{Outcome, Phase};
 pub use status::{ComponentStatus, ProbeStatus};

@@ -101,6 +101,7 @@ pub fn open(id: i64, opening: Opening, component_name: &str, cause: &Cause) -> I
             automatic: true,
         }],
         timeline,
+        dependents: Vec::new(),
     }
 }
 

@@ -561,10 +561,12 @@ fn record(incident: &Incident, changed: lifecycle::Changed, batch: &mut Batch) {
 fn change_of(incident: &Incident) -> IncidentChange {
     IncidentChange {
         id: incident.id,
+        component: incident.component.clone(),
         title: incident.title.clone(),
         phase: incident.phase,
         impact: incident.impact,
         worst_impact: incident.worst_impact,
         resolved_at: incident.resolved_at,
+        dependents: incident.dependents.clone(),
     }
 }

@@ -221,6 +221,7 @@ mod tests {
     fn incident(id: i64) -> Incident {
         let at = Utc.timestamp_opt(1_800_000_000, 0).unwrap();
         Incident {
+            dependents: Vec::new(),
             id,
             component: ComponentId::new("mail"),
             title: "Mail: major outage".into(),

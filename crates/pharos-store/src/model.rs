@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use pharos_core::uptime::ResultCounts;
 use pharos_core::{
-    ComponentId, ComponentStatus, EventKind, Incident, IncidentPhase, IncidentUpdate,
+    ComponentId, ComponentStatus, Dependent, EventKind, Incident, IncidentPhase, IncidentUpdate,
     MonitorHealth, MonitorId, Outcome, TimelineEntry,
 };
 use std::collections::HashMap;
@@ -32,11 +32,14 @@ pub struct ResultRecord {
 #[derive(Clone, Debug)]
 pub struct IncidentChange {
     pub id: i64,
+    /// The root component (it changes when a deeper root cause is found).
+    pub component: ComponentId,
     pub title: String,
     pub phase: IncidentPhase,
     pub impact: ComponentStatus,
     pub worst_impact: ComponentStatus,
     pub resolved_at: Option<DateTime<Utc>>,
+    pub dependents: Vec<Dependent>,
 }
 
 /// Everything one engine step writes, applied in one transaction.

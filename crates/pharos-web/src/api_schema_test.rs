@@ -89,6 +89,7 @@ fn view() -> StatusView {
         (ComponentStatus::PartialOutage, now),
     );
     let incident = Incident {
+        dependents: Vec::new(),
         id: 3,
         component: ComponentId::new("mail"),
         title: "Mail: partial outage".into(),

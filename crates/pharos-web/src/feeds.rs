@@ -165,6 +165,7 @@ mod tests {
         .unwrap();
         let now = Utc::now();
         let incident = Incident {
+            dependents: Vec::new(),
             id: 3,
             component: ComponentId::new("mail"),
             title: title.to_owned(),

@@ -106,6 +106,7 @@ fn busy_site() -> StatusView {
         .map(|id| {
             let started = now - ChronoDuration::hours(2 * id + 1);
             Incident {
+                dependents: Vec::new(),
                 id,
                 component: ComponentId::new(format!("component-{}", id % COMPONENTS as i64)),
                 title: format!("Mail service {}: major outage", id % COMPONENTS as i64),

@@ -447,6 +447,7 @@ mod tests {
             detail: detail.into(),
         };
         let incident = pharos_core::Incident {
+            dependents: Vec::new(),
             id: 3,
             component: ComponentId::new("mail"),
             title: "Mail: major outage".into(),

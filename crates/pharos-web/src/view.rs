@@ -542,6 +542,7 @@ port = 443
             },
         }];
         let incident = Incident {
+            dependents: Vec::new(),
             id: 1,
             component: ComponentId::new("mail"),
             title: "Mail: major outage".into(),

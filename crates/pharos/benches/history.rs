@@ -298,6 +298,7 @@ async fn seed(database: &Path, monitors: usize, days: i64) {
 fn resolved_incident(id: i64, component: usize, started: DateTime<Utc>) -> Incident {
     let resolved = started + ChronoDuration::minutes(25);
     Incident {
+        dependents: Vec::new(),
         id,
         component: ComponentId::new(format!("c{component}")),
         title: format!("Service {component}: major outage"),

@@ -90,6 +90,7 @@ pub(crate) async fn test(path: &Path, channel_id: &str) -> ExitCode {
 fn test_event(now: chrono::DateTime<Utc>) -> Event {
     Event::IncidentOpened(IncidentNews {
         incident: Incident {
+            dependents: Vec::new(),
             id: 0,
             component: ComponentId::new("pharos-test"),
             title: "Test notification from pharos (not an outage)".into(),

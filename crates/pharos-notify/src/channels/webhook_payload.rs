@@ -132,6 +132,7 @@ mod tests {
     #[test]
     fn an_incident_event_names_its_failing_monitors() {
         let incident = Incident {
+            dependents: Vec::new(),
             id: 12,
             component: ComponentId::new("mail"),
             title: "Mail: major outage".into(),

@@ -241,6 +241,7 @@ fn incident_events() -> Vec<Event> {
         },
     ];
     let opened = Incident {
+        dependents: Vec::new(),
         id: 12,
         component: ComponentId::new("mail"),
         title: "Mail <b>&</b> *submission*: major outage".into(),

@@ -98,6 +98,7 @@ fn webmail_outage() -> Event {
     let at = Utc.timestamp_opt(1_800_000_000, 0).unwrap();
     Event::IncidentOpened(IncidentNews {
         incident: Incident {
+            dependents: Vec::new(),
             id: 3,
             component: ComponentId::new("webmail"),
             title: "Webmail: major outage".into(),

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 fn incident(phase: IncidentPhase, message: &str) -> Incident {
     let at = Utc.timestamp_opt(1_800_000_000, 0).unwrap();
     Incident {
+        dependents: Vec::new(),
         id: 5,
         component: ComponentId::new("mail"),
         title: "Mail: major outage".into(),

@@ -31,6 +31,7 @@ fn channel(password: &str) -> Arc<dyn Channel> {
 fn events(token: &str) -> Vec<Event> {
     let now = Utc::now();
     let opened = Incident {
+        dependents: Vec::new(),
         id: 41,
         component: ComponentId::new("mail"),
         title: format!("Mail {token}: major outage"),

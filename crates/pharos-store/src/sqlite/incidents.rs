@@ -3,8 +3,8 @@
 use super::codec::*;
 use crate::{Batch, IncidentQuery, StoreResult};
 use pharos_core::{
-    ComponentId, ComponentStatus, Incident, IncidentPhase, IncidentUpdate, TimelineEntry,
-    TimelineKind,
+    ComponentId, ComponentStatus, Dependent, Incident, IncidentPhase, IncidentUpdate,
+    TimelineEntry, TimelineKind,
 };
 use sqlx::{SqliteConnection, SqlitePool};
 use std::collections::HashMap;
@@ -19,16 +19,17 @@ type IncidentRow = (
     i64,
     Option<i64>,
     String,
+    String,
 );
 
 const COLUMNS: &str =
-    "id, component_id, title, phase, impact, started_at, detected_at, resolved_at, COALESCE(worst_impact, impact)";
+    "id, component_id, title, phase, impact, started_at, detected_at, resolved_at, COALESCE(worst_impact, impact), dependents";
 
 pub(super) async fn write(tx: &mut SqliteConnection, batch: &Batch) -> StoreResult<()> {
     for incident in &batch.new_incidents {
         sqlx::query(
-            "INSERT INTO incidents (id, component_id, title, phase, impact, started_at, detected_at, resolved_at, time_to_detect_ms, time_to_recover_ms, worst_impact)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO incidents (id, component_id, title, phase, impact, started_at, detected_at, resolved_at, time_to_detect_ms, time_to_recover_ms, worst_impact, dependents)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(incident.id)
         .bind(incident.component.as_str())
@@ -41,6 +42,7 @@ pub(super) async fn write(tx: &mut SqliteConnection, batch: &Batch) -> StoreResu
         .bind(incident.time_to_detect().as_millis() as i64)
         .bind(incident.time_to_recover().map(|duration| duration.as_millis() as i64))
         .bind(incident.worst_impact.as_str())
+        .bind(dependents_json(&incident.dependents)?)
         .execute(&mut *tx)
         .await?;
         for update in &incident.updates {
@@ -53,7 +55,8 @@ pub(super) async fn write(tx: &mut SqliteConnection, batch: &Batch) -> StoreResu
     for change in &batch.incident_changes {
         sqlx::query(
             "UPDATE incidents SET phase = ?, impact = ?, worst_impact = ?, title = ?, resolved_at = ?,
-                    time_to_recover_ms = CASE WHEN ? IS NULL THEN NULL ELSE ? - started_at END
+                    time_to_recover_ms = CASE WHEN ? IS NULL THEN NULL ELSE ? - started_at END,
+                    component_id = ?, dependents = ?
              WHERE id = ?",
         )
         .bind(change.phase.as_str())
@@ -63,6 +66,8 @@ pub(super) async fn write(tx: &mut SqliteConnection, batch: &Batch) -> StoreResu
         .bind(change.resolved_at.map(to_millis))
         .bind(change.resolved_at.map(to_millis))
         .bind(change.resolved_at.map(to_millis))
+        .bind(change.component.as_str())
+        .bind(dependents_json(&change.dependents)?)
         .bind(change.id)
         .execute(&mut *tx)
         .await?;
@@ -74,6 +79,11 @@ pub(super) async fn write(tx: &mut SqliteConnection, batch: &Batch) -> StoreResu
         insert_timeline(tx, *incident_id, entry).await?;
     }
     Ok(())
+}
+
+fn dependents_json(dependents: &[Dependent]) -> StoreResult<String> {
+    serde_json::to_string(dependents)
+        .map_err(|error| corrupt("incidents.dependents", error.to_string()))
 }
 
 async fn insert_update(
@@ -199,8 +209,21 @@ async fn fetch(
     headers
         .into_iter()
         .map(
-            |(id, component, title, phase, impact, started_at, detected_at, resolved_at, worst)| {
+            |(
+                id,
+                component,
+                title,
+                phase,
+                impact,
+                started_at,
+                detected_at,
+                resolved_at,
+                worst,
+                dependents,
+            )| {
                 Ok(Incident {
+                    dependents: serde_json::from_str(&dependents)
+                        .map_err(|_| corrupt("incidents.dependents", dependents.clone()))?,
                     id,
                     component: ComponentId::new(component),
                     title,

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Duration as ChronoDuration, TimeZone, Utc};
 use pharos_core::{
-    ComponentId, ComponentStatus, EventKind, Incident, IncidentPhase, IncidentUpdate,
+    ComponentId, ComponentStatus, Dependent, EventKind, Incident, IncidentPhase, IncidentUpdate,
     MonitorHealth, MonitorId, Outcome, Phase, ProbeStatus, TimelineEntry, TimelineKind,
 };
 use pharos_store::*;
@@ -40,6 +40,7 @@ fn default_retention() -> Retention {
 
 fn incident(id: i64, component: &str) -> Incident {
     Incident {
+        dependents: Vec::new(),
         id,
         component: ComponentId::new(component),
         title: "Mail: major outage".into(),
@@ -187,11 +188,13 @@ pub(crate) async fn resolving_records_time_to_recover_and_keeps_history(db: &Dat
         .commit(&Batch {
             incident_changes: vec![IncidentChange {
                 id: 1,
+                component: ComponentId::new("mail"),
                 title: "Mail: major outage".into(),
                 phase: IncidentPhase::Resolved,
                 impact: ComponentStatus::MajorOutage,
                 worst_impact: ComponentStatus::MajorOutage,
                 resolved_at: Some(at(65)),
+                dependents: Vec::new(),
             }],
             new_updates: vec![(
                 1,
@@ -566,6 +569,10 @@ macro_rules! contract_tests {
             $crate::contract::resolving_records_time_to_recover_and_keeps_history(&$fresh().await).await
         }
         #[tokio::test]
+        async fn a_root_cause_found_later_and_its_dependents_survive_a_restart() {
+            $crate::contract::a_root_cause_found_later_and_its_dependents_survive_a_restart(&$fresh().await).await
+        }
+        #[tokio::test]
         async fn outbox_messages_move_through_retry_delivery_and_give_up() {
             $crate::contract::outbox_messages_move_through_retry_delivery_and_give_up(&$fresh().await).await
         }
@@ -582,4 +589,61 @@ macro_rules! contract_tests {
             $crate::contract::messages_of_one_sequence_are_due_only_in_turn(&$fresh().await).await
         }
     };
+}
+
+pub(crate) async fn a_root_cause_found_later_and_its_dependents_survive_a_restart(db: &Database) {
+    let store = db.open().await;
+    store
+        .commit(&Batch {
+            new_incidents: vec![incident(1, "smtp")],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    let dependents = vec![
+        Dependent {
+            component: ComponentId::new("smtp"),
+            status: ComponentStatus::MajorOutage,
+            joined_at: at(0),
+            recovered_at: Some(at(40)),
+            split_into: None,
+        },
+        Dependent {
+            component: ComponentId::new("imap"),
+            status: ComponentStatus::PartialOutage,
+            joined_at: at(12),
+            recovered_at: None,
+            split_into: Some(2),
+        },
+    ];
+    store
+        .commit(&Batch {
+            incident_changes: vec![IncidentChange {
+                id: 1,
+                component: ComponentId::new("network"),
+                title: "Network: major outage".into(),
+                phase: IncidentPhase::Investigating,
+                impact: ComponentStatus::MajorOutage,
+                worst_impact: ComponentStatus::MajorOutage,
+                resolved_at: None,
+                dependents: dependents.clone(),
+            }],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    drop(store);
+    let store = db.open().await;
+    let open = store.load_engine_state().await.unwrap().open_incidents;
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].component, ComponentId::new("network"));
+    assert_eq!(open[0].dependents, dependents);
+    // The old root is free to open an incident of its own.
+    store
+        .commit(&Batch {
+            new_incidents: vec![incident(2, "smtp")],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
 }
