@@ -80,24 +80,17 @@ pub fn dependent_recovered(
     )
 }
 
-/// The root recovered while joined components are still affected: readers are told which,
-/// and the incident's impact becomes theirs.
-pub fn root_recovered(
-    incident: &mut Incident,
-    at: DateTime<Utc>,
-    root_name: &str,
-    message: String,
-) -> Changed {
+/// The root recovered while joined components are still affected: noted in the timeline,
+/// and the incident's impact becomes theirs. Readers hear which once it settles (a
+/// dependent recovering moments later makes the news shorter).
+pub fn root_recovered(incident: &mut Incident, at: DateTime<Utc>, root_name: &str) -> Changed {
     incident.impact = incident.worst_affected().unwrap_or(incident.impact);
-    let update = post(incident, at, message);
-    let mut changed = entry(
+    entry(
         incident,
         at,
         TimelineKind::Recovered,
         format!("{root_name} operational again; joined components still affected"),
-    );
-    changed.update = Some(update);
-    changed
+    )
 }
 
 /// A joined component still failing after the root recovered leaves for incident `into`.

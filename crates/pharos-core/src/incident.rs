@@ -225,7 +225,7 @@ impl Default for IncidentTemplates {
 impl IncidentTemplates {
     pub const PLACEHOLDERS: [&'static str; 2] = ["{component}", "{status}"];
 
-    fn fill(template: &str, component: &str, status: ComponentStatus) -> String {
+    pub fn fill(template: &str, component: &str, status: ComponentStatus) -> String {
         template
             .replace("{component}", component)
             .replace("{status}", &status.label().to_lowercase())

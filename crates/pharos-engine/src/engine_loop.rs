@@ -201,6 +201,9 @@ impl EngineLoop {
                     .fetch_add(skipped, Ordering::Relaxed);
             }
         }
+        for monitor in self.parts.evaluator.take_rechecks() {
+            self.grid.recheck(monitor, now);
+        }
         self.record(latest);
         self.parts.evaluator.settle(Utc::now(), &mut batch);
         self.parts.evaluator.flush(&mut batch);

@@ -16,24 +16,36 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 pub struct Evaluator {
-    topology: Arc<Topology>,
-    health: Vec<MonitorHealth>,
+    pub(crate) topology: Arc<Topology>,
+    pub(crate) health: Vec<MonitorHealth>,
     /// Why each monitor first failed in its current episode (kept in memory only).
     first_failure_reason: Vec<Option<String>>,
-    component_status: Vec<(ComponentStatus, DateTime<Utc>)>,
-    /// Open incidents by component index.
-    open_incidents: HashMap<usize, Incident>,
+    pub(crate) component_status: Vec<(ComponentStatus, DateTime<Utc>)>,
+    /// Open incidents by their root component's index.
+    pub(crate) open_incidents: HashMap<usize, Incident>,
+    /// Components that joined another's incident: dependent → root (a key of
+    /// `open_incidents`).
+    pub(crate) member_of: HashMap<usize, usize>,
+    /// Failing components waiting for their dependencies' verdict before opening an
+    /// incident.
+    pub(crate) waiting: HashMap<usize, crate::correlation::Waiting>,
+    /// When each monitor last gave a result that says something about its target.
+    pub(crate) last_seen: Vec<Option<DateTime<Utc>>>,
+    /// Monitors to run at once: the dependencies of a component that just began failing.
+    pub(crate) rechecks: Vec<usize>,
+    /// Roots whose joined components changed since readers last heard.
+    pub(crate) dependents_changed: std::collections::HashSet<usize>,
     /// Open incidents of components no longer configured; resolved by `reconcile`.
     orphaned_incidents: Vec<Incident>,
     /// Why each monitor's latest run was not up (None when it was).
-    last_reason: Vec<Option<String>>,
+    pub(crate) last_reason: Vec<Option<String>>,
     /// Ids reserved in the store and not yet used.
     incident_ids: std::collections::VecDeque<std::ops::Range<i64>>,
     /// When pharos last could not run a check of its own fault, while that episode lasts.
     own_fault_seen_at: Option<DateTime<Utc>>,
     /// Components whose incident's impact changed within the settle window, with the impact
     /// readers last heard of: one update follows once the impact has settled.
-    unsettled: HashMap<usize, ComponentStatus>,
+    pub(crate) unsettled: HashMap<usize, ComponentStatus>,
     /// A component whose incident could not open for want of an id.
     waiting_for_id: bool,
     dirty_health: Vec<bool>,
@@ -60,9 +72,15 @@ impl Evaluator {
             .collect();
         let mut open_incidents = HashMap::new();
         let mut orphaned_incidents = Vec::new();
+        let mut member_of = HashMap::new();
         for incident in state.open_incidents {
             match topology.component_index(&incident.component) {
                 Some(index) => {
+                    for dependent in incident.affected_dependents() {
+                        if let Some(member) = topology.component_index(&dependent.component) {
+                            member_of.insert(member, index);
+                        }
+                    }
                     open_incidents.insert(index, incident);
                 }
                 None => orphaned_incidents.push(incident),
@@ -72,6 +90,11 @@ impl Evaluator {
             first_failure_reason: vec![None; topology.monitors.len()],
             dirty_health: vec![false; topology.monitors.len()],
             last_reason: vec![None; topology.monitors.len()],
+            last_seen: vec![None; topology.monitors.len()],
+            member_of,
+            waiting: HashMap::new(),
+            rechecks: Vec::new(),
+            dependents_changed: std::collections::HashSet::new(),
             topology,
             health,
             component_status,
@@ -92,7 +115,7 @@ impl Evaluator {
             .sum()
     }
 
-    fn next_incident_id(&mut self) -> Option<i64> {
+    pub(crate) fn next_incident_id(&mut self) -> Option<i64> {
         while let Some(ids) = self.incident_ids.front_mut() {
             if let Some(id) = ids.next() {
                 return Some(id);
@@ -129,6 +152,11 @@ impl Evaluator {
         self.open_incidents.values()
     }
 
+    /// The monitors to run at once (taken: each is asked for once).
+    pub fn take_rechecks(&mut self) -> Vec<usize> {
+        std::mem::take(&mut self.rechecks)
+    }
+
     /// Brings stored state in line with the configuration after a start: a component whose
     /// monitors changed is re-derived, and incidents of removed components are resolved.
     pub fn reconcile(&mut self, now: DateTime<Utc>, batch: &mut Batch) {
@@ -156,8 +184,13 @@ impl Evaluator {
         self.note_own_fault(monitor, at, &outcome, batch);
         if outcome.status != ProbeStatus::Unknown {
             self.last_reason[monitor] = outcome.reason.clone();
+            self.last_seen[monitor] = Some(at);
         }
+        let was_clear = self.health[monitor].problem_streak == 0;
         let transition = self.health[monitor].observe(outcome.status, at, &policy);
+        if was_clear && self.health[monitor].problem_streak > 0 {
+            self.ask_dependencies(component);
+        }
         self.dirty_health[monitor] = true;
         if !matches!(outcome.status, ProbeStatus::Up | ProbeStatus::Unknown)
             && self.first_failure_reason[monitor].is_none()
@@ -301,6 +334,8 @@ impl Evaluator {
     /// Posts one update for each incident whose impact changed within the settle window and
     /// has held since, if it differs from what readers last heard.
     pub fn settle(&mut self, now: DateTime<Utc>, batch: &mut Batch) {
+        self.revisit_waiting(now, batch);
+        self.split_after_root_recovery(now, batch);
         if self.unsettled.is_empty() {
             return;
         }
@@ -320,16 +355,31 @@ impl Evaluator {
         for (component, announced) in due {
             self.unsettled.remove(&component);
             let name = self.topology.components[component].name.clone();
+            let joined = self.dependents_changed.remove(&component);
+            let explained = joined.then(|| self.explain(component)).flatten();
             let Some(incident) = self.open_incidents.get_mut(&component) else {
                 continue;
             };
-            if incident.impact == announced {
+            // Once the root has recovered, the explanation says what is left.
+            let root_failing = self.component_status[component].0.is_incident();
+            let impact_changed = incident.impact != announced && root_failing;
+            if !impact_changed && explained.is_none() {
                 continue;
             }
-            let message = format!(
-                "{name} is now in {}.",
-                incident.impact.label().to_lowercase()
-            );
+            let mut message = if impact_changed {
+                format!(
+                    "{name} is now in {}.",
+                    incident.impact.label().to_lowercase()
+                )
+            } else {
+                String::new()
+            };
+            if let Some(explained) = explained {
+                if !message.is_empty() {
+                    message.push(' ');
+                }
+                message.push_str(&explained);
+            }
             let changed = lifecycle::announce_impact(incident, now, message);
             record(incident, changed, batch);
             let incident = incident.clone();
@@ -373,14 +423,6 @@ impl Evaluator {
             false,
         );
         let (previous, _) = self.component_status[component];
-        let open = self.open_incidents.get(&component);
-        let incident_matches = match open {
-            Some(incident) => derived.is_incident() && incident.impact == derived,
-            None => !derived.is_incident(),
-        };
-        if derived == previous && incident_matches {
-            return;
-        }
         if derived != previous {
             self.component_status[component] = (derived, at);
             batch.component_status.push((info.id.clone(), derived, at));
@@ -392,6 +434,33 @@ impl Evaluator {
                 monitors: self.monitor_states(component),
             };
             self.announce(Event::ComponentStatusChanged(news), at, batch);
+        }
+        if let Some(&root) = self.member_of.get(&component) {
+            if derived != previous {
+                self.dependent_changed(component, root, derived, at, batch);
+            }
+            return;
+        }
+        let open = self.open_incidents.get(&component);
+        match open {
+            None if derived.is_incident() => {
+                self.place_failure(component, at, first_failure_at, cause, batch);
+                return;
+            }
+            None => {
+                self.waiting.remove(&component);
+                return;
+            }
+            Some(incident)
+                if !derived.is_incident() && incident.affected_dependents().next().is_some() =>
+            {
+                if derived != previous {
+                    self.root_recovered(component, at, batch);
+                }
+                return;
+            }
+            Some(incident) if derived.is_incident() && incident.impact == derived => return,
+            Some(_) => {}
         }
         let change = ComponentChange {
             component: &info.id,
@@ -406,7 +475,7 @@ impl Evaluator {
         self.apply(component, action, cause, batch);
     }
 
-    fn apply(
+    pub(crate) fn apply(
         &mut self,
         component: usize,
         action: IncidentAction,
@@ -471,6 +540,7 @@ impl Evaluator {
                     return;
                 };
                 self.unsettled.remove(&component);
+                self.dependents_changed.remove(&component);
                 let changed = lifecycle::resolve(&mut incident, at, message, &name);
                 record(&incident, changed, batch);
                 (Event::IncidentResolved, incident)
@@ -500,7 +570,7 @@ impl Evaluator {
     }
 
     /// Queues the messages announcing `event` to every channel that wants it.
-    fn announce(&self, event: Event, at: DateTime<Utc>, batch: &mut Batch) {
+    pub(crate) fn announce(&self, event: Event, at: DateTime<Utc>, batch: &mut Batch) {
         let status_of = |id: &pharos_core::ComponentId| {
             self.topology
                 .component_index(id)
@@ -511,7 +581,7 @@ impl Evaluator {
             .extend(self.topology.notifier.messages(&event, at, &status_of));
     }
 
-    fn incident_news(&self, component: usize, incident: Incident) -> IncidentNews {
+    pub(crate) fn incident_news(&self, component: usize, incident: Incident) -> IncidentNews {
         IncidentNews {
             incident,
             component_name: self.topology.components[component].name.clone(),
@@ -548,7 +618,7 @@ const OWN_FAULT_QUIET: chrono::Duration = chrono::Duration::minutes(5);
 
 /// Writes what a lifecycle step changed into the batch: the incident's header, its new
 /// update and timeline entries.
-fn record(incident: &Incident, changed: lifecycle::Changed, batch: &mut Batch) {
+pub(crate) fn record(incident: &Incident, changed: lifecycle::Changed, batch: &mut Batch) {
     batch.incident_changes.push(change_of(incident));
     if let Some(update) = changed.update {
         batch.new_updates.push((incident.id, update));

@@ -6,6 +6,7 @@
 //! outbox worker.
 
 mod command;
+mod correlation;
 mod engine_loop;
 mod evaluator;
 mod live;

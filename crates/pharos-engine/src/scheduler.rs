@@ -1,7 +1,8 @@
 //! The time grid: every monitor runs on its own fixed grid (a random phase per monitor
 //! spreads the load; due times never drift), re-checks early while a change awaits
-//! confirmation, and is never queued twice, so a hanging target cannot pile up runs: grid
-//! points passed while a run is still going are skipped. It holds no clock of its own.
+//! confirmation or when asked to (`recheck`), and never runs twice at once, so a hanging
+//! target cannot pile up runs: grid points passed while a run is still going are skipped.
+//! It holds no clock of its own.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -16,6 +17,8 @@ pub(crate) struct Grid {
     in_flight: Vec<bool>,
     /// The grid point each monitor's current (or last) run was launched for.
     launched_for: Vec<Instant>,
+    /// When each monitor runs next; a queue entry for another time is stale and ignored.
+    scheduled: Vec<Option<Instant>>,
 }
 
 impl Grid {
@@ -38,6 +41,7 @@ impl Grid {
             .collect();
         Self {
             in_flight: vec![false; intervals.len()],
+            scheduled: anchors.iter().copied().map(Some).collect(),
             launched_for: anchors.clone(),
             intervals,
             anchors,
@@ -59,9 +63,10 @@ impl Grid {
                 break;
             }
             self.queue.pop();
-            if self.in_flight[monitor] {
+            if self.in_flight[monitor] || self.scheduled[monitor] != Some(due) {
                 continue;
             }
+            self.scheduled[monitor] = None;
             self.in_flight[monitor] = true;
             self.launched_for[monitor] = due;
             due_now.push((monitor, due));
@@ -81,19 +86,33 @@ impl Grid {
         self.in_flight[monitor] = false;
         let interval = self.intervals[monitor];
         if let Some(delay) = early.filter(|delay| *delay < interval) {
-            self.queue.push(Reverse((now + delay, monitor)));
+            self.schedule(monitor, now + delay);
             return 0;
         }
         let step = interval.as_nanos().max(1);
         let anchor = self.anchors[monitor];
         let slots = now.saturating_duration_since(anchor).as_nanos() / step + 1;
         let due = anchor + Duration::from_nanos((slots * step).min(u64::MAX as u128) as u64);
-        self.queue.push(Reverse((due, monitor)));
+        self.schedule(monitor, due);
         let passed = due
             .saturating_duration_since(self.launched_for[monitor])
             .as_nanos()
             / step;
         passed.saturating_sub(1) as u64
+    }
+
+    /// Runs `monitor` at `now` instead of at its next due time, unless it is running (its
+    /// result is about to come) or already due sooner.
+    pub(crate) fn recheck(&mut self, monitor: usize, now: Instant) {
+        if self.in_flight[monitor] || self.scheduled[monitor].is_some_and(|due| due <= now) {
+            return;
+        }
+        self.schedule(monitor, now);
+    }
+
+    fn schedule(&mut self, monitor: usize, due: Instant) {
+        self.scheduled[monitor] = Some(due);
+        self.queue.push(Reverse((due, monitor)));
     }
 }
 
@@ -137,5 +156,35 @@ mod tests {
             start + Duration::from_secs(1),
         );
         assert_eq!(grid.next_due(), Some(start + Duration::from_secs(6)));
+    }
+
+    #[test]
+    fn a_recheck_runs_at_once_and_the_grid_goes_on_without_a_second_run() {
+        let start = Instant::now();
+        let mut grid = Grid::new(
+            vec![Duration::from_secs(30)],
+            Duration::ZERO,
+            start,
+            &mut || 0.0,
+        );
+        grid.take_due(start);
+        grid.finished(0, None, start + Duration::from_secs(1));
+        let asked = start + Duration::from_secs(12);
+        grid.recheck(0, asked);
+        assert_eq!(grid.take_due(asked), [(0, asked)]);
+        grid.recheck(0, asked + Duration::from_secs(1));
+        assert!(
+            grid.take_due(asked + Duration::from_secs(1)).is_empty(),
+            "a running monitor is not started twice"
+        );
+        grid.finished(0, None, asked + Duration::from_secs(2));
+        let grid_point = start + Duration::from_secs(30);
+        assert_eq!(
+            grid.take_due(grid_point),
+            [(0, grid_point)],
+            "the grid point after the recheck runs once"
+        );
+        assert!(grid.take_due(grid_point).is_empty());
+        assert_eq!(grid.next_due(), None, "no stale entry left behind");
     }
 }

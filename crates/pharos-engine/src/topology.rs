@@ -2,6 +2,7 @@
 //! monitor knowing its component and each component its monitors, and the notifier.
 
 use pharos_config::Config;
+use pharos_core::root_cause::Dependencies;
 use pharos_core::{ComponentId, DetectionPolicy, IncidentTemplates, MonitorId};
 use pharos_notify::Notifier;
 use std::sync::Arc;
@@ -31,6 +32,10 @@ pub struct Topology {
     pub update_every: Duration,
     /// Impact changes within this of the last update are folded into one update.
     pub settle: Duration,
+    /// What each component needs, by position.
+    pub dependencies: Dependencies,
+    /// How close a dependent's failure must be to its dependency's to share its incident.
+    pub correlation_window: Duration,
 }
 
 impl Topology {
@@ -64,9 +69,24 @@ impl Topology {
                 }
             })
             .collect();
+        let dependencies = Dependencies::new(
+            config
+                .components
+                .iter()
+                .map(|component| {
+                    component
+                        .depends_on
+                        .iter()
+                        .filter_map(|id| components.iter().position(|other| &other.id == id))
+                        .collect()
+                })
+                .collect(),
+        );
         Self {
             monitors,
             components,
+            dependencies,
+            correlation_window: config.incidents.correlation_window,
             notifier: Arc::new(Notifier::from_config(config)),
             update_every: config.incidents.update_every,
             settle: config.incidents.settle,

@@ -1,6 +1,7 @@
 //! The engine: detection and incidents with a controlled clock, and the running scheduler
 //! against real targets.
 
+mod dependencies;
 mod detection;
 mod regression;
 mod running;
