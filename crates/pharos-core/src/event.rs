@@ -43,6 +43,10 @@ pub struct IncidentNews {
     pub incident: Incident,
     pub component_name: String,
     pub monitors: Vec<MonitorState>,
+    /// The names of `incident.dependents`, in the same order.
+    pub dependent_names: Vec<String>,
+    /// Why the joined components are affected, in a sentence, when any are.
+    pub root_cause: Option<String>,
 }
 
 /// A component's move from one status to another, with the checks behind it.

@@ -143,6 +143,45 @@ pub fn explain_recovered_root(root: &str, affected: &[&str]) -> String {
     )
 }
 
+/// Why an incident's joined components are (or were) affected, in a sentence; `None` when
+/// none is. `root_status` is the root's status now; `name_of` names components.
+pub fn describe<'a>(
+    incident: &'a crate::Incident,
+    root: &str,
+    root_status: ComponentStatus,
+    name_of: impl Fn(&'a crate::ComponentId) -> &'a str,
+) -> Option<String> {
+    if incident.is_open() {
+        let affected: Vec<&str> = incident
+            .affected_dependents()
+            .map(|dependent| name_of(&dependent.component))
+            .collect();
+        if affected.is_empty() {
+            return None;
+        }
+        return Some(if root_status.is_incident() {
+            explain(root, root_status, &affected)
+        } else {
+            explain_recovered_root(root, &affected)
+        });
+    }
+    let joined: Vec<&str> = incident
+        .dependents
+        .iter()
+        .filter(|dependent| dependent.split_into.is_none())
+        .map(|dependent| name_of(&dependent.component))
+        .collect();
+    if joined.is_empty() {
+        return None;
+    }
+    let verb = if joined.len() == 1 { "was" } else { "were" };
+    Some(format!(
+        "{} {verb} affected because {root} was {}.",
+        list(&joined),
+        state(incident.worst_impact)
+    ))
+}
+
 /// How a failing component reads in a sentence.
 pub fn state(status: ComponentStatus) -> &'static str {
     match status {

@@ -480,20 +480,17 @@ impl Evaluator {
     /// incident rooted at `root`; `None` when no joined component is affected.
     pub(crate) fn explain(&self, root: usize) -> Option<String> {
         let incident = self.open_incidents.get(&root)?;
-        let names: Vec<&str> = incident
-            .affected_dependents()
-            .filter_map(|dependent| self.topology.component_index(&dependent.component))
-            .map(|index| self.topology.components[index].name.as_str())
-            .collect();
-        if names.is_empty() {
-            return None;
-        }
-        let name = &self.topology.components[root].name;
-        let (status, _) = self.component_status[root];
-        Some(if status.is_incident() {
-            root_cause::explain(name, status, &names)
-        } else {
-            root_cause::explain_recovered_root(name, &names)
-        })
+        pharos_core::root_cause::describe(
+            incident,
+            &self.topology.components[root].name,
+            self.component_status[root].0,
+            |id| {
+                self.topology
+                    .component_index(id)
+                    .map_or(id.as_str(), |index| {
+                        self.topology.components[index].name.as_str()
+                    })
+            },
+        )
     }
 }

@@ -582,7 +582,32 @@ impl Evaluator {
     }
 
     pub(crate) fn incident_news(&self, component: usize, incident: Incident) -> IncidentNews {
+        let name_of = |id: &pharos_core::ComponentId| {
+            self.topology
+                .component_index(id)
+                .map(|index| self.topology.components[index].name.clone())
+                .unwrap_or_else(|| id.as_str().to_owned())
+        };
+        let dependent_names: Vec<String> = incident
+            .dependents
+            .iter()
+            .map(|dependent| name_of(&dependent.component))
+            .collect();
+        let root_cause = pharos_core::root_cause::describe(
+            &incident,
+            &self.topology.components[component].name,
+            self.component_status[component].0,
+            |id| {
+                incident
+                    .dependents
+                    .iter()
+                    .position(|dependent| &dependent.component == id)
+                    .map_or(id.as_str(), |position| dependent_names[position].as_str())
+            },
+        );
         IncidentNews {
+            dependent_names,
+            root_cause,
             incident,
             component_name: self.topology.components[component].name.clone(),
             monitors: self.monitor_states(component),

@@ -3,7 +3,7 @@
 
 use crate::view::{ComponentView, StatusView};
 use chrono::{DateTime, SecondsFormat, Utc};
-use pharos_core::Incident;
+use pharos_core::{ComponentId, Incident};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -52,6 +52,8 @@ pub(crate) struct ComponentDetail<'a> {
     uptime_90d: Option<f64>,
     daily_uptime: Vec<DailyUptime>,
     monitors: Vec<MonitorDto<'a>>,
+    /// The ids of the components it needs.
+    depends_on: Vec<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -109,6 +111,20 @@ pub(crate) struct IncidentDto<'a> {
     updates: Vec<UpdateDto<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     timeline: Option<Vec<TimelineDto<'a>>>,
+    /// Components that failed because of this incident's component (the probable root
+    /// cause) and joined it.
+    dependents: Vec<DependentDto<'a>>,
+    /// Why the dependents are affected, in a sentence.
+    root_cause: Option<String>,
+}
+
+#[derive(Serialize)]
+struct DependentDto<'a> {
+    component: ComponentRef<'a>,
+    status: &'static str,
+    joined_at: String,
+    recovered_at: Option<String>,
+    split_into: Option<i64>,
 }
 
 #[derive(Serialize)]
@@ -191,6 +207,11 @@ fn component_detail<'a>(
         status: component.status_key(),
         status_since: time(component.since),
         uptime_90d: component.uptime,
+        depends_on: component
+            .depends_on
+            .iter()
+            .map(ComponentId::as_str)
+            .collect(),
         daily_uptime: component
             .days
             .iter()
@@ -271,6 +292,25 @@ pub(crate) fn incident_dto<'a>(
                 automatic: update.automatic,
             })
             .collect(),
+        dependents: incident
+            .dependents
+            .iter()
+            .map(|dependent| DependentDto {
+                component: ComponentRef {
+                    id: dependent.component.as_str(),
+                    name: view.name_of(&dependent.component),
+                },
+                status: if dependent.recovered_at.is_some() {
+                    "operational"
+                } else {
+                    dependent.status.as_str()
+                },
+                joined_at: time(dependent.joined_at),
+                recovered_at: dependent.recovered_at.map(time),
+                split_into: dependent.split_into,
+            })
+            .collect(),
+        root_cause: view.root_cause_line(incident),
         timeline: with_timeline.then(|| {
             incident
                 .timeline

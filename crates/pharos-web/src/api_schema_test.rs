@@ -18,6 +18,11 @@ id = "mail"
 name = "Mail"
 group = "Email"
 
+[[components]]
+id = "calendar"
+name = "Calendar"
+depends_on = ["mail"]
+
 [[monitors]]
 id = "smtp"
 name = "Submission"
@@ -89,7 +94,13 @@ fn view() -> StatusView {
         (ComponentStatus::PartialOutage, now),
     );
     let incident = Incident {
-        dependents: Vec::new(),
+        dependents: vec![pharos_core::Dependent {
+            component: ComponentId::new("calendar"),
+            status: ComponentStatus::MajorOutage,
+            joined_at: now,
+            recovered_at: None,
+            split_into: None,
+        }],
         id: 3,
         component: ComponentId::new("mail"),
         title: "Mail: partial outage".into(),
@@ -265,6 +276,13 @@ fn the_status_answer_reads_as_expected() {
               "group": "Email",
               "status": "partial_outage",
               "status_since": "2027-01-01T12:00:00.000Z"
+            },
+            {
+              "id": "calendar",
+              "name": "Calendar",
+              "group": null,
+              "status": "pending",
+              "status_since": "2027-01-01T12:00:00.000Z"
             }
           ],
           "active_incidents": [
@@ -290,7 +308,20 @@ fn the_status_answer_reads_as_expected() {
                   "message": "A relay.",
                   "automatic": false
                 }
-              ]
+              ],
+              "dependents": [
+                {
+                  "component": {
+                    "id": "calendar",
+                    "name": "Calendar"
+                  },
+                  "status": "major_outage",
+                  "joined_at": "2027-01-01T12:00:00.000Z",
+                  "recovered_at": null,
+                  "split_into": null
+                }
+              ],
+              "root_cause": "Calendar is affected because Mail is partly down."
             }
           ],
           "updated_at": "2027-01-01T12:00:00.000Z"
@@ -328,7 +359,20 @@ fn the_status_answer_reads_as_expected() {
               "kind": "first_failure",
               "detail": "First failed check"
             }
-          ]
+          ],
+          "dependents": [
+            {
+              "component": {
+                "id": "calendar",
+                "name": "Calendar"
+              },
+              "status": "major_outage",
+              "joined_at": "2027-01-01T12:00:00.000Z",
+              "recovered_at": null,
+              "split_into": null
+            }
+          ],
+          "root_cause": "Calendar is affected because Mail is partly down."
         }"#]]
     .assert_eq(&incident);
 }

@@ -202,12 +202,27 @@ fn day_class(day: &DayView) -> &'static str {
 pub(crate) fn component_page(view: &StatusView, component: &ComponentView) -> Markup {
     let incidents: Vec<&Incident> = view
         .all_incidents()
-        .filter(|incident| incident.component == component.id)
+        .filter(|incident| {
+            incident.component == component.id
+                || incident
+                    .dependents
+                    .iter()
+                    .any(|dependent| dependent.component == component.id)
+        })
         .collect();
     let body = html! {
         section.card {
             h2 { (component.name) }
             (component_block(view.generated_at, component))
+            @if !component.depends_on.is_empty() {
+                p.incident.small {
+                    "Depends on: "
+                    @for (index, id) in component.depends_on.iter().enumerate() {
+                        @if index > 0 { ", " }
+                        a href=(format!("/components/{id}")) { (view.name_of(id)) }
+                    }
+                }
+            }
         }
         section.card {
             h2 { "Incidents of the last " (HISTORY_DAYS) " days" }
@@ -336,6 +351,7 @@ fn incident_summary(view: &StatusView, incident: &Incident, active: bool) -> Mar
                 " · started " (time(incident.started_at))
                 @if let Some(resolved) = incident.resolved_at { " · resolved " (time(resolved)) " (" (duration(incident.time_to_recover().unwrap_or_default())) ")" }
             }
+            @if let Some(line) = view.root_cause_line(incident) { p.cause { (line) } }
             @if active {
                 @for update in incident.updates.iter().rev() {
                     p.update { b { (update.phase.label()) } (update.message) " " span.small { (time(update.at)) } }
@@ -361,6 +377,24 @@ pub(crate) fn incident_page(view: &StatusView, incident: &Incident) -> Markup {
                     "First failure " (time(incident.started_at)) " · detected " (time(incident.detected_at))
                     " (after " (duration(incident.time_to_detect())) ")"
                     @if let Some(resolved) = incident.resolved_at { " · resolved " (time(resolved)) " (after " (duration(incident.time_to_recover().unwrap_or_default())) ")" }
+                }
+                @if let Some(line) = view.root_cause_line(incident) { p.cause { (line) } }
+                @if !incident.dependents.is_empty() {
+                    h3 { "Affected because of " (view.component_name(incident)) }
+                    ul.dependents {
+                        @for dependent in &incident.dependents {
+                            li {
+                                (view.name_of(&dependent.component)) " — "
+                                @if let Some(into) = dependent.split_into {
+                                    "still failing after the root cause recovered: see " a href=(format!("/incidents/{into}")) { "incident #" (into) }
+                                } @else if let Some(recovered) = dependent.recovered_at {
+                                    "recovered " (time(recovered))
+                                } @else {
+                                    (dependent.status.label().to_lowercase()) " since " (time(dependent.joined_at))
+                                }
+                            }
+                        }
+                    }
                 }
                 h3 { "Updates" }
                 @for update in incident.updates.iter().rev() {
@@ -410,6 +444,7 @@ mod tests {
             id: ComponentId::new("delivery"),
             name: "Mail delivery".into(),
             description: None,
+            depends_on: vec![],
             status: ComponentStatus::Operational,
             since: now,
             days: vec![],
@@ -480,6 +515,67 @@ mod tests {
         let page = incident_page(&view, &incident).into_string();
         assert!(page.contains("Mail confirmed in major outage"));
         assert!(!page.contains("readers are waiting"), "{page}");
+    }
+
+    #[test]
+    fn an_incident_page_names_the_root_cause_and_each_dependent_escaped() {
+        let config = pharos_config::parse(
+            "p.toml",
+            "[[components]]\nid = \"store\"\nname = \"Mail <store>\"\n\n\
+             [[components]]\nid = \"imap\"\nname = \"Mailbox access\"\ndepends_on = [\"store\"]\n\n\
+             [[components]]\nid = \"flow\"\nname = \"Mail delivery\"\ndepends_on = [\"store\"]\n",
+            &|_| None,
+        )
+        .unwrap();
+        let now = Utc.with_ymd_and_hms(2027, 1, 1, 12, 0, 0).unwrap();
+        let dependent = |id: &str, recovered_at| pharos_core::Dependent {
+            component: ComponentId::new(id),
+            status: ComponentStatus::MajorOutage,
+            joined_at: now,
+            recovered_at,
+            split_into: None,
+        };
+        let mut incident = pharos_core::Incident {
+            dependents: vec![dependent("imap", None), dependent("flow", None)],
+            id: 4,
+            component: ComponentId::new("store"),
+            title: "Mail store: major outage".into(),
+            phase: pharos_core::IncidentPhase::Investigating,
+            impact: ComponentStatus::MajorOutage,
+            worst_impact: ComponentStatus::MajorOutage,
+            started_at: now,
+            detected_at: now,
+            resolved_at: None,
+            updates: vec![],
+            timeline: vec![],
+        };
+        let mut live = pharos_engine::LiveState::default();
+        live.components.insert(
+            ComponentId::new("store"),
+            (ComponentStatus::MajorOutage, now),
+        );
+        let view =
+            crate::view::StatusView::build(&config, &live, vec![incident.clone()], &[], &[], now);
+        let page = incident_page(&view, &incident).into_string();
+        assert!(
+            page.contains(
+                "Mailbox access and Mail delivery are affected because Mail &lt;store&gt; is down."
+            ),
+            "{page}"
+        );
+        assert!(
+            page.contains("Mailbox access — major outage since"),
+            "{page}"
+        );
+
+        incident.dependents[1].recovered_at = Some(now);
+        incident.resolved_at = Some(now);
+        let page = incident_page(&view, &incident).into_string();
+        assert!(
+            page.contains("Mailbox access and Mail delivery were affected because Mail &lt;store&gt; was down."),
+            "{page}"
+        );
+        assert!(page.contains("Mail delivery — recovered"), "{page}");
     }
 
     #[test]

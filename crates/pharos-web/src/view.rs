@@ -48,6 +48,8 @@ pub(crate) struct ComponentView {
     pub(crate) monitors: Vec<MonitorView>,
     /// None of its checks has reported yet: its status is not known.
     pub(crate) pending: bool,
+    /// The components it needs (`depends_on`).
+    pub(crate) depends_on: Vec<ComponentId>,
 }
 
 impl ComponentView {
@@ -315,6 +317,7 @@ impl StatusView {
                 uptime,
                 monitors: monitor_views,
                 pending,
+                depends_on: component.depends_on.clone(),
             };
             match groups
                 .iter_mut()
@@ -360,6 +363,29 @@ impl StatusView {
             .get(&incident.component)
             .map(String::as_str)
             .unwrap_or(incident.component.as_str())
+    }
+
+    /// A component's name by id (its id when it is no longer configured).
+    pub(crate) fn name_of<'a>(&'a self, id: &'a ComponentId) -> &'a str {
+        self.component_names
+            .get(id)
+            .map(String::as_str)
+            .unwrap_or(id.as_str())
+    }
+
+    /// Why the joined components of an incident are (or were) affected, in a sentence:
+    /// "Mail delivery and Mailbox access are affected because Mail store is down."
+    pub(crate) fn root_cause_line(&self, incident: &Incident) -> Option<String> {
+        let root_status = self
+            .component(incident.component.as_str())
+            .map(|component| component.status)
+            .unwrap_or(incident.impact);
+        pharos_core::root_cause::describe(
+            incident,
+            self.component_name(incident),
+            root_status,
+            |id| self.name_of(id),
+        )
     }
 
     pub(crate) fn component(&self, id: &str) -> Option<&ComponentView> {

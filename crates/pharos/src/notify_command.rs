@@ -89,6 +89,8 @@ pub(crate) async fn test(path: &Path, channel_id: &str) -> ExitCode {
 /// An incident that says it is a test, at the mildest impact.
 fn test_event(now: chrono::DateTime<Utc>) -> Event {
     Event::IncidentOpened(IncidentNews {
+        dependent_names: Vec::new(),
+        root_cause: None,
         incident: Incident {
             dependents: Vec::new(),
             id: 0,

@@ -67,6 +67,19 @@ fn incident_data(news: &IncidentNews, context: &EventContext) -> Value {
             "time_to_recover_seconds": incident.time_to_recover().map(|duration| duration.as_secs_f64()),
             "latest_update": latest,
             "monitors": monitors(&news.monitors),
+            "dependents": incident
+                .dependents
+                .iter()
+                .zip(&news.dependent_names)
+                .map(|(dependent, name)| json!({
+                    "component": { "id": dependent.component.as_str(), "name": name },
+                    "status": if dependent.recovered_at.is_some() { "operational" } else { dependent.status.as_str() },
+                    "joined_at": time(dependent.joined_at),
+                    "recovered_at": dependent.recovered_at.map(time),
+                    "split_into": dependent.split_into,
+                }))
+                .collect::<Vec<_>>(),
+            "root_cause": news.root_cause,
             "url": context.link(&format!("incidents/{}", incident.id)),
         }
     })
@@ -132,7 +145,13 @@ mod tests {
     #[test]
     fn an_incident_event_names_its_failing_monitors() {
         let incident = Incident {
-            dependents: Vec::new(),
+            dependents: vec![pharos_core::Dependent {
+                component: ComponentId::new("webmail"),
+                status: ComponentStatus::MajorOutage,
+                joined_at: at(9),
+                recovered_at: None,
+                split_into: None,
+            }],
             id: 12,
             component: ComponentId::new("mail"),
             title: "Mail: major outage".into(),
@@ -151,6 +170,8 @@ mod tests {
             timeline: vec![],
         };
         let event = Event::IncidentUpdated(IncidentNews {
+            dependent_names: vec!["Webmail".into()],
+            root_cause: Some("Webmail is affected because Mail is partly down.".into()),
             incident,
             component_name: "Mail".into(),
             monitors: monitors(),
@@ -163,6 +184,18 @@ mod tests {
                     "id": "mail",
                     "name": "Mail"
                   },
+                  "dependents": [
+                    {
+                      "component": {
+                        "id": "webmail",
+                        "name": "Webmail"
+                      },
+                      "joined_at": "2027-01-15T08:00:09.000Z",
+                      "recovered_at": null,
+                      "split_into": null,
+                      "status": "major_outage"
+                    }
+                  ],
                   "detected_at": "2027-01-15T08:00:07.000Z",
                   "id": 12,
                   "impact": "partial_outage",
@@ -189,6 +222,7 @@ mod tests {
                     }
                   ],
                   "resolved_at": null,
+                  "root_cause": "Webmail is affected because Mail is partly down.",
                   "started_at": "2027-01-15T08:00:00.000Z",
                   "status": "identified",
                   "time_to_detect_seconds": 7.0,

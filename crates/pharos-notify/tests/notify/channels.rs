@@ -279,6 +279,8 @@ fn incident_events() -> Vec<Event> {
         automatic: true,
     });
     let news = |incident: Incident, monitors: Vec<MonitorState>| IncidentNews {
+        dependent_names: Vec::new(),
+        root_cause: None,
         incident,
         component_name: "Mail".into(),
         monitors,

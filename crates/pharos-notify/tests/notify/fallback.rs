@@ -97,6 +97,8 @@ fallback_after = "1s"
 fn webmail_outage() -> Event {
     let at = Utc.timestamp_opt(1_800_000_000, 0).unwrap();
     Event::IncidentOpened(IncidentNews {
+        dependent_names: Vec::new(),
+        root_cause: None,
         incident: Incident {
             dependents: Vec::new(),
             id: 3,

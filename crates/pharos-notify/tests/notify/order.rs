@@ -54,6 +54,8 @@ async fn an_incidents_messages_arrive_in_order_on_every_channel_across_an_outage
             .unwrap(),
     );
     let news = |phase, message| IncidentNews {
+        dependent_names: Vec::new(),
+        root_cause: None,
         incident: incident(phase, message),
         component_name: "Mail".into(),
         monitors: vec![],

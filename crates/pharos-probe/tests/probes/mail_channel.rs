@@ -58,6 +58,8 @@ fn events(token: &str) -> Vec<Event> {
         automatic: false,
     });
     let news = |incident| IncidentNews {
+        dependent_names: Vec::new(),
+        root_cause: None,
         incident,
         component_name: "Mail".into(),
         monitors: vec![],
