@@ -3,6 +3,7 @@
 
 mod browser;
 mod cli;
+mod dependencies;
 mod end_to_end;
 mod regression;
 mod restart;
