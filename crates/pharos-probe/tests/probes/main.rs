@@ -6,6 +6,7 @@ mod http;
 mod mail_channel;
 mod mail_domain;
 mod mail_faults;
+mod mail_incidents;
 mod mail_protocols;
 mod mailstack;
 mod regression;

@@ -127,7 +127,10 @@ async fn a_failing_root_is_one_incident_and_a_dependent_that_outlives_it_is_spli
         .nth(1)
         .and_then(|rest| rest.split("</p>").next())
         .unwrap_or_else(|| panic!("no root cause on the page: {page}"));
-    assert!(told.ends_with(" are affected because Network is down."), "{told}");
+    assert!(
+        told.ends_with(" are affected because Network is down."),
+        "{told}"
+    );
     for (_, name, _) in &TREE[1..] {
         assert!(told.contains(name), "{told}");
     }
