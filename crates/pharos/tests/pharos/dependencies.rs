@@ -144,7 +144,7 @@ async fn a_failing_root_is_one_incident_and_a_dependent_that_outlives_it_is_spli
     }
     let split = eventually(Duration::from_secs(30), "IMAP to be split out", || async {
         let incidents = incidents(&pharos).await;
-        (incidents.len() == 2 && incidents[0]["status"] == "resolved").then(|| incidents)
+        (incidents.len() == 2 && incidents[0]["status"] == "resolved").then_some(incidents)
     })
     .await;
     let (root, split) = (&split[0], &split[1]);
