@@ -13,6 +13,18 @@ use pharos_core::root_cause::{self, Placement, Verdict};
 use pharos_core::{plan_incident, ComponentStatus, Event, IncidentTemplates, ProbeStatus};
 use pharos_store::Batch;
 
+/// How many other components are asked for a check when pharos may be cut off.
+const OWN_NETWORK_SAMPLE: usize = 8;
+
+/// Whether pharos itself can reach the network, as the checks tell.
+enum OwnNetwork {
+    Reachable,
+    /// Not enough checks since the failure began to tell.
+    Unsure,
+    /// Every check of every other component fails.
+    Cut,
+}
+
 /// A failing component waiting for its dependencies' verdict.
 pub(crate) struct Waiting {
     /// When its failure began: dependencies' checks from before say nothing about it.
@@ -92,17 +104,27 @@ impl Evaluator {
                 self.waiting.remove(&component);
                 self.join(component, dependency, at, batch);
             }
-            Placement::Wait => {
-                let waiting = self.waiting.entry(component).or_insert(Waiting {
-                    since,
-                    first_failure_at,
-                    cause: None,
-                });
-                if cause.is_some() {
-                    waiting.cause = cause;
-                }
+            Placement::Wait => self.hold(component, since, first_failure_at, cause),
+            Placement::Open if self.recovering(component) => {
+                // Its checks pass again and recovery awaits confirmation: an incident now
+                // would only resolve at once.
+                self.hold(component, since, first_failure_at, cause);
             }
             Placement::Open => {
+                match self.own_network(component, since) {
+                    OwnNetwork::Reachable => {}
+                    OwnNetwork::Unsure if at - since < self.window() => {
+                        self.hold(component, since, first_failure_at, cause);
+                        self.ask_others(component, since);
+                        return;
+                    }
+                    OwnNetwork::Unsure => {}
+                    OwnNetwork::Cut => {
+                        self.hold(component, since, first_failure_at, cause);
+                        self.report_own_network_cut(component, at, batch);
+                        return;
+                    }
+                }
                 let waited = self.waiting.remove(&component);
                 let (first_failure_at, cause) = match waited {
                     Some(waited) => (
@@ -113,6 +135,115 @@ impl Evaluator {
                 };
                 self.open_root(component, at, first_failure_at, cause, batch);
             }
+        }
+    }
+
+    /// Whether every check of `component` passed its latest run.
+    fn recovering(&self, component: usize) -> bool {
+        self.topology.components[component]
+            .monitors
+            .iter()
+            .all(|&monitor| self.health[monitor].last == Some(ProbeStatus::Up))
+    }
+
+    /// Keeps `component` waiting, with what its incident will need when it opens.
+    fn hold(
+        &mut self,
+        component: usize,
+        since: DateTime<Utc>,
+        first_failure_at: Option<DateTime<Utc>>,
+        cause: Option<Cause>,
+    ) {
+        let waiting = self.waiting.entry(component).or_insert(Waiting {
+            since,
+            first_failure_at,
+            cause: None,
+        });
+        if cause.is_some() {
+            waiting.cause = cause;
+        }
+    }
+
+    /// Whether pharos itself seems cut off, judged by the other components' checks since
+    /// `component` began failing at `since`: any of them up means the network is reachable;
+    /// all of them (at least two, or a sample of `OWN_NETWORK_SAMPLE`) checked and failing
+    /// means pharos cannot reach anything; otherwise it cannot tell yet.
+    fn own_network(&self, component: usize, since: DateTime<Utc>) -> OwnNetwork {
+        let others: Vec<usize> = (0..self.topology.components.len())
+            .filter(|&other| {
+                other != component && !self.topology.components[other].monitors.is_empty()
+            })
+            .collect();
+        if others.len() < 2 {
+            // With fewer than three components, everything failing at once is as likely
+            // the one server they share: never blamed on pharos.
+            return OwnNetwork::Reachable;
+        }
+        let mut failing_components = 0;
+        for &other in &others {
+            let mut checked_failing = false;
+            for &monitor in &self.topology.components[other].monitors {
+                if self.last_seen[monitor].is_none_or(|seen| seen < since) {
+                    continue;
+                }
+                if self.health[monitor].last != Some(ProbeStatus::Down) {
+                    return OwnNetwork::Reachable;
+                }
+                checked_failing = true;
+            }
+            failing_components += usize::from(checked_failing);
+        }
+        if failing_components >= others.len().min(OWN_NETWORK_SAMPLE) {
+            OwnNetwork::Cut
+        } else {
+            OwnNetwork::Unsure
+        }
+    }
+
+    /// Asks for one check of each of a few other components (once per failure), so that
+    /// whether pharos itself is cut off is known in seconds.
+    fn ask_others(&mut self, component: usize, since: DateTime<Utc>) {
+        if self.asked_others_for == Some(since) {
+            return;
+        }
+        self.asked_others_for = Some(since);
+        let topology = self.topology.clone();
+        let sample = topology
+            .components
+            .iter()
+            .enumerate()
+            .filter(|(other, _)| *other != component)
+            .filter_map(|(_, info)| info.monitors.first().copied())
+            .take(OWN_NETWORK_SAMPLE);
+        self.rechecks.extend(sample);
+    }
+
+    /// Every check of every component fails: pharos says so to operators, once per episode,
+    /// and opens no public incident.
+    fn report_own_network_cut(&mut self, component: usize, at: DateTime<Utc>, batch: &mut Batch) {
+        if self.own_network_cut_since.is_some() {
+            return;
+        }
+        self.own_network_cut_since = Some(at);
+        let reason = format!(
+            "pharos cannot reach the network from {}: every check of every component fails; no incident is opened",
+            crate::evaluator::LOCAL_REGION
+        );
+        tracing::warn!("{reason}");
+        let Some(&monitor) = self.topology.components[component].monitors.first() else {
+            return;
+        };
+        let fault = pharos_core::SelfFault {
+            monitor: self.monitor_state(monitor),
+            reason,
+        };
+        self.announce(Event::PharosDegraded(fault), at, batch);
+    }
+
+    /// A check passed: if pharos was cut off, that episode is over.
+    pub(crate) fn note_reachable(&mut self) {
+        if self.own_network_cut_since.take().is_some() {
+            tracing::info!("pharos reaches the network again");
         }
     }
 

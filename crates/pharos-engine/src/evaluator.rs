@@ -33,6 +33,10 @@ pub struct Evaluator {
     pub(crate) last_seen: Vec<Option<DateTime<Utc>>>,
     /// Monitors to run at once: the dependencies of a component that just began failing.
     pub(crate) rechecks: Vec<usize>,
+    /// The failure start for which other components were last asked for a check.
+    pub(crate) asked_others_for: Option<DateTime<Utc>>,
+    /// Since when every check of every component fails (pharos itself seems cut off).
+    pub(crate) own_network_cut_since: Option<DateTime<Utc>>,
     /// Roots whose joined components changed since readers last heard.
     pub(crate) dependents_changed: std::collections::HashSet<usize>,
     /// Open incidents of components no longer configured; resolved by `reconcile`.
@@ -95,6 +99,8 @@ impl Evaluator {
             waiting: HashMap::new(),
             rechecks: Vec::new(),
             dependents_changed: std::collections::HashSet::new(),
+            asked_others_for: None,
+            own_network_cut_since: None,
             topology,
             health,
             component_status,
@@ -185,6 +191,9 @@ impl Evaluator {
         if outcome.status != ProbeStatus::Unknown {
             self.last_reason[monitor] = outcome.reason.clone();
             self.last_seen[monitor] = Some(at);
+        }
+        if matches!(outcome.status, ProbeStatus::Up | ProbeStatus::Degraded) {
+            self.note_reachable();
         }
         let was_clear = self.health[monitor].problem_streak == 0;
         let transition = self.health[monitor].observe(outcome.status, at, &policy);
@@ -623,7 +632,7 @@ impl Evaluator {
             .collect()
     }
 
-    fn monitor_state(&self, monitor: usize) -> MonitorState {
+    pub(crate) fn monitor_state(&self, monitor: usize) -> MonitorState {
         let info = &self.topology.monitors[monitor];
         MonitorState {
             id: info.id.clone(),
@@ -636,7 +645,7 @@ impl Evaluator {
 }
 
 /// Where this server's own checks run from (agents in other regions will report theirs).
-const LOCAL_REGION: &str = "local";
+pub(crate) const LOCAL_REGION: &str = "local";
 
 /// An episode of checks pharos could not run ends after this long without one.
 const OWN_FAULT_QUIET: chrono::Duration = chrono::Duration::minutes(5);

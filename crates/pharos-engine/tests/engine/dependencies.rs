@@ -10,8 +10,8 @@ use pharos_store::{Batch, IncidentQuery, SqliteStore, Store};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// network → {smtp, imap} → mailflow; webmail → imap. One monitor each, named as its
-/// component.
+/// network → {smtp, imap} → mailflow; webmail → imap; and a website that needs none of
+/// them. One monitor each, named as its component.
 const CONFIG: &str = r#"
 [incidents]
 correlation_window = "60s"
@@ -75,12 +75,22 @@ component = "webmail"
 type = "http"
 url = "http://127.0.0.1/"
 
+[[components]]
+id = "website"
+name = "Website"
+
+[[monitors]]
+id = "website"
+component = "website"
+type = "http"
+url = "http://127.0.0.1:8080/"
+
 [[channels]]
 id = "ops"
 type = "webhook"
 url = "http://127.0.0.1:9/hook"
 secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-events = ["incident.opened", "incident.updated", "incident.resolved"]
+events = ["incident.opened", "incident.updated", "incident.resolved", "pharos.degraded"]
 "#;
 
 fn at(second: i64) -> DateTime<Utc> {
@@ -103,6 +113,9 @@ struct Harness {
     _dir: Arc<tempfile::TempDir>,
     /// Every notification so far.
     sent: Vec<EventKind>,
+    /// Whether the unrelated website answers with every batch fed (so pharos itself is
+    /// plainly not cut off).
+    website_up: bool,
 }
 
 impl Harness {
@@ -129,6 +142,7 @@ impl Harness {
             path,
             _dir: dir,
             sent,
+            website_up: true,
         }
     }
 
@@ -145,7 +159,8 @@ impl Harness {
     /// Feeds results in as the engine loop does: evaluated, then settled, then committed.
     async fn feed(&mut self, second: i64, results: &[(&str, bool)]) -> Vec<usize> {
         let mut batch = Batch::default();
-        for (monitor, is_up) in results {
+        let website = self.website_up.then_some(("website", true));
+        for (monitor, is_up) in results.iter().chain(website.iter()) {
             let index = self
                 .topology
                 .monitors
@@ -502,4 +517,58 @@ async fn a_flapping_root_keeps_its_one_incident() {
     assert_eq!(affected(&incidents[0]), DEPENDENTS);
     assert_eq!(harness.count(EventKind::IncidentOpened), 1);
     assert_eq!(harness.count(EventKind::IncidentResolved), 0);
+}
+
+#[tokio::test]
+async fn when_every_check_fails_pharos_blames_its_own_network_and_opens_nothing() {
+    let mut harness = Harness::new().await;
+    harness.feed(0, &all(true)).await;
+    harness.website_up = false;
+    let mut everything = all(false);
+    everything.push(("website", false));
+    harness.feed(10, &everything).await;
+    harness.feed(15, &everything).await;
+    harness.tick(100).await;
+    harness.feed(120, &everything).await;
+    assert!(harness.incidents().await.is_empty());
+    assert_eq!(harness.count(EventKind::PharosDegraded), 1, "told once");
+    assert_eq!(harness.count(EventKind::IncidentOpened), 0);
+
+    // The network is back, but the website is not: that one is real.
+    harness.feed(130, &all(true)).await;
+    harness.feed(135, &all(true)).await;
+    harness.feed(140, &[("website", false)]).await;
+    harness.feed(145, &[("website", false)]).await;
+    let incidents = harness.incidents().await;
+    assert_eq!(incidents.len(), 1, "{incidents:#?}");
+    assert_eq!(incidents[0].component, ComponentId::new("website"));
+}
+
+#[tokio::test]
+async fn an_isolated_failure_with_no_fresh_evidence_asks_other_components_first() {
+    let mut harness = Harness::new().await;
+    harness.feed(0, &all(true)).await;
+    harness.website_up = false;
+    harness.feed(10, &[("website", false)]).await;
+    let asked = harness.feed(15, &[("website", false)]).await;
+    assert!(
+        harness.incidents().await.is_empty(),
+        "nothing else checked since: is it pharos or the website?"
+    );
+    assert_eq!(
+        asked.len(),
+        5,
+        "one check of each other component: {asked:?}"
+    );
+    let rechecks = harness.feed(16, &[]).await;
+    assert!(rechecks.is_empty(), "asked once");
+    harness.feed(16, &[("network", true)]).await;
+    harness.tick(17).await;
+    let incidents = harness.incidents().await;
+    assert_eq!(
+        incidents.len(),
+        1,
+        "another check answered: the website is down"
+    );
+    assert_eq!(incidents[0].started_at, at(10));
 }

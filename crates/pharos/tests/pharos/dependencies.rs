@@ -1,18 +1,21 @@
 //! Dependencies end to end: the real binary probing a tree of real loopback services
-//! (network → {smtp, imap} → mailflow; webmail → imap), a verifying webhook receiver counting
-//! notifications.
+//! (network → {smtp, imap} → mailflow; webmail → imap; a website apart), a verifying webhook
+//! receiver counting notifications.
 
 use crate::support::*;
 use pharos_demo::WebhookReceiver;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-const TREE: [(&str, &str, &[&str]); 5] = [
+/// The tree, and a website that needs none of it (so pharos can tell that it still reaches
+/// the network itself).
+const TREE: [(&str, &str, &[&str]); 6] = [
     ("network", "Network", &[]),
     ("smtp", "Mail submission", &["network"]),
     ("imap", "Mailbox access", &["network"]),
     ("mailflow", "Mail delivery", &["smtp", "imap"]),
     ("webmail", "Webmail", &["imap"]),
+    ("website", "Website", &[]),
 ];
 
 fn config(dir: &Path, targets: &[TcpTarget], webhook: &str) -> PathBuf {
@@ -90,7 +93,7 @@ async fn a_failing_root_is_one_incident_and_a_dependent_that_outlives_it_is_spli
     .await;
 
     // The network goes: everything on top of it fails with it.
-    for target in &mut targets {
+    for target in &mut targets[..5] {
         target.stop().await;
     }
     let opened = eventually(
@@ -131,13 +134,13 @@ async fn a_failing_root_is_one_incident_and_a_dependent_that_outlives_it_is_spli
         told.ends_with(" are affected because Network is down."),
         "{told}"
     );
-    for (_, name, _) in &TREE[1..] {
+    for (_, name, _) in &TREE[1..5] {
         assert!(told.contains(name), "{told}");
     }
 
     // The network and everything but IMAP come back; IMAP (and webmail, which needs it)
     // stays down and is split into its own incident once the window has passed.
-    for (index, target) in targets.iter_mut().enumerate() {
+    for (index, target) in targets[..5].iter_mut().enumerate() {
         if !matches!(TREE[index].0, "imap" | "webmail") {
             target.restart().await;
         }
@@ -181,5 +184,63 @@ async fn a_failing_root_is_one_incident_and_a_dependent_that_outlives_it_is_spli
     )
     .await;
     assert_eq!(count(&receiver, "incident.opened"), 2);
+    let _ = pharos.terminate();
+}
+
+#[tokio::test]
+async fn when_every_check_fails_pharos_tells_its_operators_and_opens_no_incident() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = WebhookReceiver::start("127.0.0.1:0".parse().unwrap(), SECRET)
+        .await
+        .unwrap();
+    let mut targets = Vec::new();
+    for _ in TREE {
+        targets.push(TcpTarget::start().await);
+    }
+    let config = config(dir.path(), &targets, &receiver.url());
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "\"incident.resolved\"]",
+        "\"incident.resolved\", \"pharos.degraded\"]",
+    );
+    std::fs::write(&config, text).unwrap();
+    let pharos = Pharos::start(&config, dir.path());
+    eventually(
+        Duration::from_secs(20),
+        "every component checked",
+        || async {
+            let status = pharos.get_json("/api/v1/status").await;
+            (status["status"] == "operational").then_some(())
+        },
+    )
+    .await;
+    for target in &mut targets {
+        target.stop().await;
+    }
+    let told = eventually(Duration::from_secs(20), "operators told", || async {
+        receiver
+            .received()
+            .into_iter()
+            .find(|received| received.event == "pharos.degraded")
+    })
+    .await;
+    let reason = told.body["data"]["reason"].as_str().unwrap().to_owned();
+    assert!(
+        reason.starts_with("pharos cannot reach the network from local"),
+        "{reason}"
+    );
+    // The components show what the checks see, but no public incident blames them.
+    eventually(
+        Duration::from_secs(10),
+        "everything down on the page",
+        || async {
+            let status = pharos.get_json("/api/v1/status").await;
+            (status["status"] == "major_outage").then_some(())
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(incidents(&pharos).await.is_empty());
+    assert_eq!(count(&receiver, "incident.opened"), 0);
+    assert_eq!(count(&receiver, "pharos.degraded"), 1);
     let _ = pharos.terminate();
 }
