@@ -36,7 +36,6 @@ pub fn join(
             split_into: None,
         }),
     }
-    incident.worst_impact = incident.worst_impact.max(status);
     entry(
         incident,
         at,
@@ -54,7 +53,6 @@ pub fn dependent_status(incident: &mut Incident, component: &ComponentId, status
     if let Some(dependent) = incident.dependent_mut(component) {
         dependent.status = status;
     }
-    incident.worst_impact = incident.worst_impact.max(status);
 }
 
 /// A joined component recovered: noted in the timeline. Once the root has recovered
@@ -150,7 +148,8 @@ pub fn reroot(
     incident.dependents.insert(0, old);
     incident.component = root.clone();
     incident.impact = status;
-    incident.worst_impact = incident.worst_impact.max(status);
+    // The record names the root's own worst impact; joined components keep theirs.
+    incident.worst_impact = status;
     incident.title = title;
     let update = post(incident, at, message);
     let mut changed = entry(
@@ -180,7 +179,6 @@ pub fn merge(
     }];
     moved.extend(other.affected_dependents().cloned());
     for dependent in moved {
-        into.worst_impact = into.worst_impact.max(dependent.status);
         match into.dependent_mut(&dependent.component) {
             Some(existing) => *existing = dependent,
             None => into.dependents.push(dependent),

@@ -176,9 +176,8 @@ pub fn describe<'a>(
     }
     let verb = if joined.len() == 1 { "was" } else { "were" };
     Some(format!(
-        "{} {verb} affected because {root} was {}.",
-        list(&joined),
-        state(incident.worst_impact)
+        "{} {verb} affected because {root} failed.",
+        list(&joined)
     ))
 }
 

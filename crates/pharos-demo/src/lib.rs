@@ -24,8 +24,11 @@ use tokio::sync::watch;
 /// The demo's outage cycle: when each target is down, as offsets into a repeating period.
 pub const CYCLE: Duration = Duration::from_secs(180);
 const WEBMAIL_DOWN: (u64, u64) = (20, 65);
+/// Mail delivery needs SMTP: its check fails too, and joins SMTP's incident (one incident,
+/// SMTP named the probable root cause), then recovers with it.
 const SMTP_DOWN: (u64, u64) = (80, 110);
-const DELIVERY_HELD: (u64, u64) = (120, 165);
+/// Late enough for delivery to have recovered from the SMTP outage first.
+const DELIVERY_HELD: (u64, u64) = (140, 172);
 const DNS_WRONG: (u64, u64) = (135, 160);
 
 pub struct Demo {
@@ -108,6 +111,8 @@ id = "delivery"
 name = "Mail delivery"
 group = "Email"
 description = "Mail arriving in mailboxes, checked end to end: a message is sent, watched for, and deleted."
+# Delivery needs submission: while SMTP is down, delivery's failure joins SMTP's incident.
+depends_on = ["smtp"]
 investigating_message = "Some messages are arriving late or not at all. We are investigating."
 resolved_message = "Mail is being delivered normally again; delayed messages are on their way."
 

@@ -572,7 +572,9 @@ mod tests {
         incident.resolved_at = Some(now);
         let page = incident_page(&view, &incident).into_string();
         assert!(
-            page.contains("Mailbox access and Mail delivery were affected because Mail &lt;store&gt; was down."),
+            page.contains(
+                "Mailbox access and Mail delivery were affected because Mail &lt;store&gt; failed."
+            ),
             "{page}"
         );
         assert!(page.contains("Mail delivery — recovered"), "{page}");
