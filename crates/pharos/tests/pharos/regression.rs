@@ -131,10 +131,26 @@ fn announced(receiver: &WebhookReceiver) -> HashMap<i64, (String, String)> {
     announced
 }
 
-/// Every announced incident exists, as announced, in what a restarted pharos serves.
+/// Every announced incident exists, as announced, in what a restarted pharos serves. The
+/// page is rendered from the store after each commit, so an incident announced a moment ago
+/// may take a render to show: it gets a few seconds, not forever.
 async fn assert_all_saved(pharos: &Pharos, announced: &HashMap<i64, (String, String)>) {
     for (id, (component, started_at)) in announced {
-        let (status, body) = pharos.get(&format!("/api/v1/incidents/{id}")).await;
+        let path = format!("/api/v1/incidents/{id}");
+        let found = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                let (status, body) = pharos.get(&path).await;
+                if status == 200 {
+                    return body;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+        .await;
+        let (status, body) = match found {
+            Ok(body) => (200, body),
+            Err(_) => pharos.get(&path).await,
+        };
         assert_eq!(
             status, 200,
             "announced incident {id} was never saved: {body}"
