@@ -6,6 +6,7 @@ mod channels;
 mod dependencies;
 mod model;
 mod problems;
+mod providers;
 mod reader;
 mod validate;
 

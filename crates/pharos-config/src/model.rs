@@ -140,6 +140,7 @@ pub enum ProbeSpec {
     Pop3(Pop3Spec),
     Mailflow(MailflowSpec),
     MailDomain(MailDomainSpec),
+    Provider(ProviderSpec),
 }
 
 impl ProbeSpec {
@@ -154,6 +155,7 @@ impl ProbeSpec {
             ProbeSpec::Pop3(_) => "pop3",
             ProbeSpec::Mailflow(_) => "mailflow",
             ProbeSpec::MailDomain(_) => "maildomain",
+            ProbeSpec::Provider(_) => "provider",
         }
     }
 
@@ -169,6 +171,7 @@ impl ProbeSpec {
             ProbeSpec::Pop3(spec) => spec.endpoint.to_string(),
             ProbeSpec::Mailflow(spec) => format!("{} → {}", spec.send, spec.receive),
             ProbeSpec::MailDomain(spec) => spec.domain.clone(),
+            ProbeSpec::Provider(spec) => spec.describe(),
         }
     }
 }
@@ -430,5 +433,52 @@ pub struct MailDomainSpec {
 impl Config {
     pub fn component(&self, id: &ComponentId) -> Option<&Component> {
         self.components.iter().find(|component| &component.id == id)
+    }
+}
+
+/// A provider's official status feed, read as a check: what the provider itself says about a
+/// service, beside (or instead of) our own probes.
+#[derive(Clone, Debug)]
+pub enum ProviderSpec {
+    /// Any Statuspage-compatible page (`/api/v2/summary.json`).
+    Statuspage {
+        /// The page's address; `api/v2/summary.json` is read from it.
+        url: url::Url,
+        /// Components by name or id; empty: the page's overall status.
+        components: Vec<String>,
+    },
+    /// The Google Workspace Status Dashboard's `incidents.json`.
+    GoogleWorkspace {
+        url: url::Url,
+        products: Vec<String>,
+    },
+    /// Microsoft 365 Service Health through Microsoft Graph (client credentials).
+    Microsoft365 {
+        tenant_id: String,
+        client_id: String,
+        client_secret: secrecy::SecretString,
+        /// The service as Graph names it, e.g. "Exchange Online".
+        service: String,
+        graph_url: url::Url,
+        login_url: url::Url,
+    },
+}
+
+impl ProviderSpec {
+    pub const KINDS: [&'static str; 3] = ["statuspage", "google_workspace", "microsoft365"];
+
+    pub fn describe(&self) -> String {
+        match self {
+            ProviderSpec::Statuspage { url, components } if components.is_empty() => {
+                url.to_string()
+            }
+            ProviderSpec::Statuspage { url, components } => {
+                format!("{url} ({})", components.join(", "))
+            }
+            ProviderSpec::GoogleWorkspace { products, .. } => {
+                format!("Google Workspace ({})", products.join(", "))
+            }
+            ProviderSpec::Microsoft365 { service, .. } => format!("Microsoft 365 ({service})"),
+        }
     }
 }

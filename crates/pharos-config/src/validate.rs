@@ -432,6 +432,9 @@ fn read_monitors(
                     .map(|endpoint| ProbeSpec::Pop3(Pop3Spec { endpoint })),
                 "mailflow" => read_mailflow(cx, &mut table).map(ProbeSpec::Mailflow),
                 "maildomain" => read_maildomain(cx, &mut table).map(ProbeSpec::MailDomain),
+                "provider" => {
+                    crate::providers::read_provider(cx, &mut table).map(ProbeSpec::Provider)
+                }
                 other => {
                     cx.problems.report(
                         span,
@@ -445,6 +448,19 @@ fn read_monitors(
             },
             None => None,
         };
+        // A provider's word needs no confirmation, and its feed is read every 2 minutes
+        // unless told otherwise.
+        if let Some(ProbeSpec::Provider(_)) = &probe {
+            if !table.has("interval") && !defaults.interval_set {
+                timing.interval = Duration::from_secs(120);
+            }
+            if !table.has("failures_to_confirm") {
+                timing.policy.failures_to_confirm = 1;
+            }
+            if !table.has("successes_to_recover") {
+                timing.policy.successes_to_recover = 1;
+            }
+        }
         // A mail-flow check waits for delivery: unless told otherwise it runs every 5 minutes
         // and may take its delivery deadline plus 30s to send and clean up (less if its
         // interval is shorter than that).
@@ -503,7 +519,7 @@ fn read_monitors(
     monitors
 }
 
-const MONITOR_TYPES: [&str; 9] = [
+const MONITOR_TYPES: [&str; 10] = [
     "http",
     "tcp",
     "dns",
@@ -513,6 +529,7 @@ const MONITOR_TYPES: [&str; 9] = [
     "pop3",
     "mailflow",
     "maildomain",
+    "provider",
 ];
 
 #[derive(Clone, Copy)]

@@ -75,6 +75,7 @@ impl PhaseClock {
             Verdict::Up => Outcome::up(latency, self.phases),
             Verdict::Degraded(reason) => Outcome::degraded(latency, self.phases, reason),
             Verdict::Down(reason) => Outcome::down(latency, self.phases, reason),
+            Verdict::Unknown(reason) => Outcome::unknown(latency, self.phases, reason),
         };
         outcome.with_detail(self.detail)
     }

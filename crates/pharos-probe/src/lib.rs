@@ -7,6 +7,7 @@ mod dns;
 mod http;
 mod mail;
 mod net;
+mod provider;
 mod redact;
 mod resolver_health;
 mod tcp;
@@ -41,6 +42,7 @@ enum PreparedProbe {
     Pop3(Box<mail::pop3::Pop3Probe>),
     Mailflow(Box<mail::flow::MailflowProbe>),
     MailDomain(Box<mail::domain::MailDomainProbe>),
+    Provider(Box<provider::ProviderProbe>),
 }
 
 /// A probe that cannot even be prepared, such as an unreadable CA file.
@@ -76,6 +78,9 @@ impl Prober {
             ProbeSpec::MailDomain(spec) => PreparedProbe::MailDomain(Box::new(
                 mail::domain::MailDomainProbe::new(spec, monitor.timeout)?,
             )),
+            ProbeSpec::Provider(spec) => {
+                PreparedProbe::Provider(Box::new(provider::ProviderProbe::new(spec)))
+            }
         };
         Ok(Self {
             kind,
@@ -97,7 +102,12 @@ impl Prober {
                     "timed out after {} during {phase}",
                     net::describe_duration(self.timeout)
                 );
-                clock.finish(Verdict::Down(reason))
+                if matches!(self.kind, PreparedProbe::Provider(_)) {
+                    // A provider's feed not answering says nothing about its service.
+                    clock.finish(Verdict::Unknown(format!("the status feed {reason}")))
+                } else {
+                    clock.finish(Verdict::Down(reason))
+                }
             }
         };
         self.redact(self.apply_latency_threshold(own_fault_is_unknown(outcome)))
@@ -124,6 +134,7 @@ impl Prober {
             PreparedProbe::Pop3(probe) => probe.run(clock).await,
             PreparedProbe::Mailflow(probe) => probe.run(clock).await,
             PreparedProbe::MailDomain(probe) => probe.run(clock).await,
+            PreparedProbe::Provider(probe) => probe.run(clock).await,
         }
     }
 
@@ -163,4 +174,6 @@ pub(crate) enum Verdict {
     Up,
     Degraded(String),
     Down(String),
+    /// The check says nothing about the target (a provider's feed that cannot be read).
+    Unknown(String),
 }

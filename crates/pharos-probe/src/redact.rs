@@ -43,10 +43,18 @@ impl Redactor {
                 redactor.endpoint(&spec.send);
                 redactor.endpoint(&spec.receive);
             }
+            ProbeSpec::Provider(pharos_config::ProviderSpec::Microsoft365 {
+                client_secret,
+                ..
+            }) => {
+                use secrecy::ExposeSecret as _;
+                redactor.add(client_secret.expose_secret());
+            }
             ProbeSpec::Tcp(_)
             | ProbeSpec::Dns(_)
             | ProbeSpec::Tls(_)
-            | ProbeSpec::MailDomain(_) => {}
+            | ProbeSpec::MailDomain(_)
+            | ProbeSpec::Provider(_) => {}
         }
         // Longest first, so that a secret containing another is replaced whole.
         redactor

@@ -9,6 +9,7 @@ mod mail_faults;
 mod mail_incidents;
 mod mail_protocols;
 mod mailstack;
+mod providers;
 mod regression;
 mod support;
 mod tcp;
