@@ -174,6 +174,28 @@ pub fn announce_impact(incident: &mut Incident, at: DateTime<Utc>, message: Stri
     }
 }
 
+/// The provider's own word on the service (an incident it admits, or that it says all is
+/// well): an automatic update, noted in the timeline.
+pub fn note_provider(incident: &mut Incident, at: DateTime<Utc>, message: String) -> Changed {
+    let update = IncidentUpdate {
+        at,
+        phase: incident.phase,
+        message: message.clone(),
+        automatic: true,
+    };
+    incident.updates.push(update.clone());
+    let entry = TimelineEntry {
+        at,
+        kind: TimelineKind::Update,
+        detail: message,
+    };
+    incident.timeline.push(entry.clone());
+    Changed {
+        update: Some(update),
+        timeline: vec![entry],
+    }
+}
+
 /// Why an operator's update was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UpdateRefused {

@@ -36,8 +36,17 @@ pub(crate) struct Waiting {
 impl Evaluator {
     /// Asks for the checks of everything `component` needs, at once: if one of them is the
     /// cause, its incident should be the one the failure joins.
+    /// The component's own provider checks are asked too, so that the provider's word is
+    /// fresh when an incident opens.
     pub(crate) fn ask_dependencies(&mut self, component: usize) {
         let topology = self.topology.clone();
+        self.rechecks.extend(
+            topology.components[component]
+                .monitors
+                .iter()
+                .copied()
+                .filter(|&monitor| topology.monitors[monitor].provider),
+        );
         for &dependency in topology.dependencies.of(component) {
             self.rechecks
                 .extend(topology.components[dependency].monitors.iter().copied());
@@ -330,7 +339,10 @@ impl Evaluator {
                 affected.push(topology.components[index].name.as_str());
             }
         }
-        let message = root_cause::explain(&info.name, status, &affected);
+        let mut message = root_cause::explain(&info.name, status, &affected);
+        if let Some(word) = self.provider_words(root) {
+            message = format!("{message} {word}");
+        }
         let title = IncidentTemplates::fill(&info.templates.title, &info.name, status);
         let changed = grouping::reroot(
             &mut incident,

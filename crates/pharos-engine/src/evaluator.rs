@@ -43,6 +43,10 @@ pub struct Evaluator {
     orphaned_incidents: Vec<Incident>,
     /// Why each monitor's latest run was not up (None when it was).
     pub(crate) last_reason: Vec<Option<String>>,
+    /// What each provider check last said (None for our own probes and unread feeds).
+    pub(crate) provider_word: Vec<Option<crate::provider_word::ProviderWord>>,
+    /// Provider checks that said something new, told once the incidents have settled.
+    pub(crate) provider_news: Vec<(usize, crate::provider_word::Heard)>,
     /// Ids reserved in the store and not yet used.
     incident_ids: std::collections::VecDeque<std::ops::Range<i64>>,
     /// When pharos last could not run a check of its own fault, while that episode lasts.
@@ -95,6 +99,8 @@ impl Evaluator {
             dirty_health: vec![false; topology.monitors.len()],
             last_reason: vec![None; topology.monitors.len()],
             last_seen: vec![None; topology.monitors.len()],
+            provider_word: vec![None; topology.monitors.len()],
+            provider_news: Vec::new(),
             member_of,
             waiting: HashMap::new(),
             rechecks: Vec::new(),
@@ -195,6 +201,11 @@ impl Evaluator {
         if matches!(outcome.status, ProbeStatus::Up | ProbeStatus::Degraded) {
             self.note_reachable();
         }
+        let heard = if info.provider {
+            self.hear_provider(monitor, &outcome)
+        } else {
+            crate::provider_word::Heard::Nothing
+        };
         let was_clear = self.health[monitor].problem_streak == 0;
         let transition = self.health[monitor].observe(outcome.status, at, &policy);
         if was_clear && self.health[monitor].problem_streak > 0 {
@@ -235,6 +246,9 @@ impl Evaluator {
             && self.health[monitor].confirmed == ProbeStatus::Up
         {
             self.first_failure_reason[monitor] = None;
+        }
+        if heard != crate::provider_word::Heard::Nothing {
+            self.provider_news.push((monitor, heard));
         }
         batch.results.push(ResultRecord {
             monitor: info.id.clone(),
@@ -345,6 +359,9 @@ impl Evaluator {
     pub fn settle(&mut self, now: DateTime<Utc>, batch: &mut Batch) {
         self.revisit_waiting(now, batch);
         self.split_after_root_recovery(now, batch);
+        for (monitor, heard) in std::mem::take(&mut self.provider_news) {
+            self.tell_provider_word(monitor, heard, now, batch);
+        }
         if self.unsettled.is_empty() {
             return;
         }
@@ -493,7 +510,10 @@ impl Evaluator {
     ) {
         let name = self.topology.components[component].name.clone();
         let (event, incident): (fn(IncidentNews) -> Event, Incident) = match action {
-            IncidentAction::Open(opening) => {
+            IncidentAction::Open(mut opening) => {
+                if let Some(word) = self.provider_words(component) {
+                    opening.message = format!("{} {word}", opening.message);
+                }
                 let Some(id) = self.next_incident_id() else {
                     tracing::error!(
                         component = %opening.component,

@@ -12,6 +12,7 @@ mod evaluator;
 mod live;
 mod maintenance;
 mod metrics;
+mod provider_word;
 mod runs;
 mod scheduler;
 mod topology;

@@ -14,6 +14,8 @@ pub struct MonitorInfo {
     pub component: usize,
     pub interval: Duration,
     pub policy: DetectionPolicy,
+    /// The check reads a provider's official status feed: its word, not our probe.
+    pub provider: bool,
 }
 
 pub struct ComponentInfo {
@@ -66,6 +68,7 @@ impl Topology {
                     component,
                     interval: monitor.interval,
                     policy: monitor.policy,
+                    provider: matches!(monitor.probe, pharos_config::ProbeSpec::Provider(_)),
                 }
             })
             .collect();

@@ -97,17 +97,18 @@ fn at(second: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(1_800_000_000 + second, 0).unwrap()
 }
 
-fn down() -> Outcome {
+pub(crate) fn down() -> Outcome {
     Outcome::down(Duration::from_millis(1), vec![], "connection refused")
 }
 
-fn up() -> Outcome {
+pub(crate) fn up() -> Outcome {
     Outcome::up(Duration::from_millis(1), vec![])
 }
 
-struct Harness {
+pub(crate) struct Harness {
+    config: &'static str,
     store: SqliteStore,
-    topology: Arc<Topology>,
+    pub(crate) topology: Arc<Topology>,
     evaluator: Evaluator,
     path: std::path::PathBuf,
     _dir: Arc<tempfile::TempDir>,
@@ -120,22 +121,29 @@ struct Harness {
 
 impl Harness {
     async fn new() -> Self {
+        Self::with(CONFIG).await
+    }
+
+    /// A harness on another configuration (it must have a `website` monitor).
+    pub(crate) async fn with(config: &'static str) -> Self {
         let dir = Arc::new(tempfile::tempdir().unwrap());
-        Self::open(dir.path().join("pharos.db"), dir, Vec::new()).await
+        Self::open(config, dir.path().join("pharos.db"), dir, Vec::new()).await
     }
 
     async fn open(
+        source: &'static str,
         path: std::path::PathBuf,
         dir: Arc<tempfile::TempDir>,
         sent: Vec<EventKind>,
     ) -> Self {
-        let config = pharos_config::parse("dependencies.toml", CONFIG, &|_| None).unwrap();
+        let config = pharos_config::parse("test.toml", source, &|_| None).unwrap();
         let topology = Arc::new(Topology::from_config(&config));
         let store = SqliteStore::open(path.to_str().unwrap()).await.unwrap();
         let mut state = store.load_engine_state().await.unwrap();
         state.incident_ids = store.reserve_incident_ids(64).await.unwrap();
         let evaluator = Evaluator::new(topology.clone(), state, at(0));
         Self {
+            config: source,
             store,
             topology,
             evaluator,
@@ -146,10 +154,10 @@ impl Harness {
         }
     }
 
-    async fn restart(self, second: i64) -> Self {
+    pub(crate) async fn restart(self, second: i64) -> Self {
         let (path, dir, sent) = (self.path.clone(), self._dir.clone(), self.sent.clone());
         drop(self.store);
-        let mut harness = Self::open(path, dir, sent).await;
+        let mut harness = Self::open(self.config, path, dir, sent).await;
         let mut batch = Batch::default();
         harness.evaluator.reconcile(at(second), &mut batch);
         harness.commit(batch).await;
@@ -158,16 +166,24 @@ impl Harness {
 
     /// Feeds results in as the engine loop does: evaluated, then settled, then committed.
     async fn feed(&mut self, second: i64, results: &[(&str, bool)]) -> Vec<usize> {
+        let outcomes: Vec<(&str, Outcome)> = results
+            .iter()
+            .map(|&(monitor, is_up)| (monitor, if is_up { up() } else { down() }))
+            .collect();
+        self.feed_outcomes(second, &outcomes).await
+    }
+
+    /// Feeds chosen outcomes in (and the website's success, if it is up); the monitors
+    /// asked for at once.
+    pub(crate) async fn feed_outcomes(
+        &mut self,
+        second: i64,
+        results: &[(&str, Outcome)],
+    ) -> Vec<usize> {
         let mut batch = Batch::default();
-        let website = self.website_up.then_some(("website", true));
-        for (monitor, is_up) in results.iter().chain(website.iter()) {
-            let index = self
-                .topology
-                .monitors
-                .iter()
-                .position(|m| m.id.as_str() == *monitor)
-                .unwrap();
-            let outcome = if *is_up { up() } else { down() };
+        let website = self.website_up.then(|| ("website", up()));
+        for (monitor, outcome) in results.iter().cloned().chain(website) {
+            let index = self.monitor(monitor);
             self.evaluator
                 .observe(index, at(second), outcome, &mut batch);
         }
@@ -178,7 +194,15 @@ impl Harness {
         rechecks
     }
 
-    async fn tick(&mut self, second: i64) {
+    pub(crate) fn monitor(&self, id: &str) -> usize {
+        self.topology
+            .monitors
+            .iter()
+            .position(|m| m.id.as_str() == id)
+            .unwrap_or_else(|| panic!("no monitor {id}"))
+    }
+
+    pub(crate) async fn tick(&mut self, second: i64) {
         let mut batch = Batch::default();
         self.evaluator.settle(at(second), &mut batch);
         self.commit(batch).await;
@@ -190,7 +214,7 @@ impl Harness {
         self.store.commit(&batch).await.unwrap();
     }
 
-    async fn incidents(&self) -> Vec<Incident> {
+    pub(crate) async fn incidents(&self) -> Vec<Incident> {
         let mut all = self
             .store
             .incidents(IncidentQuery {
@@ -203,12 +227,12 @@ impl Harness {
         all
     }
 
-    fn count(&self, kind: EventKind) -> usize {
+    pub(crate) fn count(&self, kind: EventKind) -> usize {
         self.sent.iter().filter(|sent| **sent == kind).count()
     }
 }
 
-fn affected(incident: &Incident) -> Vec<&str> {
+pub(crate) fn affected(incident: &Incident) -> Vec<&str> {
     incident
         .affected_dependents()
         .map(|dependent| dependent.component.as_str())

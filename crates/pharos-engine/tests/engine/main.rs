@@ -3,6 +3,7 @@
 
 mod dependencies;
 mod detection;
+mod providers;
 mod regression;
 mod running;
 mod support;
