@@ -467,6 +467,15 @@ pub enum ProviderSpec {
 impl ProviderSpec {
     pub const KINDS: [&'static str; 3] = ["statuspage", "google_workspace", "microsoft365"];
 
+    /// The `provider` key's value.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ProviderSpec::Statuspage { .. } => "statuspage",
+            ProviderSpec::GoogleWorkspace { .. } => "google_workspace",
+            ProviderSpec::Microsoft365 { .. } => "microsoft365",
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             ProviderSpec::Statuspage { url, components } if components.is_empty() => {

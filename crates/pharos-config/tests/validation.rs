@@ -585,3 +585,80 @@ depends_on = ["mail"]
         .collect();
     assert_eq!(depends, [vec![], vec!["network"], vec!["mail"]]);
 }
+
+#[test]
+fn the_readme_provider_examples_are_valid_and_keep_the_secret() {
+    let readme = include_str!("../../../README.md");
+    let start = readme
+        .find("### Provider components")
+        .expect("the provider components section");
+    let block = &readme[start..];
+    let block = &block[block.find("```toml\n").unwrap() + 8..];
+    let source = &block[..block.find("```").unwrap()];
+    let env =
+        |name: &str| (name == "M365_CLIENT_SECRET").then(|| "Xq8~client-secret-value".to_owned());
+    let config = parse("README.md", source, &env).unwrap_or_else(|errors| panic!("{errors}"));
+    let kinds: Vec<&str> = config
+        .monitors
+        .iter()
+        .filter_map(|monitor| match &monitor.probe {
+            ProbeSpec::Provider(spec) => Some(spec.kind()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(kinds, ["microsoft365", "google_workspace", "statuspage"]);
+    let provider = &config.monitors[0];
+    assert_eq!(provider.interval, Duration::from_secs(120));
+    assert_eq!(provider.policy.failures_to_confirm, 1);
+    let debug = format!("{config:?}");
+    assert!(!debug.contains("Xq8~client-secret-value"), "{debug}");
+    assert_eq!(config.components[1].depends_on[0].as_str(), "exchange");
+}
+
+#[test]
+fn provider_problems_are_each_reported_at_their_place() {
+    let source = r#"[[components]]
+id = "mail"
+name = "Mail"
+
+[[monitors]]
+id = "a"
+component = "mail"
+type = "provider"
+provider = "statuspages"
+
+[[monitors]]
+id = "b"
+component = "mail"
+type = "provider"
+provider = "google_workspace"
+
+[[monitors]]
+id = "c"
+component = "mail"
+type = "provider"
+provider = "microsoft365"
+tenant_id = ""
+client_id = "x"
+client_secret = "${UNSET_SECRET}"
+service = "Exchange Online"
+
+[[monitors]]
+id = "d"
+component = "mail"
+type = "provider"
+provider = "statuspage"
+url = "not a url"
+"#;
+    let errors = parse("p.toml", source, &|_| None).unwrap_err().to_string();
+    for expected in [
+        "p.toml:9:12: unknown provider `statuspages`; known: statuspage, google_workspace, microsoft365",
+        "needs `products`, e.g. [\"Gmail\"]",
+        "p.toml:22:13: `tenant_id`",
+        "p.toml:24:17:",
+        "UNSET_SECRET",
+        "p.toml:32:7:",
+    ] {
+        assert!(errors.contains(expected), "{expected}\n{errors}");
+    }
+}
