@@ -17,11 +17,14 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// A status, a body and extra headers.
+type Answer = (StatusCode, String, Vec<(&'static str, String)>);
+
 /// What the feed server answers, changed by the tests as they go, and what it was asked.
 #[derive(Default)]
 struct Feed {
     /// Body, status and extra headers of the next answers by path.
-    answers: HashMap<&'static str, (StatusCode, String, Vec<(&'static str, String)>)>,
+    answers: HashMap<&'static str, Answer>,
     /// Answer only after this long.
     delay: Option<Duration>,
     /// Requests by path, with their headers.
