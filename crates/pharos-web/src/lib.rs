@@ -17,6 +17,7 @@ mod router;
 mod server;
 mod site;
 mod snapshot;
+mod statuspage;
 mod view;
 
 pub use export::{export, ExportError};

@@ -6,8 +6,9 @@ use crate::snapshot::{PageCache, Rendered};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::header::{
-    ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG,
-    IF_NONE_MATCH, REFERRER_POLICY, VARY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+    ACCEPT_ENCODING, ACCESS_CONTROL_ALLOW_ORIGIN, CACHE_CONTROL, CONTENT_ENCODING,
+    CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG, IF_NONE_MATCH, REFERRER_POLICY, VARY,
+    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -226,6 +227,10 @@ fn respond(rendered: &Rendered, request: &HeaderMap, head: bool) -> Response {
     );
     if let Some(etag) = &rendered.etag_header {
         headers.insert(ETAG, etag.clone());
+    }
+    if rendered.content_type == crate::site::JSON {
+        // Public, read-only data: status widgets on other sites may read it.
+        headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     }
     let status = StatusCode::from_u16(rendered.status).unwrap_or(StatusCode::OK);
     let matches_etag = request

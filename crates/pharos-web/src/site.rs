@@ -2,6 +2,7 @@
 //! incident, history, feeds and the JSON API, each rendered from one view on demand.
 
 use crate::snapshot::Rendered;
+use crate::statuspage::{self, V2};
 use crate::view::StatusView;
 use crate::{api, feeds, pages};
 
@@ -22,6 +23,8 @@ pub(crate) enum Document {
     Component(String),
     IncidentPage(i64),
     IncidentJson(i64),
+    /// A document of the Statuspage-compatible API.
+    Statuspage(V2),
     NotFound,
 }
 
@@ -45,6 +48,9 @@ pub(crate) fn resolve(view: &StatusView, path: &str) -> Option<Document> {
         "/api/v1/incidents" => Document::Incidents,
         "/api/v1/openapi" => Document::OpenApi,
         _ => {
+            if let Some(document) = V2::at(path) {
+                return Some(Document::Statuspage(document));
+            }
             if let Some(id) = path.strip_prefix("/components/") {
                 return view
                     .component(id)
@@ -76,6 +82,7 @@ impl Document {
                 | Document::Incidents
                 | Document::OpenApi
                 | Document::IncidentJson(_)
+                | Document::Statuspage(_)
         )
     }
 }
@@ -97,6 +104,7 @@ pub(crate) fn paths(view: &StatusView) -> Vec<String> {
         .into_iter()
         .map(str::to_owned),
     );
+    paths.extend(V2::ALL.iter().map(|(_, path)| format!("{path}.json")));
     for group in &view.groups {
         for component in &group.components {
             paths.push(format!("/components/{}", component.id));
@@ -136,6 +144,7 @@ pub(crate) fn render(view: &StatusView, document: &Document) -> Rendered {
             Some(incident) => Rendered::new(JSON, json(&api::incident_dto(view, incident, true))),
             None => not_found(view),
         },
+        Document::Statuspage(document) => Rendered::new(JSON, statuspage::render(view, *document)),
         Document::NotFound => not_found(view),
     }
 }

@@ -7,4 +7,5 @@ mod dependencies;
 mod end_to_end;
 mod regression;
 mod restart;
+mod statuspage_api;
 mod support;
