@@ -6,6 +6,7 @@ mod admin;
 mod api;
 #[cfg(test)]
 mod api_schema_test;
+mod badges;
 mod export;
 mod feeds;
 #[cfg(test)]

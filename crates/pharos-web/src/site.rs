@@ -1,6 +1,7 @@
 //! The public site's documents by path: the status page, one page per component and per
 //! incident, history, feeds and the JSON API, each rendered from one view on demand.
 
+use crate::badges::{self, Badge};
 use crate::snapshot::Rendered;
 use crate::statuspage::{self, V2};
 use crate::view::StatusView;
@@ -25,6 +26,7 @@ pub(crate) enum Document {
     IncidentJson(i64),
     /// A document of the Statuspage-compatible API.
     Statuspage(V2),
+    Badge(Badge),
     NotFound,
 }
 
@@ -50,6 +52,9 @@ pub(crate) fn resolve(view: &StatusView, path: &str) -> Option<Document> {
         _ => {
             if let Some(document) = V2::at(path) {
                 return Some(Document::Statuspage(document));
+            }
+            if path.starts_with("/badge") {
+                return Badge::at(view, path).map(Document::Badge);
             }
             if let Some(id) = path.strip_prefix("/components/") {
                 return view
@@ -105,6 +110,7 @@ pub(crate) fn paths(view: &StatusView) -> Vec<String> {
         .map(str::to_owned),
     );
     paths.extend(V2::ALL.iter().map(|(_, path)| format!("{path}.json")));
+    paths.extend(Badge::paths(view));
     for group in &view.groups {
         for component in &group.components {
             paths.push(format!("/components/{}", component.id));
@@ -145,6 +151,10 @@ pub(crate) fn render(view: &StatusView, document: &Document) -> Rendered {
             None => not_found(view),
         },
         Document::Statuspage(document) => Rendered::new(JSON, statuspage::render(view, *document)),
+        Document::Badge(badge) => match badge.render(view) {
+            Some(svg) => Rendered::new(badges::SVG, svg),
+            None => not_found(view),
+        },
         Document::NotFound => not_found(view),
     }
 }

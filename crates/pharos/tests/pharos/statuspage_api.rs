@@ -1,6 +1,7 @@
 //! The Statuspage-compatible read API of a running pharos: the documents and their shapes as
 //! Statuspage documents them, through an incident that opens and resolves, read both as JSON
-//! and by pharos's own Statuspage reader (what any Statuspage client would do).
+//! and by pharos's own Statuspage reader (what any Statuspage client would do); and the
+//! status badges.
 
 use crate::support::*;
 use pharos_core::ProbeStatus;
@@ -172,6 +173,29 @@ async fn statuspage_clients_read_pharos_through_an_incident() {
         pharos.get_json("/api/v2/summary.json").await["incidents"][0]["id"],
         id.as_str()
     );
+
+    // The badges say the same, with every text escaped.
+    let (code, badge) = pharos.get("/badge/svc.svg").await;
+    assert_eq!(code, 200, "{badge}");
+    assert!(
+        badge.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""),
+        "{badge}"
+    );
+    assert!(badge.contains(">Major outage</text>"), "{badge}");
+    assert!(
+        badge.contains("Mail &lt;script&gt;alert(1)&lt;/script&gt; submission"),
+        "{badge}"
+    );
+    assert!(!badge.contains("<script>"), "{badge}");
+    let (_, overall) = pharos.get("/badge.svg").await;
+    assert!(overall.contains(">Major system outage</text>"), "{overall}");
+    assert!(
+        overall.contains("Test status &lt;b&gt;&amp;amp;&lt;/b&gt;"),
+        "{overall}"
+    );
+    let (_, uptime) = pharos.get("/badge/svc/uptime.svg").await;
+    assert!(uptime.contains("% uptime (90 days)</text>"), "{uptime}");
+    assert_eq!(pharos.get("/badge/nothing.svg").await.0, 404);
 
     let outcome = reader(&pharos).run().await;
     assert_eq!(outcome.status, ProbeStatus::Down, "{outcome:?}");
