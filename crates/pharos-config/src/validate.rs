@@ -91,10 +91,10 @@ fn read_server(cx: &mut Context<'_, '_>, root: &mut TableReader<'_, '_>) -> Serv
     if let Some((text, span)) = table.string(cx, "database") {
         let url = pharos_core::DatabaseUrl::new(text);
         if url.backend() == pharos_core::Backend::Postgres {
-            cx.problems.report(
-                span,
-                format!("`database` {url}: this build of pharos stores data in SQLite only; give a file path"),
-            );
+            if let Err(problem) = url.check_postgres() {
+                cx.problems
+                    .report(span, format!("`database` {url}: {problem}"));
+            }
         }
         server.database = url;
     }

@@ -36,6 +36,24 @@ impl DatabaseUrl {
         }
     }
 
+    /// Whether a PostgreSQL URL names a server: `postgres://user:password@host:port/db`.
+    pub fn check_postgres(&self) -> Result<(), String> {
+        let rest = self.0.split_once("://").map_or("", |(_, rest)| rest);
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let host = authority
+            .rsplit_once('@')
+            .map_or(authority, |(_, host)| host);
+        if host.is_empty() && !rest.contains("host=") {
+            return Err(
+                "name the server, e.g. postgres://pharos@db.example.com:5432/pharos".into(),
+            );
+        }
+        if self.0.chars().any(char::is_whitespace) {
+            return Err("a URL cannot contain spaces; percent-encode them (%20)".into());
+        }
+        Ok(())
+    }
+
     /// The location with any password replaced by `[redacted]`.
     pub fn redacted(&self) -> String {
         let Some((scheme, rest)) = self.0.split_once("://") else {
@@ -81,6 +99,13 @@ mod tests {
         );
         assert!(!format!("{url:?}").contains("s3cr3t"));
         assert!(url.expose().contains("s3cr3t"));
+        assert_eq!(url.check_postgres(), Ok(()));
+        assert!(DatabaseUrl::new("postgres:///pharos")
+            .check_postgres()
+            .is_err());
+        assert!(DatabaseUrl::new("postgres:///pharos?host=/run/postgresql")
+            .check_postgres()
+            .is_ok());
     }
 
     #[test]

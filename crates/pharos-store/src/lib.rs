@@ -1,11 +1,15 @@
 //! pharos storage: the `Store` trait the rest of pharos writes and reads through, and its
-//! SQLite implementation. Only this crate contains SQL.
+//! SQLite and PostgreSQL implementations (one body of SQL, `sql/`, compiled for each).
+//! Only this crate contains SQL.
 
 pub mod block;
+mod codec;
 mod model;
+pub mod postgres;
 pub mod sqlite;
 
 pub use model::*;
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 use pharos_core::{Backend, DatabaseUrl};
@@ -30,7 +34,7 @@ pub async fn open(url: &DatabaseUrl, mode: OpenMode) -> StoreResult<Arc<dyn Stor
             };
             Ok(Arc::new(store))
         }
-        Backend::Postgres => Err(StoreError::Unsupported(url.to_string())),
+        Backend::Postgres => Ok(Arc::new(PostgresStore::open(url.expose()).await?)),
     }
 }
 
@@ -46,8 +50,6 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("there is no database at {0}")]
     Missing(String),
-    #[error("{0}: this build of pharos stores data in SQLite only")]
-    Unsupported(String),
     #[error("the database did not confirm the commit; nothing of this write is acknowledged")]
     NotCommitted,
     #[error("corrupt stored value in {what}: {detail}")]

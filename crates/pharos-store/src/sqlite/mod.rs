@@ -1,15 +1,52 @@
 //! The SQLite store: one file, WAL journal, full sync, migrations embedded in the binary.
 
-mod codec;
+// The SQL shared with the PostgreSQL store, compiled here against SQLite's types.
+#[path = "../sql/engine.rs"]
 mod engine;
+#[path = "../sql/incidents.rs"]
 mod incidents;
+#[path = "../sql/outbox.rs"]
 mod outbox;
+#[path = "../sql/rollups.rs"]
 mod rollups;
+#[path = "../sql/sealing.rs"]
 mod sealing;
+#[path = "../sql/store_impl.rs"]
+mod store_impl;
+#[path = "../sql/transaction.rs"]
 mod transaction;
 
+type Db = sqlx::Sqlite;
+type Pool = sqlx::SqlitePool;
+type Conn = sqlx::SqliteConnection;
+type Backend = SqliteStore;
+
+/// Takes the write lock at once: a transaction never waits on a lock half-way through.
+const BEGIN: &str = "BEGIN IMMEDIATE";
+
+/// A pending message is deliverable only when no earlier pending message (in the order they
+/// were written) shares its channel and sequence key.
+const IN_TURN: &str = "NOT EXISTS (SELECT 1 FROM outbox AS earlier WHERE earlier.state = 'pending'
+      AND earlier.channel_id = outbox.channel_id AND earlier.sequence_key = outbox.sequence_key
+      AND earlier.rowid < outbox.rowid)";
+
+/// Coarser roll-ups from finer ones, in the database (see `rollups::roll_up_coarser`);
+/// integer division, as core's `combine`.
+const ROLL_UP_COARSER: &str =
+    "INSERT INTO rollups (monitor_id, resolution, bucket, total, down, degraded,
+            latency_min_us, latency_avg_us, latency_p95_us, latency_max_us)
+     SELECT monitor_id, $1, bucket - (bucket % $2), SUM(total), SUM(down), SUM(degraded),
+            MIN(latency_min_us), SUM(latency_avg_us * total) / SUM(total),
+            MAX(latency_p95_us), MAX(latency_max_us)
+     FROM rollups WHERE resolution = $3 AND bucket >= $4 AND bucket < $5
+     GROUP BY monitor_id, bucket - (bucket % $2)
+     HAVING SUM(total) > 0
+     ON CONFLICT (resolution, bucket, monitor_id) DO UPDATE SET
+        total = excluded.total, down = excluded.down, degraded = excluded.degraded,
+        latency_min_us = excluded.latency_min_us, latency_avg_us = excluded.latency_avg_us,
+        latency_p95_us = excluded.latency_p95_us, latency_max_us = excluded.latency_max_us";
+
 use crate::*;
-use async_trait::async_trait;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -59,88 +96,5 @@ impl SqliteStore {
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         Ok(Self { pool })
-    }
-}
-
-#[async_trait]
-impl Store for SqliteStore {
-    async fn load_engine_state(&self) -> StoreResult<EngineState> {
-        engine::load_engine_state(&self.pool).await
-    }
-
-    async fn reserve_incident_ids(&self, count: u32) -> StoreResult<std::ops::Range<i64>> {
-        engine::reserve_incident_ids(&self.pool, count).await
-    }
-
-    async fn commit(&self, batch: &Batch) -> StoreResult<()> {
-        engine::commit(&self.pool, batch).await
-    }
-
-    async fn incidents(&self, query: IncidentQuery) -> StoreResult<Vec<Incident>> {
-        incidents::list(&self.pool, query).await
-    }
-
-    async fn incident(&self, id: i64) -> StoreResult<Option<Incident>> {
-        incidents::one(&self.pool, id).await
-    }
-
-    async fn recent_results(
-        &self,
-        monitor: &MonitorId,
-        limit: u32,
-    ) -> StoreResult<Vec<ResultRecord>> {
-        engine::recent_results(&self.pool, monitor, limit).await
-    }
-
-    async fn daily_counts(&self, from: DateTime<Utc>) -> StoreResult<Vec<DailyCounts>> {
-        rollups::daily_counts(&self.pool, from).await
-    }
-
-    async fn rollups(
-        &self,
-        resolution: Resolution,
-        from: DateTime<Utc>,
-    ) -> StoreResult<Vec<Rollup>> {
-        rollups::list(&self.pool, resolution, from).await
-    }
-
-    async fn due_messages(
-        &self,
-        now: DateTime<Utc>,
-        limit: u32,
-    ) -> StoreResult<Vec<OutboxMessage>> {
-        outbox::due(&self.pool, now, limit).await
-    }
-
-    async fn next_due_at(&self) -> StoreResult<Option<DateTime<Utc>>> {
-        outbox::next_due_at(&self.pool).await
-    }
-
-    async fn expire_chain_steps(&self, now: DateTime<Utc>) -> StoreResult<usize> {
-        outbox::expire_chain_steps(&self.pool, now).await
-    }
-
-    async fn record_attempt(
-        &self,
-        message_id: &str,
-        attempt: DeliveryAttempt,
-        next: NextStep,
-    ) -> StoreResult<()> {
-        outbox::record_attempt(&self.pool, message_id, attempt, next).await
-    }
-
-    async fn recent_messages(
-        &self,
-        limit: u32,
-    ) -> StoreResult<Vec<(OutboxMessage, Vec<DeliveryAttempt>)>> {
-        outbox::recent(&self.pool, limit).await
-    }
-
-    async fn roll_up(&self, now: DateTime<Utc>) -> StoreResult<RollupReport> {
-        rollups::roll_up(&self.pool, now).await
-    }
-
-    async fn prune(&self, now: DateTime<Utc>, retention: &Retention) -> StoreResult<PruneReport> {
-        rollups::prune(&self.pool, now, retention).await
     }
 }

@@ -2,13 +2,13 @@
 //! results an hour a block, minute roll-ups an hour a block, hour roll-ups a day a block),
 //! and reading blocks back where rows alone are not enough.
 
-use super::codec::*;
+use super::Pool;
 use crate::block::{self, BlockResult};
+use crate::codec::*;
 use crate::{Resolution, ResultRecord, Rollup, StoreResult};
 use pharos_core::rollup::bucket_start;
 use pharos_core::uptime::ResultCounts;
 use pharos_core::{MonitorId, Outcome};
-use sqlx::SqlitePool;
 
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 86_400_000;
@@ -32,13 +32,9 @@ type Block = (String, i64, i64, i64, Vec<u8>);
 
 /// Writes blocks with `insert` (an `INSERT INTO table (five columns) ` prefix), 200 a
 /// statement.
-async fn insert_blocks(
-    tx: &mut sqlx::SqliteConnection,
-    insert: &str,
-    blocks: &[Block],
-) -> StoreResult<()> {
+async fn insert_blocks(tx: &mut super::Conn, insert: &str, blocks: &[Block]) -> StoreResult<()> {
     for chunk in blocks.chunks(200) {
-        let mut statement = sqlx::QueryBuilder::<sqlx::Sqlite>::new(insert);
+        let mut statement = sqlx::QueryBuilder::<super::Db>::new(insert);
         statement.push_values(chunk, |mut row, (monitor, first, last, count, data)| {
             row.push_bind(monitor.as_str())
                 .push_bind(*first)
@@ -52,7 +48,7 @@ async fn insert_blocks(
 }
 
 /// Seals every whole hour of raw results before `before`, one hour per transaction.
-pub(super) async fn seal_results(pool: &SqlitePool, before: i64) -> StoreResult<()> {
+pub(super) async fn seal_results(pool: &Pool, before: i64) -> StoreResult<()> {
     let before = bucket_start(before, HOUR_MS);
     loop {
         let (first,): (Option<i64>,) = sqlx::query_as("SELECT MIN(at) FROM results")
@@ -65,7 +61,7 @@ pub(super) async fn seal_results(pool: &SqlitePool, before: i64) -> StoreResult<
         let end = start + HOUR_MS;
         let rows: Vec<RawRow> = sqlx::query_as(
             "SELECT monitor_id, at, status, latency_us, reason, phases, detail FROM results
-             WHERE at >= ? AND at < ? ORDER BY monitor_id, at",
+             WHERE at >= $1 AND at < $2 ORDER BY monitor_id, at",
         )
         .bind(start)
         .bind(end)
@@ -104,7 +100,7 @@ pub(super) async fn seal_results(pool: &SqlitePool, before: i64) -> StoreResult<
                 &blocks,
             )
             .await?;
-            sqlx::query("DELETE FROM results WHERE at >= ? AND at < ?")
+            sqlx::query("DELETE FROM results WHERE at >= $1 AND at < $2")
                 .bind(start)
                 .bind(end)
                 .execute(&mut *tx)
@@ -118,7 +114,7 @@ pub(super) async fn seal_results(pool: &SqlitePool, before: i64) -> StoreResult<
 /// Seals roll-ups of `resolution` (minute: an hour a block; hour: a day a block) whose
 /// period ends by `before`, one period per transaction. Day roll-ups stay rows.
 pub(super) async fn seal_rollups(
-    pool: &SqlitePool,
+    pool: &Pool,
     resolution: Resolution,
     before: i64,
 ) -> StoreResult<()> {
@@ -130,7 +126,7 @@ pub(super) async fn seal_rollups(
     let before = bucket_start(before, period);
     loop {
         let (first,): (Option<i64>,) =
-            sqlx::query_as("SELECT MIN(bucket) FROM rollups WHERE resolution = ?")
+            sqlx::query_as("SELECT MIN(bucket) FROM rollups WHERE resolution = $1")
                 .bind(resolution.as_str())
                 .fetch_one(pool)
                 .await?;
@@ -141,7 +137,7 @@ pub(super) async fn seal_rollups(
         let end = start + period;
         let rows: Vec<RollupRow> = sqlx::query_as(
             "SELECT monitor_id, bucket, total, down, degraded, latency_min_us, latency_avg_us, latency_p95_us, latency_max_us
-             FROM rollups WHERE resolution = ? AND bucket >= ? AND bucket < ? ORDER BY monitor_id, bucket",
+             FROM rollups WHERE resolution = $1 AND bucket >= $2 AND bucket < $3 ORDER BY monitor_id, bucket",
         )
         .bind(resolution.as_str())
         .bind(start)
@@ -165,12 +161,14 @@ pub(super) async fn seal_rollups(
                 "INSERT INTO {table} (monitor_id, first_bucket, last_bucket, count, data) "
             );
             insert_blocks(tx, &insert, &blocks).await?;
-            sqlx::query("DELETE FROM rollups WHERE resolution = ? AND bucket >= ? AND bucket < ?")
-                .bind(resolution.as_str())
-                .bind(start)
-                .bind(end)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "DELETE FROM rollups WHERE resolution = $1 AND bucket >= $2 AND bucket < $3",
+            )
+            .bind(resolution.as_str())
+            .bind(start)
+            .bind(end)
+            .execute(&mut *tx)
+            .await?;
             Ok(())
         })
         .await?;
@@ -196,7 +194,7 @@ pub(super) fn rollup_of(monitor: &MonitorId, row: &RollupRow) -> Rollup {
 
 /// The newest sealed results of one monitor, newest first, at most `limit`.
 pub(super) async fn sealed_results(
-    pool: &SqlitePool,
+    pool: &Pool,
     monitor: &MonitorId,
     limit: usize,
 ) -> StoreResult<Vec<ResultRecord>> {
@@ -205,7 +203,7 @@ pub(super) async fn sealed_results(
     let mut offset = 0;
     while found.len() < limit {
         let blocks: Vec<(Vec<u8>,)> = sqlx::query_as(
-            "SELECT data FROM result_blocks WHERE monitor_id = ? ORDER BY last_at DESC LIMIT ? OFFSET ?",
+            "SELECT data FROM result_blocks WHERE monitor_id = $1 ORDER BY last_at DESC LIMIT $2 OFFSET $3",
         )
         .bind(monitor.as_str())
         .bind(BLOCKS_PER_READ)
@@ -233,7 +231,7 @@ pub(super) async fn sealed_results(
 
 /// Sealed roll-ups of `resolution` with a bucket at or after `from`.
 pub(super) async fn sealed_rollups(
-    pool: &SqlitePool,
+    pool: &Pool,
     resolution: Resolution,
     from: i64,
 ) -> StoreResult<Vec<Rollup>> {
@@ -243,7 +241,7 @@ pub(super) async fn sealed_rollups(
         Resolution::Day => return Ok(Vec::new()),
     };
     let blocks: Vec<(String, Vec<u8>)> = sqlx::query_as(&format!(
-        "SELECT monitor_id, data FROM {table} WHERE last_bucket >= ?"
+        "SELECT monitor_id, data FROM {table} WHERE last_bucket >= $1"
     ))
     .bind(from)
     .fetch_all(pool)
@@ -265,18 +263,19 @@ pub(super) async fn sealed_rollups(
 /// Deletes blocks whose newest entry is older than the cut-offs; returns how many results
 /// and how many roll-ups they held.
 pub(super) async fn prune(
-    pool: &SqlitePool,
+    pool: &Pool,
     results_before: i64,
     minutes_before: i64,
     hours_before: i64,
 ) -> StoreResult<(u64, u64)> {
     super::transaction::write(pool, async |tx| {
-        let (results,): (i64,) =
-            sqlx::query_as("SELECT COALESCE(SUM(count), 0) FROM result_blocks WHERE last_at < ?")
-                .bind(results_before)
-                .fetch_one(&mut *tx)
-                .await?;
-        sqlx::query("DELETE FROM result_blocks WHERE last_at < ?")
+        let (results,): (i64,) = sqlx::query_as(
+            "SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) FROM result_blocks WHERE last_at < $1",
+        )
+        .bind(results_before)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM result_blocks WHERE last_at < $1")
             .bind(results_before)
             .execute(&mut *tx)
             .await?;
@@ -286,12 +285,12 @@ pub(super) async fn prune(
             ("hour_blocks", hours_before),
         ] {
             let (count,): (i64,) = sqlx::query_as(&format!(
-                "SELECT COALESCE(SUM(count), 0) FROM {table} WHERE last_bucket < ?"
+                "SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) FROM {table} WHERE last_bucket < $1"
             ))
             .bind(before)
             .fetch_one(&mut *tx)
             .await?;
-            sqlx::query(&format!("DELETE FROM {table} WHERE last_bucket < ?"))
+            sqlx::query(&format!("DELETE FROM {table} WHERE last_bucket < $1"))
                 .bind(before)
                 .execute(&mut *tx)
                 .await?;

@@ -1,12 +1,12 @@
 //! Roll-ups (per minute from raw results; per hour and day from minutes) and retention.
 
-use super::codec::*;
+use super::Pool;
+use crate::codec::*;
 use crate::{DailyCounts, PruneReport, Resolution, Retention, Rollup, RollupReport, StoreResult};
 use chrono::{DateTime, Utc};
 use pharos_core::rollup::{bucket_start, summarize, Summary};
 use pharos_core::uptime::ResultCounts;
 use pharos_core::MonitorId;
-use sqlx::SqlitePool;
 
 const WATERMARK: &str = "rollup_watermark";
 /// Minutes already rolled up are recomputed this far back, so results stored late (a probe
@@ -18,6 +18,12 @@ const CHUNK_MS: i64 = 60 * 60_000;
 /// Rows per multi-row INSERT (10 values each, well under SQLite's limit).
 const ROWS_PER_STATEMENT: usize = 200;
 
+/// Makes a roll-up insert replace the row of the same bucket.
+const REPLACE_ROLLUP: &str = " ON CONFLICT (resolution, bucket, monitor_id) DO UPDATE SET
+    total = excluded.total, down = excluded.down, degraded = excluded.degraded,
+    latency_min_us = excluded.latency_min_us, latency_avg_us = excluded.latency_avg_us,
+    latency_p95_us = excluded.latency_p95_us, latency_max_us = excluded.latency_max_us";
+
 /// monitor, bucket, total, down, degraded, latency min, avg, p95, max.
 type RollupRow = (String, i64, i64, i64, i64, i64, i64, i64, i64);
 
@@ -25,9 +31,9 @@ fn floor(millis: i64, resolution: Resolution) -> i64 {
     bucket_start(millis, resolution.millis())
 }
 
-pub(super) async fn roll_up(pool: &SqlitePool, now: DateTime<Utc>) -> StoreResult<RollupReport> {
+pub(super) async fn roll_up(pool: &Pool, now: DateTime<Utc>) -> StoreResult<RollupReport> {
     let end = floor(to_millis(now), Resolution::Minute);
-    let watermark: Option<(String,)> = sqlx::query_as("SELECT value FROM meta WHERE key = ?")
+    let watermark: Option<(String,)> = sqlx::query_as("SELECT value FROM meta WHERE key = $1")
         .bind(WATERMARK)
         .fetch_optional(pool)
         .await?;
@@ -68,7 +74,7 @@ pub(super) async fn roll_up(pool: &SqlitePool, now: DateTime<Utc>) -> StoreResul
         )
         .await?;
     }
-    sqlx::query("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+    sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
         .bind(WATERMARK)
         .bind(end.to_string())
         .execute(pool)
@@ -89,9 +95,9 @@ pub(super) async fn roll_up(pool: &SqlitePool, now: DateTime<Utc>) -> StoreResul
 }
 
 /// Aggregates raw results in `[start, end)` into minute buckets (the maths is core's).
-async fn roll_up_minutes(pool: &SqlitePool, start: i64, end: i64) -> StoreResult<u64> {
+async fn roll_up_minutes(pool: &Pool, start: i64, end: i64) -> StoreResult<u64> {
     let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
-        "SELECT monitor_id, at, status, latency_us FROM results WHERE at >= ? AND at < ? ORDER BY monitor_id, at",
+        "SELECT monitor_id, at, status, latency_us FROM results WHERE at >= $1 AND at < $2 ORDER BY monitor_id, at",
     )
     .bind(start)
     .bind(end)
@@ -121,13 +127,13 @@ async fn roll_up_minutes(pool: &SqlitePool, start: i64, end: i64) -> StoreResult
     Ok(written)
 }
 
-/// Recomputes the `to` buckets in `[start, end)` from the finer `from` buckets, inside SQLite:
+/// Recomputes the `to` buckets in `[start, end)` from the finer `from` buckets, in the database:
 /// every minute this re-reads the current hour's minutes (up to 60 rows a monitor), and
 /// aggregating them where they lie costs a fraction of carrying each row out. The maths is
 /// core's `combine`, written in SQL (counts add up, the average is weighted by count, min of
-/// the minimums, the highest p95 and maximum); `rollup_sql_matches_core` holds them equal.
+/// the minimums, the highest p95 and maximum); the store contract holds them equal.
 async fn roll_up_coarser(
-    pool: &SqlitePool,
+    pool: &Pool,
     from: Resolution,
     to: Resolution,
     start: i64,
@@ -135,47 +141,22 @@ async fn roll_up_coarser(
 ) -> StoreResult<()> {
     let start = floor(start, to);
     super::transaction::write(pool, async |tx| {
-        sqlx::query(
-            "INSERT OR REPLACE INTO rollups (monitor_id, resolution, bucket, total, down, degraded,
-                    latency_min_us, latency_avg_us, latency_p95_us, latency_max_us)
-             SELECT monitor_id, ?1, bucket - (bucket % ?2), SUM(total), SUM(down), SUM(degraded),
-                    MIN(latency_min_us), SUM(latency_avg_us * total) / SUM(total),
-                    MAX(latency_p95_us), MAX(latency_max_us)
-             FROM rollups WHERE resolution = ?3 AND bucket >= ?4 AND bucket < ?5
-             GROUP BY monitor_id, bucket - (bucket % ?2)
-             HAVING SUM(total) > 0",
-        )
-        .bind(to.as_str())
-        .bind(to.millis())
-        .bind(from.as_str())
-        .bind(start)
-        .bind(end)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(super::ROLL_UP_COARSER)
+            .bind(to.as_str())
+            .bind(to.millis())
+            .bind(from.as_str())
+            .bind(start)
+            .bind(end)
+            .execute(&mut *tx)
+            .await?;
         Ok(())
     })
     .await
 }
 
-#[cfg(test)]
-fn summary_of(row: &RollupRow) -> Summary {
-    let (_, _, total, down, degraded, min, avg, p95, max) = *row;
-    Summary {
-        counts: ResultCounts {
-            total: total.max(0) as u64,
-            down: down.max(0) as u64,
-            degraded: degraded.max(0) as u64,
-        },
-        latency_min: from_micros(min),
-        latency_avg: from_micros(avg),
-        latency_p95: from_micros(p95),
-        latency_max: from_micros(max),
-    }
-}
-
 /// Writes (or replaces) summaries of one resolution, all in one transaction.
 async fn write_summaries(
-    pool: &SqlitePool,
+    pool: &Pool,
     resolution: Resolution,
     buckets: &[(String, i64, Summary)],
 ) -> StoreResult<()> {
@@ -184,8 +165,8 @@ async fn write_summaries(
     }
     super::transaction::write(pool, async |tx| {
         for chunk in buckets.chunks(ROWS_PER_STATEMENT) {
-            let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                "INSERT OR REPLACE INTO rollups (monitor_id, resolution, bucket, total, down, degraded, latency_min_us, latency_avg_us, latency_p95_us, latency_max_us) ",
+            let mut insert = sqlx::QueryBuilder::<super::Db>::new(
+                "INSERT INTO rollups (monitor_id, resolution, bucket, total, down, degraded, latency_min_us, latency_avg_us, latency_p95_us, latency_max_us) ",
             );
             insert.push_values(chunk, |mut row, (monitor, bucket, summary)| {
                 row.push_bind(monitor.as_str())
@@ -199,6 +180,7 @@ async fn write_summaries(
                     .push_bind(micros(summary.latency_p95))
                     .push_bind(micros(summary.latency_max));
             });
+            insert.push(REPLACE_ROLLUP);
             insert.build().execute(&mut *tx).await?;
         }
         Ok(())
@@ -207,11 +189,11 @@ async fn write_summaries(
 }
 
 pub(super) async fn daily_counts(
-    pool: &SqlitePool,
+    pool: &Pool,
     from: DateTime<Utc>,
 ) -> StoreResult<Vec<DailyCounts>> {
     let rows: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as(
-        "SELECT monitor_id, bucket, total, down, degraded FROM rollups WHERE resolution = 'day' AND bucket >= ? ORDER BY bucket",
+        "SELECT monitor_id, bucket, total, down, degraded FROM rollups WHERE resolution = 'day' AND bucket >= $1 ORDER BY bucket",
     )
     .bind(floor(to_millis(from), Resolution::Day))
     .fetch_all(pool)
@@ -231,13 +213,13 @@ pub(super) async fn daily_counts(
 }
 
 pub(super) async fn list(
-    pool: &SqlitePool,
+    pool: &Pool,
     resolution: Resolution,
     from: DateTime<Utc>,
 ) -> StoreResult<Vec<Rollup>> {
     let rows: Vec<RollupRow> = sqlx::query_as(
         "SELECT monitor_id, bucket, total, down, degraded, latency_min_us, latency_avg_us, latency_p95_us, latency_max_us
-         FROM rollups WHERE resolution = ? AND bucket >= ? ORDER BY monitor_id, bucket",
+         FROM rollups WHERE resolution = $1 AND bucket >= $2 ORDER BY monitor_id, bucket",
     )
     .bind(resolution.as_str())
     .bind(to_millis(from))
@@ -259,7 +241,7 @@ pub(super) async fn list(
 }
 
 pub(super) async fn prune(
-    pool: &SqlitePool,
+    pool: &Pool,
     now: DateTime<Utc>,
     retention: &Retention,
 ) -> StoreResult<PruneReport> {
@@ -267,18 +249,18 @@ pub(super) async fn prune(
     let before = |keep: std::time::Duration| {
         now.saturating_sub(i64::try_from(keep.as_millis()).unwrap_or(i64::MAX))
     };
-    let results_deleted = sqlx::query("DELETE FROM results WHERE at < ?")
+    let results_deleted = sqlx::query("DELETE FROM results WHERE at < $1")
         .bind(before(retention.raw_results))
         .execute(pool)
         .await?
         .rows_affected();
-    let minutes = sqlx::query("DELETE FROM rollups WHERE resolution = 'minute' AND bucket < ?")
+    let minutes = sqlx::query("DELETE FROM rollups WHERE resolution = 'minute' AND bucket < $1")
         .bind(before(retention.minute_rollups))
         .execute(pool)
         .await?
         .rows_affected();
     let coarse =
-        sqlx::query("DELETE FROM rollups WHERE resolution IN ('hour', 'day') AND bucket < ?")
+        sqlx::query("DELETE FROM rollups WHERE resolution IN ('hour', 'day') AND bucket < $1")
             .bind(before(retention.rollups))
             .execute(pool)
             .await?
@@ -292,12 +274,12 @@ pub(super) async fn prune(
     .await?;
     let finished_before = before(retention.messages);
     let messages_deleted = super::transaction::write(pool, async |tx| {
-    sqlx::query("DELETE FROM delivery_attempts WHERE message_id IN (SELECT id FROM outbox WHERE state != 'pending' AND created_at < ?)")
+    sqlx::query("DELETE FROM delivery_attempts WHERE message_id IN (SELECT id FROM outbox WHERE state != 'pending' AND created_at < $1)")
         .bind(finished_before)
         .execute(&mut *tx)
         .await?;
     let messages_deleted =
-        sqlx::query("DELETE FROM outbox WHERE state != 'pending' AND created_at < ?")
+        sqlx::query("DELETE FROM outbox WHERE state != 'pending' AND created_at < $1")
             .bind(finished_before)
             .execute(&mut *tx)
             .await?
@@ -310,90 +292,4 @@ pub(super) async fn prune(
         rollups_deleted: minutes + coarse + sealed_rollups,
         messages_deleted,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use pharos_core::rollup::combine;
-    use std::collections::BTreeMap;
-
-    /// The SQL aggregation of coarser roll-ups gives exactly what core's `combine` gives.
-    #[tokio::test]
-    async fn rollup_sql_matches_core() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = super::super::SqliteStore::open(dir.path().join("r.db").to_str().unwrap())
-            .await
-            .unwrap();
-        let pool = &store.pool;
-        let hour = Resolution::Hour.millis();
-        let base = 1_800_000_000_000 - 1_800_000_000_000 % hour;
-        let mut seed = 42u64;
-        let mut next = |below: u64| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) % below
-        };
-        let mut minutes = Vec::new();
-        for monitor in ["a", "b", "c"] {
-            for minute in 0..150 {
-                if next(5) == 0 {
-                    continue;
-                }
-                let latencies: Vec<(pharos_core::ProbeStatus, std::time::Duration)> = (0..1
-                    + next(4))
-                    .map(|_| {
-                        let status = match next(10) {
-                            0 => pharos_core::ProbeStatus::Down,
-                            1 => pharos_core::ProbeStatus::Degraded,
-                            _ => pharos_core::ProbeStatus::Up,
-                        };
-                        (
-                            status,
-                            std::time::Duration::from_micros(100 + next(900_000)),
-                        )
-                    })
-                    .collect();
-                let summary = summarize(latencies).unwrap();
-                minutes.push((monitor.to_owned(), base + minute * 60_000, summary));
-            }
-        }
-        write_summaries(pool, Resolution::Minute, &minutes)
-            .await
-            .unwrap();
-        roll_up_coarser(
-            pool,
-            Resolution::Minute,
-            Resolution::Hour,
-            base,
-            base + 3 * hour,
-        )
-        .await
-        .unwrap();
-
-        let mut expected: BTreeMap<(String, i64), Vec<Summary>> = BTreeMap::new();
-        for (monitor, bucket, summary) in &minutes {
-            expected
-                .entry((monitor.clone(), floor(*bucket, Resolution::Hour)))
-                .or_default()
-                .push(*summary);
-        }
-        let rows: Vec<RollupRow> = sqlx::query_as(
-            "SELECT monitor_id, bucket, total, down, degraded, latency_min_us, latency_avg_us, latency_p95_us, latency_max_us
-             FROM rollups WHERE resolution = 'hour' ORDER BY monitor_id, bucket",
-        )
-        .fetch_all(pool)
-        .await
-        .unwrap();
-        assert_eq!(rows.len(), expected.len());
-        for (row, ((monitor, bucket), parts)) in rows.iter().zip(&expected) {
-            assert_eq!((&row.0, row.1), (monitor, *bucket));
-            assert_eq!(
-                summary_of(row),
-                combine(parts).unwrap(),
-                "{monitor} at {bucket}"
-            );
-        }
-    }
 }

@@ -1,12 +1,12 @@
 //! Engine state: loading it at start, and committing each engine step in one transaction.
 
-use super::codec::*;
 use super::{incidents, outbox};
+use super::{Conn, Pool};
+use crate::codec::*;
 use crate::{Batch, EngineState, ResultRecord, StoreResult};
 use pharos_core::{ComponentId, ComponentStatus, MonitorHealth, MonitorId, Outcome};
-use sqlx::{SqliteConnection, SqlitePool};
 
-pub(super) async fn load_engine_state(pool: &SqlitePool) -> StoreResult<EngineState> {
+pub(super) async fn load_engine_state(pool: &Pool) -> StoreResult<EngineState> {
     let mut state = EngineState::default();
     let rows: Vec<(String, String)> =
         sqlx::query_as("SELECT monitor_id, health FROM monitor_health")
@@ -38,12 +38,12 @@ const RESERVED_THROUGH: &str = "incident_ids_reserved_through";
 /// its own: an id handed out once is never handed out again, even if the incident that used
 /// it was never saved.
 pub(super) async fn reserve_incident_ids(
-    pool: &SqlitePool,
+    pool: &Pool,
     count: u32,
 ) -> StoreResult<std::ops::Range<i64>> {
     super::transaction::write(pool, async |tx| {
         let (reserved,): (Option<String>,) =
-            sqlx::query_as("SELECT (SELECT value FROM meta WHERE key = ?)")
+            sqlx::query_as("SELECT (SELECT value FROM meta WHERE key = $1)")
                 .bind(RESERVED_THROUGH)
                 .fetch_one(&mut *tx)
                 .await?;
@@ -59,7 +59,7 @@ pub(super) async fn reserve_incident_ids(
         let start = reserved.max(used.unwrap_or(0)).saturating_add(1);
         let end = start.saturating_add(i64::from(count));
         sqlx::query(
-            "INSERT INTO meta (key, value) VALUES (?, ?)
+            "INSERT INTO meta (key, value) VALUES ($1, $2)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         )
         .bind(RESERVED_THROUGH)
@@ -71,7 +71,7 @@ pub(super) async fn reserve_incident_ids(
     .await
 }
 
-pub(super) async fn commit(pool: &SqlitePool, batch: &Batch) -> StoreResult<()> {
+pub(super) async fn commit(pool: &Pool, batch: &Batch) -> StoreResult<()> {
     if batch.is_empty() {
         return Ok(());
     }
@@ -82,9 +82,9 @@ pub(super) async fn commit(pool: &SqlitePool, batch: &Batch) -> StoreResult<()> 
 /// many results, well under SQLite's limit on bound values.
 const ROWS_PER_STATEMENT: usize = 200;
 
-async fn write_batch(tx: &mut SqliteConnection, batch: &Batch) -> StoreResult<()> {
+async fn write_batch(tx: &mut Conn, batch: &Batch) -> StoreResult<()> {
     for chunk in batch.results.chunks(ROWS_PER_STATEMENT) {
-        let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+        let mut insert = sqlx::QueryBuilder::<super::Db>::new(
             "INSERT INTO results (monitor_id, at, status, latency_us, reason, phases, detail) ",
         );
         insert.push_values(chunk, |mut row, record| {
@@ -111,7 +111,7 @@ async fn write_batch(tx: &mut SqliteConnection, batch: &Batch) -> StoreResult<()
         health.push((monitor.as_str(), encoded));
     }
     for chunk in health.chunks(ROWS_PER_STATEMENT) {
-        let mut upsert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+        let mut upsert = sqlx::QueryBuilder::<super::Db>::new(
             "INSERT INTO monitor_health (monitor_id, health, updated_at) ",
         );
         upsert.push_values(chunk, |mut row, (monitor, encoded)| {
@@ -126,7 +126,7 @@ async fn write_batch(tx: &mut SqliteConnection, batch: &Batch) -> StoreResult<()
     }
     for (component, status, since) in &batch.component_status {
         sqlx::query(
-            "INSERT INTO component_status (component_id, status, since) VALUES (?, ?, ?)
+            "INSERT INTO component_status (component_id, status, since) VALUES ($1, $2, $3)
              ON CONFLICT (component_id) DO UPDATE SET status = excluded.status, since = excluded.since",
         )
         .bind(component.as_str())
@@ -151,12 +151,12 @@ type ResultRow = (
 );
 
 pub(super) async fn recent_results(
-    pool: &SqlitePool,
+    pool: &Pool,
     monitor: &MonitorId,
     limit: u32,
 ) -> StoreResult<Vec<ResultRecord>> {
     let rows: Vec<ResultRow> = sqlx::query_as(
-        "SELECT at, status, latency_us, reason, phases, detail FROM results WHERE monitor_id = ? ORDER BY at DESC LIMIT ?",
+        "SELECT at, status, latency_us, reason, phases, detail FROM results WHERE monitor_id = $1 ORDER BY at DESC LIMIT $2",
     )
     .bind(monitor.as_str())
     .bind(i64::from(limit))

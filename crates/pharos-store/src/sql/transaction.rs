@@ -6,17 +6,18 @@
 //! to the pool still counting an open transaction, and every later "transaction" on it would
 //! be a savepoint inside that one: reported committed, never saved.
 
+use super::{Conn, Pool};
 use crate::{StoreError, StoreResult};
 use sqlx::pool::PoolConnectionMetadata;
-use sqlx::{Connection, SqliteConnection, SqlitePool};
+use sqlx::Connection;
 use std::future::Future;
 use std::pin::Pin;
 
-/// Runs `work` in one `BEGIN IMMEDIATE` transaction and commits it. `Ok` means COMMIT ended
+/// Runs `work` in one transaction (begun with the backend's `BEGIN`) and commits it. `Ok` means COMMIT ended
 /// the transaction; anything else leaves nothing of `work` in the database.
 pub(super) async fn write<T>(
-    pool: &SqlitePool,
-    work: impl AsyncFnOnce(&mut SqliteConnection) -> StoreResult<T>,
+    pool: &Pool,
+    work: impl AsyncFnOnce(&mut Conn) -> StoreResult<T>,
 ) -> StoreResult<T> {
     let mut connection = pool.acquire().await?;
     let result = run(&mut connection, work).await;
@@ -31,12 +32,12 @@ pub(super) async fn write<T>(
 }
 
 async fn run<T>(
-    connection: &mut SqliteConnection,
-    work: impl AsyncFnOnce(&mut SqliteConnection) -> StoreResult<T>,
+    connection: &mut Conn,
+    work: impl AsyncFnOnce(&mut Conn) -> StoreResult<T>,
 ) -> StoreResult<T> {
     // A custom BEGIN is refused on a connection that already counts a transaction, so a
     // stale one can never turn this transaction into a savepoint.
-    let mut transaction = connection.begin_with("BEGIN IMMEDIATE").await?;
+    let mut transaction = connection.begin_with(super::BEGIN).await?;
     match work(&mut transaction).await {
         Ok(value) => {
             transaction.commit().await?;
@@ -53,7 +54,7 @@ async fn run<T>(
 
 /// The pool's release check: a connection still inside a transaction is closed, never reused.
 pub(super) fn release_check(
-    connection: &mut SqliteConnection,
+    connection: &mut Conn,
     _: PoolConnectionMetadata,
 ) -> Pin<Box<dyn Future<Output = Result<bool, sqlx::Error>> + Send + '_>> {
     let reusable = !connection.is_in_transaction();

@@ -1,11 +1,11 @@
 //! The durable outbox: enqueueing inside engine transactions, picking due messages, and
 //! recording each delivery attempt.
 
-use super::codec::*;
+use super::{Conn, Pool};
+use crate::codec::*;
 use crate::{ChainLink, DeliveryAttempt, MessageState, NextStep, OutboxMessage, StoreResult};
 use chrono::{DateTime, Utc};
 use pharos_core::EventKind;
-use sqlx::{SqliteConnection, SqlitePool};
 use std::collections::HashMap;
 
 type MessageRow = (
@@ -34,21 +34,16 @@ const COLUMNS: &str =
     "id, channel_id, event, payload, created_at, next_attempt_at, give_up_at, attempts, state, delivered_at, last_error, sequence_key, chain_id, chain_step, step_window_ms, step_deadline";
 
 /// A pending message is deliverable only when no earlier pending message shares its channel
-/// and sequence key.
-const IN_TURN: &str = "NOT EXISTS (SELECT 1 FROM outbox AS earlier WHERE earlier.state = 'pending'
-      AND earlier.channel_id = outbox.channel_id AND earlier.sequence_key = outbox.sequence_key
-      AND earlier.rowid < outbox.rowid)";
+/// and sequence key (each backend orders messages as they were written in its own way).
+use super::IN_TURN;
 
-pub(super) async fn enqueue(
-    tx: &mut SqliteConnection,
-    messages: &[OutboxMessage],
-) -> StoreResult<()> {
+pub(super) async fn enqueue(tx: &mut Conn, messages: &[OutboxMessage]) -> StoreResult<()> {
     for message in messages {
         let chain = message.chain.as_ref();
         sqlx::query(
             "INSERT INTO outbox (id, channel_id, event, payload, created_at, next_attempt_at, give_up_at, attempts, state, sequence_key,
                                  last_error, chain_id, chain_step, step_window_ms, step_deadline)
-             VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (id) DO NOTHING",
         )
         .bind(&message.id)
         .bind(&message.channel_id)
@@ -112,13 +107,13 @@ fn decode(row: MessageRow) -> StoreResult<OutboxMessage> {
 }
 
 pub(super) async fn due(
-    pool: &SqlitePool,
+    pool: &Pool,
     now: DateTime<Utc>,
     limit: u32,
 ) -> StoreResult<Vec<OutboxMessage>> {
     let rows: Vec<MessageRow> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM outbox WHERE state = 'pending' AND next_attempt_at <= ? AND {IN_TURN}
-         ORDER BY next_attempt_at, created_at LIMIT ?"
+        "SELECT {COLUMNS} FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1 AND {IN_TURN}
+         ORDER BY next_attempt_at, created_at LIMIT $2"
     ))
     .bind(to_millis(now))
     .bind(i64::from(limit))
@@ -128,7 +123,7 @@ pub(super) async fn due(
 }
 
 /// When the next pending message falls due, or the next chain step's try ends.
-pub(super) async fn next_due_at(pool: &SqlitePool) -> StoreResult<Option<DateTime<Utc>>> {
+pub(super) async fn next_due_at(pool: &Pool) -> StoreResult<Option<DateTime<Utc>>> {
     let (next, deadline): (Option<i64>, Option<i64>) = sqlx::query_as(&format!(
         "SELECT (SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending' AND {IN_TURN}),
                 (SELECT MIN(step_deadline) FROM outbox WHERE state = 'pending')"
@@ -140,14 +135,11 @@ pub(super) async fn next_due_at(pool: &SqlitePool) -> StoreResult<Option<DateTim
 
 /// Ends the tries of chain steps past their deadline without a delivery, releasing the next
 /// step of each chain; returns how many steps ended.
-pub(super) async fn expire_chain_steps(
-    pool: &SqlitePool,
-    now: DateTime<Utc>,
-) -> StoreResult<usize> {
+pub(super) async fn expire_chain_steps(pool: &Pool, now: DateTime<Utc>) -> StoreResult<usize> {
     // The worker asks on every look at the outbox; most of the time nothing expired, and
     // that answer needs no write transaction.
     let (any,): (bool,) = sqlx::query_as(
-        "SELECT EXISTS (SELECT 1 FROM outbox WHERE state = 'pending' AND step_deadline IS NOT NULL AND step_deadline <= ?)",
+        "SELECT EXISTS (SELECT 1 FROM outbox WHERE state = 'pending' AND step_deadline IS NOT NULL AND step_deadline <= $1)",
     )
     .bind(to_millis(now))
     .fetch_one(pool)
@@ -158,7 +150,7 @@ pub(super) async fn expire_chain_steps(
     super::transaction::write(pool, async |tx| {
         let expired: Vec<(String, String, i64)> = sqlx::query_as(
             "SELECT id, chain_id, step_window_ms FROM outbox
-             WHERE state = 'pending' AND step_deadline IS NOT NULL AND step_deadline <= ?",
+             WHERE state = 'pending' AND step_deadline IS NOT NULL AND step_deadline <= $1",
         )
         .bind(to_millis(now))
         .fetch_all(&mut *tx)
@@ -168,7 +160,7 @@ pub(super) async fn expire_chain_steps(
                 "not delivered within {}s; the next step of the chain takes over",
                 window / 1000
             );
-            sqlx::query("UPDATE outbox SET state = 'failed', last_error = ? WHERE id = ?")
+            sqlx::query("UPDATE outbox SET state = 'failed', last_error = $1 WHERE id = $2")
                 .bind(reason)
                 .bind(id)
                 .execute(&mut *tx)
@@ -181,15 +173,11 @@ pub(super) async fn expire_chain_steps(
 }
 
 /// Makes the first held step of a chain pending, its try starting now.
-async fn release_next_step(
-    tx: &mut SqliteConnection,
-    chain_id: &str,
-    now: DateTime<Utc>,
-) -> StoreResult<()> {
+async fn release_next_step(tx: &mut Conn, chain_id: &str, now: DateTime<Utc>) -> StoreResult<()> {
     sqlx::query(
-        "UPDATE outbox SET state = 'pending', next_attempt_at = ?1, step_deadline = ?1 + step_window_ms
-         WHERE chain_id = ?2 AND state = 'held'
-           AND chain_step = (SELECT MIN(chain_step) FROM outbox WHERE chain_id = ?2 AND state = 'held')",
+        "UPDATE outbox SET state = 'pending', next_attempt_at = $1, step_deadline = $1 + step_window_ms
+         WHERE chain_id = $2 AND state = 'held'
+           AND chain_step = (SELECT MIN(chain_step) FROM outbox WHERE chain_id = $2 AND state = 'held')",
     )
     .bind(to_millis(now))
     .bind(chain_id)
@@ -199,13 +187,13 @@ async fn release_next_step(
 }
 
 pub(super) async fn record_attempt(
-    pool: &SqlitePool,
+    pool: &Pool,
     message_id: &str,
     attempt: DeliveryAttempt,
     next: NextStep,
 ) -> StoreResult<()> {
     super::transaction::write(pool, async |tx| {
-    sqlx::query("INSERT INTO delivery_attempts (message_id, at, duration_ms, status_code, error) VALUES (?, ?, ?, ?, ?)")
+    sqlx::query("INSERT INTO delivery_attempts (message_id, at, duration_ms, status_code, error) VALUES ($1, $2, $3, $4, $5)")
         .bind(message_id)
         .bind(to_millis(attempt.at))
         .bind(attempt.duration.as_millis() as i64)
@@ -219,8 +207,8 @@ pub(super) async fn record_attempt(
         NextStep::GiveUp => (MessageState::Failed, None, None),
     };
     sqlx::query(
-        "UPDATE outbox SET attempts = attempts + 1, state = ?, next_attempt_at = COALESCE(?, next_attempt_at),
-                delivered_at = ?, last_error = ? WHERE id = ?",
+        "UPDATE outbox SET attempts = attempts + 1, state = $1, next_attempt_at = COALESCE($2, next_attempt_at),
+                delivered_at = $3, last_error = $4 WHERE id = $5",
     )
     .bind(state.as_str())
     .bind(next_attempt_at)
@@ -230,7 +218,7 @@ pub(super) async fn record_attempt(
     .execute(&mut *tx)
     .await?;
     let chain: Option<(Option<String>,)> =
-        sqlx::query_as("SELECT chain_id FROM outbox WHERE id = ?")
+        sqlx::query_as("SELECT chain_id FROM outbox WHERE id = $1")
             .bind(message_id)
             .fetch_optional(&mut *tx)
             .await?;
@@ -240,7 +228,7 @@ pub(super) async fn record_attempt(
             NextStep::Delivered => {
                 sqlx::query(
                     "UPDATE outbox SET state = 'skipped', last_error = 'an earlier step of the chain delivered'
-                     WHERE chain_id = ? AND state = 'held'",
+                     WHERE chain_id = $1 AND state = 'held'",
                 )
                 .bind(&chain_id)
                 .execute(&mut *tx)
@@ -256,7 +244,7 @@ pub(super) async fn record_attempt(
 }
 
 pub(super) async fn recent(
-    pool: &SqlitePool,
+    pool: &Pool,
     limit: u32,
 ) -> StoreResult<Vec<(OutboxMessage, Vec<DeliveryAttempt>)>> {
     let selected = format!("SELECT id FROM outbox ORDER BY created_at DESC, id LIMIT {limit}");

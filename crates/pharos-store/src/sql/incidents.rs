@@ -1,12 +1,12 @@
 //! Incidents with their updates and timelines.
 
-use super::codec::*;
+use super::{Conn, Pool};
+use crate::codec::*;
 use crate::{Batch, IncidentQuery, StoreResult};
 use pharos_core::{
     ComponentId, ComponentStatus, Dependent, Incident, IncidentPhase, IncidentUpdate,
     TimelineEntry, TimelineKind,
 };
-use sqlx::{SqliteConnection, SqlitePool};
 use std::collections::HashMap;
 
 type IncidentRow = (
@@ -25,11 +25,11 @@ type IncidentRow = (
 const COLUMNS: &str =
     "id, component_id, title, phase, impact, started_at, detected_at, resolved_at, COALESCE(worst_impact, impact), dependents";
 
-pub(super) async fn write(tx: &mut SqliteConnection, batch: &Batch) -> StoreResult<()> {
+pub(super) async fn write(tx: &mut Conn, batch: &Batch) -> StoreResult<()> {
     for incident in &batch.new_incidents {
         sqlx::query(
             "INSERT INTO incidents (id, component_id, title, phase, impact, started_at, detected_at, resolved_at, time_to_detect_ms, time_to_recover_ms, worst_impact, dependents)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(incident.id)
         .bind(incident.component.as_str())
@@ -54,10 +54,10 @@ pub(super) async fn write(tx: &mut SqliteConnection, batch: &Batch) -> StoreResu
     }
     for change in &batch.incident_changes {
         sqlx::query(
-            "UPDATE incidents SET phase = ?, impact = ?, worst_impact = ?, title = ?, resolved_at = ?,
-                    time_to_recover_ms = CASE WHEN ? IS NULL THEN NULL ELSE ? - started_at END,
-                    component_id = ?, dependents = ?
-             WHERE id = ?",
+            "UPDATE incidents SET phase = $1, impact = $2, worst_impact = $3, title = $4, resolved_at = $5,
+                    time_to_recover_ms = CASE WHEN $6 IS NULL THEN NULL ELSE $7 - started_at END,
+                    component_id = $8, dependents = $9
+             WHERE id = $10",
         )
         .bind(change.phase.as_str())
         .bind(change.impact.as_str())
@@ -87,11 +87,11 @@ fn dependents_json(dependents: &[Dependent]) -> StoreResult<String> {
 }
 
 async fn insert_update(
-    tx: &mut SqliteConnection,
+    tx: &mut Conn,
     incident_id: i64,
     update: &IncidentUpdate,
 ) -> StoreResult<()> {
-    sqlx::query("INSERT INTO incident_updates (incident_id, at, phase, message, automatic) VALUES (?, ?, ?, ?, ?)")
+    sqlx::query("INSERT INTO incident_updates (incident_id, at, phase, message, automatic) VALUES ($1, $2, $3, $4, $5)")
         .bind(incident_id)
         .bind(to_millis(update.at))
         .bind(update.phase.as_str())
@@ -103,12 +103,12 @@ async fn insert_update(
 }
 
 async fn insert_timeline(
-    tx: &mut SqliteConnection,
+    tx: &mut Conn,
     incident_id: i64,
     entry: &TimelineEntry,
 ) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO incident_timeline (incident_id, at, kind, detail) VALUES (?, ?, ?, ?)",
+        "INSERT INTO incident_timeline (incident_id, at, kind, detail) VALUES ($1, $2, $3, $4)",
     )
     .bind(incident_id)
     .bind(to_millis(entry.at))
@@ -119,17 +119,17 @@ async fn insert_timeline(
     Ok(())
 }
 
-pub(super) async fn open(pool: &SqlitePool) -> StoreResult<Vec<Incident>> {
+pub(super) async fn open(pool: &Pool) -> StoreResult<Vec<Incident>> {
     fetch(pool, "resolved_at IS NULL", None, u32::MAX).await
 }
 
-pub(super) async fn list(pool: &SqlitePool, query: IncidentQuery) -> StoreResult<Vec<Incident>> {
+pub(super) async fn list(pool: &Pool, query: IncidentQuery) -> StoreResult<Vec<Incident>> {
     let limit = if query.limit == 0 { 100 } else { query.limit };
     match query.since {
         Some(since) => {
             fetch(
                 pool,
-                "(resolved_at IS NULL OR resolved_at >= ?)",
+                "(resolved_at IS NULL OR resolved_at >= $1)",
                 Some(to_millis(since)),
                 limit,
             )
@@ -139,14 +139,14 @@ pub(super) async fn list(pool: &SqlitePool, query: IncidentQuery) -> StoreResult
     }
 }
 
-pub(super) async fn one(pool: &SqlitePool, id: i64) -> StoreResult<Option<Incident>> {
-    Ok(fetch(pool, "id = ?", Some(id), 1).await?.pop())
+pub(super) async fn one(pool: &Pool, id: i64) -> StoreResult<Option<Incident>> {
+    Ok(fetch(pool, "id = $1", Some(id), 1).await?.pop())
 }
 
 /// Incidents matching `filter` (with at most one bound value), newest first, with their
 /// updates and timelines, in three queries.
 async fn fetch(
-    pool: &SqlitePool,
+    pool: &Pool,
     filter: &str,
     value: Option<i64>,
     limit: u32,

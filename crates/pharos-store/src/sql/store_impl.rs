@@ -1,0 +1,89 @@
+//! The `Store` trait on a SQL backend: each method is one of the shared modules' functions
+//! on the backend's pool.
+
+use super::{engine, incidents, outbox, rollups, Backend};
+use crate::*;
+use async_trait::async_trait;
+
+#[async_trait]
+impl Store for Backend {
+    async fn load_engine_state(&self) -> StoreResult<EngineState> {
+        engine::load_engine_state(&self.pool).await
+    }
+
+    async fn reserve_incident_ids(&self, count: u32) -> StoreResult<std::ops::Range<i64>> {
+        engine::reserve_incident_ids(&self.pool, count).await
+    }
+
+    async fn commit(&self, batch: &Batch) -> StoreResult<()> {
+        engine::commit(&self.pool, batch).await
+    }
+
+    async fn incidents(&self, query: IncidentQuery) -> StoreResult<Vec<Incident>> {
+        incidents::list(&self.pool, query).await
+    }
+
+    async fn incident(&self, id: i64) -> StoreResult<Option<Incident>> {
+        incidents::one(&self.pool, id).await
+    }
+
+    async fn recent_results(
+        &self,
+        monitor: &MonitorId,
+        limit: u32,
+    ) -> StoreResult<Vec<ResultRecord>> {
+        engine::recent_results(&self.pool, monitor, limit).await
+    }
+
+    async fn daily_counts(&self, from: DateTime<Utc>) -> StoreResult<Vec<DailyCounts>> {
+        rollups::daily_counts(&self.pool, from).await
+    }
+
+    async fn rollups(
+        &self,
+        resolution: Resolution,
+        from: DateTime<Utc>,
+    ) -> StoreResult<Vec<Rollup>> {
+        rollups::list(&self.pool, resolution, from).await
+    }
+
+    async fn due_messages(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboxMessage>> {
+        outbox::due(&self.pool, now, limit).await
+    }
+
+    async fn next_due_at(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        outbox::next_due_at(&self.pool).await
+    }
+
+    async fn expire_chain_steps(&self, now: DateTime<Utc>) -> StoreResult<usize> {
+        outbox::expire_chain_steps(&self.pool, now).await
+    }
+
+    async fn record_attempt(
+        &self,
+        message_id: &str,
+        attempt: DeliveryAttempt,
+        next: NextStep,
+    ) -> StoreResult<()> {
+        outbox::record_attempt(&self.pool, message_id, attempt, next).await
+    }
+
+    async fn recent_messages(
+        &self,
+        limit: u32,
+    ) -> StoreResult<Vec<(OutboxMessage, Vec<DeliveryAttempt>)>> {
+        outbox::recent(&self.pool, limit).await
+    }
+
+    async fn roll_up(&self, now: DateTime<Utc>) -> StoreResult<RollupReport> {
+        rollups::roll_up(&self.pool, now).await
+    }
+
+    async fn prune(&self, now: DateTime<Utc>, retention: &Retention) -> StoreResult<PruneReport> {
+        rollups::prune(&self.pool, now, retention).await
+    }
+}
