@@ -98,6 +98,7 @@ async fn serve(
     let store = pharos_store::open(&config.server.database, OpenMode::CreateIfMissing)
         .await
         .with_context(|| format!("cannot open the database {}", config.server.database))?;
+    tracing::info!(database = %config.server.database, "store open");
     let shared = Shared {
         store: store.clone(),
         pages: PageCache::default(),

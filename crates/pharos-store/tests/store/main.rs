@@ -1,5 +1,6 @@
 //! The store against real databases: the contract every backend meets, run for each.
 
 mod contract;
+mod pg_server;
 mod postgres;
 mod sqlite;

@@ -5,6 +5,8 @@ mod browser;
 mod cli;
 mod dependencies;
 mod end_to_end;
+#[path = "../../../pharos-store/tests/store/pg_server.rs"]
+mod pg_server;
 mod regression;
 mod restart;
 mod statuspage_api;

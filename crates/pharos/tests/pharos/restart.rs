@@ -6,12 +6,31 @@ use std::time::Duration;
 
 #[tokio::test]
 async fn a_kill_mid_incident_loses_and_duplicates_nothing() {
+    kill_mid_incident(None).await;
+}
+
+#[tokio::test]
+async fn a_kill_mid_incident_loses_and_duplicates_nothing_on_postgresql() {
+    let Some(database) = crate::pg_server::fresh_database("a_kill_mid_incident on PostgreSQL")
+    else {
+        return;
+    };
+    // The server trusts local connections, so a password may be given and must never show.
+    let database = database.replacen("pharos@", "pharos:pg-s3cret-pass@", 1);
+    kill_mid_incident(Some(database)).await;
+}
+
+/// On the SQLite file of the test's directory, or on `database`.
+async fn kill_mid_incident(database: Option<String>) {
     let dir = tempfile::tempdir().unwrap();
     let mut target = TcpTarget::start().await;
     // The receiver is not up yet: the incident's webhook stays pending in the outbox.
     let receiver_port = free_port();
     let receiver_url = format!("http://127.0.0.1:{receiver_port}/hooks/pharos");
     let config = write_config(dir.path(), target.address, &receiver_url);
+    if let Some(database) = &database {
+        use_database(&config, database);
+    }
 
     let pharos = Pharos::start(&config, dir.path());
     eventually(Duration::from_secs(10), "a first check", || async {
@@ -19,6 +38,14 @@ async fn a_kill_mid_incident_loses_and_duplicates_nothing() {
         (components[0]["monitors"][0]["last_check"]["status"] == "up").then_some(())
     })
     .await;
+    if database.is_some() {
+        let log = pharos.log_text();
+        assert!(
+            log.contains("database=postgres://pharos:[redacted]@127.0.0.1:"),
+            "{log}"
+        );
+        assert!(!log.contains("pg-s3cret-pass"), "{log}");
+    }
     target.stop().await;
     let incident_id = eventually(Duration::from_secs(10), "an incident", || async {
         pharos.get_json("/api/v1/incidents").await["incidents"][0]["id"].as_i64()

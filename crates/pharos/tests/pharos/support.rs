@@ -323,6 +323,19 @@ pub(crate) fn free_port() -> u16 {
         .port()
 }
 
+/// Points a configuration written by `write_config` at another database.
+pub(crate) fn use_database(config: &Path, database: &str) {
+    let text = std::fs::read_to_string(config).unwrap();
+    let start = text.find("database = \"").expect("a database line");
+    let end = start + text[start..].find('\n').unwrap();
+    let text = format!(
+        "{}database = \"{database}\"{}",
+        &text[..start],
+        &text[end..]
+    );
+    std::fs::write(config, text).unwrap();
+}
+
 /// Writes a one-component configuration probing `target`, notifying `webhook_url`.
 pub(crate) fn write_config(dir: &Path, target: SocketAddr, webhook_url: &str) -> PathBuf {
     let path = dir.join("pharos.toml");
