@@ -4,6 +4,7 @@
 
 pub mod block;
 mod codec;
+pub mod migrate;
 mod model;
 pub mod postgres;
 pub mod sqlite;

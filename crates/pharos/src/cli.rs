@@ -65,6 +65,25 @@ pub(crate) enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// Work with the database.
+    Db {
+        #[command(subcommand)]
+        action: DbAction,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum DbAction {
+    /// Copy everything a SQLite database holds (history, incidents, notifications) into the
+    /// PostgreSQL database of `[server] database`; an interrupted copy resumes when run again.
+    /// Stop pharos first.
+    MigrateFrom {
+        /// The SQLite database: a path or sqlite:// URL.
+        source: String,
+        /// The configuration file naming the PostgreSQL database.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]

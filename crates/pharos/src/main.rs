@@ -3,6 +3,7 @@
 mod check;
 mod cli;
 mod config_command;
+mod db_command;
 mod exit;
 mod export_command;
 mod generation;
@@ -14,7 +15,7 @@ mod serve;
 mod supervise;
 
 use clap::Parser;
-use cli::{Cli, Command, ConfigAction, IncidentAction, NotifyAction};
+use cli::{Cli, Command, ConfigAction, DbAction, IncidentAction, NotifyAction};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -65,6 +66,9 @@ fn main() -> ExitCode {
             Command::Notify {
                 action: NotifyAction::Test { channel, config },
             } => notify_command::test(&config, &channel).await,
+            Command::Db {
+                action: DbAction::MigrateFrom { source, config },
+            } => db_command::migrate_from(&source, &config).await,
             Command::Config { .. } => unreachable!("handled above"),
         }
     })

@@ -60,7 +60,7 @@ const ROLL_UP_COARSER: &str =
 
 #[derive(Clone)]
 pub struct PostgresStore {
-    pool: Pool,
+    pub(crate) pool: Pool,
 }
 
 impl PostgresStore {

@@ -9,7 +9,7 @@ use pharos_core::{
 use pharos_store::*;
 use std::time::Duration;
 
-fn at(second: i64) -> DateTime<Utc> {
+pub(crate) fn at(second: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(1_800_000_000 + second, 0).unwrap()
 }
 
@@ -38,7 +38,7 @@ fn default_retention() -> Retention {
     }
 }
 
-fn incident(id: i64, component: &str) -> Incident {
+pub(crate) fn incident(id: i64, component: &str) -> Incident {
     Incident {
         dependents: Vec::new(),
         id,
@@ -71,7 +71,7 @@ fn incident(id: i64, component: &str) -> Incident {
     }
 }
 
-fn message(id: &str, due: DateTime<Utc>) -> OutboxMessage {
+pub(crate) fn message(id: &str, due: DateTime<Utc>) -> OutboxMessage {
     OutboxMessage {
         id: id.into(),
         channel_id: "hook".into(),

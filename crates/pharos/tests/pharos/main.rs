@@ -7,6 +7,7 @@ mod dependencies;
 mod end_to_end;
 #[path = "../../../pharos-store/tests/store/pg_server.rs"]
 mod pg_server;
+mod postgres;
 mod regression;
 mod restart;
 mod statuspage_api;
