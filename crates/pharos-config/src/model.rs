@@ -15,6 +15,8 @@ use url::Url;
 pub struct Config {
     pub server: ServerConfig,
     pub page: PageConfig,
+    /// Where the public site is kept up to date as static files, if anywhere.
+    pub publish: PublishConfig,
     pub retention: RetentionConfig,
     pub incidents: IncidentConfig,
     pub components: Vec<Component>,
@@ -81,6 +83,15 @@ impl IpNet {
 pub struct PageConfig {
     pub title: String,
     pub description: Option<String>,
+}
+
+/// `[publish]`: the whole public site kept as files in `dir`, rewritten (atomically) on every
+/// change, and `hook` run after each publish.
+#[derive(Clone, Debug, Default)]
+pub struct PublishConfig {
+    pub dir: Option<std::path::PathBuf>,
+    /// A program and its arguments, run after each publish (an upload, say).
+    pub hook: Vec<String>,
 }
 
 #[derive(Debug)]

@@ -46,6 +46,7 @@ pub fn parse_with(
 
     let server = read_server(&mut cx, &mut root);
     let page = read_page(&mut cx, &mut root);
+    let publish = read_publish(&mut cx, &mut root);
     let retention = read_retention(&mut cx, &mut root);
     let incidents = read_incidents(&mut cx, &mut root);
     let defaults = read_defaults(&mut cx, &mut root);
@@ -62,6 +63,7 @@ pub fn parse_with(
     cx.problems.into_result(Config {
         server,
         page,
+        publish,
         retention,
         incidents,
         components,
@@ -135,6 +137,35 @@ fn read_page(cx: &mut Context<'_, '_>, root: &mut TableReader<'_, '_>) -> PageCo
     page.description = table.text(cx, "description").map(|(text, _)| text);
     table.finish(cx);
     page
+}
+
+fn read_publish(cx: &mut Context<'_, '_>, root: &mut TableReader<'_, '_>) -> PublishConfig {
+    let mut publish = PublishConfig::default();
+    let Some(mut table) = root.table(cx, "publish", "[publish]") else {
+        return publish;
+    };
+    if let Some((dir, span)) = table.text(cx, "dir") {
+        if dir.trim().is_empty() {
+            cx.problems
+                .report(span, "`dir` in [publish] must name a directory");
+        } else {
+            publish.dir = Some(std::path::PathBuf::from(dir));
+        }
+    }
+    if let Some(hook) = table.strings(cx, "hook") {
+        if let Some((_, span)) = hook
+            .first()
+            .filter(|(program, _)| program.trim().is_empty())
+        {
+            cx.problems.report(
+                span.clone(),
+                "`hook` in [publish] starts with the program to run",
+            );
+        }
+        publish.hook = hook.into_iter().map(|(part, _)| part).collect();
+    }
+    table.finish(cx);
+    publish
 }
 
 fn read_retention(cx: &mut Context<'_, '_>, root: &mut TableReader<'_, '_>) -> RetentionConfig {

@@ -2,7 +2,7 @@
 //! to be hosted somewhere that does not share the fate of what it reports on.
 
 use crate::renderer::{LATENCY_WINDOW_MINUTES, MAX_INCIDENTS};
-use crate::snapshot::PageSet;
+use crate::snapshot::{PageSet, Rendered};
 use crate::view::{StatusView, HISTORY_DAYS};
 use chrono::{Duration as ChronoDuration, Utc};
 use pharos_config::Config;
@@ -72,17 +72,22 @@ pub async fn export(
 
     let mut written = Vec::new();
     for (path, rendered) in &documents {
-        let relative = path.trim_start_matches('/');
-        let file = if rendered.content_type.starts_with("text/html") {
-            directory.join(relative).join("index.html")
-        } else {
-            directory.join(relative)
-        };
-        written.push(write(&file, &rendered.body)?);
+        written.push(write(&file_for(directory, path, rendered), &rendered.body)?);
     }
     // The name most static hosts look for.
     written.push(write(&directory.join("404.html"), &not_found.body)?);
     Ok(written)
+}
+
+/// Where the document at `path` goes under `directory`: pages as `<path>/index.html`, anything
+/// else under its own name.
+pub(crate) fn file_for(directory: &Path, path: &str, rendered: &Rendered) -> PathBuf {
+    let relative = path.trim_start_matches('/');
+    if rendered.content_type.starts_with("text/html") {
+        directory.join(relative).join("index.html")
+    } else {
+        directory.join(relative)
+    }
 }
 
 fn write(file: &Path, contents: &[u8]) -> Result<PathBuf, ExportError> {

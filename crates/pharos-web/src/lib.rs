@@ -13,6 +13,7 @@ mod feeds;
 mod lean_page_test;
 mod metrics;
 mod pages;
+mod publish;
 mod renderer;
 mod router;
 mod server;
@@ -22,6 +23,7 @@ mod statuspage;
 mod view;
 
 pub use export::{export, ExportError};
+pub use publish::{Published, Publisher};
 pub use renderer::Renderer;
 pub use router::{router, Current, ReloadRefused, ReloadRequest, ReloadSummary, WebState};
 pub use server::{raise_descriptor_limit, serve, ServerLimits};

@@ -205,9 +205,20 @@ impl PageSet {
 }
 
 /// The current page set, swapped atomically by the renderer.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct PageCache {
     current: Arc<RwLock<Arc<PageSet>>>,
+    /// Counts the views put in place, for whoever follows every change (the publisher).
+    version: Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+impl Default for PageCache {
+    fn default() -> Self {
+        Self {
+            current: Arc::default(),
+            version: Arc::new(tokio::sync::watch::channel(0).0),
+        }
+    }
 }
 
 impl PageCache {
@@ -246,7 +257,18 @@ impl PageCache {
         if let Ok(mut current) = self.current.write() {
             *current = Arc::new(set);
         }
+        self.version.send_modify(|version| *version += 1);
         compressed
+    }
+
+    /// Follows every new view.
+    pub(crate) fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.version.subscribe()
+    }
+
+    /// The view in place, once there is one.
+    pub(crate) fn view(&self) -> Option<Arc<StatusView>> {
+        self.get().view.clone()
     }
 
     /// Whether a first render has happened.

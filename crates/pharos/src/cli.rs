@@ -34,6 +34,10 @@ pub(crate) enum Command {
         /// Listen on this address instead of the configured one (default 127.0.0.1:8080).
         #[arg(long, value_name = "ADDR:PORT")]
         listen: Option<SocketAddr>,
+        /// Keep the whole public site as static files in this directory, rewritten on every
+        /// change (as `[publish] dir`).
+        #[arg(long, value_name = "DIR")]
+        publish: Option<PathBuf>,
     },
     /// Run every monitor once and print a table of the results.
     Check {

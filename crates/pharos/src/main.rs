@@ -50,7 +50,8 @@ fn main() -> ExitCode {
                 config,
                 demo,
                 listen,
-            } => serve::run(config, demo, listen).await,
+                publish,
+            } => serve::run(config, demo, listen, publish).await,
             Command::Check { config } => check::run(&config).await,
             Command::Export { config, out } => export_command::run(&config, &out).await,
             Command::Incident {

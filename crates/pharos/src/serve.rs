@@ -22,6 +22,7 @@ pub(crate) async fn run(
     config_path: Option<PathBuf>,
     demo: bool,
     listen: Option<SocketAddr>,
+    publish: Option<PathBuf>,
 ) -> ExitCode {
     let (stop, shutdown) = watch::channel(false);
     let stop = Arc::new(stop);
@@ -54,6 +55,10 @@ pub(crate) async fn run(
             Err(error) => return report_load_error(&error),
         }
     };
+    let mut config = config;
+    if let Some(dir) = publish {
+        config.publish.dir = Some(dir);
+    }
     let config = Arc::new(config);
     let listen = listen.unwrap_or(config.server.listen);
 
@@ -131,6 +136,13 @@ async fn serve(
         config.components.len()
     );
     let mut others = Supervisor::default();
+    if let Some(dir) = config.publish.dir.clone() {
+        tracing::info!(dir = %dir.display(), "publishing the site as files on every change");
+        let publisher =
+            pharos_web::Publisher::new(shared.pages.clone(), dir, config.publish.hook.clone());
+        let shutdown = shutdown.clone();
+        others.spawn("publisher", async move { publisher.run(shutdown).await });
+    }
     if let Some(demo) = demo {
         tracing::info!(
             target: "pharos::demo",

@@ -8,6 +8,7 @@ mod end_to_end;
 #[path = "../../../pharos-store/tests/store/pg_server.rs"]
 mod pg_server;
 mod postgres;
+mod publish;
 mod regression;
 mod restart;
 mod statuspage_api;

@@ -39,7 +39,12 @@ impl Pharos {
     /// Starts `pharos serve --config <config>` on a port the system picks, and waits for it
     /// to say where it listens.
     pub(crate) fn start(config: &Path, workdir: &Path) -> Self {
-        Self::start_with(config, workdir, Command::new(binary()))
+        Self::start_with(config, workdir, Command::new(binary()), &[])
+    }
+
+    /// Starts `pharos serve` with more arguments.
+    pub(crate) fn start_with_args(config: &Path, workdir: &Path, args: &[&str]) -> Self {
+        Self::start_with(config, workdir, Command::new(binary()), args)
     }
 
     /// Starts pharos with an open-file limit of `descriptors` (soft and hard).
@@ -65,14 +70,15 @@ impl Pharos {
                 "ulimit -Sn {soft} && ulimit -Hn {hard} && exec \"$0\" \"$@\""
             ))
             .arg(binary());
-        Self::start_with(config, workdir, command)
+        Self::start_with(config, workdir, command, &[])
     }
 
-    fn start_with(config: &Path, workdir: &Path, mut command: Command) -> Self {
+    fn start_with(config: &Path, workdir: &Path, mut command: Command, args: &[&str]) -> Self {
         let mut child = command
             .args(["serve", "--config"])
             .arg(config)
             .args(["--listen", "127.0.0.1:0"])
+            .args(args)
             .current_dir(workdir)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
