@@ -74,6 +74,12 @@ pub(crate) enum Command {
         #[command(subcommand)]
         action: DbAction,
     },
+    /// Print a shell completion script (e.g. `pharos completions bash > /etc/bash_completion.d/pharos`).
+    Completions { shell: clap_complete::Shell },
+    /// Print the manual page (roff), e.g. `pharos man > pharos.1`.
+    Man,
+    /// Print the version.
+    Version,
 }
 
 #[derive(Subcommand)]

@@ -13,6 +13,27 @@ pub(crate) fn example() -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// A completion script for `shell`, from the command line's own definition.
+pub(crate) fn completions(shell: clap_complete::Shell) -> ExitCode {
+    use clap::CommandFactory as _;
+    let mut command = crate::cli::Cli::command();
+    clap_complete::generate(shell, &mut command, "pharos", &mut std::io::stdout());
+    ExitCode::SUCCESS
+}
+
+/// The manual page, from the command line's own definition.
+pub(crate) fn man() -> ExitCode {
+    use clap::CommandFactory as _;
+    let page = clap_mangen::Man::new(crate::cli::Cli::command());
+    match page.render(&mut std::io::stdout()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: cannot write the manual page: {error}");
+            exit::code(exit::SOFTWARE)
+        }
+    }
+}
+
 pub(crate) fn validate(file: &Path) -> ExitCode {
     match pharos_config::load_with(file, pharos_config::MissingEnv::Warn) {
         Ok((config, warnings)) => {

@@ -30,6 +30,12 @@ fn main() -> ExitCode {
         Command::Config {
             action: ConfigAction::Secret,
         } => return config_command::secret(),
+        Command::Completions { shell } => return config_command::completions(shell),
+        Command::Man => return config_command::man(),
+        Command::Version => {
+            println!("pharos {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
         _ => {}
     }
     logging::init(cli.log_format);
@@ -70,7 +76,10 @@ fn main() -> ExitCode {
             Command::Db {
                 action: DbAction::MigrateFrom { source, config },
             } => db_command::migrate_from(&source, &config).await,
-            Command::Config { .. } => unreachable!("handled above"),
+            Command::Config { .. }
+            | Command::Completions { .. }
+            | Command::Man
+            | Command::Version => unreachable!("handled above"),
         }
     })
 }

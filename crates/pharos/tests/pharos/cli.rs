@@ -227,3 +227,31 @@ fn notify_test_says_what_the_service_answered() {
     assert_eq!(unknown.status.code(), Some(64));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no channel `nope`"));
 }
+
+#[test]
+fn version_completions_and_the_manual_page_come_from_the_binary() {
+    let run = |args: &[&str]| {
+        let output = Command::new(binary()).args(args).output().unwrap();
+        assert!(output.status.success(), "{args:?}: {output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    assert_eq!(
+        run(&["version"]),
+        format!("pharos {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    for shell in ["bash", "zsh", "fish"] {
+        let script = run(&["completions", shell]);
+        assert!(
+            script.contains("migrate-from") && script.contains("publish"),
+            "{shell}: {script}"
+        );
+    }
+    let page = run(&["man"]);
+    assert!(page.contains(".TH pharos 1"), "{page}");
+    assert!(page.contains("serve"), "{page}");
+    let refused = Command::new(binary())
+        .args(["completions", "powershel"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2), "clap's usage error");
+}

@@ -111,7 +111,10 @@ async fn the_published_directory_serves_the_same_site_as_pharos_through_an_incid
         }
     };
     let page = same("the published page to match the live one", "/", "/").await;
-    assert!(page.contains("Mail &lt;script&gt;alert(1)&lt;/script&gt; submission"), "{page}");
+    assert!(
+        page.contains("Mail &lt;script&gt;alert(1)&lt;/script&gt; submission"),
+        "{page}"
+    );
     same(
         "the published status to match",
         "/api/v1/status",
