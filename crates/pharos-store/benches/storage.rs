@@ -7,12 +7,51 @@
 //!
 //! Run: `cargo bench -p pharos-store --bench storage`
 //! Options (environment): PHAROS_BENCH_MONITORS (4), PHAROS_BENCH_DAYS (410),
-//! PHAROS_BENCH_KEEP (a path to copy the database to, for a closer look).
+//! PHAROS_BENCH_KEEP (a path to copy the database to, for a closer look),
+//! PHAROS_BENCH_BACKEND (`sqlite`, or `postgres` on a throwaway server the bench starts).
+
+#[path = "../tests/store/pg_server.rs"]
+mod pg_server;
 
 use chrono::{Duration as ChronoDuration, TimeZone, Utc};
 use pharos_core::{MonitorId, Outcome, Phase};
-use pharos_store::{Batch, ResultRecord, Retention, SqliteStore, Store};
+use pharos_store::{Batch, PostgresStore, ResultRecord, Retention, SqliteStore, Store};
 use std::time::{Duration, Instant};
+
+/// Where the bench writes: a SQLite file or a PostgreSQL database.
+enum Target {
+    Sqlite(String),
+    Postgres(String),
+}
+
+impl Target {
+    /// Bytes the database uses for pharos's tables.
+    async fn used_bytes(&self) -> u64 {
+        match self {
+            Target::Sqlite(path) => used_bytes(path).await,
+            Target::Postgres(url) => {
+                use sqlx::Connection;
+                let mut connection = sqlx::PgConnection::connect(url)
+                    .await
+                    .expect("a connection");
+                // What autovacuum would have done by now: dead rows' space made reusable.
+                sqlx::query("VACUUM")
+                    .execute(&mut connection)
+                    .await
+                    .expect("vacuum");
+                let (bytes,): (i64,) = sqlx::query_as(
+                    "SELECT CAST(COALESCE(SUM(pg_total_relation_size(c.oid)), 0) AS BIGINT)
+                     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                     WHERE n.nspname = 'public' AND c.relkind = 'r'",
+                )
+                .fetch_one(&mut connection)
+                .await
+                .expect("sizes");
+                bytes as u64
+            }
+        }
+    }
+}
 
 const INTERVAL_SECONDS: i64 = 30;
 
@@ -104,8 +143,17 @@ fn main() {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let path = dir.path().join("storage.db");
         let path = path.to_str().unwrap().to_owned();
-        let store = SqliteStore::open(&path).await.expect("a store");
-        let empty = used_bytes(&path).await;
+        let postgres = std::env::var("PHAROS_BENCH_BACKEND").as_deref() == Ok("postgres");
+        let (target, store): (Target, Box<dyn Store>) = if postgres {
+            let url = pg_server::fresh_database("the storage bench")
+                .expect("PostgreSQL is installed (see the notice)");
+            let store = PostgresStore::open(&url).await.expect("a store");
+            (Target::Postgres(url), Box::new(store))
+        } else {
+            let store = SqliteStore::open(&path).await.expect("a store");
+            (Target::Sqlite(path.clone()), Box::new(store))
+        };
+        let empty = target.used_bytes().await;
         let retention = Retention {
             raw_results: Duration::from_secs(7 * 86_400),
             minute_rollups: Duration::from_secs(14 * 86_400),
@@ -167,20 +215,23 @@ fn main() {
                 eprintln!(
                     "day {}: {:.2} MiB per monitor ({:.0?})",
                     day + 1,
-                    (used_bytes(&path).await - empty) as f64 / monitors as f64 / 1_048_576.0,
+                    (target.used_bytes().await - empty) as f64 / monitors as f64 / 1_048_576.0,
                     began.elapsed()
                 );
             }
         }
-        breakdown(&path, monitors).await;
-        let used = used_bytes(&path).await - empty;
+        if !postgres {
+            breakdown(&path, monitors).await;
+        }
+        let used = target.used_bytes().await - empty;
         let per_monitor = used as f64 / monitors as f64 / 1_048_576.0;
         eprintln!(
             "{monitors} monitors, {days} days at a {INTERVAL_SECONDS} s interval, {results_written} results, default retention, in {:.0?}",
             began.elapsed()
         );
-        println!("steady state per monitor: {per_monitor:.2} MiB");
-        if let Ok(keep) = std::env::var("PHAROS_BENCH_KEEP") {
+        let backend = if postgres { "PostgreSQL" } else { "SQLite" };
+        println!("steady state per monitor ({backend}): {per_monitor:.2} MiB");
+        if let (Ok(keep), false) = (std::env::var("PHAROS_BENCH_KEEP"), postgres) {
             drop(store);
             std::fs::copy(&path, &keep).expect("a copy of the database");
             eprintln!("database kept at {keep}");
