@@ -4,6 +4,7 @@
 mod channel_model;
 mod channels;
 mod dependencies;
+mod maintenance;
 mod model;
 mod problems;
 mod providers;

@@ -25,6 +25,8 @@ pub struct Config {
     /// Which events go to which channels, each through an ordered fallback chain; without
     /// routes every channel takes the events it lists.
     pub routes: Vec<Route>,
+    /// Scheduled maintenance windows.
+    pub maintenance: Vec<pharos_core::maintenance::MaintenanceWindow>,
 }
 
 #[derive(Debug)]

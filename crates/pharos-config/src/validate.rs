@@ -58,6 +58,7 @@ pub fn parse_with(
     let monitors = read_monitors(&mut cx, &mut root, &defaults, &component_ids);
     let channels = crate::channels::read_channels(&mut cx, &mut root, &component_ids);
     let routes = crate::channels::read_routes(&mut cx, &mut root, &components, &channels);
+    let maintenance = crate::maintenance::read_maintenance(&mut cx, &mut root, &component_ids);
     root.finish(&mut cx);
 
     cx.problems.into_result(Config {
@@ -70,6 +71,7 @@ pub fn parse_with(
         monitors,
         channels,
         routes,
+        maintenance,
     })
 }
 

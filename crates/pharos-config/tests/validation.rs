@@ -662,3 +662,79 @@ url = "not a url"
         assert!(errors.contains(expected), "{expected}\n{errors}");
     }
 }
+
+#[test]
+fn maintenance_windows_are_read_and_their_problems_located() {
+    let source = r#"[[components]]
+id = "mail"
+name = "Mail"
+
+[[maintenance]]
+id = "weekly-patch"
+title = "Weekly patching"
+components = ["mail"]
+start = "2027-01-09T22:00:00Z"
+duration = "2h"
+every = "7d"
+message = "Mail may be slow for a few minutes."
+
+[[maintenance]]
+id = "move"
+title = "Data centre move"
+components = ["mail"]
+start = "2027-02-01T20:00:00+01:00"
+end = "2027-02-02T02:00:00+01:00"
+"#;
+    let config = parse("m.toml", source, &|_| None).unwrap_or_else(|errors| panic!("{errors}"));
+    assert_eq!(config.maintenance.len(), 2);
+    let weekly = &config.maintenance[0];
+    assert_eq!(weekly.length, chrono::Duration::hours(2));
+    assert_eq!(weekly.every, Some(chrono::Duration::days(7)));
+    assert_eq!(weekly.start.to_rfc3339(), "2027-01-09T22:00:00+00:00");
+    let moving = &config.maintenance[1];
+    assert_eq!(moving.start.to_rfc3339(), "2027-02-01T19:00:00+00:00");
+    assert_eq!(moving.length, chrono::Duration::hours(6));
+
+    let broken = r#"[[components]]
+id = "mail"
+name = "Mail"
+
+[[maintenance]]
+id = "a"
+title = "A"
+components = ["mial"]
+start = "next friday"
+duration = "2h"
+
+[[maintenance]]
+id = "b"
+title = "B"
+components = ["mail"]
+start = "2027-01-09T22:00:00Z"
+end = "2027-01-09T21:00:00Z"
+
+[[maintenance]]
+id = "c"
+title = "C"
+components = ["mail"]
+start = "2027-01-09T22:00:00Z"
+duration = "3h"
+every = "1h"
+
+[[maintenance]]
+id = "d"
+title = "D"
+components = ["mail"]
+start = "2027-01-09T22:00:00Z"
+"#;
+    let errors = parse("m.toml", broken, &|_| None).unwrap_err().to_string();
+    for expected in [
+        "m.toml:8:15: no component has the id `mial`",
+        "m.toml:9:9: `start` must be a time such as",
+        "m.toml:17:7: `end` must come after `start`",
+        "`every` must be at least as long as the window itself",
+        "is missing `duration`",
+    ] {
+        assert!(errors.contains(expected), "{expected}\n{errors}");
+    }
+}

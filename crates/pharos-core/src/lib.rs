@@ -10,6 +10,7 @@ pub mod grouping;
 pub mod ids;
 pub mod incident;
 pub mod lifecycle;
+pub mod maintenance;
 pub mod outcome;
 pub mod rollup;
 pub mod root_cause;
