@@ -139,6 +139,7 @@ impl EngineLoop {
             LoopEvent::Remind => {
                 let mut batch = Batch::default();
                 let now = Utc::now();
+                self.parts.evaluator.follow_maintenance(now, &mut batch);
                 self.parts.evaluator.remind_overdue(now, &mut batch);
                 self.parts.evaluator.settle(now, &mut batch);
                 if batch.is_empty() {

@@ -56,6 +56,8 @@ pub struct Evaluator {
     pub(crate) unsettled: HashMap<usize, ComponentStatus>,
     /// A component whose incident could not open for want of an id.
     waiting_for_id: bool,
+    /// Whether each component was inside a maintenance window when last derived.
+    pub(crate) in_maintenance: Vec<bool>,
     dirty_health: Vec<bool>,
 }
 
@@ -100,6 +102,7 @@ impl Evaluator {
             last_reason: vec![None; topology.monitors.len()],
             last_seen: vec![None; topology.monitors.len()],
             provider_word: vec![None; topology.monitors.len()],
+            in_maintenance: vec![false; topology.components.len()],
             provider_news: Vec::new(),
             member_of,
             waiting: HashMap::new(),
@@ -432,7 +435,7 @@ impl Evaluator {
         }
     }
 
-    fn update_component(
+    pub(crate) fn update_component(
         &mut self,
         component: usize,
         at: DateTime<Utc>,
@@ -442,11 +445,13 @@ impl Evaluator {
     ) {
         let topology = self.topology.clone();
         let info = &topology.components[component];
+        let maintained = self.under_maintenance(component, at);
+        self.in_maintenance[component] = maintained;
         let derived = derive_component_status(
             info.monitors
                 .iter()
                 .map(|&monitor| self.health[monitor].confirmed),
-            false,
+            maintained,
         );
         let (previous, _) = self.component_status[component];
         if derived != previous {
@@ -460,6 +465,11 @@ impl Evaluator {
                 monitors: self.monitor_states(component),
             };
             self.announce(Event::ComponentStatusChanged(news), at, batch);
+        }
+        if maintained {
+            // Announced work: no incident opens, and one already open waits for the end.
+            self.waiting.remove(&component);
+            return;
         }
         if let Some(&root) = self.member_of.get(&component) {
             if derived != previous {

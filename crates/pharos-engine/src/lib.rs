@@ -16,6 +16,7 @@ mod provider_word;
 mod runs;
 mod scheduler;
 mod topology;
+mod windows;
 mod writer;
 
 pub use command::CommandError;

@@ -38,6 +38,8 @@ pub struct Topology {
     pub dependencies: Dependencies,
     /// How close a dependent's failure must be to its dependency's to share its incident.
     pub correlation_window: Duration,
+    /// Scheduled maintenance windows.
+    pub maintenance: Vec<pharos_core::maintenance::MaintenanceWindow>,
 }
 
 impl Topology {
@@ -90,6 +92,7 @@ impl Topology {
             components,
             dependencies,
             correlation_window: config.incidents.correlation_window,
+            maintenance: config.maintenance.clone(),
             notifier: Arc::new(Notifier::from_config(config)),
             update_every: config.incidents.update_every,
             settle: config.incidents.settle,

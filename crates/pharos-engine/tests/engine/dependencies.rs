@@ -165,7 +165,7 @@ impl Harness {
     }
 
     /// Feeds results in as the engine loop does: evaluated, then settled, then committed.
-    async fn feed(&mut self, second: i64, results: &[(&str, bool)]) -> Vec<usize> {
+    pub(crate) async fn feed(&mut self, second: i64, results: &[(&str, bool)]) -> Vec<usize> {
         let outcomes: Vec<(&str, Outcome)> = results
             .iter()
             .map(|&(monitor, is_up)| (monitor, if is_up { up() } else { down() }))
@@ -200,6 +200,20 @@ impl Harness {
             .iter()
             .position(|m| m.id.as_str() == id)
             .unwrap_or_else(|| panic!("no monitor {id}"))
+    }
+
+    /// The loop's periodic look at maintenance windows.
+    pub(crate) async fn follow_maintenance(&mut self, second: i64) {
+        let mut batch = Batch::default();
+        self.evaluator.follow_maintenance(at(second), &mut batch);
+        self.evaluator.settle(at(second), &mut batch);
+        self.commit(batch).await;
+    }
+
+    /// A component's status as stored.
+    pub(crate) async fn status(&self, component: &str) -> ComponentStatus {
+        let state = self.store.load_engine_state().await.unwrap();
+        state.component_status[&ComponentId::new(component)].0
     }
 
     pub(crate) async fn tick(&mut self, second: i64) {

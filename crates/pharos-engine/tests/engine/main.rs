@@ -3,6 +3,7 @@
 
 mod dependencies;
 mod detection;
+mod maintenance;
 mod providers;
 mod regression;
 mod running;
