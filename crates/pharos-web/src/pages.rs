@@ -101,6 +101,12 @@ pub(crate) fn index(view: &StatusView) -> Markup {
                 @for incident in &view.active { (incident_summary(view, incident, true)) }
             }
         }
+        @if !view.maintenance.is_empty() {
+            section.card {
+                h2 { "Scheduled maintenance" }
+                @for window in &view.maintenance { (maintenance_summary(view, window)) }
+            }
+        }
         @for group in &view.groups {
             section.card {
                 @if let Some(name) = &group.name { h2 { (name) } }
@@ -117,6 +123,26 @@ pub(crate) fn index(view: &StatusView) -> Markup {
         }
     };
     layout(view, &view.title, body)
+}
+
+/// A maintenance window on the overview: when, what it touches, what readers should know.
+fn maintenance_summary(view: &StatusView, window: &crate::view::MaintenanceView) -> Markup {
+    let names: Vec<&str> = window
+        .components
+        .iter()
+        .map(|id| view.name_of(id))
+        .collect();
+    html! {
+        article class=(if window.under_way { "incident s-under_maintenance" } else { "incident" }) id=(format!("maintenance-{}", window.id)) {
+            h3 { (window.title) }
+            div.small {
+                @if window.under_way { "In progress, until " (time(window.end)) }
+                @else { (time(window.start)) " to " (time(window.end)) }
+                " · affects " (pharos_core::root_cause::list(&names))
+            }
+            @if let Some(message) = &window.message { p.update { (message) } }
+        }
+    }
 }
 
 /// A component on the overview: its status and its days as one small drawing, linking to

@@ -57,7 +57,7 @@ pub(crate) fn render(view: &StatusView, document: V2) -> String {
         V2::Summary => serde_json::to_value(Summary {
             components: components(view, &page.id),
             incidents: unresolved(view, &page),
-            scheduled_maintenances: Vec::new(),
+            scheduled_maintenances: maintenances(view, &page, |_| true),
             status: indicator(view),
             page,
         }),
@@ -81,10 +81,14 @@ pub(crate) fn render(view: &StatusView, document: V2) -> String {
             incidents: unresolved(view, &page),
             page,
         }),
-        // pharos has no maintenance windows yet: every list is empty, and well-formed.
         V2::Maintenances | V2::UpcomingMaintenances | V2::ActiveMaintenances => {
+            let wanted = |under_way: bool| match document {
+                V2::UpcomingMaintenances => !under_way,
+                V2::ActiveMaintenances => under_way,
+                _ => true,
+            };
             serde_json::to_value(MaintenanceList {
-                scheduled_maintenances: Vec::new(),
+                scheduled_maintenances: maintenances(view, &page, wanted),
                 page,
             })
         }
@@ -125,7 +129,7 @@ struct Summary {
     page: Page,
     components: Vec<Component>,
     incidents: Vec<StatuspageIncident>,
-    scheduled_maintenances: Vec<StatuspageIncident>,
+    scheduled_maintenances: Vec<Maintenance>,
     status: Indicator,
 }
 
@@ -150,7 +154,16 @@ struct IncidentList {
 #[derive(Serialize)]
 struct MaintenanceList {
     page: Page,
-    scheduled_maintenances: Vec<StatuspageIncident>,
+    scheduled_maintenances: Vec<Maintenance>,
+}
+
+/// A scheduled maintenance: an incident's shape with when it is scheduled.
+#[derive(Serialize)]
+struct Maintenance {
+    #[serde(flatten)]
+    incident: StatuspageIncident,
+    scheduled_for: String,
+    scheduled_until: String,
 }
 
 #[derive(Serialize)]
@@ -334,6 +347,73 @@ fn component_of(
         only_show_if_degraded: false,
         components: None,
     }
+}
+
+/// The maintenance announced on the page (under way or upcoming) that `wanted` keeps, by
+/// whether it is under way.
+fn maintenances(view: &StatusView, page: &Page, wanted: impl Fn(bool) -> bool) -> Vec<Maintenance> {
+    view.maintenance
+        .iter()
+        .filter(|window| wanted(window.under_way))
+        .map(|window| {
+            let status = if window.under_way {
+                "in_progress"
+            } else {
+                "scheduled"
+            };
+            let affected: Vec<Component> = window
+                .components
+                .iter()
+                .filter_map(|id| view.component(id.as_str()))
+                .enumerate()
+                .map(|(index, component)| component_of(component, index + 1, None, &page.id))
+                .collect();
+            let id = format!("{}-{}", window.id, window.start.timestamp());
+            let update = StatuspageUpdate {
+                id: format!("{id}-1"),
+                status,
+                body: window
+                    .message
+                    .clone()
+                    .unwrap_or_else(|| window.title.clone()),
+                incident_id: id.clone(),
+                created_at: time(window.start),
+                updated_at: time(window.start),
+                display_at: time(window.start),
+                affected_components: affected
+                    .iter()
+                    .map(|component| AffectedComponent {
+                        code: component.id.clone(),
+                        name: component.name.clone(),
+                        old_status: "operational",
+                        new_status: "under_maintenance",
+                    })
+                    .collect(),
+                deliver_notifications: true,
+                custom_tweet: None,
+                tweet_id: None,
+            };
+            Maintenance {
+                incident: StatuspageIncident {
+                    name: window.title.clone(),
+                    status,
+                    created_at: time(window.start),
+                    updated_at: time(window.start),
+                    monitoring_at: None,
+                    resolved_at: None,
+                    impact: "maintenance",
+                    shortlink: page.link(&format!("/#maintenance-{}", window.id)),
+                    started_at: time(window.start),
+                    page_id: page.id.clone(),
+                    incident_updates: vec![update],
+                    components: affected,
+                    id,
+                },
+                scheduled_for: time(window.start),
+                scheduled_until: time(window.end),
+            }
+        })
+        .collect()
 }
 
 fn unresolved(view: &StatusView, page: &Page) -> Vec<StatuspageIncident> {

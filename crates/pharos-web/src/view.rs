@@ -30,6 +30,48 @@ pub(crate) struct StatusView {
     pub(crate) history_complete: bool,
     /// Set while the store refuses writes: the page may be stale since then.
     pub(crate) stale_since: Option<pharos_engine::StoreFault>,
+    /// Maintenance under way or starting within `MAINTENANCE_AHEAD_DAYS`, soonest first.
+    pub(crate) maintenance: Vec<MaintenanceView>,
+}
+
+/// How far ahead scheduled maintenance is announced.
+pub(crate) const MAINTENANCE_AHEAD_DAYS: i64 = 14;
+
+/// One occurrence of a maintenance window, as readers see it.
+pub(crate) struct MaintenanceView {
+    pub(crate) id: String,
+    pub(crate) title: String,
+    pub(crate) message: Option<String>,
+    pub(crate) components: Vec<ComponentId>,
+    pub(crate) start: DateTime<Utc>,
+    pub(crate) end: DateTime<Utc>,
+    pub(crate) under_way: bool,
+}
+
+/// The occurrences of `windows` under way at `now` or starting within the announcement
+/// horizon, soonest first.
+fn maintenance_views(
+    windows: &[pharos_core::maintenance::MaintenanceWindow],
+    now: DateTime<Utc>,
+) -> Vec<MaintenanceView> {
+    let horizon = now + ChronoDuration::days(MAINTENANCE_AHEAD_DAYS);
+    let mut views: Vec<MaintenanceView> = windows
+        .iter()
+        .filter_map(|window| {
+            let occurrence = window.current_or_next(now)?;
+            (occurrence.start <= horizon).then(|| MaintenanceView {
+                id: window.id.clone(),
+                title: window.title.clone(),
+                message: window.message.clone(),
+                components: window.components.clone(),
+                start: occurrence.start,
+                end: occurrence.end,
+                under_way: occurrence.is_under_way(now),
+            })
+        })
+        .collect();
+    views.sort_by_key(|view| view.start);
+    views
 }
 
 pub(crate) struct GroupView {
@@ -355,6 +397,7 @@ impl StatusView {
             generated_at: now,
             history_complete: history.complete,
             stale_since: live.store_fault.clone(),
+            maintenance: maintenance_views(&config.maintenance, now),
         }
     }
 
