@@ -30,6 +30,9 @@ const SMTP_DOWN: (u64, u64) = (80, 110);
 /// Late enough for delivery to have recovered from the SMTP outage first.
 const DELIVERY_HELD: (u64, u64) = (140, 172);
 const DNS_WRONG: (u64, u64) = (135, 160);
+/// The maintenance window around the DNS failure (every other cycle): it begins before the
+/// failure and ends after its recovery is confirmed.
+const DNS_MAINTENANCE: (u64, u64) = (125, 185);
 
 pub struct Demo {
     pub webmail: HttpTarget,
@@ -188,6 +191,18 @@ query = "{dns_name}"
 resolver = "{dns}"
 expect = ["192.0.2.25"]
 
+# Every other cycle the DNS change is announced work: a maintenance window covers it, the
+# component shows "under maintenance" and no incident opens; on the cycles between, the same
+# failure is an incident.
+[[maintenance]]
+id = "dns-migration"
+title = "DNS server migration"
+components = ["dns"]
+start = "{maintenance_start}"
+duration = "{maintenance_length}s"
+every = "{maintenance_every}s"
+message = "Name resolution may briefly return old answers while we move DNS servers."
+
 [[channels]]
 id = "demo-receiver"
 type = "webhook"
@@ -237,6 +252,11 @@ chain = ["demo-receiver"]
             receiver = self.receiver.url(),
             chat = self.chat.url(),
             secret = self.webhook_secret,
+            maintenance_start = (chrono::Utc::now()
+                + chrono::Duration::seconds(DNS_MAINTENANCE.0 as i64))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            maintenance_length = DNS_MAINTENANCE.1 - DNS_MAINTENANCE.0,
+            maintenance_every = 2 * CYCLE.as_secs(),
         )
     }
 
