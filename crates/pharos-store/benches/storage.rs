@@ -97,6 +97,30 @@ async fn used_bytes(path: &str) -> u64 {
     ((pages - free) * size) as u64
 }
 
+/// On PostgreSQL: each table's size with its indexes and TOAST, per monitor.
+async fn table_sizes(url: &str, monitors: usize) {
+    use sqlx::Connection;
+    let mut connection = sqlx::PgConnection::connect(url)
+        .await
+        .expect("a connection");
+    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT c.relname, CAST(pg_total_relation_size(c.oid) AS BIGINT),
+                CAST(pg_relation_size(c.oid) AS BIGINT)
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = 'public' AND c.relkind = 'r' ORDER BY 2 DESC",
+    )
+    .fetch_all(&mut connection)
+    .await
+    .expect("sizes");
+    for (table, total, heap) in rows {
+        eprintln!(
+            "{table}: {} KiB per monitor ({} KiB of it the table itself)",
+            total / monitors as i64 / 1024,
+            heap / monitors as i64 / 1024
+        );
+    }
+}
+
 /// What each kind of history holds per monitor: rows, blocks and their bytes.
 async fn breakdown(path: &str, monitors: usize) {
     use sqlx::Connection;
@@ -211,6 +235,17 @@ fn main() {
             let day_end = start + ChronoDuration::days(day + 1);
             store.roll_up(day_end).await.expect("a roll-up");
             store.prune(day_end, &retention).await.expect("pruning");
+            if let Target::Postgres(url) = &target {
+                // What autovacuum does many times a day on a live server (here a day passes
+                // in a fraction of a second, too fast for it): dead rows' space made
+                // reusable.
+                use sqlx::Connection;
+                let mut connection = sqlx::PgConnection::connect(url).await.expect("a connection");
+                sqlx::query("VACUUM")
+                    .execute(&mut connection)
+                    .await
+                    .expect("vacuum");
+            }
             if (day + 1) % 50 == 0 {
                 eprintln!(
                     "day {}: {:.2} MiB per monitor ({:.0?})",
@@ -220,8 +255,9 @@ fn main() {
                 );
             }
         }
-        if !postgres {
-            breakdown(&path, monitors).await;
+        match &target {
+            Target::Sqlite(_) => breakdown(&path, monitors).await,
+            Target::Postgres(url) => table_sizes(url, monitors).await,
         }
         let used = target.used_bytes().await - empty;
         let per_monitor = used as f64 / monitors as f64 / 1_048_576.0;
