@@ -132,7 +132,7 @@ mod tests {
             })
         );
         assert!(under_maintenance(
-            &[weekly.clone()],
+            std::slice::from_ref(&weekly),
             &ComponentId::new("mail"),
             at(22 + week)
         ));

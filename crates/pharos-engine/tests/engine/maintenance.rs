@@ -2,7 +2,7 @@
 //! however its checks fail; when the window ends, a failure still there opens one; an
 //! incident open when a window begins is neither resolved nor changed by it.
 
-use crate::dependencies::{down, up, Harness};
+use crate::dependencies::Harness;
 use pharos_core::{ComponentStatus, EventKind};
 
 /// The harness's times start at 2027-01-15T08:00:00Z.
