@@ -125,6 +125,37 @@ pub(crate) fn index(view: &StatusView) -> Markup {
     layout(view, &view.title, body)
 }
 
+/// Text with its web addresses as links (a provider's incident page, say): only `http://` and
+/// `https://` addresses become links, everything is escaped, and a trailing full stop or
+/// closing bracket stays text.
+pub(crate) fn linked(text: &str) -> Markup {
+    let mut parts: Vec<(bool, &str)> = Vec::new();
+    let mut rest = text;
+    while let Some(start) = ["https://", "http://"]
+        .iter()
+        .filter_map(|scheme| rest.find(scheme))
+        .min()
+    {
+        let length = rest[start..]
+            .find(|character: char| character.is_whitespace() || "<>\"'".contains(character))
+            .unwrap_or(rest.len() - start);
+        let address = rest[start..start + length].trim_end_matches(['.', ',', ';', ':', ')', ']']);
+        parts.push((false, &rest[..start]));
+        parts.push((true, address));
+        rest = &rest[start + address.len()..];
+    }
+    parts.push((false, rest));
+    html! {
+        @for (is_link, part) in parts {
+            @if is_link && part.len() > "https://".len() {
+                a href=(part) rel="nofollow noopener noreferrer" { (part) }
+            } @else {
+                (part)
+            }
+        }
+    }
+}
+
 /// A maintenance window on the overview: when, what it touches, what readers should know.
 fn maintenance_summary(view: &StatusView, window: &crate::view::MaintenanceView) -> Markup {
     let names: Vec<&str> = window
@@ -140,7 +171,7 @@ fn maintenance_summary(view: &StatusView, window: &crate::view::MaintenanceView)
                 @else { (time(window.start)) " to " (time(window.end)) }
                 " · affects " (pharos_core::root_cause::list(&names))
             }
-            @if let Some(message) = &window.message { p.update { (message) } }
+            @if let Some(message) = &window.message { p.update { (linked(message)) } }
         }
     }
 }
@@ -380,10 +411,10 @@ fn incident_summary(view: &StatusView, incident: &Incident, active: bool) -> Mar
             @if let Some(line) = view.root_cause_line(incident) { p.cause { (line) } }
             @if active {
                 @for update in incident.updates.iter().rev() {
-                    p.update { b { (update.phase.label()) } (update.message) " " span.small { (time(update.at)) } }
+                    p.update { b { (update.phase.label()) } (linked(&update.message)) " " span.small { (time(update.at)) } }
                 }
             } @else if let Some(update) = latest {
-                p.update { b { (update.phase.label()) } (update.message) " " span.small { (time(update.at)) } }
+                p.update { b { (update.phase.label()) } (linked(&update.message)) " " span.small { (time(update.at)) } }
             }
         }
     }
@@ -424,7 +455,7 @@ pub(crate) fn incident_page(view: &StatusView, incident: &Incident) -> Markup {
                 }
                 h3 { "Updates" }
                 @for update in incident.updates.iter().rev() {
-                    p.update { b { (update.phase.label()) } (update.message) br; span.small { (time(update.at)) @if update.automatic { " · automatic" } } }
+                    p.update { b { (update.phase.label()) } (linked(&update.message)) br; span.small { (time(update.at)) @if update.automatic { " · automatic" } } }
                 }
                 h3 { "Timeline" }
                 ol.timeline {
@@ -463,6 +494,20 @@ mod tests {
     use crate::view::{LatencyPoint, MonitorView};
     use chrono::TimeZone;
     use pharos_core::{ComponentId, ComponentStatus, ProbeStatus};
+
+    #[test]
+    fn web_addresses_in_updates_become_links_and_nothing_else_does() {
+        let html = linked(
+            "Microsoft reports EX123456 (https://portal.office.com/adminportal/home#/servicehealth/:/alerts/EX123456). <script>alert(1)</script> javascript:alert(2) see http://a.test/x?y=1&z=\"q\"",
+        )
+        .into_string();
+        assert_eq!(
+            html,
+            "Microsoft reports EX123456 (<a href=\"https://portal.office.com/adminportal/home#/servicehealth/:/alerts/EX123456\" rel=\"nofollow noopener noreferrer\">https://portal.office.com/adminportal/home#/servicehealth/:/alerts/EX123456</a>). &lt;script&gt;alert(1)&lt;/script&gt; javascript:alert(2) see <a href=\"http://a.test/x?y=1&amp;z=\" rel=\"nofollow noopener noreferrer\">http://a.test/x?y=1&amp;z=</a>&quot;q&quot;"
+        );
+        assert_eq!(linked("no address here").into_string(), "no address here");
+        assert_eq!(linked("https://").into_string(), "https://");
+    }
 
     fn component(points: usize) -> ComponentView {
         let now = Utc.with_ymd_and_hms(2027, 1, 1, 12, 0, 0).unwrap();
