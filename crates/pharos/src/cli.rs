@@ -98,6 +98,26 @@ pub(crate) enum DbAction {
 
 #[derive(Subcommand)]
 pub(crate) enum IncidentAction {
+    /// List the incidents a running pharos shows (open ones and the last 90 days).
+    List {
+        /// The pharos server.
+        #[arg(long, env = "PHAROS_SERVER", default_value = "http://127.0.0.1:8080")]
+        server: url::Url,
+        /// Print the API's JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one incident: its updates and timeline.
+    Show {
+        /// The incident's number.
+        id: i64,
+        /// The pharos server.
+        #[arg(long, env = "PHAROS_SERVER", default_value = "http://127.0.0.1:8080")]
+        server: url::Url,
+        /// Print the API's JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Post an update on an open incident; it appears on the page and goes out to every channel.
     Update {
         /// The incident's number.

@@ -61,6 +61,12 @@ fn main() -> ExitCode {
             Command::Check { config } => check::run(&config).await,
             Command::Export { config, out } => export_command::run(&config, &out).await,
             Command::Incident {
+                action: IncidentAction::List { server, json },
+            } => incident_command::list(&server, json).await,
+            Command::Incident {
+                action: IncidentAction::Show { id, server, json },
+            } => incident_command::show(&server, id, json).await,
+            Command::Incident {
                 action:
                     IncidentAction::Update {
                         id,

@@ -197,6 +197,35 @@ async fn statuspage_clients_read_pharos_through_an_incident() {
     assert!(uptime.contains("% uptime (90 days)</text>"), "{uptime}");
     assert_eq!(pharos.get("/badge/nothing.svg").await.0, 404);
 
+    // The command line reads the same incident.
+    let server = format!("http://{}/", pharos.address);
+    let cli = |args: &[&str]| {
+        std::process::Command::new(binary())
+            .args(args)
+            .args(["--server", &server])
+            .output()
+            .unwrap()
+    };
+    let listed = cli(&["incident", "list"]);
+    let listed_text = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.status.success(), "{listed:?}");
+    assert!(listed_text.contains("investigating"), "{listed_text}");
+    assert!(listed_text.contains("1 incidents"), "{listed_text}");
+    let as_json: serde_json::Value =
+        serde_json::from_slice(&cli(&["incident", "list", "--json"]).stdout).unwrap();
+    assert_eq!(as_json["incidents"][0]["id"].to_string(), id);
+    let shown = cli(&["incident", "show", &id]);
+    let shown_text = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.status.success(), "{shown:?}");
+    assert!(
+        shown_text.contains("Updates:") && shown_text.contains("Timeline:"),
+        "{shown_text}"
+    );
+    assert!(shown_text.contains("first_failure"), "{shown_text}");
+    let missing = cli(&["incident", "show", "999"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no such incident"));
+
     let outcome = reader(&pharos).run().await;
     assert_eq!(outcome.status, ProbeStatus::Down, "{outcome:?}");
     assert_eq!(
