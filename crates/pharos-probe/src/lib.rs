@@ -5,9 +5,11 @@
 mod clock;
 mod dns;
 mod http;
+mod https;
 mod mail;
 mod net;
 mod provider;
+pub use https::{https_client, HttpsClient};
 mod redact;
 mod resolver_health;
 mod tcp;

@@ -8,20 +8,14 @@ use http::header::{
 };
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// The largest feed body read (Google's incidents.json is a few MB at most).
 const MAX_BODY: usize = 16 * 1024 * 1024;
 /// The longest wait a `Retry-After` may impose.
 const LONGEST_RETRY_AFTER: Duration = Duration::from_secs(3600);
-
-type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 #[derive(Default)]
 struct Kept {
@@ -33,7 +27,7 @@ struct Kept {
 }
 
 pub(crate) struct Feed {
-    client: HttpsClient,
+    client: crate::https::HttpsClient,
     kept: Mutex<HashMap<String, Kept>>,
 }
 
@@ -42,23 +36,8 @@ pub(crate) type Problem = String;
 
 impl Feed {
     pub(crate) fn new() -> Self {
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .expect("the ring provider supports the default protocol versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .build();
         Self {
-            client: Client::builder(TokioExecutor::new()).build(connector),
+            client: crate::https::https_client(),
             kept: Mutex::new(HashMap::new()),
         }
     }
