@@ -12,12 +12,13 @@ pub mod incident;
 pub mod lifecycle;
 pub mod maintenance;
 pub mod outcome;
+pub mod regions;
 pub mod rollup;
 pub mod root_cause;
 pub mod status;
 pub mod uptime;
 
-pub use component::derive_component_status;
+pub use component::{derive_component_status, derive_regional_component_status};
 pub use database_url::{Backend, DatabaseUrl};
 pub use detect::{DetectionPolicy, MonitorHealth, Transition};
 pub use event::{
