@@ -15,7 +15,7 @@ pub use channel_model::*;
 pub use model::*;
 pub use problems::{ConfigErrors, Problem};
 pub use reader::{has_control_characters, EnvLookup, MissingEnv};
-pub use validate::{parse, parse_with};
+pub use validate::{is_region_name, parse, parse_with};
 
 /// A fully commented example configuration, printed by `pharos config example`.
 pub const EXAMPLE: &str = include_str!("../example.toml");

@@ -40,6 +40,8 @@ pub struct ServerConfig {
     pub admin_token: Option<SecretString>,
     /// Reverse proxies whose `X-Forwarded-For` names the real client (for rate limits).
     pub trusted_proxies: Vec<IpNet>,
+    /// The name of the region the server itself probes from.
+    pub region: String,
 }
 
 /// An address or a network in CIDR form, such as `10.0.0.0/8`.
@@ -139,7 +141,23 @@ pub struct Monitor {
     pub policy: DetectionPolicy,
     /// Latency above this turns an otherwise good result into a degraded one.
     pub degraded_above: Option<Duration>,
+    /// The regions that check it, in order (the server's own region when none is named: an
+    /// empty list here means just that).
+    pub regions: Vec<String>,
+    /// How many of those regions must see it down before it is down.
+    pub quorum: pharos_core::regions::Quorum,
     pub probe: ProbeSpec,
+}
+
+impl Monitor {
+    /// The regions that check it, the server's own region standing for an empty list.
+    pub fn regions<'a>(&'a self, home: &'a str) -> Vec<&'a str> {
+        if self.regions.is_empty() {
+            vec![home]
+        } else {
+            self.regions.iter().map(String::as_str).collect()
+        }
+    }
 }
 
 #[derive(Debug)]

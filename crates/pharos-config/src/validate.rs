@@ -6,6 +6,7 @@ use crate::problems::{ConfigErrors, Problems};
 use crate::reader::{Context, EnvLookup, TableReader};
 use crate::{MissingEnv, Problem};
 use base64::Engine as _;
+use pharos_core::regions::Quorum;
 use pharos_core::{ComponentId, DetectionPolicy, IncidentTemplates, MonitorId};
 use secrecy::SecretString;
 use std::collections::HashMap;
@@ -82,10 +83,21 @@ fn read_server(cx: &mut Context<'_, '_>, root: &mut TableReader<'_, '_>) -> Serv
         public_url: None,
         admin_token: None,
         trusted_proxies: Vec::new(),
+        region: pharos_core::regions::HOME_REGION.to_owned(),
     };
     let Some(mut table) = root.table(cx, "server", "[server]") else {
         return server;
     };
+    if let Some((name, span)) = table.string(cx, "region") {
+        if is_region_name(&name) {
+            server.region = name;
+        } else {
+            cx.problems.report(
+                span,
+                format!("`region` `{name}` must be 1 to {MAX_REGION} lower-case letters, digits, `-` or `_`"),
+            );
+        }
+    }
     if let Some((text, span)) = table.string(cx, "listen") {
         match text.parse() {
             Ok(address) => server.listen = address,
@@ -238,7 +250,7 @@ fn read_incidents(cx: &mut Context<'_, '_>, root: &mut TableReader<'_, '_>) -> I
 }
 
 /// Monitor settings that `[defaults]` can set once for all monitors.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct MonitorDefaults {
     /// Whether `[defaults]` set the interval explicitly.
     interval_set: bool,
@@ -248,6 +260,9 @@ struct MonitorDefaults {
     timeout: Duration,
     policy: DetectionPolicy,
     degraded_above: Option<Duration>,
+    /// The regions that check a monitor (None: the server's own).
+    regions: Option<Vec<String>>,
+    quorum: Quorum,
 }
 
 fn read_defaults(cx: &mut Context<'_, '_>, root: &mut TableReader<'_, '_>) -> MonitorDefaults {
@@ -258,6 +273,8 @@ fn read_defaults(cx: &mut Context<'_, '_>, root: &mut TableReader<'_, '_>) -> Mo
         timeout: Duration::from_secs(10),
         policy: DetectionPolicy::default(),
         degraded_above: None,
+        regions: None,
+        quorum: Quorum::default(),
     };
     let Some(mut table) = root.table(cx, "defaults", "[defaults]") else {
         return defaults;
@@ -295,6 +312,12 @@ fn read_timing(
     if let Some(threshold) = table.duration(cx, "degraded_above") {
         timing.degraded_above = Some(threshold);
     }
+    if let Some(regions) = read_regions(cx, table) {
+        timing.regions = Some(regions);
+    }
+    if let Some(quorum) = read_quorum(cx, table) {
+        timing.quorum = quorum;
+    }
     // Values inherited from [defaults] were checked there: a bad one is reported once, at it.
     let interval_span = table.value("interval").map(|value| value.span());
     let timeout_span = table.value("timeout").map(|value| value.span());
@@ -319,6 +342,66 @@ fn read_timing(
             );
         }
     }
+}
+
+/// The longest region name.
+const MAX_REGION: usize = 32;
+
+/// Whether `name` can name a region: lower-case letters, digits, `-` and `_`.
+pub fn is_region_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_REGION
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+}
+
+/// `regions = ["local", "eu-west"]`: where a monitor is checked from.
+fn read_regions(cx: &mut Context<'_, '_>, table: &mut TableReader<'_, '_>) -> Option<Vec<String>> {
+    let items = table.strings(cx, "regions")?;
+    let span = table.value("regions").map(|value| value.span());
+    let mut regions: Vec<String> = Vec::new();
+    for (name, span) in items {
+        if !is_region_name(&name) {
+            cx.problems.report(
+                span,
+                format!("region `{name}` must be 1 to {MAX_REGION} lower-case letters, digits, `-` or `_`"),
+            );
+        } else if regions.contains(&name) {
+            cx.problems
+                .report(span, format!("region `{name}` is listed twice"));
+        } else {
+            regions.push(name);
+        }
+    }
+    if regions.is_empty() {
+        if let Some(span) = span {
+            cx.problems
+                .report(span, format!("`regions` in {} names no region", table.name));
+        }
+        return None;
+    }
+    Some(regions)
+}
+
+/// `quorum = "majority"` (or "any", "all", or a number of regions).
+fn read_quorum(cx: &mut Context<'_, '_>, table: &mut TableReader<'_, '_>) -> Option<Quorum> {
+    let value = table.value("quorum")?;
+    if value.get_ref().as_integer().is_some() {
+        return table
+            .integer(cx, "quorum", 1..1001)
+            .map(|count| Quorum::AtLeast(count as u32));
+    }
+    let (text, span) = table.string(cx, "quorum")?;
+    let quorum = Quorum::parse(&text);
+    if quorum.is_none() {
+        cx.problems.report(
+            span,
+            format!("`quorum` in {} must be \"any\", \"all\", \"majority\" or a number of regions, found `{text}`", table.name),
+        );
+    }
+    quorum
 }
 
 pub(crate) fn read_slug(
@@ -447,7 +530,7 @@ fn read_monitors(
             }
             None => None,
         };
-        let mut timing = *defaults;
+        let mut timing = defaults.clone();
         read_timing(cx, &mut table, &mut timing);
         let kind = table.required_string(cx, "type");
         let known_type = kind
@@ -544,6 +627,8 @@ fn read_monitors(
                     timeout: timing.timeout,
                     policy: timing.policy,
                     degraded_above: timing.degraded_above,
+                    regions: timing.regions.clone().unwrap_or_default(),
+                    quorum: timing.quorum,
                     probe,
                 });
             }

@@ -738,3 +738,100 @@ start = "2027-01-09T22:00:00Z"
         assert!(errors.contains(expected), "{expected}\n{errors}");
     }
 }
+
+#[test]
+fn regions_and_quorum_come_from_defaults_or_the_monitor() {
+    let source = r#"
+[server]
+region = "hq"
+
+[defaults]
+regions = ["hq", "eu-west", "us-east"]
+
+[[components]]
+id = "web"
+name = "Web"
+
+[[monitors]]
+id = "inherits"
+component = "web"
+type = "tcp"
+host = "example.test"
+port = 443
+
+[[monitors]]
+id = "own"
+component = "web"
+type = "tcp"
+host = "example.test"
+port = 443
+regions = ["eu-west", "us-east"]
+quorum = 1
+
+[[monitors]]
+id = "all"
+component = "web"
+type = "tcp"
+host = "example.test"
+port = 443
+quorum = "all"
+"#;
+    let config = parse("r.toml", source, &env).unwrap_or_else(|errors| panic!("{errors}"));
+    use pharos_core::regions::Quorum;
+    assert_eq!(config.server.region, "hq");
+    assert_eq!(
+        config.monitors[0].regions("hq"),
+        ["hq", "eu-west", "us-east"]
+    );
+    assert_eq!(config.monitors[0].quorum, Quorum::Majority);
+    assert_eq!(config.monitors[1].regions("hq"), ["eu-west", "us-east"]);
+    assert_eq!(config.monitors[1].quorum, Quorum::AtLeast(1));
+    assert_eq!(config.monitors[2].quorum, Quorum::All);
+}
+
+#[test]
+fn a_monitor_without_regions_is_checked_by_the_server_alone() {
+    let config = parse("example.toml", pharos_config::EXAMPLE, &env).unwrap();
+    assert_eq!(config.server.region, "local");
+    assert_eq!(config.monitors[0].regions(&config.server.region), ["local"]);
+}
+
+#[test]
+fn bad_regions_and_quorums_are_reported_at_their_values() {
+    let source = r#"[server]
+region = "EU West"
+
+[[components]]
+id = "web"
+name = "Web"
+
+[[monitors]]
+id = "a"
+component = "web"
+type = "tcp"
+host = "example.test"
+port = 443
+regions = ["eu", "eu", "Bad Name"]
+quorum = "most"
+
+[[monitors]]
+id = "b"
+component = "web"
+type = "tcp"
+host = "example.test"
+port = 443
+regions = []
+quorum = 0
+"#;
+    let errors = parse("r.toml", source, &env).unwrap_err().to_string();
+    for expected in [
+        "r.toml:2:10: `region` `EU West` must be",
+        "r.toml:14:18: region `eu` is listed twice",
+        "r.toml:14:24: region `Bad Name` must be",
+        "r.toml:15:10: `quorum` in monitor `a` must be \"any\", \"all\", \"majority\" or a number of regions, found `most`",
+        "r.toml:23:11: `regions` in monitor `b` names no region",
+        "r.toml:24:10: `quorum` in monitor `b` must be from 1 to 1000",
+    ] {
+        assert!(errors.contains(expected), "missing {expected:?} in:\n{errors}");
+    }
+}
