@@ -158,6 +158,9 @@ pub struct Incident {
     /// joined.
     #[serde(default)]
     pub dependents: Vec<Dependent>,
+    /// How far the problem reaches, when the component is checked from several regions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<crate::regions::Scope>,
 }
 
 impl Incident {
@@ -321,6 +324,7 @@ mod tests {
             updates: vec![],
             timeline: vec![],
             dependents: vec![],
+            scope: None,
         }
     }
 

@@ -102,6 +102,7 @@ pub fn open(id: i64, opening: Opening, component_name: &str, cause: &Cause) -> I
         }],
         timeline,
         dependents: Vec::new(),
+        scope: None,
     }
 }
 

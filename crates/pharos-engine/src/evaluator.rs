@@ -702,5 +702,6 @@ fn change_of(incident: &Incident) -> IncidentChange {
         worst_impact: incident.worst_impact,
         resolved_at: incident.resolved_at,
         dependents: incident.dependents.clone(),
+        scope: incident.scope.clone(),
     }
 }

@@ -16,6 +16,24 @@ pub struct MonitorInfo {
     pub policy: DetectionPolicy,
     /// The check reads a provider's official status feed: its word, not our probe.
     pub provider: bool,
+    /// The regions that check it, as indexes into `Topology::regions`, in its order.
+    pub regions: Vec<usize>,
+    /// Where the server's own region stands in `regions`, if the server checks it.
+    pub home: Option<usize>,
+    /// How many regions must see it down before it is down.
+    pub quorum: pharos_core::regions::Quorum,
+}
+
+impl MonitorInfo {
+    /// Whether its verdict is a quorum of regions rather than the server's checks alone.
+    pub fn is_regional(&self) -> bool {
+        self.regions.len() != 1 || self.home.is_none()
+    }
+
+    /// Where `region` (an index into `Topology::regions`) stands among its regions.
+    pub fn region_slot(&self, region: usize) -> Option<usize> {
+        self.regions.iter().position(|&known| known == region)
+    }
 }
 
 pub struct ComponentInfo {
@@ -40,6 +58,8 @@ pub struct Topology {
     pub correlation_window: Duration,
     /// Scheduled maintenance windows.
     pub maintenance: Vec<pharos_core::maintenance::MaintenanceWindow>,
+    /// Every region some monitor is checked from, the server's own first.
+    pub regions: Vec<String>,
 }
 
 impl Topology {
@@ -54,11 +74,25 @@ impl Topology {
                 monitors: Vec::new(),
             })
             .collect();
+        let home = config.server.region.clone();
+        let mut regions = vec![home.clone()];
+        for monitor in &config.monitors {
+            for region in monitor.regions(&home) {
+                if !regions.iter().any(|known| known == region) {
+                    regions.push(region.to_owned());
+                }
+            }
+        }
         let monitors = config
             .monitors
             .iter()
             .enumerate()
             .map(|(index, monitor)| {
+                let own: Vec<usize> = monitor
+                    .regions(&home)
+                    .into_iter()
+                    .filter_map(|name| regions.iter().position(|known| known == name))
+                    .collect();
                 let component = components
                     .iter()
                     .position(|component| component.id == monitor.component)
@@ -71,6 +105,9 @@ impl Topology {
                     interval: monitor.interval,
                     policy: monitor.policy,
                     provider: matches!(monitor.probe, pharos_config::ProbeSpec::Provider(_)),
+                    home: own.iter().position(|&region| region == 0),
+                    regions: own,
+                    quorum: monitor.quorum,
                 }
             })
             .collect();
@@ -93,9 +130,25 @@ impl Topology {
             dependencies,
             correlation_window: config.incidents.correlation_window,
             maintenance: config.maintenance.clone(),
+            regions,
             notifier: Arc::new(Notifier::from_config(config)),
             update_every: config.incidents.update_every,
             settle: config.incidents.settle,
+        }
+    }
+
+    pub fn region_index(&self, name: &str) -> Option<usize> {
+        self.regions.iter().position(|known| known == name)
+    }
+
+    /// The name a region's results are stored under: the monitor's own id for the server's
+    /// region (as before there were regions), `monitor@region` for others.
+    pub fn series(&self, monitor: usize, region: usize) -> MonitorId {
+        let id = &self.monitors[monitor].id;
+        if region == 0 {
+            id.clone()
+        } else {
+            MonitorId::new(format!("{id}@{}", self.regions[region]))
         }
     }
 

@@ -222,6 +222,7 @@ mod tests {
         let at = Utc.timestamp_opt(1_800_000_000, 0).unwrap();
         Incident {
             dependents: Vec::new(),
+            scope: None,
             id,
             component: ComponentId::new("mail"),
             title: "Mail: major outage".into(),

@@ -55,6 +55,9 @@ pub enum StoreError {
     NotCommitted,
     #[error("corrupt stored value in {what}: {detail}")]
     Corrupt { what: &'static str, detail: String },
+    /// The request clashes with what is stored (a name already taken).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl StoreError {
@@ -66,7 +69,7 @@ impl StoreError {
             StoreError::Database(sqlx::Error::Database(error)) => {
                 !matches!(error.kind(), sqlx::error::ErrorKind::Other)
             }
-            StoreError::Corrupt { .. } => true,
+            StoreError::Corrupt { .. } | StoreError::Conflict(_) => true,
             _ => false,
         }
     }
@@ -140,4 +143,18 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes what has outlived its retention.
     async fn prune(&self, now: DateTime<Utc>, retention: &Retention) -> StoreResult<PruneReport>;
+
+    /// Every probe agent, revoked ones included, by name.
+    async fn agents(&self) -> StoreResult<Vec<AgentRecord>>;
+
+    /// Adds an agent with the SHA-256 of its token; `Conflict` if one of that name is allowed.
+    async fn create_agent(
+        &self,
+        name: &str,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+
+    /// Revokes an agent; false when no allowed agent has that name.
+    async fn revoke_agent(&self, name: &str, now: DateTime<Utc>) -> StoreResult<bool>;
 }

@@ -7,8 +7,8 @@ use crate::{PostgresStore, SqliteStore, StoreError};
 use sqlx::{QueryBuilder, Row};
 use std::ops::ControlFlow;
 
-/// Rows per chunk (and per multi-row INSERT; at most 10 columns, well under the limit on
-/// bound values).
+/// Rows per chunk (and per multi-row INSERT; at most 13 columns, 26,000 bound values, under
+/// PostgreSQL's limit of 65,535).
 const CHUNK: i64 = 2_000;
 
 /// Where the copy stands, kept in the target's `meta` under this prefix (never a key the
@@ -46,7 +46,7 @@ use Kind::*;
 
 /// Every table, parents before children (incidents before their updates, the outbox before
 /// its attempts); `meta` last, so that the reserved incident ids arrive with everything else.
-const TABLES: [Table; 13] = [
+const TABLES: [Table; 14] = [
     Table {
         name: "monitor_health",
         columns: &[("monitor_id", Text), ("health", Text), ("updated_at", Int)],
@@ -56,6 +56,20 @@ const TABLES: [Table; 13] = [
     Table {
         name: "component_status",
         columns: &[("component_id", Text), ("status", Text), ("since", Int)],
+        order: Order::Rowid,
+        identity: None,
+    },
+    Table {
+        name: "agents",
+        columns: &[
+            ("name", Text),
+            ("token_hash", Text),
+            ("created_at", Int),
+            ("revoked_at", Int),
+            ("last_seq", Int),
+            ("last_seen_at", Int),
+            ("region", Text),
+        ],
         order: Order::Rowid,
         identity: None,
     },
@@ -74,6 +88,7 @@ const TABLES: [Table; 13] = [
             ("time_to_detect_ms", Int),
             ("time_to_recover_ms", Int),
             ("dependents", Text),
+            ("scope", Text),
         ],
         order: Order::Rowid,
         identity: None,

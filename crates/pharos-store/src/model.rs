@@ -40,6 +40,7 @@ pub struct IncidentChange {
     pub worst_impact: ComponentStatus,
     pub resolved_at: Option<DateTime<Utc>>,
     pub dependents: Vec<Dependent>,
+    pub scope: Option<pharos_core::regions::Scope>,
 }
 
 /// Everything one engine step writes, applied in one transaction.
@@ -54,6 +55,30 @@ pub struct Batch {
     pub new_updates: Vec<(i64, IncidentUpdate)>,
     pub new_timeline: Vec<(i64, TimelineEntry)>,
     pub outbox: Vec<OutboxMessage>,
+    /// Agents whose results this batch stores: the highest sequence number stored, and when
+    /// the agent was last heard from.
+    pub agent_progress: Vec<AgentProgress>,
+}
+
+/// How far an agent's results are stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentProgress {
+    pub agent: String,
+    pub last_seq: u64,
+    pub seen_at: DateTime<Utc>,
+    pub region: String,
+}
+
+/// A probe agent as the store keeps it (its token only as a SHA-256).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentRecord {
+    pub name: String,
+    pub token_hash: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub last_seq: u64,
+    pub last_seen_at: Option<DateTime<Utc>>,
+    pub region: Option<String>,
 }
 
 impl Batch {
@@ -67,6 +92,7 @@ impl Batch {
         self.new_updates.append(&mut other.new_updates);
         self.new_timeline.append(&mut other.new_timeline);
         self.outbox.append(&mut other.outbox);
+        self.agent_progress.append(&mut other.agent_progress);
     }
 
     /// Whether the batch changes what the status page shows beyond raw results.
@@ -87,6 +113,7 @@ impl Batch {
             && self.new_updates.is_empty()
             && self.new_timeline.is_empty()
             && self.outbox.is_empty()
+            && self.agent_progress.is_empty()
     }
 }
 

@@ -116,6 +116,8 @@ pub(crate) struct IncidentDto<'a> {
     dependents: Vec<DependentDto<'a>>,
     /// Why the dependents are affected, in a sentence.
     root_cause: Option<String>,
+    /// How far the problem reaches, when its component is checked from several regions.
+    scope: Option<&'a pharos_core::regions::Scope>,
 }
 
 #[derive(Serialize)]
@@ -311,6 +313,7 @@ pub(crate) fn incident_dto<'a>(
             })
             .collect(),
         root_cause: view.root_cause_line(incident),
+        scope: incident.scope.as_ref(),
         timeline: with_timeline.then(|| {
             incident
                 .timeline

@@ -94,6 +94,11 @@ fn view() -> StatusView {
         (ComponentStatus::PartialOutage, now),
     );
     let incident = Incident {
+        scope: Some(pharos_core::regions::Scope {
+            reach: pharos_core::regions::Reach::Localized,
+            regions: vec!["eu-west".into()],
+            of: 3,
+        }),
         dependents: vec![pharos_core::Dependent {
             component: ComponentId::new("calendar"),
             status: ComponentStatus::MajorOutage,
@@ -321,7 +326,14 @@ fn the_status_answer_reads_as_expected() {
                   "split_into": null
                 }
               ],
-              "root_cause": "Calendar is affected because Mail is partly down."
+              "root_cause": "Calendar is affected because Mail is partly down.",
+              "scope": {
+                "reach": "localized",
+                "regions": [
+                  "eu-west"
+                ],
+                "of": 3
+              }
             }
           ],
           "updated_at": "2027-01-01T12:00:00.000Z"
@@ -372,7 +384,14 @@ fn the_status_answer_reads_as_expected() {
               "split_into": null
             }
           ],
-          "root_cause": "Calendar is affected because Mail is partly down."
+          "root_cause": "Calendar is affected because Mail is partly down.",
+          "scope": {
+            "reach": "localized",
+            "regions": [
+              "eu-west"
+            ],
+            "of": 3
+          }
         }"#]]
     .assert_eq(&incident);
 }

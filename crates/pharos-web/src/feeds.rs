@@ -166,6 +166,7 @@ mod tests {
         let now = Utc::now();
         let incident = Incident {
             dependents: Vec::new(),
+            scope: None,
             id: 3,
             component: ComponentId::new("mail"),
             title: title.to_owned(),

@@ -107,6 +107,7 @@ fn busy_site() -> StatusView {
             let started = now - ChronoDuration::hours(2 * id + 1);
             Incident {
                 dependents: Vec::new(),
+                scope: None,
                 id,
                 component: ComponentId::new(format!("component-{}", id % COMPONENTS as i64)),
                 title: format!("Mail service {}: major outage", id % COMPONENTS as i64),

@@ -554,6 +554,7 @@ mod tests {
         };
         let incident = pharos_core::Incident {
             dependents: Vec::new(),
+            scope: None,
             id: 3,
             component: ComponentId::new("mail"),
             title: "Mail: major outage".into(),
@@ -608,6 +609,7 @@ mod tests {
         };
         let mut incident = pharos_core::Incident {
             dependents: vec![dependent("imap", None), dependent("flow", None)],
+            scope: None,
             id: 4,
             component: ComponentId::new("store"),
             title: "Mail store: major outage".into(),

@@ -612,6 +612,7 @@ port = 443
         }];
         let incident = Incident {
             dependents: Vec::new(),
+            scope: None,
             id: 1,
             component: ComponentId::new("mail"),
             title: "Mail: major outage".into(),

@@ -299,6 +299,7 @@ fn resolved_incident(id: i64, component: usize, started: DateTime<Utc>) -> Incid
     let resolved = started + ChronoDuration::minutes(25);
     Incident {
         dependents: Vec::new(),
+        scope: None,
         id,
         component: ComponentId::new(format!("c{component}")),
         title: format!("Service {component}: major outage"),

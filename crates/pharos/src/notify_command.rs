@@ -93,6 +93,7 @@ fn test_event(now: chrono::DateTime<Utc>) -> Event {
         root_cause: None,
         incident: Incident {
             dependents: Vec::new(),
+            scope: None,
             id: 0,
             component: ComponentId::new("pharos-test"),
             title: "Test notification from pharos (not an outage)".into(),

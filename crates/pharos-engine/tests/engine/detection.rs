@@ -368,6 +368,7 @@ async fn incidents_of_components_removed_from_the_configuration_are_closed_at_st
         let store = SqliteStore::open(path.to_str().unwrap()).await.unwrap();
         let mut orphan = pharos_core::Incident {
             dependents: Vec::new(),
+            scope: None,
             id: 9,
             component: pharos_core::ComponentId::new("gone"),
             title: "Gone: major outage".into(),

@@ -80,6 +80,11 @@ fn incident_data(news: &IncidentNews, context: &EventContext) -> Value {
                 }))
                 .collect::<Vec<_>>(),
             "root_cause": news.root_cause,
+            "scope": incident.scope.as_ref().map(|scope| json!({
+                "reach": scope.reach.as_str(),
+                "regions": scope.regions,
+                "of": scope.of,
+            })),
             "url": context.link(&format!("incidents/{}", incident.id)),
         }
     })
@@ -152,6 +157,11 @@ mod tests {
                 recovered_at: None,
                 split_into: None,
             }],
+            scope: Some(pharos_core::regions::Scope {
+                reach: pharos_core::regions::Reach::Regional,
+                regions: vec!["eu-west".into(), "us-east".into()],
+                of: 3,
+            }),
             id: 12,
             component: ComponentId::new("mail"),
             title: "Mail: major outage".into(),
@@ -223,6 +233,14 @@ mod tests {
                   ],
                   "resolved_at": null,
                   "root_cause": "Webmail is affected because Mail is partly down.",
+                  "scope": {
+                    "of": 3,
+                    "reach": "regional",
+                    "regions": [
+                      "eu-west",
+                      "us-east"
+                    ]
+                  },
                   "started_at": "2027-01-15T08:00:00.000Z",
                   "status": "identified",
                   "time_to_detect_seconds": 7.0,

@@ -242,6 +242,7 @@ fn incident_events() -> Vec<Event> {
     ];
     let opened = Incident {
         dependents: Vec::new(),
+        scope: None,
         id: 12,
         component: ComponentId::new("mail"),
         title: "Mail <b>&</b> *submission*: major outage".into(),

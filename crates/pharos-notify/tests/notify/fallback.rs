@@ -101,6 +101,7 @@ fn webmail_outage() -> Event {
         root_cause: None,
         incident: Incident {
             dependents: Vec::new(),
+            scope: None,
             id: 3,
             component: ComponentId::new("webmail"),
             title: "Webmail: major outage".into(),

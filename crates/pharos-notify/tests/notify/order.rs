@@ -15,6 +15,7 @@ fn incident(phase: IncidentPhase, message: &str) -> Incident {
     let at = Utc.timestamp_opt(1_800_000_000, 0).unwrap();
     Incident {
         dependents: Vec::new(),
+        scope: None,
         id: 5,
         component: ComponentId::new("mail"),
         title: "Mail: major outage".into(),

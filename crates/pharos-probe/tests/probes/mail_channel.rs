@@ -32,6 +32,7 @@ fn events(token: &str) -> Vec<Event> {
     let now = Utc::now();
     let opened = Incident {
         dependents: Vec::new(),
+        scope: None,
         id: 41,
         component: ComponentId::new("mail"),
         title: format!("Mail {token}: major outage"),

@@ -7,6 +7,8 @@
 // PostgreSQL's driver.
 #![allow(clippy::duplicate_mod)]
 
+#[path = "../sql/agents.rs"]
+mod agents;
 #[path = "../sql/engine.rs"]
 mod engine;
 #[path = "../sql/incidents.rs"]

@@ -137,6 +137,7 @@ async fn write_batch(tx: &mut Conn, batch: &Batch) -> StoreResult<()> {
     }
     incidents::write(tx, batch).await?;
     outbox::enqueue(tx, &batch.outbox).await?;
+    super::agents::write_progress(tx, &batch.agent_progress).await?;
     Ok(())
 }
 

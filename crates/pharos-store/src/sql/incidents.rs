@@ -20,16 +20,17 @@ type IncidentRow = (
     Option<i64>,
     String,
     String,
+    Option<String>,
 );
 
 const COLUMNS: &str =
-    "id, component_id, title, phase, impact, started_at, detected_at, resolved_at, COALESCE(worst_impact, impact), dependents";
+    "id, component_id, title, phase, impact, started_at, detected_at, resolved_at, COALESCE(worst_impact, impact), dependents, scope";
 
 pub(super) async fn write(tx: &mut Conn, batch: &Batch) -> StoreResult<()> {
     for incident in &batch.new_incidents {
         sqlx::query(
-            "INSERT INTO incidents (id, component_id, title, phase, impact, started_at, detected_at, resolved_at, time_to_detect_ms, time_to_recover_ms, worst_impact, dependents)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            "INSERT INTO incidents (id, component_id, title, phase, impact, started_at, detected_at, resolved_at, time_to_detect_ms, time_to_recover_ms, worst_impact, dependents, scope)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(incident.id)
         .bind(incident.component.as_str())
@@ -43,6 +44,7 @@ pub(super) async fn write(tx: &mut Conn, batch: &Batch) -> StoreResult<()> {
         .bind(incident.time_to_recover().map(|duration| duration.as_millis() as i64))
         .bind(incident.worst_impact.as_str())
         .bind(dependents_json(&incident.dependents)?)
+        .bind(scope_json(incident.scope.as_ref())?)
         .execute(&mut *tx)
         .await?;
         for update in &incident.updates {
@@ -56,8 +58,8 @@ pub(super) async fn write(tx: &mut Conn, batch: &Batch) -> StoreResult<()> {
         sqlx::query(
             "UPDATE incidents SET phase = $1, impact = $2, worst_impact = $3, title = $4, resolved_at = $5,
                     time_to_recover_ms = CASE WHEN $6 IS NULL THEN NULL ELSE $7 - started_at END,
-                    component_id = $8, dependents = $9
-             WHERE id = $10",
+                    component_id = $8, dependents = $9, scope = $10
+             WHERE id = $11",
         )
         .bind(change.phase.as_str())
         .bind(change.impact.as_str())
@@ -68,6 +70,7 @@ pub(super) async fn write(tx: &mut Conn, batch: &Batch) -> StoreResult<()> {
         .bind(change.resolved_at.map(to_millis))
         .bind(change.component.as_str())
         .bind(dependents_json(&change.dependents)?)
+        .bind(scope_json(change.scope.as_ref())?)
         .bind(change.id)
         .execute(&mut *tx)
         .await?;
@@ -84,6 +87,13 @@ pub(super) async fn write(tx: &mut Conn, batch: &Batch) -> StoreResult<()> {
 fn dependents_json(dependents: &[Dependent]) -> StoreResult<String> {
     serde_json::to_string(dependents)
         .map_err(|error| corrupt("incidents.dependents", error.to_string()))
+}
+
+fn scope_json(scope: Option<&pharos_core::regions::Scope>) -> StoreResult<Option<String>> {
+    scope
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|error| corrupt("incidents.scope", error.to_string()))
 }
 
 async fn insert_update(
@@ -220,8 +230,15 @@ async fn fetch(
                 resolved_at,
                 worst,
                 dependents,
+                scope,
             )| {
                 Ok(Incident {
+                    scope: scope
+                        .map(|scope| {
+                            serde_json::from_str(&scope)
+                                .map_err(|_| corrupt("incidents.scope", scope.clone()))
+                        })
+                        .transpose()?,
                     dependents: serde_json::from_str(&dependents)
                         .map_err(|_| corrupt("incidents.dependents", dependents.clone()))?,
                     id,

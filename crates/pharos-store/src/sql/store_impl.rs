@@ -1,7 +1,7 @@
 //! The `Store` trait on a SQL backend: each method is one of the shared modules' functions
 //! on the backend's pool.
 
-use super::{engine, incidents, outbox, rollups, Backend};
+use super::{agents, engine, incidents, outbox, rollups, Backend};
 use crate::*;
 use async_trait::async_trait;
 
@@ -85,5 +85,22 @@ impl Store for Backend {
 
     async fn prune(&self, now: DateTime<Utc>, retention: &Retention) -> StoreResult<PruneReport> {
         rollups::prune(&self.pool, now, retention).await
+    }
+
+    async fn agents(&self) -> StoreResult<Vec<AgentRecord>> {
+        agents::list(&self.pool).await
+    }
+
+    async fn create_agent(
+        &self,
+        name: &str,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        agents::create(&self.pool, name, token_hash, now).await
+    }
+
+    async fn revoke_agent(&self, name: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+        agents::revoke(&self.pool, name, now).await
     }
 }

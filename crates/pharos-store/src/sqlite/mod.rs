@@ -1,6 +1,8 @@
 //! The SQLite store: one file, WAL journal, full sync, migrations embedded in the binary.
 
 // The SQL shared with the PostgreSQL store, compiled here against SQLite's types.
+#[path = "../sql/agents.rs"]
+mod agents;
 #[path = "../sql/engine.rs"]
 mod engine;
 #[path = "../sql/incidents.rs"]

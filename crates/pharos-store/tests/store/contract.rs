@@ -41,6 +41,7 @@ fn default_retention() -> Retention {
 pub(crate) fn incident(id: i64, component: &str) -> Incident {
     Incident {
         dependents: Vec::new(),
+        scope: None,
         id,
         component: ComponentId::new(component),
         title: "Mail: major outage".into(),
@@ -195,6 +196,7 @@ pub(crate) async fn resolving_records_time_to_recover_and_keeps_history(db: &Dat
                 worst_impact: ComponentStatus::MajorOutage,
                 resolved_at: Some(at(65)),
                 dependents: Vec::new(),
+                scope: None,
             }],
             new_updates: vec![(
                 1,
@@ -557,7 +559,7 @@ pub(crate) async fn history_reads_the_same_once_sealed(db: &Database) {
 #[macro_export]
 macro_rules! contract_tests {
     ($fresh:path) => {
-        $crate::contract_tests!(@each $fresh; engine_state_survives_reopening_the_file, a_second_open_incident_for_one_component_is_refused_and_nothing_of_its_batch_lands, resolving_records_time_to_recover_and_keeps_history, a_root_cause_found_later_and_its_dependents_survive_a_restart, outbox_messages_move_through_retry_delivery_and_give_up, roll_ups_aggregate_minutes_hours_and_days_and_prune_respects_retention, history_reads_the_same_once_sealed, messages_of_one_sequence_are_due_only_in_turn, coarser_roll_ups_are_cores_combination_of_finer_ones);
+        $crate::contract_tests!(@each $fresh; engine_state_survives_reopening_the_file, a_second_open_incident_for_one_component_is_refused_and_nothing_of_its_batch_lands, resolving_records_time_to_recover_and_keeps_history, a_root_cause_found_later_and_its_dependents_survive_a_restart, outbox_messages_move_through_retry_delivery_and_give_up, roll_ups_aggregate_minutes_hours_and_days_and_prune_respects_retention, history_reads_the_same_once_sealed, messages_of_one_sequence_are_due_only_in_turn, coarser_roll_ups_are_cores_combination_of_finer_ones, agents_are_created_revoked_and_their_progress_only_moves_forward);
     };
     (@each $fresh:path; $($name:ident),*) => {
         $(
@@ -573,6 +575,11 @@ macro_rules! contract_tests {
 }
 
 pub(crate) async fn a_root_cause_found_later_and_its_dependents_survive_a_restart(db: &Database) {
+    let scope = pharos_core::regions::Scope {
+        reach: pharos_core::regions::Reach::Localized,
+        regions: vec!["eu-west".into()],
+        of: 3,
+    };
     let store = db.open().await;
     store
         .commit(&Batch {
@@ -608,6 +615,7 @@ pub(crate) async fn a_root_cause_found_later_and_its_dependents_survive_a_restar
                 worst_impact: ComponentStatus::MajorOutage,
                 resolved_at: None,
                 dependents: dependents.clone(),
+                scope: Some(scope.clone()),
             }],
             ..Batch::default()
         })
@@ -619,6 +627,7 @@ pub(crate) async fn a_root_cause_found_later_and_its_dependents_survive_a_restar
     assert_eq!(open.len(), 1);
     assert_eq!(open[0].component, ComponentId::new("network"));
     assert_eq!(open[0].dependents, dependents);
+    assert_eq!(open[0].scope, Some(scope));
     // The old root is free to open an incident of its own.
     store
         .commit(&Batch {
@@ -715,4 +724,58 @@ pub(crate) async fn coarser_roll_ups_are_cores_combination_of_finer_ones(db: &Da
             "{monitor} at {bucket}"
         );
     }
+}
+
+/// An agent's token is kept as given (a hash), a second allowed agent of one name is refused,
+/// a revoked one can be replaced, and the stored sequence never goes back.
+pub(crate) async fn agents_are_created_revoked_and_their_progress_only_moves_forward(
+    db: &Database,
+) {
+    use pharos_store::{AgentProgress, StoreError};
+    let store = db.open().await;
+    store.create_agent("paris", "hash-1", at(0)).await.unwrap();
+    let refused = store.create_agent("paris", "hash-2", at(1)).await;
+    assert!(
+        matches!(refused, Err(StoreError::Conflict(_))),
+        "{refused:?}"
+    );
+    let progress = |seq| AgentProgress {
+        agent: "paris".into(),
+        last_seq: seq,
+        seen_at: at(seq as i64),
+        region: "eu-west".into(),
+    };
+    for seq in [40, 12] {
+        store
+            .commit(&Batch {
+                agent_progress: vec![progress(seq)],
+                ..Batch::default()
+            })
+            .await
+            .unwrap();
+    }
+    drop(store);
+    let store = db.open().await;
+    let agents = store.agents().await.unwrap();
+    assert_eq!(agents.len(), 1);
+    assert_eq!(agents[0].token_hash, "hash-1");
+    assert_eq!(
+        agents[0].last_seq, 40,
+        "a late, older batch does not move it back"
+    );
+    assert_eq!(agents[0].region.as_deref(), Some("eu-west"));
+    assert!(store.revoke_agent("paris", at(50)).await.unwrap());
+    assert!(
+        !store.revoke_agent("paris", at(51)).await.unwrap(),
+        "already revoked"
+    );
+    assert!(!store.revoke_agent("nobody", at(51)).await.unwrap());
+    assert_eq!(store.agents().await.unwrap()[0].revoked_at, Some(at(50)));
+    store.create_agent("paris", "hash-3", at(60)).await.unwrap();
+    let agents = store.agents().await.unwrap();
+    assert_eq!(
+        (agents[0].token_hash.as_str(), agents[0].last_seq),
+        ("hash-3", 0)
+    );
+    assert_eq!(agents[0].revoked_at, None);
 }

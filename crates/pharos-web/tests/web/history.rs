@@ -95,6 +95,15 @@ impl Store for Counting {
     async fn prune(&self, now: DateTime<Utc>, retention: &Retention) -> StoreResult<PruneReport> {
         self.inner.prune(now, retention).await
     }
+    async fn agents(&self) -> StoreResult<Vec<pharos_store::AgentRecord>> {
+        self.inner.agents().await
+    }
+    async fn create_agent(&self, name: &str, hash: &str, now: DateTime<Utc>) -> StoreResult<()> {
+        self.inner.create_agent(name, hash, now).await
+    }
+    async fn revoke_agent(&self, name: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+        self.inner.revoke_agent(name, now).await
+    }
 }
 
 const CONFIG: &str = "[[components]]\nid = \"svc\"\nname = \"Service\"\n\n[[monitors]]\nid = \"svc-tcp\"\ncomponent = \"svc\"\n\
