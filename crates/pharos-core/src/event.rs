@@ -21,6 +21,22 @@ pub enum Event {
     ChannelUnhealthy(ChannelNews),
     /// A channel that was unhealthy delivered again.
     ChannelRecovered(ChannelNews),
+    /// A region's probe agent stopped reporting: its region does not vote until it is back.
+    AgentSilent(AgentNews),
+    /// A silent region's agent reports again.
+    AgentBack(AgentNews),
+}
+
+/// A region's probe agent, as operators are told of it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AgentNews {
+    pub region: String,
+    /// The agent last heard from in that region.
+    pub agent: String,
+    /// When it was last heard from (for `AgentBack`, before it went silent).
+    pub last_seen: chrono::DateTime<chrono::Utc>,
+    /// The monitors whose checks from that region stopped (or resume).
+    pub monitors: usize,
 }
 
 /// A notification channel's health, as operators are told of it.
@@ -90,6 +106,8 @@ impl Event {
             Event::PharosDegraded(_) => EventKind::PharosDegraded,
             Event::ChannelUnhealthy(_) => EventKind::ChannelUnhealthy,
             Event::ChannelRecovered(_) => EventKind::ChannelRecovered,
+            Event::AgentSilent(_) => EventKind::AgentSilent,
+            Event::AgentBack(_) => EventKind::AgentBack,
         }
     }
 
@@ -101,9 +119,11 @@ impl Event {
             | Event::IncidentResolved(news)
             | Event::IncidentUpdateOverdue(news) => Some(&news.incident.component),
             Event::ComponentStatusChanged(news) => Some(&news.component),
-            Event::PharosDegraded(_) | Event::ChannelUnhealthy(_) | Event::ChannelRecovered(_) => {
-                None
-            }
+            Event::PharosDegraded(_)
+            | Event::ChannelUnhealthy(_)
+            | Event::ChannelRecovered(_)
+            | Event::AgentSilent(_)
+            | Event::AgentBack(_) => None,
         }
     }
 }
@@ -129,10 +149,16 @@ pub enum EventKind {
     /// An unhealthy channel delivers again; for operators.
     #[serde(rename = "channel.recovered")]
     ChannelRecovered,
+    /// A region's probe agent stopped reporting; for operators.
+    #[serde(rename = "agent.silent")]
+    AgentSilent,
+    /// A silent agent reports again; for operators.
+    #[serde(rename = "agent.back")]
+    AgentBack,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 8] = [
+    pub const ALL: [EventKind; 10] = [
         EventKind::IncidentOpened,
         EventKind::IncidentUpdated,
         EventKind::IncidentResolved,
@@ -141,6 +167,8 @@ impl EventKind {
         EventKind::PharosDegraded,
         EventKind::ChannelUnhealthy,
         EventKind::ChannelRecovered,
+        EventKind::AgentSilent,
+        EventKind::AgentBack,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -153,6 +181,8 @@ impl EventKind {
             EventKind::PharosDegraded => "pharos.degraded",
             EventKind::ChannelUnhealthy => "channel.unhealthy",
             EventKind::ChannelRecovered => "channel.recovered",
+            EventKind::AgentSilent => "agent.silent",
+            EventKind::AgentBack => "agent.back",
         }
     }
 

@@ -22,7 +22,7 @@ pub use component::{derive_component_status, derive_regional_component_status};
 pub use database_url::{Backend, DatabaseUrl};
 pub use detect::{DetectionPolicy, MonitorHealth, Transition};
 pub use event::{
-    ChannelNews, ComponentNews, Event, EventKind, IncidentNews, MonitorState, SelfFault,
+    AgentNews, ChannelNews, ComponentNews, Event, EventKind, IncidentNews, MonitorState, SelfFault,
 };
 pub use ids::{ComponentId, MonitorId};
 pub use incident::{

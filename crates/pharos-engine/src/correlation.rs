@@ -236,7 +236,7 @@ impl Evaluator {
         self.own_network_cut_since = Some(at);
         let reason = format!(
             "pharos cannot reach the network from {}: every check of every component fails; no incident is opened",
-            crate::evaluator::LOCAL_REGION
+            self.topology.regions[0]
         );
         tracing::warn!("{reason}");
         let Some(&monitor) = self.topology.components[component].monitors.first() else {

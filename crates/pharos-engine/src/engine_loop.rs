@@ -42,6 +42,15 @@ pub(crate) enum LoopEvent {
     Due,
 }
 
+/// A result for the live view: monitor, region, end, start, outcome.
+type Latest = (
+    usize,
+    usize,
+    chrono::DateTime<Utc>,
+    chrono::DateTime<Utc>,
+    pharos_core::Outcome,
+);
+
 /// Whether the loop goes on after an event.
 #[derive(PartialEq, Eq)]
 enum Flow {
@@ -51,6 +60,8 @@ enum Flow {
 
 /// What the loop is built from.
 pub(crate) struct Parts {
+    /// The agents the store knows, with how far their results are stored.
+    pub(crate) agent_records: Vec<pharos_store::AgentRecord>,
     pub(crate) topology: Arc<Topology>,
     pub(crate) probers: Arc<Vec<Prober>>,
     pub(crate) evaluator: Evaluator,
@@ -74,6 +85,7 @@ pub(crate) struct EngineLoop {
     results: mpsc::UnboundedReceiver<Finished>,
     reminders: Interval,
     last_reservation: Option<Instant>,
+    agents: crate::agents::Agents,
 }
 
 impl EngineLoop {
@@ -85,9 +97,20 @@ impl EngineLoop {
             .map(|monitor| monitor.interval)
             .collect();
         let mut rng = rand::rng();
-        let grid = Grid::new(intervals, parts.splay, Instant::now(), &mut || {
+        let mut grid = Grid::new(intervals, parts.splay, Instant::now(), &mut || {
             rng.random::<f64>()
         });
+        for (monitor, info) in parts.topology.monitors.iter().enumerate() {
+            if info.home.is_none() {
+                // Only agents check it.
+                grid.exclude(monitor);
+            }
+        }
+        let agents = crate::agents::Agents::new(
+            &parts.agent_records,
+            parts.topology.regions.len(),
+            Instant::now(),
+        );
         let (results_sender, results) = mpsc::unbounded_channel();
         let mut reminders = tokio::time::interval(REMIND_EVERY);
         reminders.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -99,6 +122,7 @@ impl EngineLoop {
             results,
             reminders,
             last_reservation: None,
+            agents,
         }
     }
 
@@ -139,6 +163,7 @@ impl EngineLoop {
             LoopEvent::Remind => {
                 let mut batch = Batch::default();
                 let now = Utc::now();
+                self.follow_agent_silence(now, &mut batch);
                 self.parts.evaluator.follow_maintenance(now, &mut batch);
                 self.parts.evaluator.remind_overdue(now, &mut batch);
                 self.parts.evaluator.settle(now, &mut batch);
@@ -181,6 +206,7 @@ impl EngineLoop {
             let monitor = result.monitor;
             latest.push((
                 monitor,
+                0,
                 result.at,
                 result.started_at,
                 result.outcome.clone(),
@@ -192,7 +218,7 @@ impl EngineLoop {
             let early = self
                 .parts
                 .evaluator
-                .health(monitor)
+                .home_health(monitor)
                 .next_delay(info.interval, &info.policy);
             let skipped = self.grid.finished(monitor, Some(early), now);
             if skipped > 0 {
@@ -202,9 +228,7 @@ impl EngineLoop {
                     .fetch_add(skipped, Ordering::Relaxed);
             }
         }
-        for monitor in self.parts.evaluator.take_rechecks() {
-            self.grid.recheck(monitor, now);
-        }
+        self.dispatch_rechecks(now);
         self.record(latest);
         self.parts.evaluator.settle(Utc::now(), &mut batch);
         self.parts.evaluator.flush(&mut batch);
@@ -221,6 +245,12 @@ impl EngineLoop {
     /// Applies a command; the reply goes out once its batch is committed.
     async fn apply(&mut self, command: Command) -> Flow {
         match command {
+            Command::AgentReport {
+                agent,
+                token_made,
+                report,
+                reply,
+            } => self.take_report(agent, token_made, report, reply).await,
             Command::PostUpdate {
                 incident,
                 phase,
@@ -300,29 +330,211 @@ impl EngineLoop {
         }
     }
 
-    fn record(
-        &self,
-        latest: Vec<(
-            usize,
-            chrono::DateTime<Utc>,
-            chrono::DateTime<Utc>,
-            pharos_core::Outcome,
-        )>,
-    ) {
+    /// Puts the latest results in the live view: under the monitor's id (whatever the region)
+    /// and, for other regions than the server's, under the region's series too.
+    fn record(&self, latest: Vec<Latest>) {
         let Ok(mut live) = self.parts.live.write() else {
             return;
         };
-        for (monitor, at, started_at, outcome) in latest {
+        let topology = &self.parts.topology;
+        for (monitor, region, at, started_at, outcome) in latest {
             let confirmed = self.parts.evaluator.health(monitor).confirmed;
-            live.monitors.insert(
-                self.parts.topology.monitors[monitor].id.clone(),
-                LatestResult {
-                    at,
-                    started_at,
-                    outcome,
-                    confirmed,
-                },
+            let result = LatestResult {
+                at,
+                started_at,
+                outcome,
+                confirmed,
+            };
+            if region != 0 {
+                live.monitors
+                    .insert(topology.series(monitor, region), result.clone());
+            }
+            live.monitors
+                .insert(topology.monitors[monitor].id.clone(), result);
+        }
+    }
+
+    /// Sends the checks the evaluator asked for to where they run: the time grid for the
+    /// server's own region, the next report of each other region's agent.
+    fn dispatch_rechecks(&mut self, now: Instant) {
+        let topology = self.parts.topology.clone();
+        let asked = self.parts.evaluator.take_rechecks();
+        let first_failures = std::mem::take(&mut self.parts.evaluator.region_rechecks);
+        let everywhere = asked.into_iter().map(|monitor| (monitor, None));
+        let elsewhere = first_failures
+            .into_iter()
+            .map(|(monitor, region)| (monitor, Some(region)));
+        for (monitor, except) in everywhere.chain(elsewhere) {
+            for &region in &topology.monitors[monitor].regions {
+                if Some(region) == except {
+                    continue;
+                }
+                if region == 0 {
+                    self.grid.recheck(monitor, now);
+                } else {
+                    self.agents.ask(region, monitor);
+                }
+            }
+        }
+    }
+
+    /// Takes an agent's report: its new results through the evaluator, its region heard
+    /// again; answered once committed, with the monitors its region should check at once.
+    async fn take_report(
+        &mut self,
+        agent: String,
+        token_made: chrono::DateTime<Utc>,
+        report: pharos_wire::AgentReport,
+        reply: tokio::sync::oneshot::Sender<Result<crate::AgentAnswer, CommandError>>,
+    ) -> Flow {
+        let topology = self.parts.topology.clone();
+        let now = Utc::now();
+        let mut batch = Batch::default();
+        self.top_up_incident_ids(&mut batch).await;
+        let region = topology.region_index(&report.region);
+        if report.dropped > 0 {
+            tracing::warn!(
+                agent,
+                region = report.region,
+                dropped = report.dropped,
+                "agent {agent} dropped {} results it could not deliver in time (its buffer was full)",
+                report.dropped
             );
+        }
+        let (fresh, acked) = self.agents.accept(&agent, token_made, report.results);
+        let mut latest = Vec::with_capacity(fresh.len());
+        if let Some(region) = region.filter(|&region| region != 0) {
+            self.agents.heard(&agent, region, Instant::now(), now);
+            if self.parts.evaluator.region_is_silent(region) {
+                self.parts
+                    .evaluator
+                    .set_region_silent(region, false, now, &mut batch);
+                let news = self.agent_news(region, &agent, now);
+                tracing::info!(
+                    agent,
+                    region = report.region,
+                    "agent.back: agent {agent} in {} reports again",
+                    report.region
+                );
+                self.parts
+                    .evaluator
+                    .announce(pharos_core::Event::AgentBack(news), now, &mut batch);
+            }
+            for result in &fresh {
+                let Some(monitor) = topology.monitor_index(&result.monitor) else {
+                    continue;
+                };
+                latest.push((
+                    monitor,
+                    region,
+                    result.at,
+                    result.started_at,
+                    result.outcome.clone(),
+                ));
+            }
+            for result in fresh.iter().cloned() {
+                if let Some(monitor) = topology.monitor_index(&result.monitor) {
+                    self.parts.evaluator.observe_from(
+                        monitor,
+                        region,
+                        result.at,
+                        result.outcome,
+                        &mut batch,
+                    );
+                }
+            }
+        }
+        if !fresh.is_empty() {
+            batch.agent_progress.push(pharos_store::AgentProgress {
+                agent: agent.clone(),
+                last_seq: acked,
+                seen_at: now,
+                region: report.region.clone(),
+            });
+        }
+        self.dispatch_rechecks(Instant::now());
+        self.record(latest);
+        self.parts.evaluator.settle(now, &mut batch);
+        self.parts.evaluator.flush(&mut batch);
+        if batch.changes_status() {
+            self.publish_status();
+        }
+        let recheck = region
+            .map(|region| self.agents.take_rechecks(region))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|monitor| topology.monitors[monitor].id.to_string())
+            .collect();
+        // Even an empty job: its commit comes after every batch before it, so what is
+        // acknowledged is stored.
+        let (committed, done) = tokio::sync::oneshot::channel();
+        let job = Job {
+            batch,
+            committed: Some(committed),
+        };
+        if self.submit(job).await == Flow::Stop {
+            let _ = reply.send(Err(CommandError::Stopping));
+            return Flow::Stop;
+        }
+        tokio::spawn(async move {
+            let answer = match done.await {
+                Ok(()) => Ok(crate::AgentAnswer { acked, recheck }),
+                Err(_) => Err(CommandError::Stopping),
+            };
+            let _ = reply.send(answer);
+        });
+        Flow::Continue
+    }
+
+    /// Regions whose agents stopped reporting stop voting; one `agent.silent` each.
+    fn follow_agent_silence(&mut self, now: chrono::DateTime<Utc>, batch: &mut Batch) {
+        let topology = self.parts.topology.clone();
+        let instant = Instant::now();
+        for region in 1..topology.regions.len() {
+            if self.parts.evaluator.region_is_silent(region)
+                || !self.agents.is_silent(region, instant)
+            {
+                continue;
+            }
+            self.parts
+                .evaluator
+                .set_region_silent(region, true, now, batch);
+            let (agent, _) = self
+                .agents
+                .last_heard(region)
+                .unwrap_or_else(|| ("(none since start)".to_owned(), now));
+            let news = self.agent_news(region, &agent, now);
+            tracing::warn!(
+                region = topology.regions[region],
+                "agent.silent: no agent of region {} has reported for {}s; its checks do not count until one does",
+                topology.regions[region],
+                crate::agents::SILENT_AFTER.as_secs()
+            );
+            self.parts
+                .evaluator
+                .announce(pharos_core::Event::AgentSilent(news), now, batch);
+        }
+        if batch.changes_status() {
+            self.publish_status();
+        }
+    }
+
+    fn agent_news(
+        &self,
+        region: usize,
+        agent: &str,
+        now: chrono::DateTime<Utc>,
+    ) -> pharos_core::AgentNews {
+        let topology = &self.parts.topology;
+        pharos_core::AgentNews {
+            region: topology.regions[region].clone(),
+            agent: agent.to_owned(),
+            last_seen: self.agents.last_heard(region).map_or(now, |(_, at)| at),
+            monitors: topology
+                .monitors
+                .iter()
+                .filter(|info| info.region_slot(region).is_some())
+                .count(),
         }
     }
 

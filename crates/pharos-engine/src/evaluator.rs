@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 use pharos_core::incident::ComponentChange;
 use pharos_core::lifecycle::{self, Cause};
 use pharos_core::{
-    derive_component_status, plan_incident, ComponentNews, ComponentStatus, Event, Incident,
-    IncidentAction, IncidentNews, IncidentPhase, IncidentUpdate, MonitorHealth, MonitorState,
-    Outcome, ProbeStatus, SelfFault,
+    derive_regional_component_status, plan_incident, ComponentNews, ComponentStatus, Event,
+    Incident, IncidentAction, IncidentNews, IncidentPhase, IncidentUpdate, MonitorHealth,
+    MonitorState, Outcome, ProbeStatus, SelfFault,
 };
 use pharos_store::{Batch, EngineState, IncidentChange, ResultRecord};
 use std::collections::HashMap;
@@ -58,7 +58,17 @@ pub struct Evaluator {
     waiting_for_id: bool,
     /// Whether each component was inside a maintenance window when last derived.
     pub(crate) in_maintenance: Vec<bool>,
-    dirty_health: Vec<bool>,
+    pub(crate) dirty_health: Vec<bool>,
+    /// What each region says of each regional monitor, in the monitor's region order (empty
+    /// for monitors the server checks alone).
+    pub(crate) regional: Vec<Vec<crate::regional::RegionSlot>>,
+    /// The latest quorum verdict of each regional monitor.
+    pub(crate) verdicts: Vec<Option<pharos_core::regions::Verdict>>,
+    /// Regions whose agent went silent (by the topology's region index).
+    pub(crate) silent: Vec<bool>,
+    /// Monitors that began failing in one region, with that region: every other region is
+    /// asked to look at once.
+    pub(crate) region_rechecks: Vec<(usize, usize)>,
 }
 
 impl Evaluator {
@@ -69,6 +79,32 @@ impl Evaluator {
             .monitors
             .iter()
             .map(|monitor| state.monitor_health.remove(&monitor.id).unwrap_or_default())
+            .collect();
+        let regional = topology
+            .monitors
+            .iter()
+            .map(|monitor| {
+                if !monitor.is_regional() {
+                    return Vec::new();
+                }
+                monitor
+                    .regions
+                    .iter()
+                    .map(|&region| {
+                        let key = crate::regional::region_health_key(
+                            &monitor.id,
+                            &topology.regions[region],
+                        );
+                        crate::regional::RegionSlot {
+                            state: pharos_core::regions::RegionState {
+                                health: state.monitor_health.remove(&key).unwrap_or_default(),
+                                ..Default::default()
+                            },
+                            ..Default::default()
+                        }
+                    })
+                    .collect()
+            })
             .collect();
         let component_status = topology
             .components
@@ -103,6 +139,10 @@ impl Evaluator {
             last_seen: vec![None; topology.monitors.len()],
             provider_word: vec![None; topology.monitors.len()],
             in_maintenance: vec![false; topology.components.len()],
+            regional,
+            verdicts: vec![None; topology.monitors.len()],
+            silent: vec![false; topology.regions.len()],
+            region_rechecks: Vec::new(),
             provider_news: Vec::new(),
             member_of,
             waiting: HashMap::new(),
@@ -159,6 +199,16 @@ impl Evaluator {
         &self.health[monitor]
     }
 
+    /// The detector of the server's own checks of `monitor`: what its next run's timing
+    /// follows (the confirm delay while a change awaits confirmation here).
+    pub fn home_health(&self, monitor: usize) -> &MonitorHealth {
+        let info = &self.topology.monitors[monitor];
+        match info.home {
+            Some(slot) if info.is_regional() => &self.regional[monitor][slot].state.health,
+            _ => &self.health[monitor],
+        }
+    }
+
     pub fn component_status(&self, component: usize) -> (ComponentStatus, DateTime<Utc>) {
         self.component_status[component]
     }
@@ -194,6 +244,10 @@ impl Evaluator {
     ) {
         let topology = self.topology.clone();
         let info = &topology.monitors[monitor];
+        if info.is_regional() {
+            self.observe_from(monitor, 0, at, outcome, batch);
+            return;
+        }
         let policy = info.policy;
         let component = info.component;
         self.note_own_fault(monitor, at, &outcome, batch);
@@ -215,41 +269,14 @@ impl Evaluator {
             self.ask_dependencies(component);
         }
         self.dirty_health[monitor] = true;
-        if !matches!(outcome.status, ProbeStatus::Up | ProbeStatus::Unknown)
-            && self.first_failure_reason[monitor].is_none()
-        {
-            self.first_failure_reason[monitor] = outcome.reason.clone();
-        }
-        if let Some(transition) = transition {
-            tracing::info!(
-                monitor = %info.id,
-                from = transition.from.as_str(),
-                to = transition.to.as_str(),
-                reason = outcome.reason.as_deref().unwrap_or(""),
-                "detected: {} is {}",
-                info.name,
-                transition.to.as_str()
-            );
-            let cause = Cause {
-                monitor_name: info.name.clone(),
-                reason: outcome.reason.clone(),
-                first_failure_reason: self.first_failure_reason[monitor].clone(),
-            };
-            if transition.to == ProbeStatus::Up {
-                self.first_failure_reason[monitor] = None;
-            }
-            self.update_component(
-                component,
-                at,
-                transition.first_failure_at,
-                Some(cause),
-                batch,
-            );
-        } else if outcome.status == ProbeStatus::Up
-            && self.health[monitor].confirmed == ProbeStatus::Up
-        {
-            self.first_failure_reason[monitor] = None;
-        }
+        self.follow_transition(
+            monitor,
+            at,
+            outcome.status,
+            outcome.reason.as_deref(),
+            transition,
+            batch,
+        );
         if heard != crate::provider_word::Heard::Nothing {
             self.provider_news.push((monitor, heard));
         }
@@ -260,9 +287,57 @@ impl Evaluator {
         });
     }
 
+    /// Remembers why a monitor first failed, and carries a confirmed change of its health to
+    /// its component (status, incident).
+    pub(crate) fn follow_transition(
+        &mut self,
+        monitor: usize,
+        at: DateTime<Utc>,
+        status: ProbeStatus,
+        reason: Option<&str>,
+        transition: Option<pharos_core::Transition>,
+        batch: &mut Batch,
+    ) {
+        let topology = self.topology.clone();
+        let info = &topology.monitors[monitor];
+        if !matches!(status, ProbeStatus::Up | ProbeStatus::Unknown)
+            && self.first_failure_reason[monitor].is_none()
+        {
+            self.first_failure_reason[monitor] = reason.map(str::to_owned);
+        }
+        if let Some(transition) = transition {
+            tracing::info!(
+                monitor = %info.id,
+                from = transition.from.as_str(),
+                to = transition.to.as_str(),
+                reason = reason.unwrap_or(""),
+                "detected: {} is {}",
+                info.name,
+                transition.to.as_str()
+            );
+            let cause = Cause {
+                monitor_name: info.name.clone(),
+                reason: reason.map(str::to_owned),
+                first_failure_reason: self.first_failure_reason[monitor].clone(),
+            };
+            if transition.to == ProbeStatus::Up {
+                self.first_failure_reason[monitor] = None;
+            }
+            self.update_component(
+                info.component,
+                at,
+                transition.first_failure_at,
+                Some(cause),
+                batch,
+            );
+        } else if status == ProbeStatus::Up && self.health[monitor].confirmed == ProbeStatus::Up {
+            self.first_failure_reason[monitor] = None;
+        }
+    }
+
     /// A check pharos could not run raises one `pharos.degraded` per episode (an episode
     /// ends after `OWN_FAULT_QUIET` without such a check).
-    fn note_own_fault(
+    pub(crate) fn note_own_fault(
         &mut self,
         monitor: usize,
         at: DateTime<Utc>,
@@ -365,6 +440,7 @@ impl Evaluator {
         for (monitor, heard) in std::mem::take(&mut self.provider_news) {
             self.tell_provider_word(monitor, heard, now, batch);
         }
+        self.follow_scopes(now, batch);
         if self.unsettled.is_empty() {
             return;
         }
@@ -433,6 +509,7 @@ impl Evaluator {
                 ));
             }
         }
+        self.flush_regions(batch);
     }
 
     pub(crate) fn update_component(
@@ -447,10 +524,10 @@ impl Evaluator {
         let info = &topology.components[component];
         let maintained = self.under_maintenance(component, at);
         self.in_maintenance[component] = maintained;
-        let derived = derive_component_status(
+        let derived = derive_regional_component_status(
             info.monitors
                 .iter()
-                .map(|&monitor| self.health[monitor].confirmed),
+                .map(|&monitor| (self.health[monitor].confirmed, self.down_somewhere(monitor))),
             maintained,
         );
         let (previous, _) = self.component_status[component];
@@ -524,6 +601,10 @@ impl Evaluator {
                 if let Some(word) = self.provider_words(component) {
                     opening.message = format!("{} {word}", opening.message);
                 }
+                let scope = self.component_scope(component);
+                if let Some(scope) = &scope {
+                    opening.message = format!("{} {}", opening.message, scope.sentence(&name));
+                }
                 let Some(id) = self.next_incident_id() else {
                     tracing::error!(
                         component = %opening.component,
@@ -532,7 +613,8 @@ impl Evaluator {
                     self.waiting_for_id = true;
                     return;
                 };
-                let incident = lifecycle::open(id, opening, &name, &cause.unwrap_or_default());
+                let mut incident = lifecycle::open(id, opening, &name, &cause.unwrap_or_default());
+                incident.scope = scope;
                 batch.new_incidents.push(incident.clone());
                 self.open_incidents.insert(component, incident.clone());
                 (Event::IncidentOpened, incident)
@@ -669,13 +751,10 @@ impl Evaluator {
             name: info.name.clone(),
             status: self.health[monitor].confirmed,
             reason: self.last_reason[monitor].clone(),
-            region: LOCAL_REGION.to_owned(),
+            region: self.topology.regions[0].clone(),
         }
     }
 }
-
-/// Where this server's own checks run from (agents in other regions will report theirs).
-pub(crate) const LOCAL_REGION: &str = "local";
 
 /// An episode of checks pharos could not run ends after this long without one.
 const OWN_FAULT_QUIET: chrono::Duration = chrono::Duration::minutes(5);

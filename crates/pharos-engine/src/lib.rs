@@ -5,6 +5,7 @@
 //! live view and a status version published for the page renderer and a wake-up for the
 //! outbox worker.
 
+mod agents;
 mod command;
 mod correlation;
 mod engine_loop;
@@ -13,13 +14,14 @@ mod live;
 mod maintenance;
 mod metrics;
 mod provider_word;
+mod regional;
 mod runs;
 mod scheduler;
 mod topology;
 mod windows;
 mod writer;
 
-pub use command::CommandError;
+pub use command::{AgentAnswer, CommandError};
 pub use evaluator::Evaluator;
 pub use live::{LatestResult, LiveState, StoreFault};
 pub use metrics::SchedulerMetrics;
@@ -82,6 +84,27 @@ pub struct EngineHandle {
 }
 
 impl EngineHandle {
+    /// Hands a probe agent's report (its token already checked) to the engine; returns once
+    /// its results are stored.
+    pub async fn agent_report(
+        &self,
+        agent: String,
+        token_made: chrono::DateTime<Utc>,
+        report: pharos_wire::AgentReport,
+    ) -> Result<AgentAnswer, CommandError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.commands
+            .send(command::Command::AgentReport {
+                agent,
+                token_made,
+                report,
+                reply,
+            })
+            .await
+            .map_err(|_| CommandError::Stopping)?;
+        answer.await.unwrap_or(Err(CommandError::Stopping))
+    }
+
     /// Posts an operator's update on an open incident; returns once it is saved (and its
     /// notifications are queued).
     pub async fn post_update(
@@ -138,6 +161,7 @@ impl Engine {
         }
         let topology = Arc::new(Topology::from_config(config));
         let mut state = store.load_engine_state().await?;
+        let agent_records = store.agents().await?;
         state.incident_ids = store.reserve_incident_ids(INCIDENT_ID_BLOCK).await?;
         let now = Utc::now();
         let mut evaluator = Evaluator::new(topology.clone(), state, now);
@@ -180,6 +204,7 @@ impl Engine {
             "writer"
         });
         let engine_loop = engine_loop::EngineLoop::new(engine_loop::Parts {
+            agent_records,
             topology: topology.clone(),
             probers: Arc::new(probers),
             evaluator,

@@ -49,6 +49,14 @@ impl Grid {
         }
     }
 
+    /// Takes `monitor` off the grid for good (only agents check it): it never falls due and
+    /// is never re-checked.
+    pub(crate) fn exclude(&mut self, monitor: usize) {
+        self.scheduled[monitor] = None;
+        // Counted as always running, so `recheck` and `take_due` pass it by.
+        self.in_flight[monitor] = true;
+    }
+
     /// When the next run falls due, if any monitor is waiting.
     pub(crate) fn next_due(&self) -> Option<Instant> {
         self.queue.peek().map(|Reverse((due, _))| *due)

@@ -137,6 +137,12 @@ impl Topology {
         }
     }
 
+    pub fn monitor_index(&self, id: &str) -> Option<usize> {
+        self.monitors
+            .iter()
+            .position(|monitor| monitor.id.as_str() == id)
+    }
+
     pub fn region_index(&self, name: &str) -> Option<usize> {
         self.regions.iter().position(|known| known == name)
     }

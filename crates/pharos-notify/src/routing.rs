@@ -68,7 +68,11 @@ fn impact_of(event: &Event) -> Option<ComponentStatus> {
         | Event::IncidentResolved(news)
         | Event::IncidentUpdateOverdue(news) => Some(news.incident.worst_impact),
         Event::ComponentStatusChanged(news) => Some(news.previous.max(news.status)),
-        Event::PharosDegraded(_) | Event::ChannelUnhealthy(_) | Event::ChannelRecovered(_) => None,
+        Event::PharosDegraded(_)
+        | Event::ChannelUnhealthy(_)
+        | Event::ChannelRecovered(_)
+        | Event::AgentSilent(_)
+        | Event::AgentBack(_) => None,
     }
 }
 

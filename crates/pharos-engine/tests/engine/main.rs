@@ -5,6 +5,7 @@ mod dependencies;
 mod detection;
 mod maintenance;
 mod providers;
+mod regions;
 mod regression;
 mod running;
 mod support;

@@ -126,6 +126,41 @@ impl Summary {
                 key: "pharos-self".to_owned(),
                 at,
             },
+            Event::AgentSilent(news) | Event::AgentBack(news) => {
+                let back = matches!(event, Event::AgentBack(_));
+                Self {
+                    kind: event.kind(),
+                    title: if back {
+                        format!(
+                            "Probe agent {} in {} reports again",
+                            news.agent, news.region
+                        )
+                    } else {
+                        format!("Probe agent {} in {} is silent", news.agent, news.region)
+                    },
+                    state: if back { "agent back" } else { "agent silent" }.to_owned(),
+                    tone: if back { Tone::Recovered } else { Tone::Notice },
+                    impact: None,
+                    component: None,
+                    message: Some(if back {
+                        format!(
+                            "Checks from {} count again ({} monitors).",
+                            news.region, news.monitors
+                        )
+                    } else {
+                        format!(
+                            "Nothing heard since {}; checks from {} ({} monitors) do not count until it is back. This is not an outage of any service.",
+                            news.last_seen.format("%Y-%m-%d %H:%M:%S UTC"),
+                            news.region,
+                            news.monitors
+                        )
+                    }),
+                    failing: Vec::new(),
+                    link: None,
+                    key: format!("pharos-agent-{}", news.region),
+                    at,
+                }
+            }
             Event::ChannelUnhealthy(news) | Event::ChannelRecovered(news) => {
                 let recovered = matches!(event, Event::ChannelRecovered(_));
                 Self {

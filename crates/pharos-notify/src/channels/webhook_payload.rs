@@ -27,6 +27,12 @@ pub(crate) fn render(event: &Event, context: &EventContext, at: DateTime<Utc>) -
             "reason": fault.reason,
             "monitor": monitor(&fault.monitor),
         }),
+        Event::AgentSilent(news) | Event::AgentBack(news) => json!({
+            "region": news.region,
+            "agent": news.agent,
+            "last_seen": time(news.last_seen),
+            "monitors": news.monitors,
+        }),
         Event::ChannelUnhealthy(news) | Event::ChannelRecovered(news) => json!({
             "channel": { "id": news.channel, "type": news.kind },
             "failures": news.failures,
