@@ -1,6 +1,7 @@
 //! pharos configuration: TOML read with spans, validated in one pass into a typed `Config`,
 //! with every problem reported at file:line:col.
 
+mod assignment;
 mod channel_model;
 mod channels;
 mod dependencies;
@@ -11,6 +12,7 @@ mod providers;
 mod reader;
 mod validate;
 
+pub use assignment::{Assignment, Assignments};
 pub use channel_model::*;
 pub use model::*;
 pub use problems::{ConfigErrors, Problem};

@@ -27,6 +27,8 @@ pub struct Config {
     pub routes: Vec<Route>,
     /// Scheduled maintenance windows.
     pub maintenance: Vec<pharos_core::maintenance::MaintenanceWindow>,
+    /// What the probe agents of each other region check.
+    pub assignments: crate::assignment::Assignments,
 }
 
 #[derive(Debug)]

@@ -61,8 +61,10 @@ pub fn parse_with(
     let routes = crate::channels::read_routes(&mut cx, &mut root, &components, &channels);
     let maintenance = crate::maintenance::read_maintenance(&mut cx, &mut root, &component_ids);
     root.finish(&mut cx);
+    let assignments = crate::assignment::build(source, env, &server.region);
 
     cx.problems.into_result(Config {
+        assignments,
         server,
         page,
         publish,

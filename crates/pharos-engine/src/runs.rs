@@ -12,12 +12,12 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio::time::Instant;
 
 /// A run that ended.
-pub(crate) struct Finished {
-    pub(crate) monitor: usize,
+pub struct Finished {
+    pub monitor: usize,
     /// When the run ended: results, detection and incidents are timed by their verdict.
-    pub(crate) at: DateTime<Utc>,
-    pub(crate) started_at: DateTime<Utc>,
-    pub(crate) outcome: Outcome,
+    pub at: DateTime<Utc>,
+    pub started_at: DateTime<Utc>,
+    pub outcome: Outcome,
 }
 
 /// Sends a result even if the probe task panics, so its monitor is always rescheduled.
@@ -59,7 +59,7 @@ impl Drop for ResultGuard {
 }
 
 /// Starts one run of `monitor`, due at `due`; its result arrives on `results`.
-pub(crate) fn launch(
+pub fn launch(
     probers: &Arc<Vec<Prober>>,
     monitor: usize,
     due: Instant,

@@ -9,7 +9,7 @@ use std::collections::BinaryHeap;
 use std::time::Duration;
 use tokio::time::Instant;
 
-pub(crate) struct Grid {
+pub struct Grid {
     intervals: Vec<Duration>,
     /// Each monitor's grid: due times are anchor + k * interval.
     anchors: Vec<Instant>,
@@ -24,7 +24,7 @@ pub(crate) struct Grid {
 impl Grid {
     /// A grid for monitors of these intervals, their first runs spread at random over at most
     /// `splay` (or their interval, if shorter) after `start`.
-    pub(crate) fn new(
+    pub fn new(
         intervals: Vec<Duration>,
         splay: Duration,
         start: Instant,
@@ -51,20 +51,20 @@ impl Grid {
 
     /// Takes `monitor` off the grid for good (only agents check it): it never falls due and
     /// is never re-checked.
-    pub(crate) fn exclude(&mut self, monitor: usize) {
+    pub fn exclude(&mut self, monitor: usize) {
         self.scheduled[monitor] = None;
         // Counted as always running, so `recheck` and `take_due` pass it by.
         self.in_flight[monitor] = true;
     }
 
     /// When the next run falls due, if any monitor is waiting.
-    pub(crate) fn next_due(&self) -> Option<Instant> {
+    pub fn next_due(&self) -> Option<Instant> {
         self.queue.peek().map(|Reverse((due, _))| *due)
     }
 
     /// The monitors due at `now` and not running, each with the grid point it runs for;
     /// they count as running until `finished`.
-    pub(crate) fn take_due(&mut self, now: Instant) -> Vec<(usize, Instant)> {
+    pub fn take_due(&mut self, now: Instant) -> Vec<(usize, Instant)> {
         let mut due_now = Vec::new();
         while let Some(&Reverse((due, monitor))) = self.queue.peek() {
             if due > now {
@@ -85,12 +85,7 @@ impl Grid {
     /// A run ended at `now`: the next one is `early` from now when a change awaits
     /// confirmation (a delay shorter than the interval), otherwise at the first grid point
     /// after now. Returns how many grid points were skipped while the run was going.
-    pub(crate) fn finished(
-        &mut self,
-        monitor: usize,
-        early: Option<Duration>,
-        now: Instant,
-    ) -> u64 {
+    pub fn finished(&mut self, monitor: usize, early: Option<Duration>, now: Instant) -> u64 {
         self.in_flight[monitor] = false;
         let interval = self.intervals[monitor];
         if let Some(delay) = early.filter(|delay| *delay < interval) {
@@ -111,7 +106,7 @@ impl Grid {
 
     /// Runs `monitor` at `now` instead of at its next due time, unless it is running (its
     /// result is about to come) or already due sooner.
-    pub(crate) fn recheck(&mut self, monitor: usize, now: Instant) {
+    pub fn recheck(&mut self, monitor: usize, now: Instant) {
         if self.in_flight[monitor] || self.scheduled[monitor].is_some_and(|due| due <= now) {
             return;
         }

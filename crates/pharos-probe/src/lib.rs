@@ -10,6 +10,7 @@ mod mail;
 mod net;
 mod provider;
 pub use https::{https_client, HttpsClient};
+pub use net::set_source_address;
 mod redact;
 mod resolver_health;
 mod tcp;

@@ -39,7 +39,7 @@ pub(crate) async fn resolve_and_connect(
         .time("connect", async {
             let mut last_error = None;
             for address in &addresses {
-                match TcpStream::connect(address).await {
+                match connect(*address).await {
                     Ok(stream) => {
                         let _ = stream.set_nodelay(true);
                         return Ok(stream);
@@ -52,6 +52,33 @@ pub(crate) async fn resolve_and_connect(
             ))
         })
         .await
+}
+
+/// The local address every probe of this process connects from, when one is set.
+static SOURCE_ADDRESS: std::sync::OnceLock<std::net::IpAddr> = std::sync::OnceLock::new();
+
+/// Makes every probe of this process connect from `address` (a probe agent bound to one
+/// address of a multi-homed host, say); set once, before the first probe runs. Returns false
+/// if one was set already.
+pub fn set_source_address(address: std::net::IpAddr) -> bool {
+    SOURCE_ADDRESS.set(address).is_ok()
+}
+
+/// Connects to `address`, from the process's source address when one is set (and of the same
+/// family).
+pub(crate) async fn connect(address: SocketAddr) -> io::Result<TcpStream> {
+    match SOURCE_ADDRESS.get() {
+        Some(source) if source.is_ipv4() == address.is_ipv4() => {
+            let socket = if address.is_ipv4() {
+                tokio::net::TcpSocket::new_v4()?
+            } else {
+                tokio::net::TcpSocket::new_v6()?
+            };
+            socket.bind(SocketAddr::new(*source, 0))?;
+            socket.connect(address).await
+        }
+        _ => TcpStream::connect(address).await,
+    }
 }
 
 /// Marks a reason as pharos's own fault; `Prober::run` turns such a verdict into `unknown`.

@@ -3,6 +3,7 @@
 //! Only this crate speaks HTML and the API's JSON shapes.
 
 mod admin;
+mod agent_api;
 mod api;
 #[cfg(test)]
 mod api_schema_test;

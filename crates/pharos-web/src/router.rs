@@ -27,6 +27,8 @@ pub struct WebState {
     /// What a configuration reload replaces: the token, the running engine, the proxies.
     current: Arc<RwLock<Arc<Current>>>,
     pub(crate) admin_limiter: Arc<admin::AdminLimiter>,
+    /// The agents' tokens, read from the store now and then.
+    pub(crate) agent_tokens: Arc<crate::agent_api::TokenCache>,
     /// Where `POST /api/v1/admin/reload` sends its request; none when reloading is not
     /// possible (the demo has no file to reload).
     reloads: Option<mpsc::Sender<ReloadRequest>>,
@@ -38,6 +40,8 @@ pub struct Current {
     pub engine: EngineHandle,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<pharos_config::IpNet>,
+    /// What each region's agents check.
+    pub assignments: Arc<pharos_config::Assignments>,
 }
 
 /// A request to reload the configuration, answered once the new one runs (or why not).
@@ -76,8 +80,10 @@ impl WebState {
                 admin_token,
                 engine,
                 trusted_proxies: Vec::new(),
+                assignments: Arc::default(),
             }))),
             admin_limiter: admin::admin_limiter(),
+            agent_tokens: Arc::default(),
             reloads: None,
         }
     }
@@ -89,6 +95,7 @@ impl WebState {
             admin_token: current.admin_token.clone(),
             engine: current.engine.clone(),
             trusted_proxies: proxies,
+            assignments: current.assignments.clone(),
         });
         self
     }
@@ -131,6 +138,11 @@ pub fn router(state: WebState) -> Router {
             axum::routing::post(admin::post_update),
         )
         .route("/metrics", get(crate::metrics::metrics))
+        .route(
+            pharos_wire::EXCHANGE_PATH,
+            axum::routing::post(crate::agent_api::exchange)
+                .layer(axum::extract::DefaultBodyLimit::max(16 << 20)),
+        )
         .fallback(serve_rendered)
         .with_state(state)
 }

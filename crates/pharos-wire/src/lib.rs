@@ -13,6 +13,8 @@
 //! can send a batch again after any failure and drop from its buffer only what is
 //! acknowledged.
 
+pub mod token;
+
 use chrono::{DateTime, Utc};
 use pharos_core::Outcome;
 use serde::{Deserialize, Serialize};

@@ -74,12 +74,68 @@ pub(crate) enum Command {
         #[command(subcommand)]
         action: DbAction,
     },
+    /// Check a server's monitors from another region and report back to it.
+    Agent {
+        /// The pharos server, e.g. https://status.example.com/.
+        #[arg(long, env = "PHAROS_SERVER")]
+        server: url::Url,
+        /// The region this agent checks from, as monitors name it in `regions`.
+        #[arg(long)]
+        region: String,
+        /// A file holding the agent's token (from `pharos agent-token create`).
+        #[arg(long, value_name = "FILE")]
+        token_file: PathBuf,
+        /// Where results wait while the server is unreachable.
+        #[arg(
+            long,
+            value_name = "DIR",
+            env = "STATE_DIRECTORY",
+            default_value = "pharos-agent"
+        )]
+        state_dir: PathBuf,
+        /// Connect every probe from this local address (on a host with several).
+        #[arg(long, value_name = "IP")]
+        source_address: Option<std::net::IpAddr>,
+        /// The most results kept while the server is unreachable (the oldest go first).
+        #[arg(long, default_value_t = 1_000_000)]
+        buffer: usize,
+    },
+    /// Make, list and revoke probe agents' tokens (on the server's machine).
+    AgentToken {
+        #[command(subcommand)]
+        action: AgentTokenAction,
+    },
     /// Print a shell completion script (e.g. `pharos completions bash > /etc/bash_completion.d/pharos`).
     Completions { shell: clap_complete::Shell },
     /// Print the manual page (roff), e.g. `pharos man > pharos.1`.
     Man,
     /// Print the version.
     Version,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum AgentTokenAction {
+    /// Make a token for a new agent; it is printed once.
+    Create {
+        /// The agent's name, e.g. its region.
+        name: String,
+        /// The server's configuration file (its database keeps the token's digest).
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// List the agents, when each was last heard from and how many results it sent.
+    List {
+        /// The server's configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Revoke an agent's token: a running server refuses it within seconds.
+    Revoke {
+        name: String,
+        /// The server's configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]

@@ -89,6 +89,7 @@ impl Generation {
             admin_token: self.config.server.admin_token.clone(),
             engine: self.engine.handle.clone(),
             trusted_proxies: self.config.server.trusted_proxies.clone(),
+            assignments: Arc::new(self.config.assignments.clone()),
         }
     }
 

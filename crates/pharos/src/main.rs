@@ -1,5 +1,7 @@
 //! The pharos binary: argument parsing and wiring; the work lives in the library crates.
 
+mod agent_command;
+mod agent_token_command;
 mod check;
 mod cli;
 mod config_command;
@@ -15,7 +17,7 @@ mod serve;
 mod supervise;
 
 use clap::Parser;
-use cli::{Cli, Command, ConfigAction, DbAction, IncidentAction, NotifyAction};
+use cli::{AgentTokenAction, Cli, Command, ConfigAction, DbAction, IncidentAction, NotifyAction};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -82,6 +84,33 @@ fn main() -> ExitCode {
             Command::Db {
                 action: DbAction::MigrateFrom { source, config },
             } => db_command::migrate_from(&source, &config).await,
+            Command::Agent {
+                server,
+                region,
+                token_file,
+                state_dir,
+                source_address,
+                buffer,
+            } => {
+                agent_command::run(agent_command::AgentArgs {
+                    server,
+                    region,
+                    token_file,
+                    state_dir,
+                    source_address,
+                    buffer,
+                })
+                .await
+            }
+            Command::AgentToken { action } => match action {
+                AgentTokenAction::Create { name, config } => {
+                    agent_token_command::create(&config, &name).await
+                }
+                AgentTokenAction::List { config } => agent_token_command::list(&config).await,
+                AgentTokenAction::Revoke { name, config } => {
+                    agent_token_command::revoke(&config, &name).await
+                }
+            },
             Command::Config { .. }
             | Command::Completions { .. }
             | Command::Man

@@ -123,6 +123,7 @@ async fn serve(
         generation.engine.handle.clone(),
     )
     .with_trusted_proxies(config.server.trusted_proxies.clone());
+    state.replace(generation.current());
     if config_path.is_some() {
         state = state.with_reloads(reload_sender.clone());
     }
@@ -245,7 +246,7 @@ async fn reload_on_hangup(reloads: mpsc::Sender<ReloadRequest>) {
     drop(reloads);
 }
 
-async fn wait_for_signal(stop: Arc<watch::Sender<bool>>) {
+pub(crate) async fn wait_for_signal(stop: Arc<watch::Sender<bool>>) {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

@@ -188,10 +188,7 @@ impl MailDomainProbe {
         address: IpAddr,
     ) -> Finding {
         let target = SocketAddr::new(address, self.spec.mx_port);
-        let tcp = match clock
-            .time("connect", tokio::net::TcpStream::connect(target))
-            .await
-        {
+        let tcp = match clock.time("connect", crate::net::connect(target)).await {
             Ok(tcp) => tcp,
             Err(error) => {
                 return problem(format!(
@@ -322,7 +319,7 @@ impl MailDomainProbe {
         let tcp = clock
             .time(
                 "connect",
-                tokio::net::TcpStream::connect(SocketAddr::new(address, 443)),
+                crate::net::connect(SocketAddr::new(address, 443)),
             )
             .await
             .map_err(|error| describe_io_error(&error))?;
