@@ -51,6 +51,14 @@ type Latest = (
     pharos_core::Outcome,
 );
 
+/// Where the live view keeps one region's latest check of a regional monitor.
+fn region_key(topology: &Topology, monitor: usize, region: usize) -> pharos_core::MonitorId {
+    pharos_core::MonitorId::new(format!(
+        "{}@{}",
+        topology.monitors[monitor].id, topology.regions[region]
+    ))
+}
+
 /// Whether the loop goes on after an event.
 #[derive(PartialEq, Eq)]
 enum Flow {
@@ -331,7 +339,7 @@ impl EngineLoop {
     }
 
     /// Puts the latest results in the live view: under the monitor's id (whatever the region)
-    /// and, for other regions than the server's, under the region's series too.
+    /// and, for a monitor checked from several regions, under `monitor@region` too.
     fn record(&self, latest: Vec<Latest>) {
         let Ok(mut live) = self.parts.live.write() else {
             return;
@@ -345,13 +353,39 @@ impl EngineLoop {
                 outcome,
                 confirmed,
             };
-            if region != 0 {
+            if topology.monitors[monitor].is_regional() {
                 live.monitors
-                    .insert(topology.series(monitor, region), result.clone());
+                    .insert(region_key(topology, monitor, region), result.clone());
             }
             live.monitors
                 .insert(topology.monitors[monitor].id.clone(), result);
+            if topology.monitors[monitor].is_regional() {
+                let cells = self.region_cells(monitor, &live);
+                live.regions
+                    .insert(topology.monitors[monitor].id.clone(), cells);
+            }
         }
+    }
+
+    /// What each region says of a regional monitor, with its latest check.
+    fn region_cells(&self, monitor: usize, live: &LiveState) -> Vec<crate::RegionCell> {
+        let topology = &self.parts.topology;
+        let info = &topology.monitors[monitor];
+        self.parts
+            .evaluator
+            .region_views(monitor)
+            .into_iter()
+            .zip(&info.regions)
+            .map(|((region, status, reason), &index)| crate::RegionCell {
+                region,
+                status,
+                reason,
+                last: live
+                    .monitors
+                    .get(&region_key(topology, monitor, index))
+                    .cloned(),
+            })
+            .collect()
     }
 
     /// Sends the checks the evaluator asked for to where they run: the time grid for the
@@ -551,5 +585,12 @@ impl EngineLoop {
         live.open_incidents = self.parts.evaluator.open_incidents().cloned().collect();
         live.open_incidents
             .sort_by_key(|incident| std::cmp::Reverse(incident.id));
+        // A region going silent changes its cells without a result.
+        for (monitor, info) in self.parts.topology.monitors.iter().enumerate() {
+            if info.is_regional() {
+                let cells = self.region_cells(monitor, &live);
+                live.regions.insert(info.id.clone(), cells);
+            }
+        }
     }
 }

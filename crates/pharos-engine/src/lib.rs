@@ -23,7 +23,7 @@ mod writer;
 
 pub use command::{AgentAnswer, CommandError};
 pub use evaluator::Evaluator;
-pub use live::{LatestResult, LiveState, StoreFault};
+pub use live::{LatestResult, LiveState, RegionCell, StoreFault};
 pub use metrics::SchedulerMetrics;
 pub use topology::Topology;
 

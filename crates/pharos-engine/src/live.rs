@@ -9,6 +9,8 @@ use std::collections::HashMap;
 pub struct LiveState {
     pub components: HashMap<ComponentId, (ComponentStatus, DateTime<Utc>)>,
     pub monitors: HashMap<MonitorId, LatestResult>,
+    /// For monitors checked from several regions, what each region says, in order.
+    pub regions: HashMap<MonitorId, Vec<RegionCell>>,
     pub open_incidents: Vec<Incident>,
     /// Set while the store refuses writes: what is shown may be stale since then.
     pub store_fault: Option<StoreFault>,
@@ -30,4 +32,17 @@ pub struct LatestResult {
     pub outcome: Outcome,
     /// The monitor's confirmed status (what the component status derives from).
     pub confirmed: pharos_core::ProbeStatus,
+}
+
+/// One region's word on a monitor checked from several.
+#[derive(Clone, Debug)]
+pub struct RegionCell {
+    pub region: String,
+    /// Its confirmed status; `None` while it cannot say (its agent is silent, its checks
+    /// cannot run, or it has not reported since pharos started).
+    pub status: Option<pharos_core::ProbeStatus>,
+    /// Why its latest check failed, if it did.
+    pub reason: Option<String>,
+    /// Its latest check.
+    pub last: Option<LatestResult>,
 }

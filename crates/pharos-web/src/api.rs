@@ -72,6 +72,19 @@ struct MonitorDto<'a> {
     status: &'static str,
     last_check: Option<CheckDto<'a>>,
     latency_last_hour: Vec<LatencyDto>,
+    /// For a monitor checked from several regions, what each says.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    regions: Vec<RegionDto<'a>>,
+}
+
+#[derive(Serialize)]
+struct RegionDto<'a> {
+    region: &'a str,
+    /// up, degraded, down, or unknown when the region cannot say (its agent is silent).
+    status: &'static str,
+    reason: Option<&'a str>,
+    last_check_at: Option<String>,
+    latency_ms: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -255,6 +268,19 @@ fn component_detail<'a>(
                         minute: time(point.at),
                         average_ms: millis(point.average),
                         p95_ms: millis(point.p95),
+                    })
+                    .collect(),
+                regions: monitor
+                    .regions
+                    .iter()
+                    .map(|cell| RegionDto {
+                        region: &cell.region,
+                        status: cell
+                            .status
+                            .map_or("unknown", pharos_core::ProbeStatus::as_str),
+                        reason: cell.reason.as_deref(),
+                        last_check_at: cell.last.map(|(at, _)| time(at)),
+                        latency_ms: cell.last.map(|(_, latency)| millis(latency)),
                     })
                     .collect(),
             })

@@ -15,6 +15,7 @@ mod lean_page_test;
 mod metrics;
 mod pages;
 mod publish;
+mod region_grid;
 mod renderer;
 mod router;
 mod server;

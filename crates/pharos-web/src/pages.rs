@@ -113,6 +113,7 @@ pub(crate) fn index(view: &StatusView) -> Markup {
                 @for component in &group.components { (component_summary(view.history_complete, component)) }
             }
         }
+        (crate::region_grid::overview(view))
         section.card {
             h2 { "Recent incidents" }
             @if view.resolved.is_empty() {
@@ -310,6 +311,7 @@ fn component_block(generated_at: DateTime<Utc>, component: &ComponentView) -> Ma
             @if !component.monitors.is_empty() {
                 div.monitors {
                     h3 { "Checks (" (component.monitors.len()) ")" }
+                    (crate::region_grid::component(component))
                     (latency_chart(generated_at, component))
                     table {
                         tr { th { "Check" } th { "Status" } th { "Latency" } th { "Last checked" } }
@@ -409,6 +411,7 @@ fn incident_summary(view: &StatusView, incident: &Incident, active: bool) -> Mar
                 @if let Some(resolved) = incident.resolved_at { " · resolved " (time(resolved)) " (" (duration(incident.time_to_recover().unwrap_or_default())) ")" }
             }
             @if let Some(line) = view.root_cause_line(incident) { p.cause { (line) } }
+            @if let Some(scope) = &incident.scope { p.scope.small { (scope_line(scope)) } }
             @if active {
                 @for update in incident.updates.iter().rev() {
                     p.update { b { (update.phase.label()) } (linked(&update.message)) " " span.small { (time(update.at)) } }
@@ -418,6 +421,17 @@ fn incident_summary(view: &StatusView, incident: &Incident, active: bool) -> Mar
             }
         }
     }
+}
+
+/// "Localized: seen from eu-west (1 of 3 regions)".
+fn scope_line(scope: &pharos_core::regions::Scope) -> String {
+    format!(
+        "{}: seen from {} ({} of {} regions)",
+        scope.reach.label(),
+        scope.region_list(),
+        scope.regions.len(),
+        scope.of
+    )
 }
 
 pub(crate) fn incident_page(view: &StatusView, incident: &Incident) -> Markup {
@@ -436,6 +450,7 @@ pub(crate) fn incident_page(view: &StatusView, incident: &Incident) -> Markup {
                     @if let Some(resolved) = incident.resolved_at { " · resolved " (time(resolved)) " (after " (duration(incident.time_to_recover().unwrap_or_default())) ")" }
                 }
                 @if let Some(line) = view.root_cause_line(incident) { p.cause { (line) } }
+                @if let Some(scope) = &incident.scope { p.scope { (scope_line(scope)) } }
                 @if !incident.dependents.is_empty() {
                     h3 { "Affected because of " (view.component_name(incident)) }
                     ul.dependents {
@@ -533,6 +548,7 @@ mod tests {
                         p95: Duration::from_millis(40),
                     })
                     .collect(),
+                regions: Vec::new(),
             }],
             pending: false,
         }

@@ -127,6 +127,17 @@ pub(crate) struct MonitorView {
     pub(crate) last: Option<LastCheck>,
     /// Per-minute latency of the last hour, oldest first.
     pub(crate) recent_latency: Arc<[LatencyPoint]>,
+    /// What each region says, for a monitor checked from several (empty otherwise).
+    pub(crate) regions: Vec<RegionView>,
+}
+
+/// One cell of the component × region grid.
+pub(crate) struct RegionView {
+    pub(crate) region: String,
+    /// Its confirmed status; `None` when the region cannot say.
+    pub(crate) status: Option<ProbeStatus>,
+    pub(crate) reason: Option<String>,
+    pub(crate) last: Option<(DateTime<Utc>, std::time::Duration)>,
 }
 
 pub(crate) struct LatencyPoint {
@@ -161,7 +172,10 @@ impl ComponentDays {
             .collect();
         let mut days: HashMap<(ComponentId, NaiveDate), ResultCounts> = HashMap::new();
         for row in rows {
-            if let Some(component) = component_of.get(row.monitor.as_str()) {
+            // Other regions' results are kept as `monitor@region`: they count for the
+            // monitor's component too.
+            let monitor = row.monitor.as_str().split('@').next().unwrap_or_default();
+            if let Some(component) = component_of.get(monitor) {
                 days.entry(((*component).clone(), row.day.date_naive()))
                     .or_default()
                     .add(row.counts);
@@ -341,6 +355,24 @@ impl StatusView {
                             .get(monitor.id.as_str())
                             .cloned()
                             .unwrap_or_else(|| Arc::from(Vec::new())),
+                        regions: live
+                            .regions
+                            .get(&monitor.id)
+                            .map(|cells| {
+                                cells
+                                    .iter()
+                                    .map(|cell| RegionView {
+                                        region: cell.region.clone(),
+                                        status: cell.status,
+                                        reason: cell.reason.clone(),
+                                        last: cell
+                                            .last
+                                            .as_ref()
+                                            .map(|last| (last.at, last.outcome.latency)),
+                                    })
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
                     }
                 })
                 .collect();

@@ -10,6 +10,7 @@ mod maintenance;
 mod pg_server;
 mod postgres;
 mod publish;
+mod regions;
 mod regression;
 mod restart;
 mod statuspage_api;

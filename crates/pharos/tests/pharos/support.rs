@@ -42,6 +42,17 @@ impl Pharos {
         Self::start_with(config, workdir, Command::new(binary()), &[])
     }
 
+    /// Starts `pharos serve` on a chosen address (to be started again on the same one).
+    pub(crate) fn start_on(config: &Path, workdir: &Path, listen: SocketAddr) -> Self {
+        Self::launch(
+            config,
+            workdir,
+            Command::new(binary()),
+            &listen.to_string(),
+            &[],
+        )
+    }
+
     /// Starts `pharos serve` with more arguments.
     pub(crate) fn start_with_args(config: &Path, workdir: &Path, args: &[&str]) -> Self {
         Self::start_with(config, workdir, Command::new(binary()), args)
@@ -73,11 +84,21 @@ impl Pharos {
         Self::start_with(config, workdir, command, &[])
     }
 
-    fn start_with(config: &Path, workdir: &Path, mut command: Command, args: &[&str]) -> Self {
+    fn start_with(config: &Path, workdir: &Path, command: Command, args: &[&str]) -> Self {
+        Self::launch(config, workdir, command, "127.0.0.1:0", args)
+    }
+
+    fn launch(
+        config: &Path,
+        workdir: &Path,
+        mut command: Command,
+        listen: &str,
+        args: &[&str],
+    ) -> Self {
         let mut child = command
             .args(["serve", "--config"])
             .arg(config)
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", listen])
             .args(args)
             .current_dir(workdir)
             .env("RUST_LOG", "info")

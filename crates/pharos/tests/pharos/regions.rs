@@ -1,0 +1,369 @@
+//! A server and three probe agents as separate processes on loopback, each agent connecting
+//! from its own address (127.0.0.2, .3, .4), against a real HTTP target that can refuse
+//! chosen source addresses: one region failing is a localized partial outage, all of them a
+//! widespread major one; a server away for 60 s loses no agent result; a killed agent makes
+//! its region unknown with one `agent.silent` and no incident; a revoked token is refused.
+
+use crate::support::*;
+use pharos_demo::WebhookReceiver;
+use pharos_store::Store;
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// The regions, each with the address its agent connects from.
+const REGIONS: [(&str, &str); 3] = [
+    ("eu-west", "127.0.0.2"),
+    ("us-east", "127.0.0.3"),
+    ("ap-south", "127.0.0.4"),
+];
+
+/// An HTTP service that answers 200, except to the source addresses it is told to refuse
+/// (their connections are closed unanswered, like a firewall's reset).
+struct Gate {
+    address: SocketAddr,
+    refused: Arc<Mutex<HashSet<IpAddr>>>,
+}
+
+impl Gate {
+    async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let refused: Arc<Mutex<HashSet<IpAddr>>> = Arc::default();
+        let blocked = refused.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut stream, peer)) = listener.accept().await else {
+                    continue;
+                };
+                if blocked.lock().unwrap().contains(&peer.ip()) {
+                    drop(stream);
+                    continue;
+                }
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut chunk = [0u8; 1024];
+                    while !request.windows(4).any(|window| window == b"\r\n\r\n") {
+                        match stream.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(read) => request.extend_from_slice(&chunk[..read]),
+                        }
+                    }
+                    let _ = stream
+                        .write_all(
+                            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+                        )
+                        .await;
+                });
+            }
+        });
+        Self { address, refused }
+    }
+
+    fn refuse(&self, sources: &[&str]) {
+        let mut refused = self.refused.lock().unwrap();
+        refused.clear();
+        refused.extend(
+            sources
+                .iter()
+                .map(|source| source.parse::<IpAddr>().unwrap()),
+        );
+    }
+}
+
+/// A running `pharos agent`, killed when dropped.
+struct Agent {
+    child: Child,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Agent {
+    fn start(server: SocketAddr, region: &str, source: &str, dir: &Path) -> Self {
+        let mut child = Command::new(binary())
+            .args(["agent", "--server"])
+            .arg(format!("http://{server}/"))
+            .args(["--region", region, "--source-address", source])
+            .arg("--token-file")
+            .arg(dir.join(format!("{region}.token")))
+            .arg("--state-dir")
+            .arg(dir.join(format!("{region}-state")))
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the agent starts");
+        let stderr = child.stderr.take().unwrap();
+        let log: Arc<Mutex<Vec<String>>> = Arc::default();
+        let lines = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                lines.lock().unwrap().push(line);
+            }
+        });
+        Self { child, log }
+    }
+
+    fn log_text(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn write_config(dir: &Path, target: SocketAddr, webhook: &str) -> PathBuf {
+    let config = format!(
+        r#"
+[server]
+database = "{database}"
+
+[incidents]
+settle = "2s"
+
+[defaults]
+interval = "2s"
+timeout = "1s"
+confirm_delay = "1s"
+regions = ["eu-west", "us-east", "ap-south"]
+
+[[components]]
+id = "web"
+name = "Web"
+
+[[monitors]]
+id = "site"
+name = "Site"
+component = "web"
+type = "http"
+url = "http://{target}/"
+
+[[channels]]
+id = "ops"
+type = "webhook"
+url = "{webhook}"
+secret = "{SECRET}"
+events = ["incident.opened", "incident.updated", "incident.resolved", "agent.silent", "agent.back"]
+"#,
+        database = dir.join("pharos.db").display(),
+    );
+    let path = dir.join("pharos.toml");
+    std::fs::write(&path, config).unwrap();
+    path
+}
+
+fn cli(args: &[&str], config: &Path) -> std::process::Output {
+    Command::new(binary())
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .expect("pharos runs")
+}
+
+fn count(receiver: &WebhookReceiver, event: &str) -> usize {
+    receiver
+        .received()
+        .iter()
+        .filter(|received| received.event == event)
+        .count()
+}
+
+/// The monitor's word from each region, by region.
+async fn regions(pharos: &Pharos) -> Vec<(String, String)> {
+    let components = pharos.get_json("/api/v1/components").await;
+    components[0]["monitors"][0]["regions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|cell| {
+            (
+                cell["region"].as_str().unwrap_or_default().to_owned(),
+                cell["status"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn component_status(pharos: &Pharos) -> String {
+    pharos.get_json("/api/v1/components").await[0]["status"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+async fn active_incident(pharos: &Pharos) -> Option<serde_json::Value> {
+    let status = pharos.get_json("/api/v1/status").await;
+    status["active_incidents"].as_array()?.first().cloned()
+}
+
+/// How many results of `region` the store holds, and how far the agent's numbers reached.
+async fn stored(dir: &Path, region: &str) -> (usize, u64) {
+    let store = pharos_store::SqliteStore::open(dir.join("pharos.db").to_str().unwrap())
+        .await
+        .unwrap();
+    let results = store
+        .recent_results(
+            &pharos_core::MonitorId::new(format!("site@{region}")),
+            1_000_000,
+        )
+        .await
+        .unwrap();
+    let last_seq = store
+        .agents()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|agent| agent.name == region)
+        .map_or(0, |agent| agent.last_seq);
+    (results.len(), last_seq)
+}
+
+#[tokio::test]
+async fn three_agents_tell_local_from_widespread_and_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = Gate::start().await;
+    let receiver = WebhookReceiver::start("127.0.0.1:0".parse().unwrap(), SECRET)
+        .await
+        .unwrap();
+    let config = write_config(dir.path(), gate.address, &receiver.url());
+    for (region, _) in REGIONS {
+        let made = cli(&["agent-token", "create", region], &config);
+        assert!(
+            made.status.success(),
+            "{}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+        std::fs::write(dir.path().join(format!("{region}.token")), &made.stdout).unwrap();
+    }
+    let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let pharos = Pharos::start_on(&config, dir.path(), listen);
+    let mut agents: Vec<Agent> = REGIONS
+        .iter()
+        .map(|(region, source)| Agent::start(listen, region, source, dir.path()))
+        .collect();
+
+    eventually(Duration::from_secs(30), "every region up", || async {
+        let cells = regions(&pharos).await;
+        (cells.len() == 3 && cells.iter().all(|(_, status)| status == "up")).then_some(())
+    })
+    .await;
+
+    // One region cannot reach the target: a localized partial outage, never a major one.
+    gate.refuse(&["127.0.0.2"]);
+    let incident = eventually(Duration::from_secs(20), "a localized incident", || async {
+        let incident = active_incident(&pharos).await?;
+        (incident["scope"]["reach"] == "localized").then_some(incident)
+    })
+    .await;
+    assert_eq!(incident["scope"]["regions"], serde_json::json!(["eu-west"]));
+    assert_eq!(incident["impact"], "partial_outage", "{incident:#}");
+    assert_eq!(component_status(&pharos).await, "partial_outage");
+    let page = pharos.get("/").await.1;
+    assert!(page.contains("By region"), "the page shows the region grid");
+    assert!(page.contains("Localized: seen from eu-west"), "{page}");
+
+    // Everywhere: widespread and major.
+    gate.refuse(&["127.0.0.2", "127.0.0.3", "127.0.0.4"]);
+    eventually(
+        Duration::from_secs(20),
+        "a widespread major outage",
+        || async {
+            let incident = active_incident(&pharos).await?;
+            (incident["scope"]["reach"] == "widespread" && incident["impact"] == "major_outage")
+                .then_some(())
+        },
+    )
+    .await;
+    assert_eq!(component_status(&pharos).await, "major_outage");
+
+    gate.refuse(&[]);
+    eventually(Duration::from_secs(20), "recovery", || async {
+        active_incident(&pharos).await.is_none().then_some(())
+    })
+    .await;
+
+    // The server goes away for a minute; the agents go on probing and keep their results.
+    assert!(pharos.terminate().success());
+    let (_, before) = stored(dir.path(), "eu-west").await;
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let pharos = Pharos::start_on(&config, dir.path(), listen);
+    for (region, _) in REGIONS {
+        let (rows, last_seq) = eventually(
+            Duration::from_secs(30),
+            "the results kept during the outage delivered",
+            || async {
+                let (rows, last_seq) = stored(dir.path(), region).await;
+                (last_seq >= before + 25).then_some((rows, last_seq))
+            },
+        )
+        .await;
+        assert_eq!(
+            rows as u64, last_seq,
+            "{region}: every result numbered 1..={last_seq} stored exactly once"
+        );
+    }
+
+    // An agent killed: its region cannot say, one operator event, no incident.
+    let opened_before = count(&receiver, "incident.opened");
+    let killed = agents.pop().unwrap();
+    drop(killed);
+    eventually(Duration::from_secs(45), "ap-south unknown", || async {
+        let cells = regions(&pharos).await;
+        cells
+            .iter()
+            .any(|(region, status)| region == "ap-south" && status == "unknown")
+            .then_some(())
+    })
+    .await;
+    eventually(Duration::from_secs(10), "one agent.silent", || async {
+        (count(&receiver, "agent.silent") == 1).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(count(&receiver, "agent.silent"), 1, "told once");
+    assert_eq!(
+        count(&receiver, "incident.opened"),
+        opened_before,
+        "no incident"
+    );
+    assert_eq!(component_status(&pharos).await, "operational");
+
+    // A revoked token is refused within seconds.
+    let revoked = cli(&["agent-token", "revoke", "us-east"], &config);
+    assert!(revoked.status.success());
+    let token = std::fs::read_to_string(dir.path().join("us-east.token")).unwrap();
+    let report = serde_json::json!({
+        "protocol": 1, "region": "us-east", "agent_version": "test",
+        "generation": null, "results": [], "dropped": 0
+    })
+    .to_string();
+    let (status, body) = eventually(Duration::from_secs(10), "a refusal", || async {
+        let answer = http_post(
+            pharos.address,
+            "/api/agent/v1/exchange",
+            Some(token.trim()),
+            &report,
+        )
+        .await;
+        (answer.0 == 401).then_some(answer)
+    })
+    .await;
+    assert!(body.contains("revoked"), "{status}: {body}");
+    eventually(Duration::from_secs(15), "the agent told", || async {
+        agents[1].log_text().contains("revoked").then_some(())
+    })
+    .await;
+}
