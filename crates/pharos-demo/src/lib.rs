@@ -18,7 +18,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use rand::RngCore;
 use std::time::Duration;
-use targets::{DnsTarget, HttpTarget, TcpTarget, DEMO_NAME};
+use targets::{DnsTarget, HttpTarget, RegionalTarget, TcpTarget, DEMO_NAME};
 use tokio::sync::watch;
 
 /// The demo's outage cycle: when each target is down, as offsets into a repeating period.
@@ -33,6 +33,13 @@ const DNS_WRONG: (u64, u64) = (135, 160);
 /// The maintenance window around the DNS failure (every other cycle): it begins before the
 /// failure and ends after its recovery is confirmed.
 const DNS_MAINTENANCE: (u64, u64) = (125, 185);
+/// The public API cannot be reached from one region (ap-south): a localized partial outage
+/// that the other regions do not see.
+const API_REGION_DOWN: (u64, u64) = (30, 75);
+
+/// The demo's probe agents: their regions and the loopback addresses they connect from.
+pub const DEMO_AGENTS: [(&str, [u8; 4]); 2] =
+    [("eu-west", [127, 0, 0, 2]), ("ap-south", [127, 0, 0, 3])];
 
 pub struct Demo {
     pub webmail: HttpTarget,
@@ -43,6 +50,8 @@ pub struct Demo {
     /// Where mail lands; delivery is held on the cycle.
     pub mailbox: mail::Mailbox,
     pub dns: DnsTarget,
+    /// The public API, refused to one region's agent on the cycle.
+    pub api: RegionalTarget,
     pub receiver: WebhookReceiver,
     /// Where alerts go when the demo's own mail cannot carry them.
     pub chat: ChatReceiver,
@@ -65,6 +74,7 @@ impl Demo {
             imap,
             mailbox,
             dns: DnsTarget::start().await?,
+            api: RegionalTarget::start().await?,
             receiver: WebhookReceiver::start(
                 "127.0.0.1:0".parse().expect("a valid address"),
                 &webhook_secret,
@@ -124,6 +134,12 @@ id = "dns"
 name = "DNS"
 group = "Infrastructure"
 description = "Name resolution of the mail servers."
+
+[[components]]
+id = "api"
+name = "Public API"
+group = "Infrastructure"
+description = "Checked from here and by two probe agents (eu-west, ap-south): on the cycle, ap-south cannot reach it."
 
 [[monitors]]
 id = "webmail-http"
@@ -191,6 +207,16 @@ query = "{dns_name}"
 resolver = "{dns}"
 expect = ["192.0.2.25"]
 
+[[monitors]]
+id = "api-http"
+name = "API answers"
+component = "api"
+type = "http"
+url = "http://{api}/"
+body_contains = "ok"
+regions = ["local", "eu-west", "ap-south"]
+quorum = "majority"
+
 # Every other cycle the DNS change is announced work: a maintenance window covers it, the
 # component shows "under maintenance" and no incident opens; on the cycles between, the same
 # failure is an incident.
@@ -249,6 +275,7 @@ chain = ["demo-receiver"]
             password = mail::DEMO_PASSWORD,
             dns_name = DEMO_NAME,
             dns = self.dns.responder.address(),
+            api = self.api.address,
             receiver = self.receiver.url(),
             chat = self.chat.url(),
             secret = self.webhook_secret,
@@ -265,6 +292,7 @@ chain = ["demo-receiver"]
         let started = tokio::time::Instant::now();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let mut previous = (false, false, false, false);
+        let mut api_refused = false;
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
@@ -272,6 +300,16 @@ chain = ["demo-receiver"]
             }
             let offset = started.elapsed().as_secs() % CYCLE.as_secs();
             let within = |(from, to): (u64, u64)| (from..to).contains(&offset);
+            if within(API_REGION_DOWN) != api_refused {
+                api_refused = !api_refused;
+                let ap_south = [std::net::IpAddr::from(DEMO_AGENTS[1].1)];
+                self.api.refuse(if api_refused { &ap_south } else { &[] });
+                tracing::info!(
+                    target: "pharos::demo",
+                    "demo targets: the public API is {} from ap-south",
+                    if api_refused { "unreachable" } else { "reachable again" }
+                );
+            }
             let state = (
                 within(WEBMAIL_DOWN),
                 within(SMTP_DOWN),

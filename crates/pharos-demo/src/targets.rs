@@ -127,3 +127,60 @@ impl DnsTarget {
             .set(DEMO_NAME, RecordType::A, vec![RData::A(A::new(a, b, c, d))]);
     }
 }
+
+/// An HTTP service seen differently from different places: it answers 200 to everyone
+/// except the source addresses it is told to refuse (their connections are closed at once,
+/// as a regional network fault would), so probe agents connecting from their own loopback
+/// addresses see a problem only in their region.
+pub struct RegionalTarget {
+    pub address: SocketAddr,
+    refused: Arc<std::sync::Mutex<Vec<std::net::IpAddr>>>,
+}
+
+impl RegionalTarget {
+    pub async fn start() -> std::io::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        let refused: Arc<std::sync::Mutex<Vec<std::net::IpAddr>>> = Arc::default();
+        let blocked = refused.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut stream, peer)) = listener.accept().await else {
+                    continue;
+                };
+                let refuse = blocked
+                    .lock()
+                    .map(|refused| refused.contains(&peer.ip()))
+                    .unwrap_or(false);
+                if refuse {
+                    drop(stream);
+                    continue;
+                }
+                tokio::spawn(async move {
+                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                    let mut request = Vec::new();
+                    let mut chunk = [0u8; 1024];
+                    while !request.windows(4).any(|window| window == b"\r\n\r\n") {
+                        match stream.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(read) if request.len() + read > 16 * 1024 => return,
+                            Ok(read) => request.extend_from_slice(&chunk[..read]),
+                        }
+                    }
+                    let _ = stream
+                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 15\r\nConnection: close\r\n\r\n{\"status\":\"ok\"}")
+                        .await;
+                });
+            }
+        });
+        Ok(Self { address, refused })
+    }
+
+    /// Refuses exactly these source addresses from now on.
+    pub fn refuse(&self, sources: &[std::net::IpAddr]) {
+        if let Ok(mut refused) = self.refused.lock() {
+            refused.clear();
+            refused.extend_from_slice(sources);
+        }
+    }
+}

@@ -82,7 +82,7 @@ fn duration(duration: Duration) -> String {
     }
 }
 
-fn millis(duration: Duration) -> String {
+pub(crate) fn millis(duration: Duration) -> String {
     let value = duration.as_secs_f64() * 1000.0;
     if value < 10.0 {
         format!("{value:.1} ms")
@@ -107,13 +107,13 @@ pub(crate) fn index(view: &StatusView) -> Markup {
                 @for window in &view.maintenance { (maintenance_summary(view, window)) }
             }
         }
+        (crate::region_grid::overview(view))
         @for group in &view.groups {
             section.card {
                 @if let Some(name) = &group.name { h2 { (name) } }
                 @for component in &group.components { (component_summary(view.history_complete, component)) }
             }
         }
-        (crate::region_grid::overview(view))
         section.card {
             h2 { "Recent incidents" }
             @if view.resolved.is_empty() {

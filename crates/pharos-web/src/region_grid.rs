@@ -86,7 +86,7 @@ fn cell_markup(cell: Option<Cell>) -> Markup {
                 td class=(format!("p-{key}")) title=(title) {
                     (label)
                     @if let Some(latency) = cell.latency {
-                        br; span.small { (format!("{} ms", latency.as_millis())) }
+                        br; span.small { (crate::pages::millis(latency)) }
                     }
                 }
             }

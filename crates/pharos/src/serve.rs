@@ -144,6 +144,10 @@ async fn serve(
         let shutdown = shutdown.clone();
         others.spawn("publisher", async move { publisher.run(shutdown).await });
     }
+    let _demo_agents = match &demo {
+        Some(_) => Some(crate::demo_agents::start(&store, listener.local_addr()?).await?),
+        None => None,
+    };
     if let Some(demo) = demo {
         tracing::info!(
             target: "pharos::demo",
