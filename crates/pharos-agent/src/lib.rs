@@ -206,6 +206,8 @@ struct Plan {
     ids: Vec<String>,
     probers: Arc<Vec<Prober>>,
     intervals: Vec<Duration>,
+    /// Where in its interval each runs (the server spaces the regions of a monitor).
+    phases: Vec<Option<Duration>>,
     policies: Vec<DetectionPolicy>,
     health: Vec<MonitorHealth>,
 }
@@ -216,6 +218,7 @@ impl Plan {
             ids: Vec::new(),
             probers: Arc::new(Vec::new()),
             intervals: Vec::new(),
+            phases: Vec::new(),
             policies: Vec::new(),
             health: Vec::new(),
         }
@@ -246,6 +249,7 @@ impl Plan {
                 .unwrap_or_default();
             plan.ids.push(id);
             plan.intervals.push(monitor.interval);
+            plan.phases.push(monitor.phase);
             plan.policies.push(monitor.policy);
             plan.health.push(health);
         }
@@ -293,6 +297,12 @@ async fn probe_loop(
                         // agent should see something soon.
                         let splay = Duration::from_secs(5);
                         grid = Grid::new(next.intervals.clone(), splay, Instant::now(), &mut || rng.random::<f64>());
+                        let (wall, now) = (chrono::Utc::now(), Instant::now());
+                        for (monitor, phase) in next.phases.iter().enumerate() {
+                            if let Some(phase) = phase {
+                                grid.place(monitor, *phase, wall, now);
+                            }
+                        }
                         plan = next;
                         (sender, finished) = mpsc::unbounded_channel();
                     }

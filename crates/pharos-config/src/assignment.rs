@@ -63,7 +63,12 @@ impl Assignment {
 const PLACEMENT_KEYS: [&str; 2] = ["regions", "quorum"];
 
 /// Cuts one document per region out of a valid configuration's source.
-pub(crate) fn build(source: &str, env: EnvLookup<'_>, home: &str) -> Assignments {
+pub(crate) fn build(
+    source: &str,
+    env: EnvLookup<'_>,
+    home: &str,
+    validated: &[crate::Monitor],
+) -> Assignments {
     let Ok(mut root) = toml::from_str::<Table>(source) else {
         return Assignments::default();
     };
@@ -92,9 +97,26 @@ pub(crate) fn build(source: &str, env: EnvLookup<'_>, home: &str) -> Assignments
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        for region in regions.into_iter().filter(|region| region != home) {
+        let valid = monitor
+            .get("id")
+            .and_then(Value::as_str)
+            .and_then(|id| validated.iter().find(|known| known.id.as_str() == id));
+        let count = regions.len();
+        for (slot, region) in regions.into_iter().enumerate() {
+            if region == home {
+                continue;
+            }
+            let mut check = check.clone();
+            if let Some(valid) = valid {
+                // The regions take turns: each runs it at its own point of the interval.
+                let phase = valid.region_phase(slot, count);
+                check.insert(
+                    "phase".into(),
+                    Value::String(format!("{}ms", phase.as_millis())),
+                );
+            }
             let (monitors, needed) = by_region.entry(region).or_default();
-            monitors.push(check.clone());
+            monitors.push(check);
             if !needed.contains(&component) {
                 needed.push(component.clone());
             }
@@ -232,7 +254,7 @@ password = "${IMAP_PASSWORD}"
 id = "resolver"
 component = "dns"
 type = "dns"
-name = "example.test"
+query = "example.test"
 regions = ["local"]
 
 [[monitors]]
@@ -250,7 +272,7 @@ quorum = "any"
 
     #[test]
     fn each_region_gets_its_monitors_their_components_and_resolved_secrets() {
-        let assignments = build(SOURCE, &env, "local");
+        let assignments = build(SOURCE, &env, "local", &[]);
         assert_eq!(
             assignments.regions().collect::<Vec<_>>(),
             ["eu-west", "us-east"]
@@ -276,7 +298,7 @@ quorum = "any"
         assert!(!us.document.contains("quorum"));
         assert_ne!(eu.generation, us.generation);
         assert_eq!(
-            build(SOURCE, &env, "local").for_region("eu-west"),
+            build(SOURCE, &env, "local", &[]).for_region("eu-west"),
             eu,
             "stable"
         );
@@ -285,7 +307,11 @@ quorum = "any"
 
     #[test]
     fn every_document_is_a_valid_configuration_of_its_region() {
-        let assignments = build(SOURCE, &env, "local");
+        let assignments = crate::parse("server.toml", SOURCE, &|name: &str| {
+            env(name).or_else(|| Some("an-admin-token-long-enough".to_owned()))
+        })
+        .unwrap()
+        .assignments;
         for region in ["eu-west", "us-east"] {
             let assignment = assignments.for_region(region);
             let config = crate::parse("assigned.toml", &assignment.document, &|_| None)
@@ -295,12 +321,40 @@ quorum = "any"
                 .monitors
                 .iter()
                 .all(|monitor| monitor.regions(&config.server.region) == [region]));
+            assert!(config
+                .monitors
+                .iter()
+                .all(|monitor| monitor.phase.is_some()));
         }
+        // The regions of one monitor run it at evenly spaced points of its interval.
+        let phase_of = |region: &str| {
+            let config = crate::parse("a.toml", &assignments.for_region(region).document, &|_| {
+                None
+            })
+            .unwrap();
+            let phase = config
+                .monitors
+                .iter()
+                .find(|monitor| monitor.id.as_str() == "imap")
+                .and_then(|monitor| monitor.phase);
+            phase
+        };
+        let eu = phase_of("eu-west").unwrap();
+        let server = crate::parse("server.toml", SOURCE, &|name: &str| {
+            env(name).or_else(|| Some("an-admin-token-long-enough".to_owned()))
+        })
+        .unwrap();
+        let imap = &server.monitors[0];
+        assert_eq!(eu.as_millis(), imap.region_phase(1, 2).as_millis());
+        let apart = (imap.region_phase(1, 2).as_millis() + 20_000
+            - imap.region_phase(0, 2).as_millis())
+            % 20_000;
+        assert_eq!(apart, 10_000, "two regions at 20 s: one look every 10 s");
     }
 
     #[test]
     fn a_region_nothing_names_gets_an_empty_document() {
-        let assignment = build(SOURCE, &env, "local").for_region("ap-south");
+        let assignment = build(SOURCE, &env, "local", &[]).for_region("ap-south");
         assert_eq!(assignment.document, "");
         let config = crate::parse("empty.toml", &assignment.document, &|_| None).unwrap();
         assert!(config.monitors.is_empty());

@@ -148,10 +148,33 @@ pub struct Monitor {
     pub regions: Vec<String>,
     /// How many of those regions must see it down before it is down.
     pub quorum: pharos_core::regions::Quorum,
+    /// Where in its interval it runs, counted from the UTC clock's epoch (`phase`); none
+    /// means anywhere (a random phase spreads the load).
+    pub phase: Option<Duration>,
     pub probe: ProbeSpec,
 }
 
 impl Monitor {
+    /// Where in its interval region number `slot` of `count` runs it: the regions take
+    /// turns, evenly spaced (three regions at 30 s look every 10 s), from the configured
+    /// `phase` or one derived from the monitor's id (the same on every host).
+    pub fn region_phase(&self, slot: usize, count: usize) -> Duration {
+        let interval = self.interval.as_nanos().max(1);
+        let base = match self.phase {
+            Some(phase) => phase.as_nanos(),
+            None => {
+                // FNV-1a of the id: stable across hosts and releases.
+                let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+                for byte in self.id.as_str().bytes() {
+                    hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+                }
+                u128::from(hash)
+            }
+        };
+        let step = interval * slot as u128 / count.max(1) as u128;
+        Duration::from_nanos(((base + step) % interval) as u64)
+    }
+
     /// The regions that check it, the server's own region standing for an empty list.
     pub fn regions<'a>(&'a self, home: &'a str) -> Vec<&'a str> {
         if self.regions.is_empty() {

@@ -61,7 +61,7 @@ pub fn parse_with(
     let routes = crate::channels::read_routes(&mut cx, &mut root, &components, &channels);
     let maintenance = crate::maintenance::read_maintenance(&mut cx, &mut root, &component_ids);
     root.finish(&mut cx);
-    let assignments = crate::assignment::build(source, env, &server.region);
+    let assignments = crate::assignment::build(source, env, &server.region, &monitors);
 
     cx.problems.into_result(Config {
         assignments,
@@ -534,6 +534,7 @@ fn read_monitors(
         };
         let mut timing = defaults.clone();
         read_timing(cx, &mut table, &mut timing);
+        let phase = table.duration(cx, "phase");
         let kind = table.required_string(cx, "type");
         let known_type = kind
             .as_ref()
@@ -631,6 +632,11 @@ fn read_monitors(
                     degraded_above: timing.degraded_above,
                     regions: timing.regions.clone().unwrap_or_default(),
                     quorum: timing.quorum,
+                    phase: phase.map(|phase| {
+                        Duration::from_nanos(
+                            (phase.as_nanos() % timing.interval.as_nanos().max(1)) as u64,
+                        )
+                    }),
                     probe,
                 });
             }

@@ -108,10 +108,13 @@ impl EngineLoop {
         let mut grid = Grid::new(intervals, parts.splay, Instant::now(), &mut || {
             rng.random::<f64>()
         });
+        let (wall, now) = (Utc::now(), Instant::now());
         for (monitor, info) in parts.topology.monitors.iter().enumerate() {
             if info.home.is_none() {
                 // Only agents check it.
                 grid.exclude(monitor);
+            } else if let Some(phase) = info.phase {
+                grid.place(monitor, phase, wall, now);
             }
         }
         let agents = crate::agents::Agents::new(

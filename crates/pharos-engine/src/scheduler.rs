@@ -49,6 +49,27 @@ impl Grid {
         }
     }
 
+    /// Moves `monitor`'s grid so that it runs at `phase` into each interval as counted on the
+    /// UTC clock from the epoch (`wall` is the clock at `now`): hosts whose clocks agree run it
+    /// at the same points, so regions given different phases take turns.
+    pub fn place(
+        &mut self,
+        monitor: usize,
+        phase: Duration,
+        wall: chrono::DateTime<chrono::Utc>,
+        now: Instant,
+    ) {
+        let interval = self.intervals[monitor].as_millis().max(1) as i64;
+        let into = wall.timestamp_millis().rem_euclid(interval);
+        let wait = (phase.as_millis() as i64 - into).rem_euclid(interval);
+        let anchor = now + Duration::from_millis(wait as u64);
+        self.anchors[monitor] = anchor;
+        self.launched_for[monitor] = anchor;
+        if !self.in_flight[monitor] {
+            self.schedule(monitor, anchor);
+        }
+    }
+
     /// Takes `monitor` off the grid for good (only agents check it): it never falls due and
     /// is never re-checked.
     pub fn exclude(&mut self, monitor: usize) {
@@ -122,6 +143,28 @@ impl Grid {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_placed_monitor_runs_at_its_phase_of_the_clock() {
+        let start = Instant::now();
+        let mut grid = Grid::new(
+            vec![Duration::from_secs(30)],
+            Duration::from_secs(30),
+            start,
+            &mut || 0.5,
+        );
+        use chrono::TimeZone;
+        // 12:00:07 on the clock; phase 20 s: first run at 12:00:20, 13 s from now.
+        let wall = chrono::Utc.with_ymd_and_hms(2027, 1, 1, 12, 0, 7).unwrap();
+        grid.place(0, Duration::from_secs(20), wall, start);
+        assert_eq!(grid.next_due(), Some(start + Duration::from_secs(13)));
+        // Phase 5 s: 12:00:35, 28 s from now.
+        grid.place(0, Duration::from_secs(5), wall, start);
+        let due = grid.take_due(start + Duration::from_secs(28));
+        assert_eq!(due, vec![(0, start + Duration::from_secs(28))]);
+        grid.finished(0, None, start + Duration::from_secs(29));
+        assert_eq!(grid.next_due(), Some(start + Duration::from_secs(58)));
+    }
 
     #[test]
     fn a_monitor_is_never_queued_twice_and_overrun_points_are_skipped() {

@@ -22,6 +22,9 @@ pub struct MonitorInfo {
     pub home: Option<usize>,
     /// How many regions must see it down before it is down.
     pub quorum: pharos_core::regions::Quorum,
+    /// Where in its interval the server runs it (counted on the UTC clock), if anywhere in
+    /// particular: regions of one monitor take turns.
+    pub phase: Option<Duration>,
 }
 
 impl MonitorInfo {
@@ -106,6 +109,10 @@ impl Topology {
                     policy: monitor.policy,
                     provider: matches!(monitor.probe, pharos_config::ProbeSpec::Provider(_)),
                     home: own.iter().position(|&region| region == 0),
+                    phase: match own.iter().position(|&region| region == 0) {
+                        Some(slot) if own.len() > 1 => Some(monitor.region_phase(slot, own.len())),
+                        _ => monitor.phase,
+                    },
                     regions: own,
                     quorum: monitor.quorum,
                 }
