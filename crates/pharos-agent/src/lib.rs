@@ -12,6 +12,7 @@ use crate::exchange::{ExchangeError, Exchanger};
 use pharos_core::{DetectionPolicy, MonitorHealth};
 use pharos_engine::runs::{launch, Finished};
 use pharos_engine::scheduler::Grid;
+use pharos_engine::watches::Watches;
 use pharos_engine::SchedulerMetrics;
 use pharos_probe::Prober;
 use pharos_wire::{AgentReport, AgentResult, Assignment, PROTOCOL};
@@ -208,6 +209,8 @@ struct Plan {
     intervals: Vec<Duration>,
     /// Where in its interval each runs (the server spaces the regions of a monitor).
     phases: Vec<Option<Duration>>,
+    /// Which hold a watch connection.
+    watch: Vec<bool>,
     policies: Vec<DetectionPolicy>,
     health: Vec<MonitorHealth>,
 }
@@ -219,6 +222,7 @@ impl Plan {
             probers: Arc::new(Vec::new()),
             intervals: Vec::new(),
             phases: Vec::new(),
+            watch: Vec::new(),
             policies: Vec::new(),
             health: Vec::new(),
         }
@@ -250,6 +254,7 @@ impl Plan {
             plan.ids.push(id);
             plan.intervals.push(monitor.interval);
             plan.phases.push(monitor.phase);
+            plan.watch.push(monitor.watch);
             plan.policies.push(monitor.policy);
             plan.health.push(health);
         }
@@ -273,6 +278,9 @@ async fn probe_loop(
     let (mut sender, mut finished) = mpsc::unbounded_channel::<Finished>();
     let mut plan = Plan::empty();
     let mut grid = Grid::new(Vec::new(), Duration::ZERO, Instant::now(), &mut || 0.0);
+    // Until the first plan, a channel nobody sends on.
+    let (_no_checks, mut watched) = mpsc::unbounded_channel::<usize>();
+    let mut watches = Watches::default();
     loop {
         let next_due = grid.next_due();
         let far = Instant::now() + Duration::from_secs(3600);
@@ -305,9 +313,25 @@ async fn probe_loop(
                         }
                         plan = next;
                         (sender, finished) = mpsc::unbounded_channel();
+                        let to_watch: Vec<(usize, String)> = plan
+                            .watch
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, watch)| **watch)
+                            .map(|(monitor, _)| (monitor, plan.ids[monitor].clone()))
+                            .collect();
+                        // Dropping the old watches stops them; their checks went to a
+                        // channel of the old numbering, so a new one is made.
+                        drop(std::mem::take(&mut watches));
+                        let (checks, receiver) = mpsc::unbounded_channel();
+                        watched = receiver;
+                        watches = Watches::start(&plan.probers, &to_watch, checks, &metrics);
                     }
                     Err(error) => tracing::error!("the server's assignment cannot be used, the previous one runs on: {error}"),
                 }
+            }
+            Some(monitor) = watched.recv() => {
+                grid.recheck(monitor, Instant::now());
             }
             Some(ids) = asked.recv() => {
                 let now = Instant::now();

@@ -151,6 +151,8 @@ pub struct Monitor {
     /// Where in its interval it runs, counted from the UTC clock's epoch (`phase`); none
     /// means anywhere (a random phase spreads the load).
     pub phase: Option<Duration>,
+    /// Hold a connection open to its target and check at once when it is lost (`watch`).
+    pub watch: bool,
     pub probe: ProbeSpec,
 }
 

@@ -535,6 +535,23 @@ fn read_monitors(
         let mut timing = defaults.clone();
         read_timing(cx, &mut table, &mut timing);
         let phase = table.duration(cx, "phase");
+        let watch = match (table.boolean(cx, "watch"), table.value("watch")) {
+            (Some(true), Some(value)) => {
+                let kind = table.value("type").and_then(|kind| kind.get_ref().as_str());
+                if !matches!(kind, Some("tcp" | "http" | "smtp" | "imap") | None) {
+                    cx.problems.report(
+                        value.span(),
+                        format!(
+                            "`watch` in {} holds a connection open, which tcp, http, smtp and imap monitors can do; not {}",
+                            table.name,
+                            kind.unwrap_or_default()
+                        ),
+                    );
+                }
+                true
+            }
+            _ => false,
+        };
         let kind = table.required_string(cx, "type");
         let known_type = kind
             .as_ref()
@@ -632,6 +649,7 @@ fn read_monitors(
                     degraded_above: timing.degraded_above,
                     regions: timing.regions.clone().unwrap_or_default(),
                     quorum: timing.quorum,
+                    watch,
                     phase: phase.map(|phase| {
                         Duration::from_nanos(
                             (phase.as_nanos() % timing.interval.as_nanos().max(1)) as u64,

@@ -835,3 +835,33 @@ quorum = 0
         assert!(errors.contains(expected), "missing {expected:?} in:\n{errors}");
     }
 }
+
+#[test]
+fn a_watch_is_refused_where_no_connection_can_be_held() {
+    let source = r#"
+[[components]]
+id = "web"
+name = "Web"
+
+[[monitors]]
+id = "dns"
+component = "web"
+type = "dns"
+query = "example.test"
+watch = true
+
+[[monitors]]
+id = "tcp"
+component = "web"
+type = "tcp"
+host = "example.test"
+port = 25
+watch = true
+"#;
+    let errors = parse("w.toml", source, &env).unwrap_err().to_string();
+    assert!(
+        errors.contains("w.toml:11:9: `watch` in monitor `dns` holds a connection open, which tcp, http, smtp and imap monitors can do; not dns"),
+        "{errors}"
+    );
+    assert_eq!(errors.matches("`watch`").count(), 1, "{errors}");
+}

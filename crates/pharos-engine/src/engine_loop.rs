@@ -40,6 +40,8 @@ pub(crate) enum LoopEvent {
     Finished(Vec<Finished>),
     /// Monitors fell due.
     Due,
+    /// A watch connection was lost: check the monitor at once.
+    Watched(usize),
 }
 
 /// A result for the live view: monitor, region, end, start, outcome.
@@ -94,6 +96,8 @@ pub(crate) struct EngineLoop {
     reminders: Interval,
     last_reservation: Option<Instant>,
     agents: crate::agents::Agents,
+    watched: mpsc::UnboundedReceiver<usize>,
+    _watches: crate::watches::Watches,
 }
 
 impl EngineLoop {
@@ -117,6 +121,17 @@ impl EngineLoop {
                 grid.place(monitor, phase, wall, now);
             }
         }
+        let (watch_checks, watched) = mpsc::unbounded_channel();
+        let to_watch: Vec<(usize, String)> = parts
+            .topology
+            .monitors
+            .iter()
+            .enumerate()
+            .filter(|(_, info)| info.watch && info.home.is_some())
+            .map(|(monitor, info)| (monitor, info.name.clone()))
+            .collect();
+        let watches =
+            crate::watches::Watches::start(&parts.probers, &to_watch, watch_checks, &parts.metrics);
         let agents = crate::agents::Agents::new(
             &parts.agent_records,
             parts.topology.regions.len(),
@@ -134,6 +149,8 @@ impl EngineLoop {
             reminders,
             last_reservation: None,
             agents,
+            watched,
+            _watches: watches,
         }
     }
 
@@ -154,6 +171,7 @@ impl EngineLoop {
             _ = self.parts.shutdown.changed() => LoopEvent::Stop,
             _ = self.reminders.tick() => LoopEvent::Remind,
             Some(command) = self.parts.commands.recv() => LoopEvent::Command(command),
+            Some(monitor) = self.watched.recv() => LoopEvent::Watched(monitor),
             Some(first) = self.results.recv() => {
                 let mut finished = vec![first];
                 while finished.len() < MAX_BATCH {
@@ -189,6 +207,10 @@ impl EngineLoop {
                 .await
             }
             LoopEvent::Command(command) => self.apply(command).await,
+            LoopEvent::Watched(monitor) => {
+                self.grid.recheck(monitor, Instant::now());
+                Flow::Continue
+            }
             LoopEvent::Finished(finished) => self.evaluate(finished).await,
             LoopEvent::Due => {
                 for (monitor, due) in self.grid.take_due(Instant::now()) {

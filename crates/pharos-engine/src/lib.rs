@@ -18,6 +18,7 @@ mod regional;
 pub mod runs;
 pub mod scheduler;
 mod topology;
+pub mod watches;
 mod windows;
 mod writer;
 

@@ -1,4 +1,5 @@
-//! Scheduler measurements: probes run, slots skipped, and how late probes start.
+//! Scheduler measurements: probes run, slots skipped, how late probes start, watch
+//! connections.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -11,6 +12,10 @@ pub struct SchedulerMetrics {
     pub probes_finished: AtomicU64,
     /// Slots skipped because the previous run of the same monitor was still going.
     pub slots_skipped: AtomicU64,
+    /// Watch connections held open now.
+    pub watches_open: AtomicU64,
+    /// Watch connections lost (each asks for a check at once).
+    pub watches_lost: AtomicU64,
     lateness: Box<[AtomicU64]>,
 }
 
@@ -20,6 +25,8 @@ impl Default for SchedulerMetrics {
             probes_started: AtomicU64::new(0),
             probes_finished: AtomicU64::new(0),
             slots_skipped: AtomicU64::new(0),
+            watches_open: AtomicU64::new(0),
+            watches_lost: AtomicU64::new(0),
             lateness: (0..=BUCKETS).map(|_| AtomicU64::new(0)).collect(),
         }
     }

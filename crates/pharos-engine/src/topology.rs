@@ -25,6 +25,8 @@ pub struct MonitorInfo {
     /// Where in its interval the server runs it (counted on the UTC clock), if anywhere in
     /// particular: regions of one monitor take turns.
     pub phase: Option<Duration>,
+    /// Hold a connection open to its target and check at once when it is lost.
+    pub watch: bool,
 }
 
 impl MonitorInfo {
@@ -115,6 +117,7 @@ impl Topology {
                     },
                     regions: own,
                     quorum: monitor.quorum,
+                    watch: monitor.watch,
                 }
             })
             .collect();

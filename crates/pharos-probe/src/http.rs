@@ -197,6 +197,56 @@ impl HttpProbe {
     }
 }
 
+impl HttpProbe {
+    /// A watch session: one keep-alive connection to the URL's server, asked for the URL's
+    /// head every `watch::KEEPALIVE`.
+    pub(crate) async fn hold(
+        &self,
+        timeout: std::time::Duration,
+        opened: &(dyn Fn() + Send + Sync),
+    ) -> crate::watch::WatchEnd {
+        use crate::watch::{within, WatchEnd};
+        let url = &self.url;
+        let Some(host) = url.host_str() else {
+            return WatchEnd::CouldNotOpen("URL without a host".into());
+        };
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let Some(port) = url.port_or_known_default() else {
+            return WatchEnd::CouldNotOpen("URL without a port".into());
+        };
+        let connect = async {
+            let mut clock = PhaseClock::start();
+            let tcp = resolve_and_connect(&mut clock, &host, port).await?;
+            let stream: Box<dyn Stream> = if url.scheme() == "https" {
+                Box::new(tls_connect(&mut clock, &self.tls, tcp, &host).await?)
+            } else {
+                Box::new(tcp)
+            };
+            Ok(stream)
+        };
+        let stream = match within(timeout, connect).await {
+            Ok(stream) => stream,
+            Err(reason) => return WatchEnd::CouldNotOpen(reason),
+        };
+        let request = || {
+            let mut request = Request::builder()
+                .method(Method::HEAD)
+                .uri(&url[url::Position::BeforePath..url::Position::AfterQuery])
+                .header(HOST, host_header(url))
+                .header(USER_AGENT, concat!("pharos/", env!("CARGO_PKG_VERSION")))
+                .header(CONNECTION, "keep-alive");
+            for (name, value) in &self.headers {
+                request = request.header(name, value);
+            }
+            request.body(Full::new(Bytes::new())).ok()
+        };
+        crate::watch::hold_http(stream, request, timeout, opened).await
+    }
+}
+
 /// The TLS handshake (timed as `tls`), with failures explained in plain words.
 pub(crate) async fn tls_connect(
     clock: &mut PhaseClock,

@@ -16,8 +16,10 @@ mod resolver_health;
 mod tcp;
 mod tls;
 mod tls_setup;
+pub mod watch;
 
 pub use tls_setup::install_crypto_provider;
+pub use watch::WatchEnd;
 
 use clock::PhaseClock;
 use pharos_config::{Monitor, ProbeSpec};

@@ -7,8 +7,8 @@ use pharos_config::TcpSpec;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub(crate) struct TcpProbe {
-    host: String,
-    port: u16,
+    pub(crate) host: String,
+    pub(crate) port: u16,
     send: Option<Vec<u8>>,
     expect: Option<String>,
 }

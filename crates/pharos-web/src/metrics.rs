@@ -126,6 +126,20 @@ fn render(state: &WebState) -> String {
         "Scheduled runs skipped because the previous run of the monitor was still going.",
         metrics.slots_skipped.load(Ordering::Relaxed),
     );
+    single(
+        &mut out,
+        "pharos_watches_open",
+        "gauge",
+        "Watch connections held open now (monitors with watch = true).",
+        metrics.watches_open.load(Ordering::Relaxed),
+    );
+    single(
+        &mut out,
+        "pharos_watches_lost_total",
+        "counter",
+        "Watch connections lost; each asks for a check at once.",
+        metrics.watches_lost.load(Ordering::Relaxed),
+    );
     family(
         &mut out,
         "pharos_scheduler_lateness_seconds",

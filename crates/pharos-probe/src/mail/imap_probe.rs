@@ -14,6 +14,11 @@ pub(crate) struct ImapProbe {
 }
 
 impl ImapProbe {
+    /// What a watch session needs.
+    pub(crate) fn parts(&self) -> (&ImapSpec, &TlsSetup) {
+        (&self.spec, &self.tls)
+    }
+
     pub(crate) fn new(spec: &ImapSpec) -> Result<Self, SetupError> {
         Ok(Self {
             tls: tls_for(&spec.endpoint)?,

@@ -6,9 +6,9 @@
 mod auth;
 pub(crate) mod domain;
 pub(crate) mod flow;
-mod imap;
+pub(crate) mod imap;
 pub(crate) mod imap_probe;
 pub(crate) mod pop3;
-mod smtp;
+pub(crate) mod smtp;
 pub(crate) mod smtp_probe;
-mod stream;
+pub(crate) mod stream;

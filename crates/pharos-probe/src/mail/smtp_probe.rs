@@ -15,6 +15,11 @@ pub(crate) struct SmtpProbe {
 }
 
 impl SmtpProbe {
+    /// What a watch session needs.
+    pub(crate) fn parts(&self) -> (&SmtpSpec, &TlsSetup) {
+        (&self.spec, &self.tls)
+    }
+
     pub(crate) fn new(spec: &SmtpSpec) -> Result<Self, SetupError> {
         Ok(Self {
             tls: tls_for(&spec.endpoint)?,

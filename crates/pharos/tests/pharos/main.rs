@@ -15,3 +15,4 @@ mod regression;
 mod restart;
 mod statuspage_api;
 mod support;
+mod watch;
