@@ -316,6 +316,37 @@ async fn three_agents_tell_local_from_widespread_and_lose_nothing() {
         );
     }
 
+    // A change of the configuration reaches the agents without a restart of theirs.
+    let mut changed = std::fs::read_to_string(&config).unwrap();
+    changed.push_str(&format!(
+        "\n[[monitors]]\nid = \"again\"\nname = \"Site again\"\ncomponent = \"web\"\ntype = \"http\"\nurl = \"http://{}/again\"\n",
+        gate.address
+    ));
+    std::fs::write(&config, changed).unwrap();
+    let reloaded = Command::new("kill")
+        .args(["-HUP", &pharos.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(reloaded.success());
+    eventually(
+        Duration::from_secs(30),
+        "the new monitor checked from every region",
+        || async {
+            let components = pharos.get_json("/api/v1/components").await;
+            let cells = components[0]["monitors"][1]["regions"].as_array()?.clone();
+            (cells.len() == 3 && cells.iter().all(|cell| cell["status"] == "up")).then_some(())
+        },
+    )
+    .await;
+    for agent in &agents {
+        assert_eq!(
+            agent.log_text().matches("checking 2 monitors").count(),
+            1,
+            "the agent took the new assignment as it ran: {}",
+            agent.log_text()
+        );
+    }
+
     // An agent killed: its region cannot say, one operator event, no incident.
     let opened_before = count(&receiver, "incident.opened");
     let killed = agents.pop().unwrap();
