@@ -372,6 +372,22 @@ async fn three_agents_tell_local_from_widespread_and_lose_nothing() {
     );
     assert_eq!(component_status(&pharos).await, "operational");
 
+    // An agent of another protocol version is refused, saying so.
+    let eu_token = std::fs::read_to_string(dir.path().join("eu-west.token")).unwrap();
+    let future = serde_json::json!({ "protocol": 2, "region": "eu-west", "shape": "unknown" });
+    let (status, body) = http_post(
+        pharos.address,
+        "/api/agent/v1/exchange",
+        Some(eu_token.trim()),
+        &future.to_string(),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body.contains("protocol version 2 is not supported"),
+        "{body}"
+    );
+
     // A revoked token is refused within seconds.
     let revoked = cli(&["agent-token", "revoke", "us-east"], &config);
     assert!(revoked.status.success());
