@@ -58,6 +58,9 @@ pub enum StoreError {
     /// The request clashes with what is stored (a name already taken).
     #[error("{0}")]
     Conflict(String),
+    /// This replica wrote under a lease it no longer holds: nothing was written.
+    #[error("fenced: {0}")]
+    Fenced(String),
 }
 
 impl StoreError {
@@ -69,13 +72,53 @@ impl StoreError {
             StoreError::Database(sqlx::Error::Database(error)) => {
                 !matches!(error.kind(), sqlx::error::ErrorKind::Other)
             }
-            StoreError::Corrupt { .. } | StoreError::Conflict(_) => true,
+            StoreError::Corrupt { .. } | StoreError::Conflict(_) | StoreError::Fenced(_) => true,
             _ => false,
         }
     }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A lease as the store says it stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lease {
+    /// Whether the holder that asked holds it now.
+    pub mine: bool,
+    pub holder: String,
+    /// Rises with every new holder.
+    pub token: u64,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A lease a store's writes are fenced by.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FenceToken {
+    pub lease: String,
+    pub holder: String,
+    pub token: u64,
+}
+
+/// The lease this replica writes under: once set, every engine write, delivery record and
+/// housekeeping step checks in its transaction that it still holds it.
+#[derive(Clone, Debug, Default)]
+pub struct Fence(std::sync::Arc<std::sync::RwLock<Option<FenceToken>>>);
+
+impl Fence {
+    pub fn current(&self) -> Option<FenceToken> {
+        self.0
+            .read()
+            .map(|fence| fence.clone())
+            .unwrap_or_else(|poisoned| poisoned.into_inner().clone())
+    }
+
+    pub fn set(&self, token: Option<FenceToken>) {
+        *self
+            .0
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = token;
+    }
+}
 
 /// Everything pharos persists. One implementation per database backend.
 #[async_trait]
@@ -157,4 +200,22 @@ pub trait Store: Send + Sync + 'static {
 
     /// Revokes an agent; false when no allowed agent has that name.
     async fn revoke_agent(&self, name: &str, now: DateTime<Utc>) -> StoreResult<bool>;
+
+    /// Takes the lease `name` for `holder` for `ttl` if it is free or expired, or renews it if
+    /// `holder` has it (by the database's clock); says who holds it after.
+    async fn claim_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: std::time::Duration,
+    ) -> StoreResult<Lease>;
+
+    /// Gives the lease up at once if `holder` has it.
+    async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()>;
+
+    /// Who holds the lease `name` (`mine` is always false here), if anyone ever did.
+    async fn current_lease(&self, name: &str) -> StoreResult<Option<Lease>>;
+
+    /// The lease this store's writes are fenced by, from now on (none: unfenced).
+    fn set_fence(&self, fence: Option<FenceToken>);
 }

@@ -13,6 +13,8 @@ mod agents;
 mod engine;
 #[path = "../sql/incidents.rs"]
 mod incidents;
+#[path = "../sql/leases.rs"]
+mod leases;
 #[path = "../sql/outbox.rs"]
 mod outbox;
 #[path = "../sql/rollups.rs"]
@@ -35,6 +37,13 @@ type Conn = sqlx::PgConnection;
 type Backend = PostgresStore;
 
 const BEGIN: &str = "BEGIN";
+
+/// The database's clock in milliseconds since the epoch (leases are timed by it, so replicas'
+/// own clocks do not matter).
+const NOW_MILLIS: &str = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)";
+/// Row locks that keep a lease from changing hands while a transaction reads it.
+const LOCK_FOR_UPDATE: &str = " FOR UPDATE";
+const LOCK_FOR_SHARE: &str = " FOR SHARE";
 
 /// A pending message is deliverable only when no earlier pending message (in the order they
 /// were written) shares its channel and sequence key.
@@ -63,6 +72,8 @@ const ROLL_UP_COARSER: &str =
 #[derive(Clone)]
 pub struct PostgresStore {
     pub(crate) pool: Pool,
+    /// The lease this replica's writes are made under, if any.
+    pub(crate) fence: Fence,
 }
 
 impl PostgresStore {
@@ -77,6 +88,9 @@ impl PostgresStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            fence: Fence::default(),
+        })
     }
 }

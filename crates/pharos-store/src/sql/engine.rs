@@ -39,9 +39,11 @@ const RESERVED_THROUGH: &str = "incident_ids_reserved_through";
 /// it was never saved.
 pub(super) async fn reserve_incident_ids(
     pool: &Pool,
+    fence: &crate::Fence,
     count: u32,
 ) -> StoreResult<std::ops::Range<i64>> {
     super::transaction::write(pool, async |tx| {
+        super::leases::check(tx, fence).await?;
         let (reserved,): (Option<String>,) =
             sqlx::query_as("SELECT (SELECT value FROM meta WHERE key = $1)")
                 .bind(RESERVED_THROUGH)
@@ -71,11 +73,15 @@ pub(super) async fn reserve_incident_ids(
     .await
 }
 
-pub(super) async fn commit(pool: &Pool, batch: &Batch) -> StoreResult<()> {
+pub(super) async fn commit(pool: &Pool, fence: &crate::Fence, batch: &Batch) -> StoreResult<()> {
     if batch.is_empty() {
         return Ok(());
     }
-    super::transaction::write(pool, async |tx| write_batch(tx, batch).await).await
+    super::transaction::write(pool, async |tx| {
+        super::leases::check(tx, fence).await?;
+        write_batch(tx, batch).await
+    })
+    .await
 }
 
 /// Rows per multi-row INSERT: one statement (one hand-off to SQLite's thread) per this

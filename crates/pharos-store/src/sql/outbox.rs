@@ -135,7 +135,11 @@ pub(super) async fn next_due_at(pool: &Pool) -> StoreResult<Option<DateTime<Utc>
 
 /// Ends the tries of chain steps past their deadline without a delivery, releasing the next
 /// step of each chain; returns how many steps ended.
-pub(super) async fn expire_chain_steps(pool: &Pool, now: DateTime<Utc>) -> StoreResult<usize> {
+pub(super) async fn expire_chain_steps(
+    pool: &Pool,
+    fence: &crate::Fence,
+    now: DateTime<Utc>,
+) -> StoreResult<usize> {
     // The worker asks on every look at the outbox; most of the time nothing expired, and
     // that answer needs no write transaction.
     let (any,): (bool,) = sqlx::query_as(
@@ -148,6 +152,7 @@ pub(super) async fn expire_chain_steps(pool: &Pool, now: DateTime<Utc>) -> Store
         return Ok(0);
     }
     super::transaction::write(pool, async |tx| {
+        super::leases::check(tx, fence).await?;
         let expired: Vec<(String, String, i64)> = sqlx::query_as(
             "SELECT id, chain_id, step_window_ms FROM outbox
              WHERE state = 'pending' AND step_deadline IS NOT NULL AND step_deadline <= $1",
@@ -188,11 +193,13 @@ async fn release_next_step(tx: &mut Conn, chain_id: &str, now: DateTime<Utc>) ->
 
 pub(super) async fn record_attempt(
     pool: &Pool,
+    fence: &crate::Fence,
     message_id: &str,
     attempt: DeliveryAttempt,
     next: NextStep,
 ) -> StoreResult<()> {
     super::transaction::write(pool, async |tx| {
+    super::leases::check(tx, fence).await?;
     sqlx::query("INSERT INTO delivery_attempts (message_id, at, duration_ms, status_code, error) VALUES ($1, $2, $3, $4, $5)")
         .bind(message_id)
         .bind(to_millis(attempt.at))

@@ -1,7 +1,7 @@
 //! The `Store` trait on a SQL backend: each method is one of the shared modules' functions
 //! on the backend's pool.
 
-use super::{agents, engine, incidents, outbox, rollups, Backend};
+use super::{agents, engine, incidents, leases, outbox, rollups, Backend};
 use crate::*;
 use async_trait::async_trait;
 
@@ -12,11 +12,11 @@ impl Store for Backend {
     }
 
     async fn reserve_incident_ids(&self, count: u32) -> StoreResult<std::ops::Range<i64>> {
-        engine::reserve_incident_ids(&self.pool, count).await
+        engine::reserve_incident_ids(&self.pool, &self.fence, count).await
     }
 
     async fn commit(&self, batch: &Batch) -> StoreResult<()> {
-        engine::commit(&self.pool, batch).await
+        engine::commit(&self.pool, &self.fence, batch).await
     }
 
     async fn incidents(&self, query: IncidentQuery) -> StoreResult<Vec<Incident>> {
@@ -60,7 +60,7 @@ impl Store for Backend {
     }
 
     async fn expire_chain_steps(&self, now: DateTime<Utc>) -> StoreResult<usize> {
-        outbox::expire_chain_steps(&self.pool, now).await
+        outbox::expire_chain_steps(&self.pool, &self.fence, now).await
     }
 
     async fn record_attempt(
@@ -69,7 +69,7 @@ impl Store for Backend {
         attempt: DeliveryAttempt,
         next: NextStep,
     ) -> StoreResult<()> {
-        outbox::record_attempt(&self.pool, message_id, attempt, next).await
+        outbox::record_attempt(&self.pool, &self.fence, message_id, attempt, next).await
     }
 
     async fn recent_messages(
@@ -80,10 +80,12 @@ impl Store for Backend {
     }
 
     async fn roll_up(&self, now: DateTime<Utc>) -> StoreResult<RollupReport> {
+        self.still_leading().await?;
         rollups::roll_up(&self.pool, now).await
     }
 
     async fn prune(&self, now: DateTime<Utc>, retention: &Retention) -> StoreResult<PruneReport> {
+        self.still_leading().await?;
         rollups::prune(&self.pool, now, retention).await
     }
 
@@ -102,5 +104,36 @@ impl Store for Backend {
 
     async fn revoke_agent(&self, name: &str, now: DateTime<Utc>) -> StoreResult<bool> {
         agents::revoke(&self.pool, name, now).await
+    }
+
+    async fn claim_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: std::time::Duration,
+    ) -> StoreResult<Lease> {
+        leases::claim(&self.pool, name, holder, ttl).await
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()> {
+        leases::release(&self.pool, name, holder).await
+    }
+
+    async fn current_lease(&self, name: &str) -> StoreResult<Option<Lease>> {
+        leases::current(&self.pool, name).await
+    }
+
+    fn set_fence(&self, fence: Option<FenceToken>) {
+        self.fence.set(fence);
+    }
+}
+
+impl Backend {
+    /// Housekeeping (roll-ups, retention) is the lease holder's: checked before it starts.
+    async fn still_leading(&self) -> StoreResult<()> {
+        if self.fence.current().is_none() {
+            return Ok(());
+        }
+        super::transaction::write(&self.pool, async |tx| leases::check(tx, &self.fence).await).await
     }
 }

@@ -7,6 +7,8 @@ mod agents;
 mod engine;
 #[path = "../sql/incidents.rs"]
 mod incidents;
+#[path = "../sql/leases.rs"]
+mod leases;
 #[path = "../sql/outbox.rs"]
 mod outbox;
 #[path = "../sql/rollups.rs"]
@@ -25,6 +27,12 @@ type Backend = SqliteStore;
 
 /// Takes the write lock at once: a transaction never waits on a lock half-way through.
 const BEGIN: &str = "BEGIN IMMEDIATE";
+
+/// The database's clock in milliseconds since the epoch (leases are timed by it).
+const NOW_MILLIS: &str = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
+/// SQLite's write transactions (BEGIN IMMEDIATE) already exclude each other: no row locks.
+const LOCK_FOR_UPDATE: &str = "";
+const LOCK_FOR_SHARE: &str = "";
 
 /// A pending message is deliverable only when no earlier pending message (in the order they
 /// were written) shares its channel and sequence key.
@@ -59,6 +67,8 @@ use std::time::Duration;
 #[derive(Clone)]
 pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
+    /// The lease this replica's writes are made under, if any.
+    pub(crate) fence: Fence,
 }
 
 impl SqliteStore {
@@ -97,6 +107,9 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            fence: Fence::default(),
+        })
     }
 }

@@ -559,7 +559,7 @@ pub(crate) async fn history_reads_the_same_once_sealed(db: &Database) {
 #[macro_export]
 macro_rules! contract_tests {
     ($fresh:path) => {
-        $crate::contract_tests!(@each $fresh; engine_state_survives_reopening_the_file, a_second_open_incident_for_one_component_is_refused_and_nothing_of_its_batch_lands, resolving_records_time_to_recover_and_keeps_history, a_root_cause_found_later_and_its_dependents_survive_a_restart, outbox_messages_move_through_retry_delivery_and_give_up, roll_ups_aggregate_minutes_hours_and_days_and_prune_respects_retention, history_reads_the_same_once_sealed, messages_of_one_sequence_are_due_only_in_turn, coarser_roll_ups_are_cores_combination_of_finer_ones, agents_are_created_revoked_and_their_progress_only_moves_forward);
+        $crate::contract_tests!(@each $fresh; engine_state_survives_reopening_the_file, a_second_open_incident_for_one_component_is_refused_and_nothing_of_its_batch_lands, resolving_records_time_to_recover_and_keeps_history, a_root_cause_found_later_and_its_dependents_survive_a_restart, outbox_messages_move_through_retry_delivery_and_give_up, roll_ups_aggregate_minutes_hours_and_days_and_prune_respects_retention, history_reads_the_same_once_sealed, messages_of_one_sequence_are_due_only_in_turn, coarser_roll_ups_are_cores_combination_of_finer_ones, agents_are_created_revoked_and_their_progress_only_moves_forward, a_replica_that_lost_its_lease_writes_nothing);
     };
     (@each $fresh:path; $($name:ident),*) => {
         $(
@@ -778,4 +778,98 @@ pub(crate) async fn agents_are_created_revoked_and_their_progress_only_moves_for
         ("hash-3", 0)
     );
     assert_eq!(agents[0].revoked_at, None);
+}
+
+/// Two replicas on one database: one holds the lease and writes under it; once another
+/// takes it over (released, or expired), every write of the first is refused whole, and the
+/// new holder's token is higher.
+pub(crate) async fn a_replica_that_lost_its_lease_writes_nothing(db: &Database) {
+    let first = db.open().await;
+    let second = db.open().await;
+    let ttl = Duration::from_secs(30);
+    let lease = first.claim_lease("engine", "first", ttl).await.unwrap();
+    assert!(lease.mine);
+    let taken = second.claim_lease("engine", "second", ttl).await.unwrap();
+    assert!(!taken.mine, "held by the first: {taken:?}");
+    assert_eq!(taken.holder, "first");
+    first.set_fence(Some(FenceToken {
+        lease: "engine".into(),
+        holder: "first".into(),
+        token: lease.token,
+    }));
+    let batch = |second: i64| Batch {
+        results: vec![ResultRecord {
+            monitor: MonitorId::new("smtp"),
+            at: at(second),
+            outcome: Outcome::up(Duration::from_millis(3), Vec::new()),
+        }],
+        ..Batch::default()
+    };
+    first.commit(&batch(1)).await.expect("the holder writes");
+    assert!(
+        first
+            .claim_lease("engine", "first", ttl)
+            .await
+            .unwrap()
+            .mine,
+        "renewed"
+    );
+
+    first.release_lease("engine", "first").await.unwrap();
+    let taken = second.claim_lease("engine", "second", ttl).await.unwrap();
+    assert!(taken.mine);
+    assert!(taken.token > lease.token, "{taken:?} after {lease:?}");
+    let refused = first.commit(&batch(2)).await;
+    assert!(matches!(refused, Err(StoreError::Fenced(_))), "{refused:?}");
+    assert!(first.reserve_incident_ids(4).await.is_err());
+    assert!(matches!(
+        first.roll_up(at(3600)).await,
+        Err(StoreError::Fenced(_))
+    ));
+    let stored = second
+        .recent_results(&MonitorId::new("smtp"), 10)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1, "nothing of the fenced write landed");
+    second.set_fence(Some(FenceToken {
+        lease: "engine".into(),
+        holder: "second".into(),
+        token: taken.token,
+    }));
+    second
+        .commit(&batch(4))
+        .await
+        .expect("the new holder writes");
+    assert!(
+        !first
+            .claim_lease("engine", "first", ttl)
+            .await
+            .unwrap()
+            .mine
+    );
+    let current = first.current_lease("engine").await.unwrap().unwrap();
+    assert_eq!(
+        (current.holder.as_str(), current.token),
+        ("second", taken.token)
+    );
+
+    // A lease nobody renews expires by the database's clock and passes on.
+    let short = Duration::from_millis(300);
+    assert!(
+        first
+            .claim_lease("other", "first", short)
+            .await
+            .unwrap()
+            .mine
+    );
+    assert!(
+        !second
+            .claim_lease("other", "second", short)
+            .await
+            .unwrap()
+            .mine
+    );
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let after = second.claim_lease("other", "second", short).await.unwrap();
+    assert!(after.mine && after.token == 2, "{after:?}");
 }

@@ -104,6 +104,23 @@ impl Store for Counting {
     async fn revoke_agent(&self, name: &str, now: DateTime<Utc>) -> StoreResult<bool> {
         self.inner.revoke_agent(name, now).await
     }
+    async fn claim_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: std::time::Duration,
+    ) -> StoreResult<pharos_store::Lease> {
+        self.inner.claim_lease(name, holder, ttl).await
+    }
+    async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()> {
+        self.inner.release_lease(name, holder).await
+    }
+    async fn current_lease(&self, name: &str) -> StoreResult<Option<pharos_store::Lease>> {
+        self.inner.current_lease(name).await
+    }
+    fn set_fence(&self, fence: Option<pharos_store::FenceToken>) {
+        self.inner.set_fence(fence)
+    }
 }
 
 const CONFIG: &str = "[[components]]\nid = \"svc\"\nname = \"Service\"\n\n[[monitors]]\nid = \"svc-tcp\"\ncomponent = \"svc\"\n\
