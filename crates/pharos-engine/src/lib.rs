@@ -10,6 +10,7 @@ mod command;
 mod correlation;
 mod engine_loop;
 mod evaluator;
+mod follower;
 mod live;
 mod maintenance;
 mod metrics;

@@ -119,6 +119,11 @@ async fn commit_jobs(context: &mut WriterContext, jobs: Vec<Job>) -> Result<Vec<
                     jobs: std::iter::once(job).chain(jobs).collect(),
                 })
             }
+            Err(Failure::Refused(error @ pharos_store::StoreError::Fenced(_))) => tracing::warn!(
+                %error,
+                results = job.batch.results.len(),
+                "this replica no longer leads: its engine step is dropped (the leader does this work)"
+            ),
             Err(Failure::Refused(error)) => tracing::error!(
                 %error,
                 results = job.batch.results.len(),

@@ -32,6 +32,9 @@ pub struct OutboxWorker {
     channels: Arc<Channels>,
     notifier: Arc<Notifier>,
     wake: Arc<Notify>,
+    /// Whether deliveries may start now (a replica sure it still holds the lease); none:
+    /// always.
+    gate: Option<Arc<dyn Fn() -> bool + Send + Sync>>,
 }
 
 impl OutboxWorker {
@@ -41,7 +44,15 @@ impl OutboxWorker {
             channels: Arc::new(notifier.channels()),
             notifier,
             wake,
+            gate: None,
         }
+    }
+
+    /// Starts deliveries only while `gate` says so: a replica that was paused past its lease
+    /// sends nothing the new leader may be sending too.
+    pub fn with_gate(mut self, gate: Arc<dyn Fn() -> bool + Send + Sync>) -> Self {
+        self.gate = Some(gate);
+        self
     }
 
     /// Delivers until `shutdown` turns true. Each delivery runs on its own, so one service
@@ -102,6 +113,9 @@ impl OutboxWorker {
         deliveries: &mut JoinSet<(String, String, Delivery)>,
         in_flight: &mut HashSet<String>,
     ) -> Result<usize, pharos_store::StoreError> {
+        if self.gate.as_ref().is_some_and(|gate| !gate()) {
+            return Ok(0);
+        }
         // Chain steps that missed their deadline hand over to the next step first.
         let expired = self.store.expire_chain_steps(Utc::now()).await?;
         if expired > 0 {

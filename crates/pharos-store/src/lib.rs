@@ -201,6 +201,9 @@ pub trait Store: Send + Sync + 'static {
     /// Revokes an agent; false when no allowed agent has that name.
     async fn revoke_agent(&self, name: &str, now: DateTime<Utc>) -> StoreResult<bool>;
 
+    /// The newest result of every monitor (and region series) in the open head of history.
+    async fn latest_results(&self) -> StoreResult<Vec<ResultRecord>>;
+
     /// Takes the lease `name` for `holder` for `ttl` if it is free or expired, or renews it if
     /// `holder` has it (by the database's clock); says who holds it after.
     async fn claim_lease(

@@ -27,6 +27,6 @@ mod view;
 pub use export::{export, ExportError};
 pub use publish::{Published, Publisher};
 pub use renderer::Renderer;
-pub use router::{router, Current, ReloadRefused, ReloadRequest, ReloadSummary, WebState};
+pub use router::{router, Current, ReloadRefused, ReloadRequest, ReloadSummary, Replica, WebState};
 pub use server::{raise_descriptor_limit, serve, ServerLimits};
 pub use snapshot::PageCache;

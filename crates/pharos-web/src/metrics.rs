@@ -126,6 +126,20 @@ fn render(state: &WebState) -> String {
         "Scheduled runs skipped because the previous run of the monitor was still going.",
         metrics.slots_skipped.load(Ordering::Relaxed),
     );
+    if let Some(replica) = &current.replica {
+        family(
+            &mut out,
+            "pharos_leader",
+            "gauge",
+            "1 while this replica holds the engine's lease (probes, incidents, notifications), 0 while it follows.",
+        );
+        let _ = writeln!(
+            out,
+            "pharos_leader{{replica=\"{}\"}} {}",
+            label(&replica.id),
+            u8::from(replica.leading)
+        );
+    }
     single(
         &mut out,
         "pharos_watches_open",

@@ -42,6 +42,16 @@ pub struct Current {
     pub trusted_proxies: Vec<pharos_config::IpNet>,
     /// What each region's agents check.
     pub assignments: Arc<pharos_config::Assignments>,
+    /// This replica, when several share the database.
+    pub replica: Option<Replica>,
+}
+
+/// One of several replicas sharing a database.
+#[derive(Clone, Debug)]
+pub struct Replica {
+    pub id: String,
+    /// Whether it holds the engine's lease (probes, incidents, notifications).
+    pub leading: bool,
 }
 
 /// A request to reload the configuration, answered once the new one runs (or why not).
@@ -81,6 +91,7 @@ impl WebState {
                 engine,
                 trusted_proxies: Vec::new(),
                 assignments: Arc::default(),
+                replica: None,
             }))),
             admin_limiter: admin::admin_limiter(),
             agent_tokens: Arc::default(),
@@ -96,6 +107,7 @@ impl WebState {
             engine: current.engine.clone(),
             trusted_proxies: proxies,
             assignments: current.assignments.clone(),
+            replica: current.replica.clone(),
         });
         self
     }
@@ -156,8 +168,23 @@ async fn health(State(state): State<WebState>) -> Response {
         .read()
         .ok()
         .and_then(|live| live.store_fault.clone());
+    let current = state.current();
+    let role = match &current.replica {
+        None => String::new(),
+        Some(replica) if replica.leading => format!(" (leader: this replica, {})", replica.id),
+        Some(replica) => {
+            let leader = state
+                .store
+                .current_lease("engine")
+                .await
+                .ok()
+                .flatten()
+                .map_or_else(|| "none yet".to_owned(), |lease| lease.holder);
+            format!(" (follower {}; leader: {leader})", replica.id)
+        }
+    };
     match fault {
-        None => "ok\n".into_response(),
+        None => format!("ok{role}\n").into_response(),
         Some(fault) => (
             StatusCode::SERVICE_UNAVAILABLE,
             [(CACHE_CONTROL, "no-store")],

@@ -3,6 +3,7 @@
 //! next from the new configuration; detector state carries over by monitor id, because the
 //! engine resumes from what the store holds.
 
+use crate::leadership::{Leadership, Role};
 use crate::supervise::Supervisor;
 use anyhow::Context as _;
 use pharos_config::Config;
@@ -20,6 +21,9 @@ pub(crate) struct Generation {
     stop: Arc<watch::Sender<bool>>,
     /// True once this generation is asked to stop (for a reload or at shutdown).
     pub(crate) stopping: watch::Receiver<bool>,
+    /// Whether it runs the engine or follows the leader's writes.
+    pub(crate) role: Role,
+    replica: Option<String>,
 }
 
 /// What every generation shares.
@@ -29,10 +33,16 @@ pub(crate) struct Shared {
     pub(crate) outbox_wake: Arc<Notify>,
     /// The process-wide shutdown, which stops the running generation too.
     pub(crate) shutdown: watch::Receiver<bool>,
+    /// This replica in the election, when several may share the database.
+    pub(crate) leadership: Option<Leadership>,
 }
 
 impl Generation {
-    pub(crate) async fn start(config: Arc<Config>, shared: &Shared) -> anyhow::Result<Self> {
+    pub(crate) async fn start(
+        config: Arc<Config>,
+        shared: &Shared,
+        role: Role,
+    ) -> anyhow::Result<Self> {
         let (stop, stopping) = watch::channel(*shared.shutdown.borrow());
         let stop = Arc::new(stop);
         {
@@ -43,15 +53,20 @@ impl Generation {
                 stop.send_replace(true);
             });
         }
-        let engine = Engine::start(
-            &config,
-            shared.store.clone(),
-            shared.outbox_wake.clone(),
-            stopping.clone(),
-            EngineOptions::default(),
-        )
-        .await
-        .context("cannot start monitoring")?;
+        let engine = match role {
+            Role::Leader => Engine::start(
+                &config,
+                shared.store.clone(),
+                shared.outbox_wake.clone(),
+                stopping.clone(),
+                EngineOptions::default(),
+            )
+            .await
+            .context("cannot start monitoring")?,
+            Role::Follower => Engine::follow(&config, shared.store.clone(), stopping.clone())
+                .await
+                .context("cannot read the leader's state")?,
+        };
         let renderer = Renderer::new(
             config.clone(),
             shared.store.clone(),
@@ -64,15 +79,17 @@ impl Generation {
             return Err(error).context("cannot render the status page");
         }
         let mut tasks = Supervisor::default();
-        tasks.spawn(
-            "outbox worker",
-            OutboxWorker::new(
+        if role == Role::Leader {
+            let mut worker = OutboxWorker::new(
                 shared.store.clone(),
                 engine.handle.topology.notifier.clone(),
                 shared.outbox_wake.clone(),
-            )
-            .run(stopping.clone()),
-        );
+            );
+            if let Some(leadership) = shared.leadership.clone() {
+                worker = worker.with_gate(Arc::new(move || leadership.may_deliver()));
+            }
+            tasks.spawn("outbox worker", worker.run(stopping.clone()));
+        }
         tasks.spawn("renderer", renderer.run(stopping.clone()));
         Ok(Self {
             config,
@@ -80,6 +97,11 @@ impl Generation {
             tasks,
             stop,
             stopping,
+            role,
+            replica: shared
+                .leadership
+                .as_ref()
+                .map(|leadership| leadership.replica.clone()),
         })
     }
 
@@ -90,6 +112,10 @@ impl Generation {
             engine: self.engine.handle.clone(),
             trusted_proxies: self.config.server.trusted_proxies.clone(),
             assignments: Arc::new(self.config.assignments.clone()),
+            replica: self.replica.clone().map(|id| pharos_web::Replica {
+                id,
+                leading: self.role == Role::Leader,
+            }),
         }
     }
 

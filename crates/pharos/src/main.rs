@@ -11,6 +11,7 @@ mod exit;
 mod export_command;
 mod generation;
 mod incident_command;
+mod leadership;
 mod logging;
 mod notify_command;
 mod reload;

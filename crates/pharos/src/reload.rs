@@ -49,17 +49,18 @@ pub(crate) async fn apply(
     shared: &Shared,
 ) -> anyhow::Result<(Generation, Result<ReloadSummary, ReloadRefused>)> {
     let previous = running.config.clone();
+    let role = running.role;
     running.stop().await;
     let summary = ReloadSummary {
         components: config.components.len(),
         monitors: config.monitors.len(),
         channels: config.channels.len(),
     };
-    match Generation::start(Arc::new(config), shared).await {
+    match Generation::start(Arc::new(config), shared, role).await {
         Ok(next) => Ok((next, Ok(summary))),
         Err(error) => {
             tracing::error!("cannot start the reloaded configuration: {error:#}; going back to the previous one");
-            let back = Generation::start(previous, shared).await?;
+            let back = Generation::start(previous, shared, role).await?;
             Ok((back, Err(ReloadRefused::Failed(format!("{error:#}")))))
         }
     }

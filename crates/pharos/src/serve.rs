@@ -4,6 +4,7 @@
 use crate::config_command::report_load_error;
 use crate::exit;
 use crate::generation::{Generation, Shared};
+use crate::leadership::{Leadership, Role};
 use crate::reload;
 use crate::supervise::{self, Supervisor};
 use anyhow::Context as _;
@@ -104,13 +105,36 @@ async fn serve(
         .await
         .with_context(|| format!("cannot open the database {}", config.server.database))?;
     tracing::info!(database = %config.server.database, "store open");
+    // On PostgreSQL several replicas may share the database: one leads, the others follow.
+    let leadership = (config.server.database.backend() == pharos_core::Backend::Postgres)
+        .then(|| Leadership::new(store.clone()));
+    let role = match &leadership {
+        Some(leadership) => {
+            let role = leadership.claim(false).await;
+            if role == Role::Follower {
+                tracing::info!(
+                    replica = leadership.replica,
+                    "following: another replica holds the engine's lease"
+                );
+            }
+            role
+        }
+        None => Role::Leader,
+    };
     let shared = Shared {
         store: store.clone(),
         pages: PageCache::default(),
         outbox_wake: Arc::new(Notify::new()),
         shutdown: shutdown.clone(),
+        leadership: leadership.clone(),
     };
-    let mut generation = Generation::start(config.clone(), &shared).await?;
+    let mut generation = Generation::start(config.clone(), &shared, role).await?;
+    let (role_sender, mut roles) = mpsc::channel::<Role>(4);
+    if let Some(leadership) = leadership.clone() {
+        tokio::spawn(leadership.run(role, role_sender, shutdown.clone()));
+    } else {
+        drop(role_sender);
+    }
 
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -170,8 +194,25 @@ async fn serve(
             end = generation.tasks.next_end() => Wake::Ended(end),
             end = others.next_end() => Wake::Ended(end),
             Some(request) = reload_requests.recv() => Wake::Reload(request),
+            Some(role) = roles.recv() => Wake::Role(role),
         };
         match wake {
+            Wake::Role(role) => {
+                if role == generation.role {
+                    continue;
+                }
+                let config = generation.config.clone();
+                generation.stop().await;
+                generation = match Generation::start(config, &shared, role).await {
+                    Ok(next) => next,
+                    Err(error) => {
+                        stop.send_replace(true);
+                        others.join().await;
+                        return Err(error.context("cannot take this replica's new role"));
+                    }
+                };
+                state.replace(generation.current());
+            }
             Wake::Ended(end) => {
                 if let Some(found) = supervise::fault(end, &generation.stopping) {
                     tracing::error!("{found}; stopping");
@@ -215,7 +256,11 @@ async fn serve(
     }
 
     tracing::info!("stopping: finishing queued work");
+    let led = generation.role == Role::Leader;
     generation.stop().await;
+    if let (Some(leadership), true) = (&leadership, led) {
+        leadership.release().await;
+    }
     others.join().await;
     tracing::info!("stopped");
     Ok(match fault {
@@ -228,6 +273,8 @@ async fn serve(
 enum Wake {
     Ended(pharos_engine::TaskEnd),
     Reload(ReloadRequest),
+    /// This replica began or stopped leading.
+    Role(Role),
 }
 
 /// SIGHUP asks for a reload; the serve loop logs how it went.

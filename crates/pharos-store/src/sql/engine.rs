@@ -157,6 +157,48 @@ type ResultRow = (
     Option<String>,
 );
 
+/// A result row with its monitor.
+type LatestRow = (
+    String,
+    i64,
+    i64,
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// The newest result of every monitor (and region series) still in the open head: what a
+/// replica that does not run the engine shows as each check's latest.
+pub(super) async fn latest_results(pool: &Pool) -> StoreResult<Vec<ResultRecord>> {
+    let rows: Vec<LatestRow> = sqlx::query_as(
+        "SELECT r.monitor_id, r.at, r.status, r.latency_us, r.reason, r.phases, r.detail
+             FROM results AS r
+             JOIN (SELECT monitor_id, MAX(at) AS at FROM results GROUP BY monitor_id) AS newest
+               ON newest.monitor_id = r.monitor_id AND newest.at = r.at",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut seen = std::collections::HashSet::new();
+    Ok(rows
+        .into_iter()
+        .filter(|row| seen.insert(row.0.clone()))
+        .map(
+            |(monitor, at, status, latency, reason, phases, detail)| ResultRecord {
+                monitor: MonitorId::new(monitor),
+                at: from_millis(at),
+                outcome: Outcome {
+                    status: status_from_code(status),
+                    latency: from_micros(latency),
+                    phases: decode_phases(phases.as_deref().unwrap_or_default()),
+                    reason,
+                    detail,
+                },
+            },
+        )
+        .collect())
+}
+
 pub(super) async fn recent_results(
     pool: &Pool,
     monitor: &MonitorId,

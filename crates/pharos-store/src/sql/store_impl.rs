@@ -106,6 +106,10 @@ impl Store for Backend {
         agents::revoke(&self.pool, name, now).await
     }
 
+    async fn latest_results(&self) -> StoreResult<Vec<ResultRecord>> {
+        engine::latest_results(&self.pool).await
+    }
+
     async fn claim_lease(
         &self,
         name: &str,

@@ -104,6 +104,9 @@ impl Store for Counting {
     async fn revoke_agent(&self, name: &str, now: DateTime<Utc>) -> StoreResult<bool> {
         self.inner.revoke_agent(name, now).await
     }
+    async fn latest_results(&self) -> StoreResult<Vec<ResultRecord>> {
+        self.inner.latest_results().await
+    }
     async fn claim_lease(
         &self,
         name: &str,

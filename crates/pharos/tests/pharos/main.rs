@@ -5,6 +5,7 @@ mod browser;
 mod cli;
 mod dependencies;
 mod end_to_end;
+mod failover;
 mod maintenance;
 #[path = "../../../pharos-store/tests/store/pg_server.rs"]
 mod pg_server;
