@@ -29,30 +29,66 @@ pub enum ExchangeError {
     Failed { status: u16, error: String },
 }
 
+/// Reports to one of the server's replicas: the same one while it answers; after a failure
+/// (unreachable, or a replica that does not lead), the next one.
 pub struct Exchanger {
     client: pharos_probe::HttpsClient,
-    url: url::Url,
+    urls: Vec<url::Url>,
+    current: std::sync::atomic::AtomicUsize,
     token: SecretString,
 }
 
 impl Exchanger {
     pub fn new(server: &url::Url, token: SecretString) -> Result<Self, String> {
-        let url = server
-            .join(pharos_wire::EXCHANGE_PATH.trim_start_matches('/'))
-            .map_err(|error| {
-                format!("`{server}` cannot be used as the server's address: {error}")
-            })?;
+        Self::with_replicas(std::slice::from_ref(server), token)
+    }
+
+    /// Reports to whichever of `servers` (replicas of one pharos) leads.
+    pub fn with_replicas(servers: &[url::Url], token: SecretString) -> Result<Self, String> {
+        let urls = servers
+            .iter()
+            .map(|server| {
+                server
+                    .join(pharos_wire::EXCHANGE_PATH.trim_start_matches('/'))
+                    .map_err(|error| {
+                        format!("`{server}` cannot be used as the server's address: {error}")
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if urls.is_empty() {
+            return Err("no server to report to".to_owned());
+        }
         Ok(Self {
             client: pharos_probe::https_client(),
-            url,
+            urls,
+            current: std::sync::atomic::AtomicUsize::new(0),
             token,
         })
     }
 
     pub async fn send(&self, report: &AgentReport) -> Result<ServerReply, ExchangeError> {
+        use std::sync::atomic::Ordering;
+        let index = self.current.load(Ordering::Relaxed) % self.urls.len();
+        let sent = self.send_to(&self.urls[index], report).await;
+        let move_on = matches!(
+            &sent,
+            Err(ExchangeError::Unreachable(_)) | Err(ExchangeError::Failed { status: 503, .. })
+        );
+        if move_on && self.urls.len() > 1 {
+            self.current
+                .store((index + 1) % self.urls.len(), Ordering::Relaxed);
+        }
+        sent
+    }
+
+    async fn send_to(
+        &self,
+        url: &url::Url,
+        report: &AgentReport,
+    ) -> Result<ServerReply, ExchangeError> {
         let body = serde_json::to_vec(report)
             .map_err(|error| ExchangeError::Unreachable(error.to_string()))?;
-        let request = http::Request::post(self.url.as_str())
+        let request = http::Request::post(url.as_str())
             .header(http::header::CONTENT_TYPE, "application/json")
             .header(
                 http::header::AUTHORIZATION,

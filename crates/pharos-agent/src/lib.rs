@@ -26,7 +26,8 @@ use tokio::time::Instant;
 
 /// How an agent runs.
 pub struct AgentOptions {
-    pub server: url::Url,
+    /// The server, or each of its replicas (reports go to whichever leads).
+    pub servers: Vec<url::Url>,
     pub region: String,
     pub token: SecretString,
     /// Where its buffer of undelivered results lives.
@@ -67,8 +68,8 @@ pub async fn run(options: AgentOptions, shutdown: watch::Receiver<bool>) -> Resu
             buffer.pending()
         );
     }
-    let exchanger =
-        Exchanger::new(&options.server, options.token.clone()).map_err(AgentError::Server)?;
+    let exchanger = Exchanger::with_replicas(&options.servers, options.token.clone())
+        .map_err(AgentError::Server)?;
     let buffer = Arc::new(Mutex::new(buffer));
     let waiting = Arc::new(Notify::new());
     let (assignments, assigned) = watch::channel::<Option<Assignment>>(None);

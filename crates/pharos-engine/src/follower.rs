@@ -86,6 +86,40 @@ async fn refresh(
             (monitor.id.as_str(), (monitor.id.clone(), health.confirmed))
         })
         .collect();
+    let by_series: HashMap<&str, &pharos_store::ResultRecord> = latest
+        .iter()
+        .map(|record| (record.monitor.as_str(), record))
+        .collect();
+    // The region grid: what each region last saw (its latest check, not its confirmed
+    // status, which only the leader holds).
+    let mut regions = HashMap::new();
+    for (index, monitor) in topology.monitors.iter().enumerate() {
+        if !monitor.is_regional() {
+            continue;
+        }
+        let cells = monitor
+            .regions
+            .iter()
+            .map(|&region| {
+                let series = topology.series(index, region);
+                let last = by_series.get(series.as_str());
+                crate::live::RegionCell {
+                    region: topology.regions[region].clone(),
+                    status: last
+                        .map(|record| record.outcome.status)
+                        .filter(|status| *status != pharos_core::ProbeStatus::Unknown),
+                    reason: last.and_then(|record| record.outcome.reason.clone()),
+                    last: last.map(|record| LatestResult {
+                        at: record.at,
+                        started_at: record.at,
+                        outcome: record.outcome.clone(),
+                        confirmed: record.outcome.status,
+                    }),
+                }
+            })
+            .collect();
+        regions.insert(monitor.id.clone(), cells);
+    }
     let mut monitors = HashMap::new();
     for record in latest {
         // Other regions' series are `monitor@region`; the monitor shows its newest of any.
@@ -130,5 +164,6 @@ async fn refresh(
         .collect();
     view.open_incidents = open;
     view.monitors = monitors;
+    view.regions = regions;
     Ok(())
 }

@@ -162,6 +162,15 @@ async fn exchange_inner(
         ));
     }
     let current = state.current();
+    if let Some(replica) = current.replica.as_ref().filter(|replica| !replica.leading) {
+        return Err(refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "replica {} follows: reports go to the replica that leads (list every replica with --server)",
+                replica.id
+            ),
+        ));
+    }
     let assignment = current.assignments.for_region(&report.region);
     let changed = report.generation.as_deref() != Some(assignment.generation.as_str());
     let made: DateTime<Utc> = agent.created_at;

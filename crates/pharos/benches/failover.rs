@@ -104,7 +104,10 @@ async fn until<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
         if let Some(value) = check().await {
             return value;
         }
-        assert!(started.elapsed() < Duration::from_secs(60), "timed out: {what}");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "timed out: {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -161,7 +164,10 @@ events = ["incident.opened"]
     };
     let mut accepting = Some(serving(target.take().unwrap()));
     let mut leader = Replica::start(&config);
-    until("the first replica leads", async || leads(&leader).await.then_some(())).await;
+    until("the first replica leads", async || {
+        leads(&leader).await.then_some(())
+    })
+    .await;
     let mut follower = Replica::start(&config);
     let mut rows = Vec::new();
     for trial in 1..=trials {
@@ -180,7 +186,10 @@ events = ["incident.opened"]
             task.abort();
             let _ = task.await;
         }
-        until("the follower leads", async || leads(&follower).await.then_some(())).await;
+        until("the follower leads", async || {
+            leads(&follower).await.then_some(())
+        })
+        .await;
         let leading = killed.elapsed();
         until("a probe by the new leader", async || {
             last_check(&follower)
@@ -211,7 +220,9 @@ events = ["incident.opened"]
         rows.iter().map(|row| pick(row).as_secs_f64()).sum::<f64>() / rows.len() as f64
     };
     let max = |pick: fn(&(Duration, Duration, Duration)) -> Duration| {
-        rows.iter().map(|row| pick(row).as_secs_f64()).fold(0.0, f64::max)
+        rows.iter()
+            .map(|row| pick(row).as_secs_f64())
+            .fold(0.0, f64::max)
     };
     println!(
         "leading mean {:.1} s max {:.1} s",

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 pub(crate) struct AgentArgs {
-    pub(crate) server: url::Url,
+    pub(crate) servers: Vec<url::Url>,
     pub(crate) region: String,
     pub(crate) token_file: PathBuf,
     pub(crate) state_dir: PathBuf,
@@ -45,16 +45,21 @@ pub(crate) async fn run(args: AgentArgs) -> ExitCode {
     }
     let (stop, shutdown) = watch::channel(false);
     tokio::spawn(crate::serve::wait_for_signal(Arc::new(stop)));
+    let servers = args
+        .servers
+        .iter()
+        .map(url::Url::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
     tracing::info!(
         region = args.region,
-        server = %args.server,
-        "pharos agent {} checking for region {} of {}",
+        server = servers,
+        "pharos agent {} checking for region {} of {servers}",
         env!("CARGO_PKG_VERSION"),
         args.region,
-        args.server
     );
     let options = AgentOptions {
-        server: args.server,
+        servers: args.servers,
         region: args.region,
         token,
         state_dir: args.state_dir,

@@ -76,9 +76,10 @@ pub(crate) enum Command {
     },
     /// Check a server's monitors from another region and report back to it.
     Agent {
-        /// The pharos server, e.g. https://status.example.com/.
-        #[arg(long, env = "PHAROS_SERVER")]
-        server: url::Url,
+        /// The pharos server, e.g. https://status.example.com/; repeat it for each replica of
+        /// a server with several (reports go to whichever leads).
+        #[arg(long, env = "PHAROS_SERVER", value_delimiter = ',', required = true)]
+        server: Vec<url::Url>,
         /// The region this agent checks from, as monitors name it in `regions`.
         #[arg(long)]
         region: String,

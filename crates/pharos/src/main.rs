@@ -95,7 +95,7 @@ fn main() -> ExitCode {
                 buffer,
             } => {
                 agent_command::run(agent_command::AgentArgs {
-                    server,
+                    servers: server,
                     region,
                     token_file,
                     state_dir,

@@ -63,6 +63,30 @@ async fn the_other_replica_takes_over_and_nothing_is_lost_or_sent_twice() {
         .lines()
         .any(|line| line.starts_with("pharos_leader{") && line.ends_with(" 0")));
 
+    // Agents report to the leader; a follower sends them on.
+    let made = std::process::Command::new(binary())
+        .args(["agent-token", "create", "probe-eu", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let token = String::from_utf8(made.stdout).unwrap();
+    let report = serde_json::json!({
+        "protocol": 1, "region": "eu", "agent_version": "test",
+        "generation": null, "results": [], "dropped": 0
+    })
+    .to_string();
+    let exchange = "/api/agent/v1/exchange";
+    let (status, body) = http_post(second.address, exchange, Some(token.trim()), &report).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("follows"), "{body}");
+    let (status, body) = http_post(first.address, exchange, Some(token.trim()), &report).await;
+    assert_eq!(status, 200, "{body}");
+
     // An incident whose notification cannot be delivered yet (the receiver is not up).
     target.stop().await;
     let incident_id = eventually(Duration::from_secs(15), "an incident", || async {
