@@ -79,6 +79,25 @@ impl Agents {
         );
     }
 
+    /// Takes back what a report's failed commit took (the store refused it, or the replica
+    /// lost its lease): the agent sends those results again, and they must not be taken for
+    /// ones already stored.
+    pub(crate) fn rewind(&mut self, agent: &str, token_made: DateTime<Utc>, to: u64) {
+        if let Some(known) = self.last_seq.get_mut(agent) {
+            if known.0 == token_made && known.1 > to {
+                known.1 = to;
+            }
+        }
+    }
+
+    /// The highest number taken from `agent` (under the token made at `token_made`).
+    pub(crate) fn taken(&self, agent: &str, token_made: DateTime<Utc>) -> u64 {
+        self.last_seq
+            .get(agent)
+            .filter(|known| known.0 == token_made)
+            .map_or(0, |known| known.1)
+    }
+
     /// Asks `region` to check `monitor` at once (told at its agent's next report).
     pub(crate) fn ask(&mut self, region: usize, monitor: usize) {
         if let Some(set) = self.rechecks.get_mut(region) {
@@ -151,6 +170,10 @@ mod tests {
         assert_eq!(acked, 6);
         let (taken, acked) = agents.accept("lyon", token, vec![result(1)]);
         assert_eq!((taken.len(), acked), (1, 1), "numbers are per agent");
+        // A report whose commit failed is taken back: sent again, it is taken again.
+        agents.rewind("paris", token, 4);
+        let (taken, acked) = agents.accept("paris", token, vec![result(5), result(6)]);
+        assert_eq!((taken.len(), acked), (2, 6));
         let (taken, acked) = agents.accept("paris", made(9), vec![result(1)]);
         assert_eq!((taken.len(), acked), (1, 1), "a new token starts again");
     }

@@ -42,6 +42,12 @@ pub(crate) enum LoopEvent {
     Due,
     /// A watch connection was lost: check the monitor at once.
     Watched(usize),
+    /// An agent's report was not committed: take back the numbers it took.
+    AgentNotStored {
+        agent: String,
+        token_made: chrono::DateTime<Utc>,
+        to: u64,
+    },
 }
 
 /// A result for the live view: monitor, region, end, start, outcome.
@@ -98,6 +104,8 @@ pub(crate) struct EngineLoop {
     agents: crate::agents::Agents,
     watched: mpsc::UnboundedReceiver<usize>,
     _watches: crate::watches::Watches,
+    not_stored_sender: mpsc::UnboundedSender<(String, chrono::DateTime<Utc>, u64)>,
+    not_stored: mpsc::UnboundedReceiver<(String, chrono::DateTime<Utc>, u64)>,
 }
 
 impl EngineLoop {
@@ -122,6 +130,7 @@ impl EngineLoop {
             }
         }
         let (watch_checks, watched) = mpsc::unbounded_channel();
+        let (not_stored_sender, not_stored) = mpsc::unbounded_channel();
         let to_watch: Vec<(usize, String)> = parts
             .topology
             .monitors
@@ -151,6 +160,8 @@ impl EngineLoop {
             agents,
             watched,
             _watches: watches,
+            not_stored_sender,
+            not_stored,
         }
     }
 
@@ -172,6 +183,7 @@ impl EngineLoop {
             _ = self.reminders.tick() => LoopEvent::Remind,
             Some(command) = self.parts.commands.recv() => LoopEvent::Command(command),
             Some(monitor) = self.watched.recv() => LoopEvent::Watched(monitor),
+            Some((agent, token_made, to)) = self.not_stored.recv() => LoopEvent::AgentNotStored { agent, token_made, to },
             Some(first) = self.results.recv() => {
                 let mut finished = vec![first];
                 while finished.len() < MAX_BATCH {
@@ -207,6 +219,14 @@ impl EngineLoop {
                 .await
             }
             LoopEvent::Command(command) => self.apply(command).await,
+            LoopEvent::AgentNotStored {
+                agent,
+                token_made,
+                to,
+            } => {
+                self.agents.rewind(&agent, token_made, to);
+                Flow::Continue
+            }
             LoopEvent::Watched(monitor) => {
                 self.grid.recheck(monitor, Instant::now());
                 Flow::Continue
@@ -460,6 +480,7 @@ impl EngineLoop {
                 report.dropped
             );
         }
+        let before = self.agents.taken(&agent, token_made);
         let (fresh, acked) = self.agents.accept(&agent, token_made, report.results);
         let mut latest = Vec::with_capacity(fresh.len());
         if let Some(region) = region.filter(|&region| region != 0) {
@@ -535,10 +556,15 @@ impl EngineLoop {
             let _ = reply.send(Err(CommandError::Stopping));
             return Flow::Stop;
         }
+        let not_stored = self.not_stored_sender.clone();
         tokio::spawn(async move {
             let answer = match done.await {
                 Ok(()) => Ok(crate::AgentAnswer { acked, recheck }),
-                Err(_) => Err(CommandError::Stopping),
+                Err(_) => {
+                    // Not committed: the agent sends these again and they must be taken.
+                    let _ = not_stored.send((agent, token_made, before));
+                    Err(CommandError::Stopping)
+                }
             };
             let _ = reply.send(answer);
         });

@@ -24,7 +24,7 @@ fn config(dir: &Path, targets: &[TcpTarget], webhook: &str) -> PathBuf {
          [incidents]\ncorrelation_window = \"4s\"\nsettle = \"1s\"\n\n\
          [[channels]]\nid = \"ops\"\ntype = \"webhook\"\nurl = \"{webhook}\"\nsecret = \"{SECRET}\"\n\
          events = [\"incident.opened\", \"incident.updated\", \"incident.resolved\"]\n",
-        dir.join("pharos.db").display()
+        crate::support::test_database(dir, "dependencies")
     );
     for ((id, name, needs), target) in TREE.iter().zip(targets) {
         let needs: Vec<String> = needs.iter().map(|need| format!("\"{need}\"")).collect();

@@ -14,6 +14,8 @@ async fn an_install_moved_from_sqlite_to_postgresql_goes_on_with_its_incident() 
     let dir = tempfile::tempdir().unwrap();
     let mut target = TcpTarget::start().await;
     let config = write_config(dir.path(), target.address, "http://127.0.0.1:9/unused");
+    // The install being moved is on SQLite, whichever backend the suite runs on.
+    use_database(&config, &dir.path().join("pharos.db").display().to_string());
     let pharos = Pharos::start(&config, dir.path());
     eventually(Duration::from_secs(10), "a first check", || async {
         let components = pharos.get_json("/api/v1/components").await;

@@ -363,6 +363,31 @@ pub(crate) fn use_database(config: &Path, database: &str) {
     std::fs::write(config, text).unwrap();
 }
 
+/// Which backend the binary's tests store into: `PHAROS_TEST_BACKEND=postgres` runs them on a
+/// fresh database of the throwaway PostgreSQL server (`.ci/run` runs the suite both ways).
+pub(crate) const BACKEND_VARIABLE: &str = "PHAROS_TEST_BACKEND";
+
+/// The `database` of a test's configuration: a SQLite file in `dir`, or a fresh PostgreSQL
+/// database when the suite runs on PostgreSQL.
+pub(crate) fn test_database(dir: &Path, test: &str) -> String {
+    match std::env::var(BACKEND_VARIABLE).as_deref() {
+        Ok("postgres") => crate::pg_server::fresh_database(test).unwrap_or_else(|| {
+            panic!("{BACKEND_VARIABLE}=postgres but PostgreSQL cannot run here")
+        }),
+        _ => dir.join("pharos.db").display().to_string(),
+    }
+}
+
+/// Opens the store a test's pharos writes into (to count what it holds).
+pub(crate) async fn open_store(database: &str) -> std::sync::Arc<dyn pharos_store::Store> {
+    pharos_store::open(
+        &pharos_core::DatabaseUrl::new(database),
+        pharos_store::OpenMode::Existing,
+    )
+    .await
+    .expect("the test's store")
+}
+
 /// Writes a one-component configuration probing `target`, notifying `webhook_url`.
 pub(crate) fn write_config(dir: &Path, target: SocketAddr, webhook_url: &str) -> PathBuf {
     let path = dir.join("pharos.toml");
@@ -398,7 +423,7 @@ type = "webhook"
 url = "{webhook_url}"
 secret = "{SECRET}"
 "#,
-        database = dir.join("pharos.db").display(),
+        database = test_database(dir, "a test of the binary"),
         port = target.port(),
     );
     std::fs::write(&path, config).unwrap();

@@ -109,7 +109,7 @@ type = "http"
 url = "http://{http}/"
 watch = true
 "#,
-        database = dir.join("pharos.db").display(),
+        database = crate::support::test_database(dir, "watch"),
         tcp_port = tcp.port(),
     );
     let path = dir.join("pharos.toml");
