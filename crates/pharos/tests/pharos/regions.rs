@@ -6,7 +6,6 @@
 
 use crate::support::*;
 use pharos_demo::WebhookReceiver;
-use pharos_store::Store;
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, SocketAddr};
