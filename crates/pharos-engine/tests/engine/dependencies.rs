@@ -6,7 +6,7 @@
 use chrono::{DateTime, TimeZone, Utc};
 use pharos_core::{ComponentId, ComponentStatus, EventKind, Incident, Outcome, TimelineKind};
 use pharos_engine::{Evaluator, Topology};
-use pharos_store::{Batch, IncidentQuery, SqliteStore, Store};
+use pharos_store::{Batch, IncidentQuery, Store};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -107,7 +107,7 @@ pub(crate) fn up() -> Outcome {
 
 pub(crate) struct Harness {
     config: &'static str,
-    store: SqliteStore,
+    store: Arc<dyn Store>,
     pub(crate) topology: Arc<Topology>,
     evaluator: Evaluator,
     path: std::path::PathBuf,
@@ -138,7 +138,7 @@ impl Harness {
     ) -> Self {
         let config = pharos_config::parse("test.toml", source, &|_| None).unwrap();
         let topology = Arc::new(Topology::from_config(&config));
-        let store = SqliteStore::open(path.to_str().unwrap()).await.unwrap();
+        let store = crate::support::open_store(&path).await;
         let mut state = store.load_engine_state().await.unwrap();
         state.incident_ids = store.reserve_incident_ids(64).await.unwrap();
         let evaluator = Evaluator::new(topology.clone(), state, at(0));

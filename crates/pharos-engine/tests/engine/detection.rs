@@ -4,7 +4,7 @@
 use chrono::{DateTime, TimeZone, Utc};
 use pharos_core::{ComponentStatus, EventKind, IncidentPhase, Outcome, TimelineKind};
 use pharos_engine::{Evaluator, Topology};
-use pharos_store::{Batch, IncidentQuery, SqliteStore, Store};
+use pharos_store::{Batch, IncidentQuery, Store};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -62,7 +62,7 @@ fn up() -> Outcome {
 }
 
 struct Harness {
-    store: SqliteStore,
+    store: Arc<dyn Store>,
     topology: Arc<Topology>,
     evaluator: Evaluator,
     _dir: Option<tempfile::TempDir>,
@@ -81,7 +81,7 @@ impl Harness {
     async fn open(path: std::path::PathBuf) -> Self {
         let config = pharos_config::parse("detection.toml", CONFIG, &|_| None).unwrap();
         let topology = Arc::new(Topology::from_config(&config));
-        let store = SqliteStore::open(path.to_str().unwrap()).await.unwrap();
+        let store = crate::support::open_store(&path).await;
         let mut state = store.load_engine_state().await.unwrap();
         state.incident_ids = store.reserve_incident_ids(64).await.unwrap();
         let evaluator = Evaluator::new(topology.clone(), state, at(0));
@@ -365,7 +365,7 @@ async fn incidents_of_components_removed_from_the_configuration_are_closed_at_st
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("pharos.db");
     {
-        let store = SqliteStore::open(path.to_str().unwrap()).await.unwrap();
+        let store = crate::support::open_store(&path).await;
         let mut orphan = pharos_core::Incident {
             dependents: Vec::new(),
             scope: None,

@@ -4,8 +4,12 @@
 mod dependencies;
 mod detection;
 mod maintenance;
+#[path = "../../../pharos-store/tests/store/pg_server.rs"]
+mod pg_server;
 mod providers;
 mod regions;
 mod regression;
 mod running;
 mod support;
+#[path = "../../../pharos-store/tests/store/test_store.rs"]
+mod test_store;

@@ -6,7 +6,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use pharos_core::regions::Reach;
 use pharos_core::{ComponentStatus, Outcome};
 use pharos_engine::{Evaluator, Topology};
-use pharos_store::{Batch, IncidentQuery, SqliteStore, Store};
+use pharos_store::{Batch, IncidentQuery, Store};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -49,7 +49,7 @@ fn up() -> Outcome {
 }
 
 struct Harness {
-    store: SqliteStore,
+    store: Arc<dyn Store>,
     topology: Arc<Topology>,
     evaluator: Evaluator,
     _dir: tempfile::TempDir,
@@ -61,7 +61,7 @@ impl Harness {
         let path = dir.path().join("pharos.db");
         let config = pharos_config::parse("regions.toml", CONFIG, &|_| None).unwrap();
         let topology = Arc::new(Topology::from_config(&config));
-        let store = SqliteStore::open(path.to_str().unwrap()).await.unwrap();
+        let store = crate::support::open_store(&path).await;
         let mut state = store.load_engine_state().await.unwrap();
         state.incident_ids = store.reserve_incident_ids(64).await.unwrap();
         let evaluator = Evaluator::new(topology.clone(), state, at(0));

@@ -1,6 +1,6 @@
 //! Regression tests, each named after the bug it keeps fixed.
 
-use pharos_store::{IncidentQuery, SqliteStore, Store};
+use pharos_store::{IncidentQuery, Store};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -84,7 +84,7 @@ async fn incident_ids_are_never_reused_after_a_lost_tail_of_writes() {
     let path = dir.path().join("ids.db");
     let at = |second: i64| chrono::DateTime::from_timestamp(1_800_000_000 + second, 0).unwrap();
     let down = || pharos_core::Outcome::down(Duration::from_millis(1), vec![], "refused");
-    let open_one = |store: SqliteStore| {
+    let open_one = |store: Arc<dyn Store>| {
         let topology = topology.clone();
         async move {
             let mut state = store.load_engine_state().await.unwrap();
@@ -97,8 +97,8 @@ async fn incident_ids_are_never_reused_after_a_lost_tail_of_writes() {
         }
     };
     // An incident opens, is shown, and its batch is never saved.
-    let lost = open_one(SqliteStore::open(path.to_str().unwrap()).await.unwrap()).await;
+    let lost = open_one(crate::support::open_store(&path).await).await;
     // After a restart the next incident takes another id.
-    let next = open_one(SqliteStore::open(path.to_str().unwrap()).await.unwrap()).await;
+    let next = open_one(crate::support::open_store(&path).await).await;
     assert_ne!(lost, next, "incident #{lost} was handed out twice");
 }

@@ -1,11 +1,15 @@
-//! A running engine on a fresh SQLite file: first runs at once, no background maintenance.
+//! The stores the engine's tests write into (a SQLite file, or a PostgreSQL database when
+//! `PHAROS_TEST_BACKEND=postgres`, as `.ci/run` runs them a second time), and a running engine
+//! on a fresh one: first runs at once, no background maintenance.
 
 use pharos_config::Config;
 use pharos_engine::{Engine, EngineOptions};
-use pharos_store::{SqliteStore, Store};
+use pharos_store::Store;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{watch, Notify};
+
+pub(crate) use crate::test_store::open_store;
 
 pub(crate) struct Running {
     pub(crate) engine: Engine,
@@ -17,11 +21,7 @@ pub(crate) struct Running {
 impl Running {
     pub(crate) async fn start(config: &Config) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> = Arc::new(
-            SqliteStore::open(dir.path().join("p.db").to_str().unwrap())
-                .await
-                .unwrap(),
-        );
+        let store = open_store(&dir.path().join("p.db")).await;
         let (stop, shutdown) = watch::channel(false);
         let options = EngineOptions {
             splay: Duration::ZERO,

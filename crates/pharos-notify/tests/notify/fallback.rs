@@ -10,7 +10,7 @@ use pharos_core::{
     ComponentId, ComponentStatus, Event, Incident, IncidentNews, IncidentPhase, IncidentUpdate,
 };
 use pharos_notify::{Notifier, OutboxWorker};
-use pharos_store::{Batch, MessageState, SqliteStore, Store};
+use pharos_store::{Batch, MessageState, Store};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -125,7 +125,7 @@ fn webmail_outage() -> Event {
 }
 
 /// Enqueues the outage's messages as the engine would, with mail submission down.
-async fn enqueue(store: &SqliteStore, notifier: &Notifier) {
+async fn enqueue(store: &dyn Store, notifier: &Notifier) {
     let status_of = |id: &ComponentId| {
         Some(if id.as_str() == "mail-submission" {
             ComponentStatus::MajorOutage
@@ -141,7 +141,7 @@ async fn enqueue(store: &SqliteStore, notifier: &Notifier) {
 }
 
 /// Runs the outbox worker until `done` holds (or 10 s pass).
-async fn deliver_until(store: Arc<SqliteStore>, notifier: &Arc<Notifier>, done: impl Fn() -> bool) {
+async fn deliver_until(store: Arc<dyn Store>, notifier: &Arc<Notifier>, done: impl Fn() -> bool) {
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let worker = OutboxWorker::new(store, notifier.clone(), Arc::default());
     let running = tokio::spawn(worker.run(shutdown));
@@ -153,7 +153,7 @@ async fn deliver_until(store: Arc<SqliteStore>, notifier: &Arc<Notifier>, done: 
     let _ = running.await;
 }
 
-async fn states(store: &SqliteStore) -> Vec<(String, MessageState, Option<String>)> {
+async fn states(store: &dyn Store) -> Vec<(String, MessageState, Option<String>)> {
     let mut messages = store.recent_messages(10).await.unwrap();
     messages.sort_by_key(|(message, _)| message.chain.as_ref().map(|link| link.step));
     messages
@@ -162,8 +162,8 @@ async fn states(store: &SqliteStore) -> Vec<(String, MessageState, Option<String
         .collect()
 }
 
-async fn open(path: &Path) -> Arc<SqliteStore> {
-    Arc::new(SqliteStore::open(path.to_str().unwrap()).await.unwrap())
+async fn open(path: &Path) -> Arc<dyn Store> {
+    crate::test_store::open_store(path).await
 }
 
 #[tokio::test]
@@ -174,7 +174,7 @@ async fn a_step_that_does_not_deliver_in_time_hands_over_and_a_broken_dependency
     let chat = Service::start(Reply::status(200, "{}")).await;
     let notifier = Arc::new(Notifier::from_config(&config(&ops, &sms, &chat)));
     let store = open(&dir.path().join("pharos.db")).await;
-    enqueue(&store, &notifier).await;
+    enqueue(store.as_ref(), &notifier).await;
 
     let started = Instant::now();
     deliver_until(store.clone(), &notifier, || !chat.seen().is_empty()).await;
@@ -195,7 +195,7 @@ async fn a_step_that_does_not_deliver_in_time_hands_over_and_a_broken_dependency
     );
     assert!(!sms.seen().is_empty(), "the hung step was tried");
 
-    let states = states(&store).await;
+    let states = states(store.as_ref()).await;
     assert_eq!(states[0].0, "ops-mail");
     assert_eq!(states[0].1, MessageState::Skipped);
     assert_eq!(
@@ -226,7 +226,7 @@ async fn a_delivered_step_ends_the_chain() {
     let chat = Service::start(Reply::status(200, "{}")).await;
     let notifier = Arc::new(Notifier::from_config(&config(&ops, &sms, &chat)));
     let store = open(&dir.path().join("pharos.db")).await;
-    enqueue(&store, &notifier).await;
+    enqueue(store.as_ref(), &notifier).await;
 
     deliver_until(store.clone(), &notifier, || !sms.seen().is_empty()).await;
     // Past the deadline: nothing more may be sent.
@@ -234,7 +234,7 @@ async fn a_delivered_step_ends_the_chain() {
     assert_eq!(sms.seen().len(), 1);
     assert!(chat.seen().is_empty());
     assert_eq!(ops.connections(), 0);
-    let states = states(&store).await;
+    let states = states(store.as_ref()).await;
     assert_eq!(states[1].1, MessageState::Delivered);
     assert_eq!(states[2].1, MessageState::Skipped);
     assert_eq!(
@@ -253,7 +253,7 @@ async fn a_restart_mid_chain_loses_nothing_and_sends_nothing_twice() {
     let notifier = Arc::new(Notifier::from_config(&config(&ops, &sms, &chat)));
     {
         let store = open(&database).await;
-        enqueue(&store, &notifier).await;
+        enqueue(store.as_ref(), &notifier).await;
         // The first pass tries SMS (which hangs) and stops before the deadline.
         deliver_until(store.clone(), &notifier, || !sms.seen().is_empty()).await;
     }
@@ -269,6 +269,6 @@ async fn a_restart_mid_chain_loses_nothing_and_sends_nothing_twice() {
         "exactly one delivery to the next step"
     );
     assert_eq!(ops.connections(), 0);
-    let states = states(&store).await;
+    let states = states(store.as_ref()).await;
     assert_eq!(states[2].1, MessageState::Delivered);
 }

@@ -6,11 +6,11 @@ use crate::service::{Reply, Service};
 use chrono::Utc;
 use pharos_core::Event;
 use pharos_notify::{Notifier, OutboxWorker};
-use pharos_store::{Batch, SqliteStore, Store};
+use pharos_store::{Batch, Store};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-async fn enqueue(store: &SqliteStore, notifier: &Notifier, events: &[Event]) {
+async fn enqueue(store: &dyn Store, notifier: &Notifier, events: &[Event]) {
     let outbox = events
         .iter()
         .flat_map(|event| notifier.messages(event, Utc::now(), &|_| None))
@@ -59,11 +59,7 @@ async fn a_failing_channel_is_reported_once_through_the_others_and_so_is_its_rec
     let config = pharos_config::parse("health.toml", &source, &|_| None)
         .unwrap_or_else(|errors| panic!("{errors}"));
     let notifier = Arc::new(Notifier::from_config(&config));
-    let store = Arc::new(
-        SqliteStore::open(dir.path().join("pharos.db").to_str().unwrap())
-            .await
-            .unwrap(),
-    );
+    let store = crate::test_store::open_store(&dir.path().join("pharos.db")).await;
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let wake = Arc::new(tokio::sync::Notify::new());
     let worker = OutboxWorker::new(store.clone(), notifier.clone(), wake.clone());
@@ -71,7 +67,7 @@ async fn a_failing_channel_is_reported_once_through_the_others_and_so_is_its_rec
 
     // Three messages fail at once: the third failure in a row makes the channel unhealthy.
     enqueue(
-        &store,
+        store.as_ref(),
         &notifier,
         &[degraded("a"), degraded("b"), degraded("c")],
     )
@@ -98,7 +94,7 @@ async fn a_failing_channel_is_reported_once_through_the_others_and_so_is_its_rec
 
     // The channel works again: one more message goes through and the recovery is told once.
     failing.answer_with(Reply::status(200, "{}"));
-    enqueue(&store, &notifier, &[degraded("d")]).await;
+    enqueue(store.as_ref(), &notifier, &[degraded("d")]).await;
     wake.notify_one();
     wait_for("channel.recovered reaches the other channel", || {
         event_types(&other) == ["channel.unhealthy", "channel.recovered"]

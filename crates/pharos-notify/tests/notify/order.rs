@@ -7,7 +7,7 @@ use pharos_core::{
     ComponentId, ComponentStatus, Event, Incident, IncidentNews, IncidentPhase, IncidentUpdate,
 };
 use pharos_notify::{Notifier, OutboxWorker};
-use pharos_store::{Batch, SqliteStore, Store};
+use pharos_store::Batch;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -49,11 +49,7 @@ async fn an_incidents_messages_arrive_in_order_on_every_channel_across_an_outage
     );
     let config = pharos_config::parse("order.toml", &source, &|_| None).unwrap();
     let notifier = Arc::new(Notifier::from_config(&config));
-    let store = Arc::new(
-        SqliteStore::open(dir.path().join("pharos.db").to_str().unwrap())
-            .await
-            .unwrap(),
-    );
+    let store = crate::test_store::open_store(&dir.path().join("pharos.db")).await;
     let news = |phase, message| IncidentNews {
         dependent_names: Vec::new(),
         root_cause: None,

@@ -5,7 +5,7 @@ use crate::service::{Reply, Service};
 use chrono::Utc;
 use pharos_core::Event;
 use pharos_notify::{Notifier, OutboxWorker};
-use pharos_store::{Batch, SqliteStore, Store};
+use pharos_store::Batch;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,11 +24,7 @@ async fn a_hanging_service_holds_back_no_other_channel() {
     );
     let config = pharos_config::parse("worker.toml", &source, &|_| None).unwrap();
     let notifier = Arc::new(Notifier::from_config(&config));
-    let store = Arc::new(
-        SqliteStore::open(dir.path().join("pharos.db").to_str().unwrap())
-            .await
-            .unwrap(),
-    );
+    let store = crate::test_store::open_store(&dir.path().join("pharos.db")).await;
     let enqueue = |event: Event| {
         let store = store.clone();
         let notifier = notifier.clone();

@@ -14,7 +14,7 @@ use tokio::sync::watch;
 /// Delegates everything to the real store and notes each `daily_counts` call's start;
 /// with a gate, reads of past days wait until it opens (a long history, read slowly).
 struct Counting {
-    inner: SqliteStore,
+    inner: Arc<dyn Store>,
     daily_from: Mutex<Vec<DateTime<Utc>>>,
     past_days_gate: Option<Arc<tokio::sync::Semaphore>>,
 }
@@ -141,9 +141,7 @@ async fn thirty_days(
     watch::Sender<bool>,
 ) {
     let config = Arc::new(pharos_config::parse("h.toml", CONFIG, &|_| None).unwrap());
-    let inner = SqliteStore::open(dir.join("h.db").to_str().unwrap())
-        .await
-        .unwrap();
+    let inner = crate::test_store::open_store(&dir.join("h.db")).await;
     let now = Utc::now();
     for day in 1..=30 {
         let batch = Batch {

@@ -5,7 +5,7 @@ use axum::http::{Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt as _;
 use pharos_engine::{Engine, EngineOptions};
-use pharos_store::{SqliteStore, Store};
+use pharos_store::Store;
 use pharos_web::{router, PageCache, Renderer, WebState};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -36,11 +36,7 @@ pub(crate) async fn site(admin: bool, proxies: &str) -> Site {
     );
     let config = Arc::new(pharos_config::parse("web.toml", &source, &|_| None).unwrap());
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(dir.path().join("web.db").to_str().unwrap())
-            .await
-            .unwrap(),
-    );
+    let store: Arc<dyn Store> = crate::test_store::open_store(&dir.path().join("web.db")).await;
     let (engine, stop) = idle_engine(&config, store.clone()).await;
     let pages = PageCache::default();
     Renderer::new(
