@@ -7,11 +7,14 @@
 //!
 //! Run: `cargo bench -p pharos --bench agent_ingest`
 //! Options (environment): PHAROS_BENCH_AGENTS (20), PHAROS_BENCH_MONITORS (1000),
-//! PHAROS_BENCH_BATCH (results per report, 2000), PHAROS_BENCH_SECONDS (measured, 20).
+//! PHAROS_BENCH_BATCH (results per report, 2000), PHAROS_BENCH_SECONDS (measured, 20),
+//! PHAROS_BENCH_BACKEND (`sqlite`, or `postgres` on a throwaway server the bench starts).
+
+#[path = "../../pharos-store/tests/store/pg_server.rs"]
+mod pg_server;
 
 use chrono::Utc;
 use pharos_core::{MonitorId, Outcome, Phase};
-use pharos_store::Store;
 use pharos_wire::{AgentReport, AgentResult, PROTOCOL};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -34,7 +37,18 @@ fn main() {
     let measured = setting("PHAROS_BENCH_SECONDS", 20);
     let dir = tempfile::tempdir().expect("a temporary directory");
     let regions: Vec<String> = (0..agents).map(|index| format!("r{index}")).collect();
-    let config = write_config(dir.path(), monitors, &regions);
+    let database = match std::env::var("PHAROS_BENCH_BACKEND").as_deref() {
+        Ok("postgres") => pg_server::fresh_database("the agent ingest bench")
+            .expect("PostgreSQL is installed (see the notice)"),
+        _ => dir.path().join("pharos.db").display().to_string(),
+    };
+    let backend = if database.starts_with("postgres") {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    eprintln!("storing into {backend}");
+    let config = write_config(dir.path(), &database, monitors, &regions);
     let tokens: Vec<String> = regions
         .iter()
         .map(|region| {
@@ -135,7 +149,7 @@ fn main() {
         .arg(server.id().to_string())
         .status();
     let _ = server.wait();
-    let stored = runtime.block_on(count_stored(dir.path(), &last_seqs, monitors));
+    let stored = runtime.block_on(count_stored(&database, &last_seqs, monitors));
     eprintln!(
         "{agents} agents, {monitors} monitors, {batch} results per report: {total} results acknowledged in {elapsed:.1} s"
     );
@@ -146,10 +160,14 @@ fn main() {
     assert_eq!(stored, total, "every acknowledged result is stored once");
 }
 
-fn write_config(dir: &Path, monitors: usize, regions: &[String]) -> std::path::PathBuf {
+fn write_config(
+    dir: &Path,
+    database: &str,
+    monitors: usize,
+    regions: &[String],
+) -> std::path::PathBuf {
     let mut config = format!(
-        "[server]\ndatabase = \"{}\"\n\n[defaults]\ninterval = \"1h\"\nregions = [{}]\n\n[[components]]\nid = \"c\"\nname = \"C\"\n",
-        dir.join("pharos.db").display(),
+        "[server]\ndatabase = \"{database}\"\n\n[defaults]\ninterval = \"1h\"\nregions = [{}]\n\n[[components]]\nid = \"c\"\nname = \"C\"\n",
         regions
             .iter()
             .map(|region| format!("\"{region}\""))
@@ -181,10 +199,13 @@ async fn wait_until_up(port: u16) {
 }
 
 /// Stored rows of every region's series, each region's numbers checked to be 1..=last.
-async fn count_stored(dir: &Path, last_seqs: &[(String, u64)], monitors: usize) -> u64 {
-    let store = pharos_store::SqliteStore::open(dir.join("pharos.db").to_str().unwrap())
-        .await
-        .expect("the store");
+async fn count_stored(database: &str, last_seqs: &[(String, u64)], monitors: usize) -> u64 {
+    let store = pharos_store::open(
+        &pharos_core::DatabaseUrl::new(database),
+        pharos_store::OpenMode::Existing,
+    )
+    .await
+    .expect("the store");
     let agents = store.agents().await.expect("the agents");
     let mut stored = 0u64;
     for (region, last) in last_seqs {
