@@ -333,7 +333,25 @@ pub(crate) async fn post_update(
             format!("`message` must hold 1 to {MESSAGE_LIMIT} characters"),
         ));
     }
-    let engine = state.current().engine.clone();
+    let current = state.current();
+    if let Some(replica) = current.replica.as_ref().filter(|replica| !replica.leading) {
+        let leader = state
+            .store
+            .current_lease("engine")
+            .await
+            .ok()
+            .flatten()
+            .map_or_else(|| "none yet".to_owned(), |lease| lease.holder);
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "replica {} follows: post updates to the replica that leads ({leader})",
+                replica.id
+            ),
+        )
+        .retry_after(5));
+    }
+    let engine = current.engine.clone();
     let fault = engine
         .live
         .read()

@@ -112,12 +112,20 @@ async fn the_other_replica_takes_over_and_nothing_is_lost_or_sent_twice() {
         },
     )
     .await;
-    // The follower shows the same incident, read from what the leader committed.
+    // The follower shows the same incident, read from what the leader committed; an
+    // operator's update goes to the leader.
     eventually(Duration::from_secs(5), "the follower's page", || async {
         let incidents = second.get_json("/api/v1/incidents").await;
         (incidents["incidents"][0]["id"].as_i64() == Some(incident_id)).then_some(())
     })
     .await;
+    let update = r#"{"status": "identified", "message": "A failed switch."}"#;
+    let path = format!("/api/v1/admin/incidents/{incident_id}/updates");
+    let (status, body) = http_post(second.address, &path, Some(ADMIN_TOKEN), update).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("follows"), "{body}");
+    let (status, body) = http_post(first.address, &path, Some(ADMIN_TOKEN), update).await;
+    assert_eq!(status, 201, "{body}");
 
     // The leader dies.
     let killed = Instant::now();
