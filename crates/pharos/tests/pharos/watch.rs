@@ -1,6 +1,6 @@
-//! Watch connections on the binary: a TCP service and an HTTP/1.1 keep-alive service,
-//! checked every 30 s with `watch = true`, are killed mid-interval; each outage is confirmed
-//! within 2 s plus the confirm delay, not at the next scheduled check.
+//! Watch connections on the binary: a TCP service, an HTTP/1.1 keep-alive service and an SMTP
+//! service, checked every 30 s with `watch = true`, are killed mid-interval; each outage is
+//! confirmed within 2 s plus the confirm delay, not at the next scheduled check.
 
 use crate::support::*;
 use std::net::SocketAddr;
@@ -17,8 +17,16 @@ struct Killable {
     tasks: Arc<Mutex<Vec<AbortHandle>>>,
 }
 
+/// What a killable service speaks.
+#[derive(Clone, Copy)]
+enum Speaks {
+    Tcp,
+    Http,
+    Smtp,
+}
+
 impl Killable {
-    async fn start(http: bool) -> Self {
+    async fn start(speaks: Speaks) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let tasks: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
@@ -28,7 +36,7 @@ impl Killable {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
-                let task = tokio::spawn(serve(stream, http));
+                let task = tokio::spawn(serve(stream, speaks));
                 connections.lock().unwrap().push(task.abort_handle());
             }
         });
@@ -44,13 +52,43 @@ impl Killable {
 }
 
 /// TCP: a banner, then the connection is held. HTTP: every request head answered 200, the
-/// connection kept alive.
-async fn serve(mut stream: tokio::net::TcpStream, http: bool) {
-    if !http {
-        let _ = stream.write_all(b"220 ready\r\n").await;
-        let mut sink = [0u8; 256];
-        while matches!(stream.read(&mut sink).await, Ok(read) if read > 0) {}
-        return;
+/// connection kept alive. SMTP: a greeting, then EHLO, NOOP and RSET answered 250, QUIT 221.
+async fn serve(mut stream: tokio::net::TcpStream, speaks: Speaks) {
+    match speaks {
+        Speaks::Tcp => {
+            let _ = stream.write_all(b"220 ready\r\n").await;
+            let mut sink = [0u8; 256];
+            while matches!(stream.read(&mut sink).await, Ok(read) if read > 0) {}
+            return;
+        }
+        Speaks::Smtp => {
+            let _ = stream.write_all(b"220 mail.test ESMTP\r\n").await;
+            let mut pending = Vec::new();
+            let mut chunk = [0u8; 512];
+            loop {
+                while let Some(end) = pending.iter().position(|byte| *byte == b'\n') {
+                    let line = String::from_utf8_lossy(&pending[..end])
+                        .trim()
+                        .to_uppercase();
+                    pending.drain(..=end);
+                    let answer: &[u8] = if line.starts_with("QUIT") {
+                        b"221 bye\r\n"
+                    } else if line.starts_with("EHLO") {
+                        b"250-mail.test\r\n250 8BITMIME\r\n"
+                    } else {
+                        b"250 ok\r\n"
+                    };
+                    if stream.write_all(answer).await.is_err() || line.starts_with("QUIT") {
+                        return;
+                    }
+                }
+                match stream.read(&mut chunk).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(read) => pending.extend_from_slice(&chunk[..read]),
+                }
+            }
+        }
+        Speaks::Http => {}
     }
     let mut request = Vec::new();
     let mut chunk = [0u8; 1024];
@@ -73,7 +111,13 @@ async fn serve(mut stream: tokio::net::TcpStream, http: bool) {
     }
 }
 
-fn write_config(dir: &std::path::Path, tcp: SocketAddr, http: SocketAddr) -> std::path::PathBuf {
+fn write_config(
+    dir: &std::path::Path,
+    tcp: SocketAddr,
+    http: SocketAddr,
+    smtp: SocketAddr,
+    healthy: SocketAddr,
+) -> std::path::PathBuf {
     let config = format!(
         r#"
 [server]
@@ -108,9 +152,38 @@ component = "site"
 type = "http"
 url = "http://{http}/"
 watch = true
+
+[[components]]
+id = "mail"
+name = "Mail"
+
+[[monitors]]
+id = "mail-smtp"
+component = "mail"
+type = "smtp"
+host = "127.0.0.1"
+port = {smtp_port}
+tls = "none"
+watch = true
+
+# Stays up: with every check of every component failing at once, pharos would take it for
+# its own network and open no incident.
+[[components]]
+id = "other"
+name = "Other"
+
+[[monitors]]
+id = "other-tcp"
+component = "other"
+type = "tcp"
+host = "127.0.0.1"
+port = {healthy_port}
+interval = "2s"
 "#,
         database = crate::support::test_database(dir, "watch"),
         tcp_port = tcp.port(),
+        smtp_port = smtp.port(),
+        healthy_port = healthy.port(),
     );
     let path = dir.join("pharos.toml");
     std::fs::write(&path, config).unwrap();
@@ -148,12 +221,20 @@ async fn detected_after(
 #[tokio::test]
 async fn a_watched_target_killed_mid_interval_is_confirmed_within_seconds() {
     let dir = tempfile::tempdir().unwrap();
-    let tcp = Killable::start(false).await;
-    let http = Killable::start(true).await;
-    let config = write_config(dir.path(), tcp.address, http.address);
+    let tcp = Killable::start(Speaks::Tcp).await;
+    let http = Killable::start(Speaks::Http).await;
+    let smtp = Killable::start(Speaks::Smtp).await;
+    let healthy = Killable::start(Speaks::Tcp).await;
+    let config = write_config(
+        dir.path(),
+        tcp.address,
+        http.address,
+        smtp.address,
+        healthy.address,
+    );
     let pharos = Pharos::start(&config, dir.path());
-    eventually(Duration::from_secs(40), "both watches open", || async {
-        (metric(&pharos, "pharos_watches_open").await == Some(2.0)).then_some(())
+    eventually(Duration::from_secs(40), "every watch open", || async {
+        (metric(&pharos, "pharos_watches_open").await == Some(3.0)).then_some(())
     })
     .await;
     eventually(Duration::from_secs(40), "first checks", || async {
@@ -170,15 +251,16 @@ async fn a_watched_target_killed_mid_interval_is_confirmed_within_seconds() {
     let killed = chrono::Utc::now();
     tcp.kill();
     http.kill();
+    smtp.kill();
     let limit = Duration::from_secs(2) + Duration::from_secs(1);
-    for component in ["relay", "site"] {
+    for component in ["relay", "site", "mail"] {
         let after = detected_after(&pharos, component, killed).await;
         assert!(
             after <= limit,
             "{component}: confirmed {after:?} after the kill, more than 2 s + the confirm delay"
         );
     }
-    assert!(metric(&pharos, "pharos_watches_lost_total").await >= Some(2.0));
+    assert!(metric(&pharos, "pharos_watches_lost_total").await >= Some(3.0));
     let log = pharos.log_text();
     assert!(log.contains("watch lost"), "{log}");
 }
