@@ -158,7 +158,6 @@ async fn a_silent_region_does_not_vote_and_coming_back_it_counts_again() {
     let mut harness = Harness::new().await;
     harness.everywhere(0, up).await;
     let us = harness.topology.region_index("us-east").unwrap();
-    let eu = harness.topology.region_index("eu-west").unwrap();
     let mut batch = Batch::default();
     assert!(harness
         .evaluator
@@ -178,7 +177,6 @@ async fn a_silent_region_does_not_vote_and_coming_back_it_counts_again() {
     assert!(!harness
         .evaluator
         .set_region_silent(0, true, at(40), &mut Batch::default()));
-    let _ = eu;
     let mut batch = Batch::default();
     harness
         .evaluator

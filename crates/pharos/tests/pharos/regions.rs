@@ -6,15 +6,12 @@
 
 use crate::support::*;
 use pharos_demo::WebhookReceiver;
-use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
 /// The regions, each with the address its agent connects from.
 const REGIONS: [(&str, &str); 3] = [
@@ -22,59 +19,6 @@ const REGIONS: [(&str, &str); 3] = [
     ("us-east", "127.0.0.3"),
     ("ap-south", "127.0.0.4"),
 ];
-
-/// An HTTP service that answers 200, except to the source addresses it is told to refuse
-/// (their connections are closed unanswered, like a firewall's reset).
-struct Gate {
-    address: SocketAddr,
-    refused: Arc<Mutex<HashSet<IpAddr>>>,
-}
-
-impl Gate {
-    async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        let refused: Arc<Mutex<HashSet<IpAddr>>> = Arc::default();
-        let blocked = refused.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut stream, peer)) = listener.accept().await else {
-                    continue;
-                };
-                if blocked.lock().unwrap().contains(&peer.ip()) {
-                    drop(stream);
-                    continue;
-                }
-                tokio::spawn(async move {
-                    let mut request = Vec::new();
-                    let mut chunk = [0u8; 1024];
-                    while !request.windows(4).any(|window| window == b"\r\n\r\n") {
-                        match stream.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(read) => request.extend_from_slice(&chunk[..read]),
-                        }
-                    }
-                    let _ = stream
-                        .write_all(
-                            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
-                        )
-                        .await;
-                });
-            }
-        });
-        Self { address, refused }
-    }
-
-    fn refuse(&self, sources: &[&str]) {
-        let mut refused = self.refused.lock().unwrap();
-        refused.clear();
-        refused.extend(
-            sources
-                .iter()
-                .map(|source| source.parse::<IpAddr>().unwrap()),
-        );
-    }
-}
 
 /// A running `pharos agent`, killed when dropped.
 struct Agent {
@@ -170,6 +114,13 @@ fn cli(args: &[&str], config: &Path) -> std::process::Output {
         .expect("pharos runs")
 }
 
+fn refused(sources: &[&str]) -> Vec<IpAddr> {
+    sources
+        .iter()
+        .map(|source| source.parse().unwrap())
+        .collect()
+}
+
 fn count(receiver: &WebhookReceiver, event: &str) -> usize {
     receiver
         .received()
@@ -230,7 +181,8 @@ async fn stored(database: &str, region: &str) -> (usize, u64) {
 #[tokio::test]
 async fn three_agents_tell_local_from_widespread_and_lose_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let gate = Gate::start().await;
+    // Answers 200, except to the source addresses it is told to refuse (closed unanswered).
+    let gate = pharos_demo::targets::RegionalTarget::start().await.unwrap();
     let receiver = WebhookReceiver::start("127.0.0.1:0".parse().unwrap(), SECRET)
         .await
         .unwrap();
@@ -259,7 +211,7 @@ async fn three_agents_tell_local_from_widespread_and_lose_nothing() {
     .await;
 
     // One region cannot reach the target: a localized partial outage, never a major one.
-    gate.refuse(&["127.0.0.2"]);
+    gate.refuse(&refused(&["127.0.0.2"]));
     let incident = eventually(Duration::from_secs(20), "a localized incident", || async {
         let incident = active_incident(&pharos).await?;
         (incident["scope"]["reach"] == "localized").then_some(incident)
@@ -273,7 +225,7 @@ async fn three_agents_tell_local_from_widespread_and_lose_nothing() {
     assert!(page.contains("Localized: seen from eu-west"), "{page}");
 
     // Everywhere: widespread and major.
-    gate.refuse(&["127.0.0.2", "127.0.0.3", "127.0.0.4"]);
+    gate.refuse(&refused(&["127.0.0.2", "127.0.0.3", "127.0.0.4"]));
     eventually(
         Duration::from_secs(20),
         "a widespread major outage",
