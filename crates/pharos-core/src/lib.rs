@@ -2,6 +2,7 @@
 //! outcomes, how a component's status derives from its monitors, and when incidents open and
 //! resolve. Pure: no I/O, no async, no SQL; time is passed in as a value.
 
+pub mod access;
 pub mod component;
 pub mod database_url;
 pub mod detect;
@@ -18,6 +19,7 @@ pub mod root_cause;
 pub mod status;
 pub mod uptime;
 
+pub use access::{token_allows, Permission, Role};
 pub use component::{derive_component_status, derive_regional_component_status};
 pub use database_url::{Backend, DatabaseUrl};
 pub use detect::{DetectionPolicy, MonitorHealth, Transition};

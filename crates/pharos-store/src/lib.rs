@@ -6,10 +6,12 @@ pub mod block;
 mod codec;
 pub mod migrate;
 mod model;
+pub mod operators;
 pub mod postgres;
 pub mod sqlite;
 
 pub use model::*;
+pub use operators::*;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -41,7 +43,7 @@ pub async fn open(url: &DatabaseUrl, mode: OpenMode) -> StoreResult<Arc<dyn Stor
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use pharos_core::{Incident, MonitorId};
+use pharos_core::{Incident, MonitorId, Role};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -221,4 +223,67 @@ pub trait Store: Send + Sync + 'static {
 
     /// The lease this store's writes are fenced by, from now on (none: unfenced).
     fn set_fence(&self, fence: Option<FenceToken>);
+
+    /// Every operator, by name.
+    async fn users(&self) -> StoreResult<Vec<UserRecord>>;
+
+    /// One operator.
+    async fn user(&self, name: &str) -> StoreResult<Option<UserRecord>>;
+
+    /// Adds an operator; `Conflict` if one of that name exists.
+    async fn create_user(&self, user: &UserRecord) -> StoreResult<()>;
+
+    /// Sets a user's password and role, and ends every session of theirs (a changed password
+    /// or role takes effect at once); false when there is no such user.
+    async fn update_user(
+        &self,
+        name: &str,
+        password_hash: &str,
+        role: Role,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    /// Removes a user with their sessions and tokens; false when there is no such user.
+    async fn remove_user(&self, name: &str) -> StoreResult<bool>;
+
+    /// Starts a session (and forgets sessions that expired before `session.created_at`).
+    async fn create_session(&self, session: &SessionRecord) -> StoreResult<()>;
+
+    /// The session with this cookie hash and its user, if it has not expired at `now`.
+    async fn session(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<(SessionRecord, UserRecord)>>;
+
+    /// Ends a session; false when there was none.
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<bool>;
+
+    /// Adds an API token; `Conflict` if its id is taken.
+    async fn create_api_token(&self, token: &ApiTokenRecord) -> StoreResult<()>;
+
+    /// A user's tokens (every user's with `None`), revoked ones included, newest first.
+    async fn api_tokens(&self, user: Option<&str>) -> StoreResult<Vec<ApiTokenRecord>>;
+
+    /// The unrevoked token with this hash and its owner; records its use at `now` (at most
+    /// once a minute).
+    async fn use_api_token(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<(ApiTokenRecord, UserRecord)>>;
+
+    /// Revokes a token (of `user` only, when given); false when there was no such token.
+    async fn revoke_api_token(
+        &self,
+        id: &str,
+        user: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    /// Appends to the audit log; answers the entry's id.
+    async fn record_audit(&self, entry: &AuditEntry) -> StoreResult<i64>;
+
+    /// The newest entries of the audit log, older than `before` when given.
+    async fn audit_log(&self, limit: u32, before: Option<i64>) -> StoreResult<Vec<AuditEntry>>;
 }

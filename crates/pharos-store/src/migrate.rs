@@ -46,7 +46,7 @@ use Kind::*;
 
 /// Every table, parents before children (incidents before their updates, the outbox before
 /// its attempts); `meta` last, so that the reserved incident ids arrive with everything else.
-const TABLES: [Table; 14] = [
+const TABLES: [Table; 18] = [
     Table {
         name: "monitor_health",
         columns: &[("monitor_id", Text), ("health", Text), ("updated_at", Int)],
@@ -72,6 +72,60 @@ const TABLES: [Table; 14] = [
         ],
         order: Order::Rowid,
         identity: None,
+    },
+    Table {
+        name: "users",
+        columns: &[
+            ("name", Text),
+            ("password_hash", Text),
+            ("role", Text),
+            ("created_at", Int),
+            ("password_changed_at", Int),
+        ],
+        order: Order::Rowid,
+        identity: None,
+    },
+    Table {
+        name: "sessions",
+        columns: &[
+            ("token_hash", Text),
+            ("user_name", Text),
+            ("csrf", Text),
+            ("created_at", Int),
+            ("expires_at", Int),
+            ("address", Text),
+        ],
+        order: Order::Rowid,
+        identity: None,
+    },
+    Table {
+        name: "api_tokens",
+        columns: &[
+            ("id", Text),
+            ("user_name", Text),
+            ("label", Text),
+            ("token_hash", Text),
+            ("scopes", Text),
+            ("created_at", Int),
+            ("last_used_at", Int),
+            ("revoked_at", Int),
+        ],
+        order: Order::Rowid,
+        identity: None,
+    },
+    Table {
+        name: "audit_log",
+        columns: &[
+            ("id", Int),
+            ("at", Int),
+            ("actor", Text),
+            ("action", Text),
+            ("target", Text),
+            ("detail", Text),
+            ("address", Text),
+        ],
+        order: Order::Rowid,
+        identity: Some("id"),
     },
     Table {
         name: "incidents",

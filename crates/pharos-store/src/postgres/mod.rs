@@ -15,6 +15,8 @@ mod engine;
 mod incidents;
 #[path = "../sql/leases.rs"]
 mod leases;
+#[path = "../sql/operators.rs"]
+mod operators;
 #[path = "../sql/outbox.rs"]
 mod outbox;
 #[path = "../sql/rollups.rs"]

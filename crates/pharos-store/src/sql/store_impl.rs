@@ -1,9 +1,10 @@
 //! The `Store` trait on a SQL backend: each method is one of the shared modules' functions
 //! on the backend's pool.
 
-use super::{agents, engine, incidents, leases, outbox, rollups, Backend};
+use super::{agents, engine, incidents, leases, operators, outbox, rollups, Backend};
 use crate::*;
 use async_trait::async_trait;
+use pharos_core::Role;
 
 #[async_trait]
 impl Store for Backend {
@@ -129,6 +130,81 @@ impl Store for Backend {
 
     fn set_fence(&self, fence: Option<FenceToken>) {
         self.fence.set(fence);
+    }
+
+    async fn users(&self) -> StoreResult<Vec<UserRecord>> {
+        operators::users(&self.pool).await
+    }
+
+    async fn user(&self, name: &str) -> StoreResult<Option<UserRecord>> {
+        operators::one_user(&self.pool, name).await
+    }
+
+    async fn create_user(&self, user: &UserRecord) -> StoreResult<()> {
+        operators::create_user(&self.pool, user).await
+    }
+
+    async fn update_user(
+        &self,
+        name: &str,
+        password_hash: &str,
+        role: Role,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        operators::update_user(&self.pool, name, password_hash, role, now).await
+    }
+
+    async fn remove_user(&self, name: &str) -> StoreResult<bool> {
+        operators::remove_user(&self.pool, name).await
+    }
+
+    async fn create_session(&self, session: &SessionRecord) -> StoreResult<()> {
+        operators::create_session(&self.pool, session).await
+    }
+
+    async fn session(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<(SessionRecord, UserRecord)>> {
+        operators::session(&self.pool, token_hash, now).await
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<bool> {
+        operators::delete_session(&self.pool, token_hash).await
+    }
+
+    async fn create_api_token(&self, token: &ApiTokenRecord) -> StoreResult<()> {
+        operators::create_api_token(&self.pool, token).await
+    }
+
+    async fn api_tokens(&self, user: Option<&str>) -> StoreResult<Vec<ApiTokenRecord>> {
+        operators::api_tokens(&self.pool, user).await
+    }
+
+    async fn use_api_token(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<(ApiTokenRecord, UserRecord)>> {
+        operators::use_api_token(&self.pool, token_hash, now).await
+    }
+
+    async fn revoke_api_token(
+        &self,
+        id: &str,
+        user: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        operators::revoke_api_token(&self.pool, id, user, now).await
+    }
+
+    async fn record_audit(&self, entry: &AuditEntry) -> StoreResult<i64> {
+        operators::record_audit(&self.pool, entry).await
+    }
+
+    async fn audit_log(&self, limit: u32, before: Option<i64>) -> StoreResult<Vec<AuditEntry>> {
+        operators::audit_log(&self.pool, limit, before).await
     }
 }
 

@@ -559,7 +559,7 @@ pub(crate) async fn history_reads_the_same_once_sealed(db: &Database) {
 #[macro_export]
 macro_rules! contract_tests {
     ($fresh:path) => {
-        $crate::contract_tests!(@each $fresh; engine_state_survives_reopening_the_file, a_second_open_incident_for_one_component_is_refused_and_nothing_of_its_batch_lands, resolving_records_time_to_recover_and_keeps_history, a_root_cause_found_later_and_its_dependents_survive_a_restart, outbox_messages_move_through_retry_delivery_and_give_up, roll_ups_aggregate_minutes_hours_and_days_and_prune_respects_retention, history_reads_the_same_once_sealed, messages_of_one_sequence_are_due_only_in_turn, coarser_roll_ups_are_cores_combination_of_finer_ones, agents_are_created_revoked_and_their_progress_only_moves_forward, a_replica_that_lost_its_lease_writes_nothing);
+        $crate::contract_tests!(@each $fresh; engine_state_survives_reopening_the_file, a_second_open_incident_for_one_component_is_refused_and_nothing_of_its_batch_lands, resolving_records_time_to_recover_and_keeps_history, a_root_cause_found_later_and_its_dependents_survive_a_restart, outbox_messages_move_through_retry_delivery_and_give_up, roll_ups_aggregate_minutes_hours_and_days_and_prune_respects_retention, history_reads_the_same_once_sealed, messages_of_one_sequence_are_due_only_in_turn, coarser_roll_ups_are_cores_combination_of_finer_ones, agents_are_created_revoked_and_their_progress_only_moves_forward, a_replica_that_lost_its_lease_writes_nothing, operators_sessions_tokens_and_the_audit_log);
     };
     (@each $fresh:path; $($name:ident),*) => {
         $(
@@ -872,4 +872,155 @@ pub(crate) async fn a_replica_that_lost_its_lease_writes_nothing(db: &Database) 
     tokio::time::sleep(Duration::from_millis(600)).await;
     let after = second.claim_lease("other", "second", short).await.unwrap();
     assert!(after.mine && after.token == 2, "{after:?}");
+}
+
+/// Users, their sessions and tokens: a session ends on logout, expiry, a password change and
+/// the user's removal; a revoked token is no longer found; the audit log keeps every entry,
+/// newest first, paged by id.
+pub(crate) async fn operators_sessions_tokens_and_the_audit_log(db: &Database) {
+    use pharos_core::{Permission, Role};
+    let store = db.open().await;
+    let user = |name: &str, role| UserRecord {
+        name: name.into(),
+        password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1$salt${name}"),
+        role,
+        created_at: at(0),
+        password_changed_at: at(0),
+    };
+    store.create_user(&user("ada", Role::Admin)).await.unwrap();
+    store.create_user(&user("bob", Role::Editor)).await.unwrap();
+    let again = store.create_user(&user("ada", Role::Viewer)).await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    let names: Vec<_> = store
+        .users()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|user| (user.name, user.role))
+        .collect();
+    assert_eq!(
+        names,
+        vec![("ada".into(), Role::Admin), ("bob".into(), Role::Editor)]
+    );
+
+    let session = |hash: &str, owner: &str, from: i64| SessionRecord {
+        token_hash: hash.into(),
+        user: owner.into(),
+        csrf: format!("csrf-{hash}"),
+        created_at: at(from),
+        expires_at: at(from + 3_600),
+        address: Some("192.0.2.7".into()),
+    };
+    store
+        .create_session(&session("s1", "ada", 10))
+        .await
+        .unwrap();
+    store
+        .create_session(&session("s2", "ada", 20))
+        .await
+        .unwrap();
+    store
+        .create_session(&session("s3", "bob", 30))
+        .await
+        .unwrap();
+    let (found, owner) = store.session("s1", at(100)).await.unwrap().unwrap();
+    assert_eq!((found.csrf.as_str(), owner.role), ("csrf-s1", Role::Admin));
+    assert!(
+        store.session("s1", at(10 + 3_600)).await.unwrap().is_none(),
+        "expired"
+    );
+    assert!(store.delete_session("s1").await.unwrap());
+    assert!(store.session("s1", at(100)).await.unwrap().is_none());
+    assert!(store
+        .update_user("ada", "new-hash", Role::Admin, at(200))
+        .await
+        .unwrap());
+    assert!(
+        store.session("s2", at(201)).await.unwrap().is_none(),
+        "a changed password ends every session"
+    );
+    let ada = store.user("ada").await.unwrap().unwrap();
+    assert_eq!(
+        (ada.password_hash.as_str(), ada.password_changed_at),
+        ("new-hash", at(200))
+    );
+    assert!(store.session("s3", at(201)).await.unwrap().is_some());
+
+    let token = ApiTokenRecord {
+        id: "tk1".into(),
+        user: "bob".into(),
+        label: "cli".into(),
+        token_hash: "token-hash-1".into(),
+        scopes: vec![Permission::Read, Permission::Incidents],
+        created_at: at(300),
+        last_used_at: None,
+        revoked_at: None,
+    };
+    store.create_api_token(&token).await.unwrap();
+    let (used, owner) = store
+        .use_api_token("token-hash-1", at(400))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (used.scopes.clone(), owner.name.as_str()),
+        (token.scopes.clone(), "bob")
+    );
+    let listed = store.api_tokens(Some("bob")).await.unwrap();
+    assert_eq!(listed[0].last_used_at, Some(at(400)), "its use is recorded");
+    assert!(store.api_tokens(Some("ada")).await.unwrap().is_empty());
+    assert!(
+        !store
+            .revoke_api_token("tk1", Some("ada"), at(500))
+            .await
+            .unwrap(),
+        "not ada's to revoke"
+    );
+    assert!(store.revoke_api_token("tk1", None, at(500)).await.unwrap());
+    assert!(store
+        .use_api_token("token-hash-1", at(501))
+        .await
+        .unwrap()
+        .is_none());
+
+    store
+        .create_api_token(&ApiTokenRecord {
+            id: "tk2".into(),
+            token_hash: "token-hash-2".into(),
+            ..token.clone()
+        })
+        .await
+        .unwrap();
+    assert!(store.remove_user("bob").await.unwrap());
+    assert!(!store.remove_user("bob").await.unwrap());
+    assert!(store.session("s3", at(600)).await.unwrap().is_none());
+    assert!(store
+        .use_api_token("token-hash-2", at(600))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store.api_tokens(None).await.unwrap().is_empty());
+
+    for (second, action) in [(1, "login"), (2, "incident.update"), (3, "logout")] {
+        store
+            .record_audit(&AuditEntry {
+                id: 0,
+                at: at(second),
+                actor: "user:ada".into(),
+                action: action.into(),
+                target: Some("incident 4".into()),
+                detail: None,
+                address: Some("192.0.2.7".into()),
+            })
+            .await
+            .unwrap();
+    }
+    drop(store);
+    let store = db.open().await;
+    let newest = store.audit_log(2, None).await.unwrap();
+    let actions: Vec<_> = newest.iter().map(|entry| entry.action.as_str()).collect();
+    assert_eq!(actions, ["logout", "incident.update"]);
+    let older = store.audit_log(10, Some(newest[1].id)).await.unwrap();
+    assert_eq!(older.len(), 1);
+    assert_eq!(older[0].action, "login");
 }

@@ -108,6 +108,43 @@ async fn populated(path: &std::path::Path) -> SqliteStore {
         .unwrap();
     store.reserve_incident_ids(16).await.unwrap();
     store
+        .create_user(&UserRecord {
+            name: "ada".into(),
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+            role: pharos_core::Role::Editor,
+            created_at: at(1),
+            password_changed_at: at(2),
+        })
+        .await
+        .unwrap();
+    store
+        .create_api_token(&ApiTokenRecord {
+            id: "tk1".into(),
+            user: "ada".into(),
+            label: "cli".into(),
+            token_hash: "token-hash".into(),
+            scopes: vec![pharos_core::Permission::Incidents],
+            created_at: at(3),
+            last_used_at: None,
+            revoked_at: None,
+        })
+        .await
+        .unwrap();
+    for action in ["login", "incident.update"] {
+        store
+            .record_audit(&AuditEntry {
+                id: 0,
+                at: at(4),
+                actor: "user:ada".into(),
+                action: action.into(),
+                target: None,
+                detail: Some("<b>kept as text</b>".into()),
+                address: None,
+            })
+            .await
+            .unwrap();
+    }
+    store
 }
 
 /// Everything the engine, the page and the outbox read.
@@ -150,6 +187,12 @@ async fn reading(store: &dyn Store) -> String {
         "messages {:?}\ndue {:?}\n",
         store.recent_messages(100).await.unwrap(),
         store.due_messages(at(3 * 3600 + 3_600), 100).await.unwrap()
+    ));
+    text.push_str(&format!(
+        "users {:?}\ntokens {:?}\naudit {:?}\n",
+        store.users().await.unwrap(),
+        store.api_tokens(None).await.unwrap(),
+        store.audit_log(100, None).await.unwrap()
     ));
     text
 }
@@ -203,6 +246,19 @@ async fn a_sqlite_store_copied_into_postgresql_reads_the_same_and_an_interrupted
         sqlite.reserve_incident_ids(4).await.unwrap()
     );
     // New rows get new ids after the copied ones.
+    let entry = copied.audit_log(1, None).await.unwrap().remove(0);
+    let next = copied
+        .record_audit(&AuditEntry {
+            id: 0,
+            ..entry.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        next,
+        entry.id + 1,
+        "the audit log goes on after the copied entries"
+    );
     copied
         .commit(&Batch {
             new_updates: vec![(

@@ -124,6 +124,67 @@ impl Store for Counting {
     fn set_fence(&self, fence: Option<pharos_store::FenceToken>) {
         self.inner.set_fence(fence)
     }
+    async fn users(&self) -> StoreResult<Vec<UserRecord>> {
+        self.inner.users().await
+    }
+    async fn user(&self, name: &str) -> StoreResult<Option<UserRecord>> {
+        self.inner.user(name).await
+    }
+    async fn create_user(&self, user: &UserRecord) -> StoreResult<()> {
+        self.inner.create_user(user).await
+    }
+    async fn update_user(
+        &self,
+        name: &str,
+        password_hash: &str,
+        role: pharos_core::Role,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        self.inner.update_user(name, password_hash, role, now).await
+    }
+    async fn remove_user(&self, name: &str) -> StoreResult<bool> {
+        self.inner.remove_user(name).await
+    }
+    async fn create_session(&self, session: &SessionRecord) -> StoreResult<()> {
+        self.inner.create_session(session).await
+    }
+    async fn session(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<(SessionRecord, UserRecord)>> {
+        self.inner.session(token_hash, now).await
+    }
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<bool> {
+        self.inner.delete_session(token_hash).await
+    }
+    async fn create_api_token(&self, token: &ApiTokenRecord) -> StoreResult<()> {
+        self.inner.create_api_token(token).await
+    }
+    async fn api_tokens(&self, user: Option<&str>) -> StoreResult<Vec<ApiTokenRecord>> {
+        self.inner.api_tokens(user).await
+    }
+    async fn use_api_token(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<(ApiTokenRecord, UserRecord)>> {
+        self.inner.use_api_token(token_hash, now).await
+    }
+    async fn revoke_api_token(
+        &self,
+        id: &str,
+        user: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        self.inner.revoke_api_token(id, user, now).await
+    }
+    async fn record_audit(&self, entry: &AuditEntry) -> StoreResult<i64> {
+        self.inner.record_audit(entry).await
+    }
+    async fn audit_log(&self, limit: u32, before: Option<i64>) -> StoreResult<Vec<AuditEntry>> {
+        self.inner.audit_log(limit, before).await
+    }
 }
 
 const CONFIG: &str = "[[components]]\nid = \"svc\"\nname = \"Service\"\n\n[[monitors]]\nid = \"svc-tcp\"\ncomponent = \"svc\"\n\
