@@ -1,6 +1,7 @@
 //! Admin endpoints: bearer-token authenticated, and off entirely without a configured token.
 
 use crate::api::time;
+use crate::operator::Operator;
 use crate::router::WebState;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
@@ -8,21 +9,21 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use axum::Json;
+use pharos_core::{Permission, Role};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 /// An API error: a status and a message safe to show; internal details go to the log only.
 pub(crate) struct ApiError {
-    status: StatusCode,
-    message: String,
+    pub(crate) status: StatusCode,
+    pub(crate) message: String,
     retry_after: Option<u64>,
 }
 
 impl ApiError {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
         Self {
             status,
             message: message.into(),
@@ -63,22 +64,37 @@ impl From<pharos_store::StoreError> for ApiError {
     }
 }
 
-/// What every admin endpoint checks first: the token, and the client's failures. A valid
-/// token always passes (others' failures from the same address never lock it out); wrong
-/// tokens are counted per client address, and past the budget answered 429 with
-/// `Retry-After`, after a pause that slows guessing down.
+/// What every admin endpoint checks first: the bearer token (a user's API token, or the
+/// configured admin token), then whether it allows `permission`. A valid token always passes
+/// (others' failures from the same address never lock it out); wrong tokens are counted per
+/// client address, and past the budget answered 429 with `Retry-After`, after a pause that
+/// slows guessing down.
 pub(crate) async fn admit(
     state: &WebState,
     headers: &HeaderMap,
     client: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
-) -> Result<(), ApiError> {
-    let refusal = match authorize(state, headers) {
-        Ok(()) => return Ok(()),
-        Err(refusal) if refusal.status == StatusCode::NOT_FOUND => return Err(refusal),
-        Err(refusal) => refusal,
-    };
+    permission: Permission,
+) -> Result<Operator, ApiError> {
     let peer = client.map(|Extension(ConnectInfo(address))| address.ip());
     let address = client_address(&state.current().trusted_proxies, peer, headers);
+    let refusal = match authorize(state, headers, address).await {
+        Ok(operator) if operator.may(permission) => return Ok(operator),
+        Ok(operator) => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "{} may not do this: it needs the `{permission}` scope and a role that allows it (theirs: {})",
+                    operator.actor(),
+                    operator.role
+                ),
+            ))
+        }
+        Err(refusal) if refusal.status == StatusCode::NOT_FOUND => return Err(refusal),
+        Err(refusal) if refusal.status == StatusCode::INTERNAL_SERVER_ERROR => {
+            return Err(refusal)
+        }
+        Err(refusal) => refusal,
+    };
     forget_idle_clients(&state.admin_limiter);
     match state.admin_limiter.check_key(&address) {
         Ok(()) => Err(refusal),
@@ -152,30 +168,51 @@ pub(crate) fn client_address(
         .unwrap_or(peer)
 }
 
-/// Checks the bearer token; comparing digests keeps the comparison's time independent of
-/// where the token differs.
-fn authorize(state: &WebState, headers: &HeaderMap) -> Result<(), ApiError> {
+/// Checks the bearer token: a user's API token (by its prefix) in the store, any other
+/// against the configured admin token (comparing digests keeps the time independent of where
+/// they differ).
+async fn authorize(
+    state: &WebState,
+    headers: &HeaderMap,
+    address: std::net::IpAddr,
+) -> Result<Operator, ApiError> {
     let current = state.current();
-    let Some(expected) = &current.admin_token else {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "admin endpoints are disabled: set server.admin_token",
-        ));
-    };
     let presented = headers
         .get(AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
-        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "missing bearer token"))?;
-    if Sha256::digest(presented.trim().as_bytes())
-        != Sha256::digest(expected.expose_secret().as_bytes())
+        .map(str::trim);
+    if let Some(token) =
+        presented.filter(|token| token.starts_with(crate::credentials::API_TOKEN_PREFIX))
     {
+        return match crate::operator::from_api_token(state, token, address).await? {
+            Some(operator) => Ok(operator),
+            None => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unknown or revoked API token",
+            )),
+        };
+    }
+    let Some(expected) = &current.admin_token else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "admin endpoints are disabled: set server.admin_token or use a user's API token",
+        ));
+    };
+    let presented =
+        presented.ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "missing bearer token"))?;
+    if !crate::operator::same_secret(presented, expected.expose_secret()) {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "wrong bearer token",
         ));
     }
-    Ok(())
+    Ok(Operator {
+        name: "admin_token".into(),
+        role: Role::Admin,
+        credential: crate::operator::Credential::ConfigToken,
+        address,
+    })
 }
 
 #[derive(Deserialize)]
@@ -197,7 +234,7 @@ pub(crate) async fn deliveries(
     client: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
     Query(query): Query<DeliveriesQuery>,
 ) -> Result<Response, ApiError> {
-    admit(&state, &headers, client).await?;
+    admit(&state, &headers, client, Permission::Read).await?;
     let limit = match query.limit.as_deref() {
         None => 50,
         Some(text) => match text.parse::<u32>() {
@@ -259,6 +296,62 @@ pub(crate) async fn deliveries(
 }
 
 #[derive(Deserialize)]
+pub(crate) struct AuditQuery {
+    limit: Option<String>,
+    before: Option<String>,
+}
+
+/// `GET /api/v1/admin/audit`: the newest entries of the audit log (`limit` 1 to 500, 100 by
+/// default), older than the entry `before` when given.
+pub(crate) async fn audit_log(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    client: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
+    Query(query): Query<AuditQuery>,
+) -> Result<Response, ApiError> {
+    admit(&state, &headers, client, Permission::Read).await?;
+    let limit = match query.limit.as_deref() {
+        None => 100,
+        Some(text) => match text.parse::<u32>() {
+            Ok(limit @ 1..=500) => limit,
+            _ => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("`limit` must be a whole number from 1 to 500, got `{text}`"),
+                ))
+            }
+        },
+    };
+    let before = match query.before.as_deref() {
+        None => None,
+        Some(text) => Some(text.parse::<i64>().map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("`before` must be an entry's id, got `{text}`"),
+            )
+        })?),
+    };
+    let entries: Vec<_> = state
+        .store
+        .audit_log(limit, before)
+        .await?
+        .into_iter()
+        .map(|entry| {
+            json!({
+                "id": entry.id,
+                "at": time(entry.at),
+                "actor": entry.actor,
+                "action": entry.action,
+                "target": entry.target,
+                "detail": entry.detail,
+                "address": entry.address,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "entries": entries })).into_response())
+}
+
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewUpdate {
     status: String,
@@ -300,7 +393,7 @@ pub(crate) async fn post_update(
     axum::extract::Path(id): axum::extract::Path<String>,
     body: axum::body::Body,
 ) -> Result<Response, ApiError> {
-    admit(&state, &headers, client).await?;
+    let operator = admit(&state, &headers, client, Permission::Incidents).await?;
     let body = read_body(body).await?;
     let id: i64 = id.parse().map_err(|_| {
         ApiError::new(
@@ -311,28 +404,82 @@ pub(crate) async fn post_update(
     let update: NewUpdate = serde_json::from_slice(&body).map_err(|error| {
         ApiError::new(StatusCode::BAD_REQUEST, format!("the body must be JSON like {{\"status\": \"identified\", \"message\": \"...\"}}: {error}"))
     })?;
-    let phase = pharos_core::IncidentPhase::parse(update.status.trim()).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "`status` must be investigating, identified or monitoring, got `{}`",
-                update.status
-            ),
-        )
+    let (phase, message) = read_update(&update.status, &update.message)
+        .map_err(|problem| ApiError::new(StatusCode::BAD_REQUEST, problem))?;
+    let update = submit_update(&state, &operator, id, phase, message).await?;
+    let body = json!({
+        "incident": id,
+        "at": time(update.at),
+        "status": update.phase.as_str(),
+        "message": update.message,
+        "automatic": update.automatic,
+    });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// Checks an operator's update: a phase they may post and a message of 1 to `MESSAGE_LIMIT`
+/// characters without control characters; says what is wrong otherwise.
+pub(crate) fn read_update(
+    status: &str,
+    message: &str,
+) -> Result<(pharos_core::IncidentPhase, String), String> {
+    let phase = pharos_core::IncidentPhase::parse(status.trim()).ok_or_else(|| {
+        format!("`status` must be investigating, identified or monitoring, got `{status}`")
     })?;
-    let message = update.message.trim().to_owned();
+    let message = message.trim().replace("\r\n", "\n");
     if pharos_config::has_control_characters(&message) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "`message` holds control characters; only text, newlines and tabs are allowed",
-        ));
+        return Err(
+            "`message` holds control characters; only text, newlines and tabs are allowed".into(),
+        );
     }
     if message.is_empty() || message.chars().count() > MESSAGE_LIMIT {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            format!("`message` must hold 1 to {MESSAGE_LIMIT} characters"),
+        return Err(format!(
+            "`message` must hold 1 to {MESSAGE_LIMIT} characters"
         ));
     }
+    Ok((phase, message))
+}
+
+/// Hands an operator's update to the engine (on the replica that leads, while the store
+/// takes writes) and records it in the audit log once saved.
+pub(crate) async fn submit_update(
+    state: &WebState,
+    operator: &Operator,
+    id: i64,
+    phase: pharos_core::IncidentPhase,
+    message: String,
+) -> Result<pharos_core::IncidentUpdate, ApiError> {
+    let engine = engine_for_writes(state).await?;
+    let excerpt: String = message.chars().take(200).collect();
+    match engine.post_update(id, phase, message).await {
+        Ok(update) => {
+            operator
+                .audit(
+                    state,
+                    "incident.update",
+                    Some(format!("incident {id}")),
+                    Some(format!("{}: {excerpt}", phase.as_str())),
+                )
+                .await;
+            Ok(update)
+        }
+        Err(error @ pharos_engine::CommandError::NoOpenIncident(_)) => {
+            Err(ApiError::new(StatusCode::NOT_FOUND, error.to_string()))
+        }
+        Err(error @ pharos_engine::CommandError::ResolveByRecovery) => {
+            Err(ApiError::new(StatusCode::BAD_REQUEST, error.to_string()))
+        }
+        Err(error @ pharos_engine::CommandError::Stopping) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            error.to_string(),
+        )),
+    }
+}
+
+/// The engine, if this replica leads and the store takes writes; otherwise why not (503).
+pub(crate) async fn engine_for_writes(
+    state: &WebState,
+) -> Result<pharos_engine::EngineHandle, ApiError> {
     let current = state.current();
     if let Some(replica) = current.replica.as_ref().filter(|replica| !replica.leading) {
         let leader = state
@@ -368,28 +515,7 @@ pub(crate) async fn post_update(
         )
         .retry_after(30));
     }
-    match engine.post_update(id, phase, message).await {
-        Ok(update) => {
-            let body = json!({
-                "incident": id,
-                "at": time(update.at),
-                "status": update.phase.as_str(),
-                "message": update.message,
-                "automatic": update.automatic,
-            });
-            Ok((StatusCode::CREATED, Json(body)).into_response())
-        }
-        Err(error @ pharos_engine::CommandError::NoOpenIncident(_)) => {
-            Err(ApiError::new(StatusCode::NOT_FOUND, error.to_string()))
-        }
-        Err(error @ pharos_engine::CommandError::ResolveByRecovery) => {
-            Err(ApiError::new(StatusCode::BAD_REQUEST, error.to_string()))
-        }
-        Err(error @ pharos_engine::CommandError::Stopping) => Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            error.to_string(),
-        )),
-    }
+    Ok(engine)
 }
 
 /// Reloads the configuration file: validated first, applied whole or not at all. Answers with
@@ -399,7 +525,7 @@ pub(crate) async fn reload(
     headers: HeaderMap,
     client: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
 ) -> Result<Response, ApiError> {
-    admit(&state, &headers, client).await?;
+    let operator = admit(&state, &headers, client, Permission::Admin).await?;
     let Some(reloads) = state.reloads() else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -417,7 +543,17 @@ pub(crate) async fn reload(
             "pharos is stopping",
         ));
     }
-    match answer.await {
+    let answer = answer.await;
+    let outcome = match &answer {
+        Ok(Ok(_)) => "applied",
+        Ok(Err(crate::router::ReloadRefused::Invalid(_))) => "refused: invalid",
+        Ok(Err(crate::router::ReloadRefused::Failed(_))) => "refused: could not be applied",
+        Err(_) => "stopping",
+    };
+    operator
+        .audit(&state, "config.reload", None, Some(outcome.into()))
+        .await;
+    match answer {
         Ok(Ok(summary)) => Ok(Json(json!({
             "reloaded": true,
             "components": summary.components,

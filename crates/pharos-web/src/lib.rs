@@ -3,16 +3,21 @@
 //! Only this crate speaks HTML and the API's JSON shapes.
 
 mod admin;
+mod admin_ui;
+mod admin_views;
 mod agent_api;
 mod api;
 #[cfg(test)]
 mod api_schema_test;
 mod badges;
+pub mod credentials;
 mod export;
 mod feeds;
 #[cfg(test)]
 mod lean_page_test;
+mod login_limiter;
 mod metrics;
+mod operator;
 mod pages;
 mod publish;
 mod region_grid;

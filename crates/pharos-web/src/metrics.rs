@@ -18,7 +18,7 @@ pub(crate) async fn metrics(
     headers: HeaderMap,
     client: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
 ) -> Result<Response, ApiError> {
-    admit(&state, &headers, client).await?;
+    admit(&state, &headers, client, pharos_core::Permission::Read).await?;
     let body = render(&state);
     Ok((
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],

@@ -27,6 +27,8 @@ pub struct WebState {
     /// What a configuration reload replaces: the token, the running engine, the proxies.
     current: Arc<RwLock<Arc<Current>>>,
     pub(crate) admin_limiter: Arc<admin::AdminLimiter>,
+    /// Failed logins to the admin, per address and per account.
+    pub(crate) login_limiter: Arc<crate::login_limiter::LoginLimiter>,
     /// The agents' tokens, read from the store now and then.
     pub(crate) agent_tokens: Arc<crate::agent_api::TokenCache>,
     /// Where `POST /api/v1/admin/reload` sends its request; none when reloading is not
@@ -44,6 +46,8 @@ pub struct Current {
     pub assignments: Arc<pharos_config::Assignments>,
     /// This replica, when several share the database.
     pub replica: Option<Replica>,
+    /// Whether the admin's cookies carry `Secure` (the public address is HTTPS).
+    pub secure_cookies: bool,
 }
 
 /// One of several replicas sharing a database.
@@ -92,8 +96,10 @@ impl WebState {
                 trusted_proxies: Vec::new(),
                 assignments: Arc::default(),
                 replica: None,
+                secure_cookies: false,
             }))),
             admin_limiter: admin::admin_limiter(),
+            login_limiter: Arc::default(),
             agent_tokens: Arc::default(),
             reloads: None,
         }
@@ -108,6 +114,7 @@ impl WebState {
             trusted_proxies: proxies,
             assignments: current.assignments.clone(),
             replica: current.replica.clone(),
+            secure_cookies: current.secure_cookies,
         });
         self
     }
@@ -144,6 +151,30 @@ pub fn router(state: WebState) -> Router {
     Router::new()
         .route("/healthz", get(health))
         .route("/api/v1/admin/deliveries", get(admin::deliveries))
+        .route("/api/v1/admin/audit", get(admin::audit_log))
+        .route("/admin", get(crate::admin_ui::overview))
+        .route(
+            "/admin/login",
+            get(crate::admin_ui::login_form).post(crate::admin_ui::login),
+        )
+        .route(
+            "/admin/logout",
+            axum::routing::post(crate::admin_ui::logout),
+        )
+        .route("/admin/incidents/{id}", get(crate::admin_ui::incident))
+        .route(
+            "/admin/incidents/{id}/updates",
+            axum::routing::post(crate::admin_ui::post_update),
+        )
+        .route(
+            "/admin/tokens",
+            get(crate::admin_ui::tokens).post(crate::admin_ui::create_token),
+        )
+        .route(
+            "/admin/tokens/{id}/revoke",
+            axum::routing::post(crate::admin_ui::revoke_token),
+        )
+        .route("/admin/audit", get(crate::admin_ui::audit))
         .route("/api/v1/admin/reload", axum::routing::post(admin::reload))
         .route(
             "/api/v1/admin/incidents/{id}/updates",

@@ -8,12 +8,17 @@ use sha2::{Digest, Sha256};
 /// Every agent token starts with this, so one found in a log or a file is recognisable.
 pub const PREFIX: &str = "pharos_agent_";
 
-/// A new random token.
+/// A new random agent token.
 pub fn generate() -> String {
+    random(PREFIX)
+}
+
+/// 256 random bits after `prefix`, URL-safe (agent and API tokens, session cookies).
+pub fn random(prefix: &str) -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     format!(
-        "{PREFIX}{}",
+        "{prefix}{}",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     )
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-async fn open(config: &Path) -> Result<Arc<dyn Store>, ExitCode> {
+pub(crate) async fn open(config: &Path) -> Result<Arc<dyn Store>, ExitCode> {
     let config = match pharos_config::load_with(config, pharos_config::MissingEnv::Warn) {
         Ok((config, warnings)) => {
             print_warnings(&warnings);

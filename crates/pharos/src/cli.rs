@@ -106,6 +106,12 @@ pub(crate) enum Command {
         #[command(subcommand)]
         action: AgentTokenAction,
     },
+    /// Add, list and remove the admin's users, and change their passwords (on the server's
+    /// machine: this is how the first admin is made).
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
     /// Print a shell completion script (e.g. `pharos completions bash > /etc/bash_completion.d/pharos`).
     Completions { shell: clap_complete::Shell },
     /// Print the manual page (roff), e.g. `pharos man > pharos.1`.
@@ -133,6 +139,51 @@ pub(crate) enum AgentTokenAction {
     /// Revoke an agent's token: a running server refuses it within seconds.
     Revoke {
         name: String,
+        /// The server's configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum UserAction {
+    /// Add a user; without `--password-stdin` a password is generated and printed once.
+    Add {
+        /// Their login name (letters, digits, `.`, `-`, `_`, `@`).
+        name: String,
+        /// admin (users, tokens, settings), editor (incidents, maintenance) or viewer.
+        #[arg(long)]
+        role: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// The server's configuration file (its database keeps the users).
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// List the users, their roles and how many API tokens each holds.
+    List {
+        /// The server's configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Remove a user: their sessions end and their API tokens stop working at once.
+    Remove {
+        name: String,
+        /// The server's configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Set a user's password (generated unless `--password-stdin`), and their role with
+    /// `--role`; their sessions end.
+    Passwd {
+        name: String,
+        /// A new role: admin, editor or viewer.
+        #[arg(long)]
+        role: Option<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
         /// The server's configuration file.
         #[arg(long, short)]
         config: PathBuf,

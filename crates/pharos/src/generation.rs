@@ -116,6 +116,12 @@ impl Generation {
                 id,
                 leading: self.role == Role::Leader,
             }),
+            secure_cookies: self
+                .config
+                .server
+                .public_url
+                .as_ref()
+                .is_some_and(|url| url.scheme() == "https"),
         }
     }
 

@@ -17,9 +17,13 @@ mod notify_command;
 mod reload;
 mod serve;
 mod supervise;
+mod user_command;
 
 use clap::Parser;
-use cli::{AgentTokenAction, Cli, Command, ConfigAction, DbAction, IncidentAction, NotifyAction};
+use cli::{
+    AgentTokenAction, Cli, Command, ConfigAction, DbAction, IncidentAction, NotifyAction,
+    UserAction,
+};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -112,6 +116,22 @@ fn main() -> ExitCode {
                 AgentTokenAction::Revoke { name, config } => {
                     agent_token_command::revoke(&config, &name).await
                 }
+            },
+            Command::User { action } => match action {
+                UserAction::Add {
+                    name,
+                    role,
+                    password_stdin,
+                    config,
+                } => user_command::add(&config, &name, &role, password_stdin).await,
+                UserAction::List { config } => user_command::list(&config).await,
+                UserAction::Remove { name, config } => user_command::remove(&config, &name).await,
+                UserAction::Passwd {
+                    name,
+                    role,
+                    password_stdin,
+                    config,
+                } => user_command::passwd(&config, &name, role.as_deref(), password_stdin).await,
             },
             Command::Config { .. }
             | Command::Completions { .. }

@@ -17,6 +17,7 @@ pub(crate) const TOKEN: &str = "router-test-admin-token";
 
 pub(crate) struct Site {
     pub(crate) app: Router,
+    pub(crate) store: Arc<dyn Store>,
     _engine: Engine,
     _stop: watch::Sender<bool>,
     _dir: tempfile::TempDir,
@@ -25,6 +26,16 @@ pub(crate) struct Site {
 /// A site with one component probed (rarely) on a closed port; `admin` sets the token and
 /// `proxies` the trusted reverse proxies.
 pub(crate) async fn site(admin: bool, proxies: &str) -> Site {
+    site_seeded(admin, proxies, async |_| {}).await
+}
+
+/// As `site`, with `seed` run on the store before the engine starts (so that the engine
+/// resumes what it wrote: open incidents, users).
+pub(crate) async fn site_seeded(
+    admin: bool,
+    proxies: &str,
+    seed: impl AsyncFnOnce(&Arc<dyn Store>),
+) -> Site {
     let token = if admin {
         format!("admin_token = \"{TOKEN}\"\n")
     } else {
@@ -37,6 +48,7 @@ pub(crate) async fn site(admin: bool, proxies: &str) -> Site {
     let config = Arc::new(pharos_config::parse("web.toml", &source, &|_| None).unwrap());
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = crate::test_store::open_store(&dir.path().join("web.db")).await;
+    seed(&store).await;
     let (engine, stop) = idle_engine(&config, store.clone()).await;
     let pages = PageCache::default();
     Renderer::new(
@@ -50,13 +62,14 @@ pub(crate) async fn site(admin: bool, proxies: &str) -> Site {
     .unwrap();
     let state = WebState::new(
         pages,
-        store,
+        store.clone(),
         config.server.admin_token.clone(),
         engine.handle.clone(),
     )
     .with_trusted_proxies(config.server.trusted_proxies.clone());
     Site {
         app: router(state),
+        store,
         _engine: engine,
         _stop: stop,
         _dir: dir,

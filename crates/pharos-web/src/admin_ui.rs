@@ -1,0 +1,601 @@
+//! The admin in the browser (`/admin`): log in and out, the live overview, an incident and
+//! its update form, API tokens, the audit log. Sessions live in the store (so every replica
+//! knows them and a logout ends them at once); every form checks the session's CSRF token and
+//! the request's origin; logins are limited per address and per account.
+
+use crate::admin::{client_address, ApiError};
+use crate::admin_views as views;
+use crate::operator::{self, Credential, Operator};
+use crate::router::WebState;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, HOST, LOCATION, ORIGIN, REFERRER_POLICY, RETRY_AFTER,
+    SET_COOKIE, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Form};
+use chrono::Utc;
+use maud::Markup;
+use pharos_core::Permission;
+use pharos_store::{ApiTokenRecord, IncidentQuery, SessionRecord};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+type Client = Option<Extension<ConnectInfo<SocketAddr>>>;
+type Fields = Form<Vec<(String, String)>>;
+
+/// The admin's pages: never cached, never framed, forms only to this site, no scripts.
+fn page(status: StatusCode, markup: Markup) -> Response {
+    let mut response = (
+        status,
+        [(
+            axum::http::header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        )],
+        markup.into_string(),
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // Same-origin (not no-referrer): browsers then send the Origin header checked on posts.
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    headers.insert(
+        CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
+    );
+    response
+}
+
+fn redirect(to: &str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(location) = HeaderValue::from_str(to) {
+        response.headers_mut().insert(LOCATION, location);
+    }
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
+    fields
+        .iter()
+        .find(|(key, _)| key == name)
+        .map_or("", |(_, value)| value.as_str())
+}
+
+fn address(state: &WebState, client: Client, headers: &HeaderMap) -> IpAddr {
+    let peer = client.map(|Extension(ConnectInfo(address))| address.ip());
+    client_address(&state.current().trusted_proxies, peer, headers)
+}
+
+fn store_failed(error: pharos_store::StoreError) -> Response {
+    tracing::error!(%error, "admin: store error");
+    page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        views::message(
+            None,
+            "Unavailable",
+            "pharos cannot read its database just now; try again in a moment.",
+            "/admin",
+        ),
+    )
+}
+
+/// The logged-in operator, or the way to the login page.
+async fn signed_in(
+    state: &WebState,
+    headers: &HeaderMap,
+    client: Client,
+) -> Result<Operator, Response> {
+    let address = address(state, client, headers);
+    match operator::from_session(state, headers, address).await {
+        Ok(Some(operator)) => Ok(operator),
+        Ok(None) => Err(redirect("/admin/login")),
+        Err(error) => Err(store_failed(error)),
+    }
+}
+
+/// The refusal of a form post, unless it carries the session's CSRF token and, when the
+/// browser names its origin, comes from this site.
+fn check_form(
+    operator: &Operator,
+    headers: &HeaderMap,
+    fields: &[(String, String)],
+) -> Option<Response> {
+    let refuse = || {
+        page(
+            StatusCode::FORBIDDEN,
+            views::message(
+                Some(operator),
+                "Refused",
+                "This form is out of date or came from another site. Reload the page and try again.",
+                "/admin",
+            ),
+        )
+    };
+    let presented = field(fields, "csrf");
+    let genuine = same_origin(headers)
+        && !presented.is_empty()
+        && operator::same_secret(presented, operator.csrf());
+    (!genuine).then(refuse)
+}
+
+/// Whether the `Origin` header, if any, names the host the request was sent to.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(ORIGIN) else {
+        return true;
+    };
+    let Some(authority) = origin
+        .to_str()
+        .ok()
+        .and_then(|origin| origin.split_once("://"))
+        .map(|(_, authority)| authority.trim_end_matches('/'))
+    else {
+        return false;
+    };
+    [HOST.as_str(), "x-forwarded-host"]
+        .iter()
+        .filter_map(|name| headers.get(*name))
+        .filter_map(|value| value.to_str().ok())
+        .any(|host| host.eq_ignore_ascii_case(authority))
+}
+
+fn forbidden(operator: &Operator, what: &str) -> Response {
+    page(
+        StatusCode::FORBIDDEN,
+        views::message(
+            Some(operator),
+            "Not allowed",
+            &format!("{} ({}) may not {what}.", operator.name, operator.role),
+            "/admin",
+        ),
+    )
+}
+
+pub(crate) async fn login_form(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    client: Client,
+) -> Response {
+    if let Ok(_operator) = signed_in(&state, &headers, client).await {
+        return redirect("/admin");
+    }
+    page(StatusCode::OK, views::login(None, ""))
+}
+
+/// The longest name looked up at login.
+const NAME_LIMIT: usize = 64;
+
+pub(crate) async fn login(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    client: Client,
+    Form(fields): Fields,
+) -> Response {
+    let address = address(&state, client, &headers);
+    if !same_origin(&headers) {
+        return page(
+            StatusCode::FORBIDDEN,
+            views::login(Some("This login form came from another site."), ""),
+        );
+    }
+    let name: String = field(&fields, "name")
+        .trim()
+        .chars()
+        .take(NAME_LIMIT)
+        .collect();
+    let password = field(&fields, "password").to_owned();
+    let address_text = address.to_string();
+    if let Some(wait) = state
+        .login_limiter
+        .wait(&address_text, &name, Instant::now())
+    {
+        let minutes = wait.as_secs().div_ceil(60).max(1);
+        let mut response = page(
+            StatusCode::TOO_MANY_REQUESTS,
+            views::login(Some(&format!("Too many failed logins for this account or from this address; try again in {minutes} min.")), &name),
+        );
+        if let Ok(value) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+            response.headers_mut().insert(RETRY_AFTER, value);
+        }
+        return response;
+    }
+    let user = match state.store.user(&name).await {
+        Ok(user) => user,
+        Err(error) => return store_failed(error),
+    };
+    let hash = user.as_ref().map_or_else(
+        || crate::credentials::decoy_hash().to_owned(),
+        |user| user.password_hash.clone(),
+    );
+    let matches =
+        tokio::task::spawn_blocking(move || crate::credentials::verify_password(&hash, &password))
+            .await
+            .unwrap_or(false);
+    let Some(user) = user.filter(|_| matches) else {
+        state
+            .login_limiter
+            .failed(&address_text, &name, Instant::now());
+        operator::record(
+            &state,
+            format!("login:{name}"),
+            address,
+            "login.failed",
+            None,
+            None,
+        )
+        .await;
+        return page(
+            StatusCode::UNAUTHORIZED,
+            views::login(Some("Wrong name or password."), &name),
+        );
+    };
+    state.login_limiter.succeeded(&name);
+    let secret = crate::credentials::session_secret();
+    let now = Utc::now();
+    let session = SessionRecord {
+        token_hash: crate::credentials::digest(&secret),
+        user: user.name.clone(),
+        csrf: crate::credentials::session_secret(),
+        created_at: now,
+        expires_at: now + operator::SESSION_LIFETIME,
+        address: Some(address_text),
+    };
+    if let Err(error) = state.store.create_session(&session).await {
+        return store_failed(error);
+    }
+    operator::record(
+        &state,
+        format!("user:{}", user.name),
+        address,
+        "login",
+        None,
+        None,
+    )
+    .await;
+    let mut response = redirect("/admin");
+    response.headers_mut().insert(
+        SET_COOKIE,
+        operator::session_set_cookie(&secret, state.current().secure_cookies),
+    );
+    response
+}
+
+pub(crate) async fn logout(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    client: Client,
+    Form(fields): Fields,
+) -> Response {
+    let operator = match signed_in(&state, &headers, client).await {
+        Ok(operator) => operator,
+        Err(response) => return response,
+    };
+    if let Some(response) = check_form(&operator, &headers, &fields) {
+        return response;
+    }
+    if let Credential::Session { token_hash, .. } = &operator.credential {
+        if let Err(error) = state.store.delete_session(token_hash).await {
+            return store_failed(error);
+        }
+    }
+    operator.audit(&state, "logout", None, None).await;
+    let mut response = redirect("/admin/login");
+    response.headers_mut().insert(
+        SET_COOKIE,
+        operator::session_clear_cookie(state.current().secure_cookies),
+    );
+    response
+}
+
+pub(crate) async fn overview(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    client: Client,
+) -> Response {
+    let operator = match signed_in(&state, &headers, client).await {
+        Ok(operator) => operator,
+        Err(response) => return response,
+    };
+    let engine = state.current().engine.clone();
+    let live = engine
+        .live
+        .read()
+        .map(|live| live.clone())
+        .unwrap_or_default();
+    let recent = match state
+        .store
+        .incidents(IncidentQuery {
+            since: None,
+            limit: 20,
+        })
+        .await
+    {
+        Ok(incidents) => incidents
+            .into_iter()
+            .filter(|incident| !incident.is_open())
+            .take(10)
+            .collect::<Vec<_>>(),
+        Err(error) => return store_failed(error),
+    };
+    page(
+        StatusCode::OK,
+        views::overview(&operator, &engine, &live, &recent),
+    )
+}
+
+async fn incident_page(
+    state: &WebState,
+    operator: &Operator,
+    id: &str,
+    notice: Option<&str>,
+    problem: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let not_found = || {
+        page(
+            StatusCode::NOT_FOUND,
+            views::message(
+                Some(operator),
+                "Not found",
+                "There is no such incident.",
+                "/admin",
+            ),
+        )
+    };
+    let Ok(id) = id.parse::<i64>() else {
+        return not_found();
+    };
+    match state.store.incident(id).await {
+        Ok(Some(incident)) => page(
+            status,
+            views::incident(operator, &incident, notice, problem),
+        ),
+        Ok(None) => not_found(),
+        Err(error) => store_failed(error),
+    }
+}
+
+pub(crate) async fn incident(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    client: Client,
+    Path(id): Path<String>,
+) -> Response {
+    let operator = match signed_in(&state, &headers, client).await {
+        Ok(operator) => operator,
+        Err(response) => return response,
+    };
+    incident_page(&state, &operator, &id, None, None, StatusCode::OK).await
+}
+
+pub(crate) async fn post_update(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    client: Client,
+    Path(id): Path<String>,
+    Form(fields): Fields,
+) -> Response {
+    let operator = match signed_in(&state, &headers, client).await {
+        Ok(operator) => operator,
+        Err(response) => return response,
+    };
+    if let Some(response) = check_form(&operator, &headers, &fields) {
+        return response;
+    }
+    if !operator.may(Permission::Incidents) {
+        return forbidden(&operator, "post updates");
+    }
+    let Ok(number) = id.parse::<i64>() else {
+        return incident_page(&state, &operator, &id, None, None, StatusCode::NOT_FOUND).await;
+    };
+    let (phase, message) =
+        match crate::admin::read_update(field(&fields, "status"), field(&fields, "message")) {
+            Ok(update) => update,
+            Err(problem) => {
+                return incident_page(
+                    &state,
+                    &operator,
+                    &id,
+                    None,
+                    Some(&problem),
+                    StatusCode::BAD_REQUEST,
+                )
+                .await
+            }
+        };
+    match crate::admin::submit_update(&state, &operator, number, phase, message).await {
+        Ok(_) => redirect(&format!("/admin/incidents/{number}")),
+        Err(ApiError {
+            status, message, ..
+        }) => incident_page(&state, &operator, &id, None, Some(&message), status).await,
+    }
+}
+
+async fn tokens_page(
+    state: &WebState,
+    operator: &Operator,
+    new_token: Option<&str>,
+    problem: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let owner = (!operator.may(Permission::Admin)).then_some(operator.name.as_str());
+    match state.store.api_tokens(owner).await {
+        Ok(tokens) => page(status, views::tokens(operator, &tokens, new_token, problem)),
+        Err(error) => store_failed(error),
+    }
+}
+
+pub(crate) async fn tokens(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    client: Client,
+) -> Response {
+    let operator = match signed_in(&state, &headers, client).await {
+        Ok(operator) => operator,
+        Err(response) => return response,
+    };
+    tokens_page(&state, &operator, None, None, StatusCode::OK).await
+}
+
+/// The longest description of a token.
+const LABEL_LIMIT: usize = 100;
+
+pub(crate) async fn create_token(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    client: Client,
+    Form(fields): Fields,
+) -> Response {
+    let operator = match signed_in(&state, &headers, client).await {
+        Ok(operator) => operator,
+        Err(response) => return response,
+    };
+    if let Some(response) = check_form(&operator, &headers, &fields) {
+        return response;
+    }
+    let label = field(&fields, "label").trim().to_owned();
+    if label.is_empty()
+        || label.chars().count() > LABEL_LIMIT
+        || label.chars().any(char::is_control)
+    {
+        let problem = format!("Say what the token is for in 1 to {LABEL_LIMIT} characters.");
+        return tokens_page(
+            &state,
+            &operator,
+            None,
+            Some(&problem),
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    }
+    let words: Vec<&str> = fields
+        .iter()
+        .filter(|(key, _)| key == "scope")
+        .map(|(_, value)| value.as_str())
+        .collect();
+    let scopes = match Permission::parse_list(&words.join(",")) {
+        Ok(scopes) => scopes,
+        Err(problem) => {
+            return tokens_page(
+                &state,
+                &operator,
+                None,
+                Some(&problem),
+                StatusCode::BAD_REQUEST,
+            )
+            .await
+        }
+    };
+    if let Some(scope) = scopes.iter().find(|scope| !operator.role.allows(**scope)) {
+        let problem = format!(
+            "A {} cannot give a token the `{scope}` scope.",
+            operator.role
+        );
+        return tokens_page(
+            &state,
+            &operator,
+            None,
+            Some(&problem),
+            StatusCode::FORBIDDEN,
+        )
+        .await;
+    }
+    let secret = crate::credentials::api_token();
+    let digest = crate::credentials::digest(&secret);
+    let record = ApiTokenRecord {
+        id: digest[..12].to_owned(),
+        user: operator.name.clone(),
+        label: label.clone(),
+        token_hash: digest,
+        scopes: scopes.clone(),
+        created_at: Utc::now(),
+        last_used_at: None,
+        revoked_at: None,
+    };
+    if let Err(error) = state.store.create_api_token(&record).await {
+        return store_failed(error);
+    }
+    operator
+        .audit(
+            &state,
+            "token.create",
+            Some(format!("token {}", record.id)),
+            Some(format!("{label} ({})", Permission::join(&scopes))),
+        )
+        .await;
+    tokens_page(&state, &operator, Some(&secret), None, StatusCode::CREATED).await
+}
+
+pub(crate) async fn revoke_token(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    client: Client,
+    Path(id): Path<String>,
+    Form(fields): Fields,
+) -> Response {
+    let operator = match signed_in(&state, &headers, client).await {
+        Ok(operator) => operator,
+        Err(response) => return response,
+    };
+    if let Some(response) = check_form(&operator, &headers, &fields) {
+        return response;
+    }
+    let owner = (!operator.may(Permission::Admin)).then_some(operator.name.as_str());
+    match state.store.revoke_api_token(&id, owner, Utc::now()).await {
+        Ok(true) => {
+            operator
+                .audit(&state, "token.revoke", Some(format!("token {id}")), None)
+                .await;
+            redirect("/admin/tokens")
+        }
+        Ok(false) => {
+            tokens_page(
+                &state,
+                &operator,
+                None,
+                Some("There is no such token of yours, or it is revoked already."),
+                StatusCode::NOT_FOUND,
+            )
+            .await
+        }
+        Err(error) => store_failed(error),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct AuditQuery {
+    before: Option<String>,
+}
+
+/// Entries per page of the audit log.
+const AUDIT_PAGE: u32 = 100;
+
+pub(crate) async fn audit(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    client: Client,
+    Query(query): Query<AuditQuery>,
+) -> Response {
+    let operator = match signed_in(&state, &headers, client).await {
+        Ok(operator) => operator,
+        Err(response) => return response,
+    };
+    let before = query
+        .before
+        .as_deref()
+        .and_then(|before| before.parse::<i64>().ok());
+    match state.store.audit_log(AUDIT_PAGE, before).await {
+        Ok(entries) => {
+            let older = (entries.len() == AUDIT_PAGE as usize)
+                .then(|| entries.last().map(|entry| entry.id))
+                .flatten();
+            page(StatusCode::OK, views::audit(&operator, &entries, older))
+        }
+        Err(error) => store_failed(error),
+    }
+}

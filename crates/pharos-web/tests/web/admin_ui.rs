@@ -1,0 +1,527 @@
+//! The admin in the browser, through the router: login and logout, sessions that end at
+//! once, CSRF and origin checks, the login limiter, roles and scoped API tokens, the audit
+//! log, and operator text that comes out inert.
+
+use crate::support::*;
+use axum::body::Body;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, LOCATION, ORIGIN, SET_COOKIE};
+use axum::http::{HeaderMap, Request, StatusCode};
+use chrono::Utc;
+use pharos_core::{
+    ComponentId, ComponentStatus, Incident, IncidentPhase, IncidentUpdate, MonitorHealth,
+    MonitorId, ProbeStatus, Role, TimelineEntry, TimelineKind,
+};
+use pharos_store::{Batch, Store, UserRecord};
+use std::sync::Arc;
+
+const PASSWORD: &str = "a long enough password";
+
+fn user(name: &str, role: Role) -> UserRecord {
+    UserRecord {
+        name: name.into(),
+        password_hash: pharos_web::credentials::hash_password(PASSWORD),
+        role,
+        created_at: Utc::now(),
+        password_changed_at: Utc::now(),
+    }
+}
+
+/// A site with an open incident on `svc` (its id answered) and three users: ada (admin),
+/// ed (editor) and vic (viewer).
+async fn admin_site() -> (Site, i64) {
+    let id = Arc::new(std::sync::Mutex::new(0));
+    let seeded = id.clone();
+    let site = site_seeded(true, "", async move |store: &Arc<dyn Store>| {
+        let number = store.reserve_incident_ids(1).await.unwrap().start;
+        *seeded.lock().unwrap() = number;
+        let now = Utc::now();
+        let incident = Incident {
+            dependents: Vec::new(),
+            scope: None,
+            id: number,
+            component: ComponentId::new("svc"),
+            title: "Service: major outage".into(),
+            phase: IncidentPhase::Investigating,
+            impact: ComponentStatus::MajorOutage,
+            worst_impact: ComponentStatus::MajorOutage,
+            started_at: now,
+            detected_at: now,
+            resolved_at: None,
+            updates: vec![IncidentUpdate {
+                at: now,
+                phase: IncidentPhase::Investigating,
+                message: "We are looking into it.".into(),
+                automatic: true,
+            }],
+            timeline: vec![TimelineEntry {
+                at: now,
+                kind: TimelineKind::Detected,
+                detail: "confirmed".into(),
+            }],
+        };
+        store
+            .commit(&Batch {
+                new_incidents: vec![incident],
+                health: vec![(
+                    MonitorId::new("svc-tcp"),
+                    MonitorHealth {
+                        confirmed: ProbeStatus::Down,
+                        problem_streak: 3,
+                        ..MonitorHealth::default()
+                    },
+                )],
+                component_status: vec![(
+                    ComponentId::new("svc"),
+                    ComponentStatus::MajorOutage,
+                    now,
+                )],
+                ..Batch::default()
+            })
+            .await
+            .unwrap();
+        for (name, role) in [
+            ("ada", Role::Admin),
+            ("ed", Role::Editor),
+            ("vic", Role::Viewer),
+        ] {
+            store.create_user(&user(name, role)).await.unwrap();
+        }
+    })
+    .await;
+    let id = *id.lock().unwrap();
+    (site, id)
+}
+
+fn form(path: &str, cookie: Option<&str>, body: &str) -> Request<Body> {
+    let mut request = Request::post(path)
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header("host", "status.example");
+    if let Some(cookie) = cookie {
+        request = request.header(COOKIE, cookie);
+    }
+    request.body(Body::from(body.to_owned())).unwrap()
+}
+
+fn page(path: &str, cookie: &str) -> Request<Body> {
+    get(path)
+        .header(COOKIE, cookie)
+        .body(Body::empty())
+        .unwrap()
+}
+
+fn text(body: &[u8]) -> String {
+    String::from_utf8_lossy(body).into_owned()
+}
+
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                (byte as char).to_string()
+            }
+            b' ' => "+".into(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+/// Logs `name` in; answers the cookie (`pharos_session=…`) and the session's CSRF token read
+/// from the overview's logout form.
+async fn log_in(site: &Site, name: &str, from: u8) -> (String, String) {
+    let (status, headers, body) = call(
+        &site.app,
+        peer(from),
+        form(
+            "/admin/login",
+            None,
+            &format!("name={name}&password={}", encode(PASSWORD)),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{}", text(&body));
+    let cookie = cookie_of(&headers);
+    let (status, _, body) = call(&site.app, peer(from), page("/admin", &cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    (cookie, csrf_in(&text(&body)))
+}
+
+fn cookie_of(headers: &HeaderMap) -> String {
+    let set = headers[SET_COOKIE].to_str().unwrap();
+    set.split(';').next().unwrap().to_owned()
+}
+
+fn csrf_in(page: &str) -> String {
+    let start = page
+        .find("name=\"csrf\" value=\"")
+        .expect("a form with a CSRF token")
+        + 19;
+    page[start..start + page[start..].find('"').unwrap()].to_owned()
+}
+
+#[tokio::test]
+async fn a_session_starts_at_login_and_ends_at_logout_and_on_a_password_change() {
+    let (site, id) = admin_site().await;
+    let (status, headers, _) = call(
+        &site.app,
+        peer(1),
+        get("/admin").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers[LOCATION], "/admin/login");
+
+    let (status, headers, body) = call(
+        &site.app,
+        peer(1),
+        form(
+            "/admin/login",
+            None,
+            "name=ada&password=wrong+password+here",
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(text(&body).contains("Wrong name or password."));
+    assert!(headers.get(SET_COOKIE).is_none());
+
+    let (status, headers, _) = call(
+        &site.app,
+        peer(1),
+        form(
+            "/admin/login",
+            None,
+            &format!("name=ada&password={}", encode(PASSWORD)),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let set = headers[SET_COOKIE].to_str().unwrap();
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/admin"] {
+        assert!(set.contains(flag), "{set}");
+    }
+    let cookie = cookie_of(&headers);
+    let (status, headers, body) = call(&site.app, peer(1), page("/admin", &cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    let overview = text(&body);
+    for shown in [
+        "Service: major outage",
+        "Service",
+        "svc-tcp",
+        "Logged in as",
+    ] {
+        assert!(overview.contains(shown), "{shown} in {overview}");
+    }
+    assert_eq!(headers["cache-control"], "no-store");
+    assert!(headers["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("form-action 'self'"));
+    let csrf = csrf_in(&overview);
+
+    // Logging out needs the form's token; then the cookie is worthless at once.
+    let (status, _, _) = call(
+        &site.app,
+        peer(1),
+        form("/admin/logout", Some(&cookie), "csrf=guess"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, headers, _) = call(
+        &site.app,
+        peer(1),
+        form("/admin/logout", Some(&cookie), &format!("csrf={csrf}")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(headers[SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
+    let (status, headers, _) = call(
+        &site.app,
+        peer(1),
+        page(&format!("/admin/incidents/{id}"), &cookie),
+    )
+    .await;
+    assert_eq!(
+        (status, &headers[LOCATION]),
+        (StatusCode::SEE_OTHER, &"/admin/login".parse().unwrap())
+    );
+
+    // A changed password ends every session of the user.
+    let (cookie, _) = log_in(&site, "ada", 1).await;
+    site.store
+        .update_user(
+            "ada",
+            &pharos_web::credentials::hash_password("another long password"),
+            Role::Admin,
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let (status, _, _) = call(&site.app, peer(1), page("/admin", &cookie)).await;
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "the session ended with the password"
+    );
+
+    let entries = site.store.audit_log(10, None).await.unwrap();
+    let actions: Vec<(&str, &str)> = entries
+        .iter()
+        .rev()
+        .map(|entry| (entry.actor.as_str(), entry.action.as_str()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("login:ada", "login.failed"),
+            ("user:ada", "login"),
+            ("user:ada", "logout"),
+            ("user:ada", "login")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn updates_posted_from_the_admin_need_the_session_token_and_this_site_as_origin() {
+    let (site, id) = admin_site().await;
+    let (cookie, csrf) = log_in(&site, "ed", 2).await;
+    let path = format!("/admin/incidents/{id}/updates");
+    let message =
+        "Identified: a <script>alert(1)</script> disk <img src=x onerror=alert(2)> failed";
+    let body = |csrf: &str| format!("csrf={csrf}&status=identified&message={}", encode(message));
+
+    let (status, _, _) = call(
+        &site.app,
+        peer(2),
+        form(&path, Some(&cookie), &body("not-the-token")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a wrong CSRF token");
+    let mut foreign = form(&path, Some(&cookie), &body(&csrf));
+    foreign
+        .headers_mut()
+        .insert(ORIGIN, "https://evil.example".parse().unwrap());
+    let (status, _, _) = call(&site.app, peer(2), foreign).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "another site's form");
+    let (status, _, _) = call(&site.app, peer(2), form(&path, None, &body(&csrf))).await;
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "no session: to the login page"
+    );
+    let before = site.store.incident(id).await.unwrap().unwrap();
+    assert_eq!(before.updates.len(), 1, "nothing posted yet: {before:#?}");
+
+    let mut same = form(&path, Some(&cookie), &body(&csrf));
+    same.headers_mut()
+        .insert(ORIGIN, "http://status.example".parse().unwrap());
+    let (status, headers, body) = call(&site.app, peer(2), same).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{}", text(&body));
+    assert_eq!(headers[LOCATION], format!("/admin/incidents/{id}").as_str());
+    let incident = site.store.incident(id).await.unwrap().unwrap();
+    let last = incident.updates.last().unwrap();
+    assert_eq!(
+        (last.phase, last.message.as_str(), last.automatic),
+        (IncidentPhase::Identified, message, false)
+    );
+
+    let (_, _, body) = call(
+        &site.app,
+        peer(2),
+        page(&format!("/admin/incidents/{id}"), &cookie),
+    )
+    .await;
+    let shown = text(&body);
+    assert!(
+        !shown.contains("<script>alert") && !shown.contains("<img src=x"),
+        "escaped: {shown}"
+    );
+    assert!(shown.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+
+    let entry = &site.store.audit_log(1, None).await.unwrap()[0];
+    assert_eq!(
+        (entry.actor.as_str(), entry.action.as_str()),
+        ("user:ed", "incident.update")
+    );
+    assert_eq!(
+        entry.target.as_deref(),
+        Some(format!("incident {id}").as_str())
+    );
+    assert_eq!(entry.address.as_deref(), Some("192.0.2.2"));
+}
+
+#[tokio::test]
+async fn logins_stop_after_five_failures_for_an_account_even_with_the_right_password() {
+    let (site, _) = admin_site().await;
+    for attempt in 0..5u8 {
+        let (status, _, _) = call(
+            &site.app,
+            peer(10 + attempt),
+            form("/admin/login", None, "name=ada&password=not+the+password"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, headers, body) = call(
+        &site.app,
+        peer(20),
+        form(
+            "/admin/login",
+            None,
+            &format!("name=ada&password={}", encode(PASSWORD)),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{}", text(&body));
+    assert!(
+        headers["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            > 800
+    );
+    assert!(headers.get(SET_COOKIE).is_none());
+    // Another account is not held back.
+    log_in(&site, "ed", 20).await;
+}
+
+#[tokio::test]
+async fn roles_and_token_scopes_limit_what_each_operator_may_do() {
+    let (site, id) = admin_site().await;
+    let path = format!("/admin/incidents/{id}/updates");
+
+    // A viewer reads the admin but cannot post, nor make a token that could.
+    let (viewer, csrf) = log_in(&site, "vic", 3).await;
+    let (status, _, body) = call(
+        &site.app,
+        peer(3),
+        form(
+            &path,
+            Some(&viewer),
+            &format!("csrf={csrf}&status=identified&message=found+it"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{}", text(&body));
+    let (status, _, _) = call(
+        &site.app,
+        peer(3),
+        form(
+            "/admin/tokens",
+            Some(&viewer),
+            &format!("csrf={csrf}&label=cli&scope=incidents"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // An editor's token with the incidents scope posts through the API, but cannot reload.
+    let (editor, csrf) = log_in(&site, "ed", 4).await;
+    let (status, _, body) = call(
+        &site.app,
+        peer(4),
+        form(
+            "/admin/tokens",
+            Some(&editor),
+            &format!("csrf={csrf}&label=on-call+laptop&scope=read&scope=incidents"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{}", text(&body));
+    let page_text = text(&body);
+    let start = page_text
+        .find("pharos_api_")
+        .expect("the token, shown once");
+    let token: String = page_text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect();
+    let (_, _, again) = call(&site.app, peer(4), page("/admin/tokens", &editor)).await;
+    assert!(!text(&again).contains(&token), "shown only once");
+
+    let api = |token: &str, path: &str, body: &str| {
+        Request::post(path)
+            .header(AUTHORIZATION, format!("Bearer {token}"))
+            .header(CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_owned()))
+            .unwrap()
+    };
+    let update = r#"{"status": "monitoring", "message": "A fix is out; watching."}"#;
+    let (status, _, body) = call(
+        &site.app,
+        peer(4),
+        api(
+            &token,
+            &format!("/api/v1/admin/incidents/{id}/updates"),
+            update,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{}", text(&body));
+    let (status, _, body) = call(&site.app, peer(4), api(&token, "/api/v1/admin/reload", "")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{}", text(&body));
+    assert!(text(&body).contains("`admin` scope"));
+
+    // The audit log, through the API with the token (read scope), names the token's use.
+    let (status, _, body) = call(
+        &site.app,
+        peer(4),
+        get("/api/v1/admin/audit?limit=3")
+            .header(AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let log: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let newest = &log["entries"][0];
+    assert_eq!(newest["action"], "incident.update");
+    assert!(
+        newest["actor"].as_str().unwrap().starts_with("token:"),
+        "{newest}"
+    );
+    assert!(
+        newest["actor"].as_str().unwrap().ends_with("(ed)"),
+        "{newest}"
+    );
+
+    // Revoked, it is refused at once.
+    let id_shown = site.store.api_tokens(Some("ed")).await.unwrap()[0]
+        .id
+        .clone();
+    let (status, _, _) = call(
+        &site.app,
+        peer(4),
+        form(
+            &format!("/admin/tokens/{id_shown}/revoke"),
+            Some(&editor),
+            &format!("csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _, _) = call(
+        &site.app,
+        peer(4),
+        api(
+            &token,
+            &format!("/api/v1/admin/incidents/{id}/updates"),
+            update,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // The configured admin token still works, as an admin.
+    let (status, _, _) = call(
+        &site.app,
+        peer(5),
+        get("/api/v1/admin/audit")
+            .header(AUTHORIZATION, format!("Bearer {TOKEN}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+}
