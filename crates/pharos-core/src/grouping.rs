@@ -225,6 +225,8 @@ fn post(incident: &mut Incident, at: DateTime<Utc>, message: String) -> Incident
         phase: incident.phase,
         message,
         automatic: true,
+        expected_by: None,
+        next_update_by: None,
     };
     incident.updates.push(update.clone());
     update

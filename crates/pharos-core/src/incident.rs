@@ -55,6 +55,12 @@ pub struct IncidentUpdate {
     pub phase: IncidentPhase,
     pub message: String,
     pub automatic: bool,
+    /// When the operator expects the service back, if they said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_by: Option<DateTime<Utc>>,
+    /// When readers will hear more at the latest, if the operator said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_update_by: Option<DateTime<Utc>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,10 +79,18 @@ pub enum TimelineKind {
     DependentRecovered,
     /// A component was split out of (or into) this incident, or another incident merged in.
     Split,
+    /// An operator opened the incident by hand.
+    Declared,
+    /// An operator resolved the incident by hand.
+    Closed,
+    /// An operator reopened a resolved incident.
+    Reopened,
+    /// An operator gave the incident its title.
+    Retitled,
 }
 
 impl TimelineKind {
-    pub const ALL: [TimelineKind; 9] = [
+    pub const ALL: [TimelineKind; 13] = [
         TimelineKind::FirstFailure,
         TimelineKind::Detected,
         TimelineKind::Update,
@@ -86,6 +100,10 @@ impl TimelineKind {
         TimelineKind::Joined,
         TimelineKind::DependentRecovered,
         TimelineKind::Split,
+        TimelineKind::Declared,
+        TimelineKind::Closed,
+        TimelineKind::Reopened,
+        TimelineKind::Retitled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -99,6 +117,10 @@ impl TimelineKind {
             TimelineKind::Joined => "joined",
             TimelineKind::DependentRecovered => "dependent_recovered",
             TimelineKind::Split => "split",
+            TimelineKind::Declared => "declared",
+            TimelineKind::Closed => "closed",
+            TimelineKind::Reopened => "reopened",
+            TimelineKind::Retitled => "retitled",
         }
     }
 
@@ -181,18 +203,54 @@ impl Incident {
             .find(|dependent| &dependent.component == component)
     }
 
-    /// Whether readers are owed an update at `now`: the incident is open, its last update is
-    /// older than `every`, and no reminder was given since that update.
+    /// Whether readers are owed an update at `now`: the incident is open, the next update the
+    /// last one promised is due (or, without a promise, the last is older than `every`), and
+    /// no reminder was given since that update.
     pub fn update_overdue(&self, now: DateTime<Utc>, every: Duration) -> bool {
-        let Some(last_update) = self.updates.iter().map(|update| update.at).max() else {
+        let Some(last) = self.updates.iter().max_by_key(|update| update.at) else {
             return false;
         };
         let reminded = self
             .timeline
             .iter()
-            .any(|entry| entry.kind == TimelineKind::UpdateOverdue && entry.at >= last_update);
+            .any(|entry| entry.kind == TimelineKind::UpdateOverdue && entry.at >= last.at);
         let every = chrono::Duration::from_std(every).unwrap_or(chrono::Duration::MAX);
-        self.is_open() && !reminded && now - last_update >= every
+        let due = last.next_update_by.unwrap_or_else(|| {
+            last.at
+                .checked_add_signed(every)
+                .unwrap_or(DateTime::<Utc>::MAX_UTC)
+        });
+        self.is_open() && !reminded && now >= due
+    }
+
+    /// Whether an operator opened (or reopened) it by hand: then only an operator resolves
+    /// it, and the checks do not change its impact or words.
+    pub fn is_declared(&self) -> bool {
+        self.timeline
+            .iter()
+            .any(|entry| matches!(entry.kind, TimelineKind::Declared | TimelineKind::Reopened))
+    }
+
+    /// Whether an operator gave it its title (pharos then keeps it).
+    pub fn is_retitled(&self) -> bool {
+        self.timeline
+            .iter()
+            .any(|entry| entry.kind == TimelineKind::Retitled)
+    }
+
+    /// The latest word on when the service is expected back and when the next update comes,
+    /// from the newest update that said so (an update without them takes nothing back).
+    pub fn promised_times(&self) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+        let latest = |pick: fn(&IncidentUpdate) -> Option<DateTime<Utc>>| {
+            self.updates.iter().rev().find_map(pick)
+        };
+        if !self.is_open() {
+            return (None, None);
+        }
+        (
+            latest(|update| update.expected_by),
+            latest(|update| update.next_update_by),
+        )
     }
 
     pub fn time_to_detect(&self) -> Duration {
@@ -415,6 +473,8 @@ mod tests {
             phase: IncidentPhase::Investigating,
             message: "m".into(),
             automatic: true,
+            expected_by: None,
+            next_update_by: None,
         });
         assert!(!open.update_overdue(at(5 + 29 * 60), every));
         assert!(open.update_overdue(at(5 + 30 * 60), every));
@@ -432,6 +492,8 @@ mod tests {
             phase: IncidentPhase::Identified,
             message: "m".into(),
             automatic: false,
+            expected_by: None,
+            next_update_by: None,
         });
         assert!(
             open.update_overdue(at(5 + 85 * 60), every),

@@ -3,6 +3,7 @@
 //! resolve. Pure: no I/O, no async, no SQL; time is passed in as a value.
 
 pub mod access;
+pub mod by_hand;
 pub mod component;
 pub mod database_url;
 pub mod detect;
@@ -20,6 +21,7 @@ pub mod status;
 pub mod uptime;
 
 pub use access::{token_allows, Permission, Role};
+pub use by_hand::{Declaration, OperatorUpdate};
 pub use component::{derive_component_status, derive_regional_component_status};
 pub use database_url::{Backend, DatabaseUrl};
 pub use detect::{DetectionPolicy, MonitorHealth, Transition};

@@ -99,6 +99,8 @@ pub fn open(id: i64, opening: Opening, component_name: &str, cause: &Cause) -> I
             phase: IncidentPhase::Investigating,
             message,
             automatic: true,
+            expected_by: None,
+            next_update_by: None,
         }],
         timeline,
         dependents: Vec::new(),
@@ -126,6 +128,8 @@ pub fn change_impact(
         phase: incident.phase,
         message: message.clone(),
         automatic: true,
+        expected_by: None,
+        next_update_by: None,
     };
     incident.updates.push(update.clone());
     let detail = match cause {
@@ -167,6 +171,8 @@ pub fn announce_impact(incident: &mut Incident, at: DateTime<Utc>, message: Stri
         phase: incident.phase,
         message,
         automatic: true,
+        expected_by: None,
+        next_update_by: None,
     };
     incident.updates.push(update.clone());
     Changed {
@@ -183,6 +189,8 @@ pub fn note_provider(incident: &mut Incident, at: DateTime<Utc>, message: String
         phase: incident.phase,
         message: message.clone(),
         automatic: true,
+        expected_by: None,
+        next_update_by: None,
     };
     incident.updates.push(update.clone());
     let entry = TimelineEntry {
@@ -221,6 +229,8 @@ pub fn post_update(
         phase,
         message: message.clone(),
         automatic: false,
+        expected_by: None,
+        next_update_by: None,
     };
     incident.updates.push(update.clone());
     let entry = TimelineEntry {
@@ -308,6 +318,8 @@ fn close(incident: &mut Incident, at: DateTime<Utc>, message: String) -> Inciden
         phase: IncidentPhase::Resolved,
         message,
         automatic: true,
+        expected_by: None,
+        next_update_by: None,
     };
     incident.updates.push(update.clone());
     update

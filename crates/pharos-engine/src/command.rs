@@ -1,15 +1,35 @@
 //! Commands from outside into the engine (an operator posting an update, an agent's report),
 //! applied by the engine loop like any other change and answered once committed.
 
-use pharos_core::{IncidentPhase, IncidentUpdate};
+use crate::Amendment;
+use pharos_core::{Declaration, Incident, IncidentUpdate, OperatorUpdate};
 use tokio::sync::oneshot;
 
 pub(crate) enum Command {
-    PostUpdate {
+    /// An operator's update on an open incident.
+    Amend {
         incident: i64,
-        phase: IncidentPhase,
-        message: String,
+        amendment: Amendment,
         reply: oneshot::Sender<Result<IncidentUpdate, CommandError>>,
+    },
+    /// An incident opened by hand.
+    Declare {
+        declaration: Declaration,
+        reply: oneshot::Sender<Result<Incident, CommandError>>,
+    },
+    /// An open incident resolved by hand.
+    Resolve {
+        incident: i64,
+        message: String,
+        by: String,
+        reply: oneshot::Sender<Result<Incident, CommandError>>,
+    },
+    /// A resolved incident (as stored) reopened by hand.
+    Reopen {
+        incident: Box<Incident>,
+        update: OperatorUpdate,
+        by: String,
+        reply: oneshot::Sender<Result<Incident, CommandError>>,
     },
     /// A probe agent's report (its token already checked): answered once its results are
     /// committed.
@@ -39,4 +59,10 @@ pub enum CommandError {
     ResolveByRecovery,
     #[error("pharos is stopping")]
     Stopping,
+    /// An operator's step that cannot be taken in the incident's state, and why.
+    #[error("{0}")]
+    Refused(String),
+    /// An operator's step with a value that cannot be (a time in the past, no impact).
+    #[error("{0}")]
+    Invalid(String),
 }

@@ -304,47 +304,91 @@ impl EngineLoop {
                 report,
                 reply,
             } => self.take_report(agent, token_made, report, reply).await,
-            Command::PostUpdate {
+            Command::Amend {
                 incident,
-                phase,
-                message,
+                amendment,
                 reply,
             } => {
                 let mut batch = Batch::default();
-                match self.parts.evaluator.post_update(
+                let result =
+                    self.parts
+                        .evaluator
+                        .amend(incident, amendment, Utc::now(), &mut batch);
+                self.answer_once_committed(result, batch, reply).await
+            }
+            Command::Declare { declaration, reply } => {
+                let mut batch = Batch::default();
+                let result = self
+                    .parts
+                    .evaluator
+                    .declare(declaration, Utc::now(), &mut batch);
+                self.answer_once_committed(result, batch, reply).await
+            }
+            Command::Resolve {
+                incident,
+                message,
+                by,
+                reply,
+            } => {
+                let mut batch = Batch::default();
+                let result = self.parts.evaluator.resolve_by_hand(
                     incident,
-                    phase,
                     message,
+                    &by,
                     Utc::now(),
                     &mut batch,
-                ) {
-                    Err(error) => {
-                        let _ = reply.send(Err(error));
-                        Flow::Continue
-                    }
-                    Ok(update) => {
-                        self.publish_status();
-                        let (committed, done) = tokio::sync::oneshot::channel();
-                        let job = Job {
-                            batch,
-                            committed: Some(committed),
-                        };
-                        if self.submit(job).await == Flow::Stop {
-                            let _ = reply.send(Err(CommandError::Stopping));
-                            return Flow::Stop;
-                        }
-                        tokio::spawn(async move {
-                            let answer = match done.await {
-                                Ok(()) => Ok(update),
-                                Err(_) => Err(CommandError::Stopping),
-                            };
-                            let _ = reply.send(answer);
-                        });
-                        Flow::Continue
-                    }
-                }
+                );
+                self.answer_once_committed(result, batch, reply).await
+            }
+            Command::Reopen {
+                incident,
+                update,
+                by,
+                reply,
+            } => {
+                let mut batch = Batch::default();
+                let result =
+                    self.parts
+                        .evaluator
+                        .reopen(*incident, update, &by, Utc::now(), &mut batch);
+                self.answer_once_committed(result, batch, reply).await
             }
         }
+    }
+
+    /// Answers an operator's command: a refusal at once, a change once its batch is
+    /// committed (so that what they see next is saved).
+    async fn answer_once_committed<T: Send + 'static>(
+        &mut self,
+        result: Result<T, CommandError>,
+        batch: Batch,
+        reply: tokio::sync::oneshot::Sender<Result<T, CommandError>>,
+    ) -> Flow {
+        let value = match result {
+            Err(error) => {
+                let _ = reply.send(Err(error));
+                return Flow::Continue;
+            }
+            Ok(value) => value,
+        };
+        self.publish_status();
+        let (committed, done) = tokio::sync::oneshot::channel();
+        let job = Job {
+            batch,
+            committed: Some(committed),
+        };
+        if self.submit(job).await == Flow::Stop {
+            let _ = reply.send(Err(CommandError::Stopping));
+            return Flow::Stop;
+        }
+        tokio::spawn(async move {
+            let answer = match done.await {
+                Ok(()) => Ok(value),
+                Err(_) => Err(CommandError::Stopping),
+            };
+            let _ = reply.send(answer);
+        });
+        Flow::Continue
     }
 
     /// Hands a job to the writer; stops once the writer is gone, or when shutdown comes while

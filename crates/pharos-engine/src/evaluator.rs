@@ -530,6 +530,14 @@ impl Evaluator {
                 .map(|&monitor| (self.health[monitor].confirmed, self.down_somewhere(monitor))),
             maintained,
         );
+        // An incident opened by hand holds its component at the operator's impact at least,
+        // and the checks neither change nor resolve it.
+        let declared = self
+            .open_incidents
+            .get(&component)
+            .filter(|incident| incident.is_declared())
+            .map(|incident| incident.impact);
+        let derived = declared.map_or(derived, |impact| derived.max(impact));
         let (previous, _) = self.component_status[component];
         if derived != previous {
             self.component_status[component] = (derived, at);
@@ -543,7 +551,7 @@ impl Evaluator {
             };
             self.announce(Event::ComponentStatusChanged(news), at, batch);
         }
-        if maintained {
+        if maintained || declared.is_some() {
             // Announced work: no incident opens, and one already open waits for the end.
             self.waiting.remove(&component);
             return;
@@ -629,6 +637,8 @@ impl Evaluator {
                 let Some(incident) = self.open_incidents.get_mut(&component) else {
                     return;
                 };
+                // An operator's title stays.
+                let title = title.filter(|_| !incident.is_retitled());
                 let last_update = incident
                     .updates
                     .last()

@@ -6,6 +6,7 @@
 //! outbox worker.
 
 mod agents;
+mod by_hand;
 mod command;
 mod correlation;
 mod engine_loop;
@@ -23,6 +24,7 @@ pub mod watches;
 mod windows;
 mod writer;
 
+pub use by_hand::Amendment;
 pub use command::{AgentAnswer, CommandError};
 pub use evaluator::Evaluator;
 pub use live::{LatestResult, LiveState, RegionCell, StoreFault};
@@ -115,15 +117,85 @@ impl EngineHandle {
         phase: pharos_core::IncidentPhase,
         message: String,
     ) -> Result<pharos_core::IncidentUpdate, CommandError> {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        let command = command::Command::PostUpdate {
+        self.amend(
             incident,
-            phase,
-            message,
+            Amendment {
+                update: pharos_core::OperatorUpdate {
+                    phase,
+                    message,
+                    expected_by: None,
+                    next_update_by: None,
+                },
+                title: None,
+                impact: None,
+                by: "an operator".into(),
+            },
+        )
+        .await
+    }
+
+    /// Posts an operator's update (with times, a title, an impact); answers once saved.
+    pub async fn amend(
+        &self,
+        incident: i64,
+        amendment: Amendment,
+    ) -> Result<pharos_core::IncidentUpdate, CommandError> {
+        self.ask(|reply| command::Command::Amend {
+            incident,
+            amendment,
             reply,
-        };
+        })
+        .await
+    }
+
+    /// Opens an incident by hand; answers once saved.
+    pub async fn declare(
+        &self,
+        declaration: pharos_core::Declaration,
+    ) -> Result<pharos_core::Incident, CommandError> {
+        self.ask(|reply| command::Command::Declare { declaration, reply })
+            .await
+    }
+
+    /// Resolves an open incident by hand; answers once saved.
+    pub async fn resolve(
+        &self,
+        incident: i64,
+        message: String,
+        by: String,
+    ) -> Result<pharos_core::Incident, CommandError> {
+        self.ask(|reply| command::Command::Resolve {
+            incident,
+            message,
+            by,
+            reply,
+        })
+        .await
+    }
+
+    /// Reopens a resolved incident (as stored) by hand; answers once saved.
+    pub async fn reopen(
+        &self,
+        incident: pharos_core::Incident,
+        update: pharos_core::OperatorUpdate,
+        by: String,
+    ) -> Result<pharos_core::Incident, CommandError> {
+        self.ask(|reply| command::Command::Reopen {
+            incident: Box::new(incident),
+            update,
+            by,
+            reply,
+        })
+        .await
+    }
+
+    async fn ask<T>(
+        &self,
+        command: impl FnOnce(tokio::sync::oneshot::Sender<Result<T, CommandError>>) -> command::Command,
+    ) -> Result<T, CommandError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
         self.commands
-            .send(command)
+            .send(command(reply))
             .await
             .map_err(|_| CommandError::Stopping)?;
         answer.await.unwrap_or(Err(CommandError::Stopping))

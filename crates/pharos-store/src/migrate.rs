@@ -156,6 +156,8 @@ const TABLES: [Table; 18] = [
             ("phase", Text),
             ("message", Text),
             ("automatic", Bool),
+            ("expected_by", Int),
+            ("next_update_by", Int),
         ],
         order: Order::Rowid,
         identity: Some("id"),

@@ -5,6 +5,7 @@
 
 use crate::admin::{client_address, ApiError};
 use crate::admin_views as views;
+use crate::incident_api as api;
 use crate::operator::{self, Credential, Operator};
 use crate::router::WebState;
 use axum::extract::{ConnectInfo, Path, Query, State};
@@ -332,7 +333,7 @@ async fn incident_page(
     state: &WebState,
     operator: &Operator,
     id: &str,
-    notice: Option<&str>,
+    draft: views::Draft,
     problem: Option<&str>,
     status: StatusCode,
 ) -> Response {
@@ -351,13 +352,31 @@ async fn incident_page(
         return not_found();
     };
     match state.store.incident(id).await {
-        Ok(Some(incident)) => page(
-            status,
-            views::incident(operator, &incident, notice, problem),
-        ),
+        Ok(Some(incident)) => {
+            let component = state
+                .current()
+                .engine
+                .topology
+                .components
+                .iter()
+                .find(|component| component.id == incident.component)
+                .map_or_else(
+                    || incident.component.to_string(),
+                    |component| component.name.clone(),
+                );
+            page(
+                status,
+                views::incident(operator, &incident, &component, &draft, problem),
+            )
+        }
         Ok(None) => not_found(),
         Err(error) => store_failed(error),
     }
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct TemplateQuery {
+    template: Option<String>,
 }
 
 pub(crate) async fn incident(
@@ -365,12 +384,97 @@ pub(crate) async fn incident(
     headers: HeaderMap,
     client: Client,
     Path(id): Path<String>,
+    Query(query): Query<TemplateQuery>,
 ) -> Response {
     let operator = match signed_in(&state, &headers, client).await {
         Ok(operator) => operator,
         Err(response) => return response,
     };
-    incident_page(&state, &operator, &id, None, None, StatusCode::OK).await
+    let draft = views::Draft::from_template(query.template.as_deref());
+    incident_page(&state, &operator, &id, draft, None, StatusCode::OK).await
+}
+
+/// What an operator's form asks of an incident.
+enum Step {
+    Update,
+    Resolve,
+    Reopen,
+}
+
+async fn incident_step(
+    state: WebState,
+    headers: HeaderMap,
+    client: Client,
+    id: String,
+    fields: Vec<(String, String)>,
+    step: Step,
+) -> Response {
+    let operator = match signed_in(&state, &headers, client).await {
+        Ok(operator) => operator,
+        Err(response) => return response,
+    };
+    if let Some(response) = check_form(&operator, &headers, &fields) {
+        return response;
+    }
+    if !operator.may(Permission::Incidents) {
+        return forbidden(&operator, "change incidents");
+    }
+    let draft = views::Draft::from_fields(&fields);
+    let Ok(number) = id.parse::<i64>() else {
+        return incident_page(&state, &operator, &id, draft, None, StatusCode::NOT_FOUND).await;
+    };
+    let done = match step {
+        Step::Update => {
+            let read = api::read_update(
+                &draft.status,
+                &draft.message,
+                &draft.expected_by,
+                &draft.next_update_by,
+            )
+            .and_then(|update| {
+                let title = Some(draft.title.as_str())
+                    .filter(|title| !title.trim().is_empty())
+                    .map(api::read_title)
+                    .transpose()?;
+                let impact = Some(draft.impact.as_str())
+                    .filter(|impact| !impact.is_empty())
+                    .map(api::read_impact)
+                    .transpose()?;
+                Ok((update, title, impact))
+            });
+            match read {
+                Ok((update, title, impact)) => {
+                    api::submit_update(&state, &operator, number, update, title, impact)
+                        .await
+                        .map(|_| ())
+                }
+                Err(problem) => Err(ApiError::new(StatusCode::BAD_REQUEST, problem)),
+            }
+        }
+        Step::Resolve => match api::read_message(&draft.message) {
+            Ok(message) => api::submit_resolution(&state, &operator, number, message)
+                .await
+                .map(|_| ()),
+            Err(problem) => Err(ApiError::new(StatusCode::BAD_REQUEST, problem)),
+        },
+        Step::Reopen => match api::read_update(
+            &draft.status,
+            &draft.message,
+            &draft.expected_by,
+            &draft.next_update_by,
+        ) {
+            Ok(update) => api::submit_reopening(&state, &operator, number, update)
+                .await
+                .map(|_| ()),
+            Err(problem) => Err(ApiError::new(StatusCode::BAD_REQUEST, problem)),
+        },
+    };
+    match done {
+        Ok(()) => redirect(&format!("/admin/incidents/{number}")),
+        Err(ApiError {
+            status, message, ..
+        }) => incident_page(&state, &operator, &id, draft, Some(&message), status).await,
+    }
 }
 
 pub(crate) async fn post_update(
@@ -378,6 +482,66 @@ pub(crate) async fn post_update(
     headers: HeaderMap,
     client: Client,
     Path(id): Path<String>,
+    Form(fields): Fields,
+) -> Response {
+    incident_step(state, headers, client, id, fields, Step::Update).await
+}
+
+pub(crate) async fn resolve(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    client: Client,
+    Path(id): Path<String>,
+    Form(fields): Fields,
+) -> Response {
+    incident_step(state, headers, client, id, fields, Step::Resolve).await
+}
+
+pub(crate) async fn reopen(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    client: Client,
+    Path(id): Path<String>,
+    Form(fields): Fields,
+) -> Response {
+    incident_step(state, headers, client, id, fields, Step::Reopen).await
+}
+
+fn components(state: &WebState) -> Vec<(String, String)> {
+    state
+        .current()
+        .engine
+        .topology
+        .components
+        .iter()
+        .map(|component| (component.id.to_string(), component.name.clone()))
+        .collect()
+}
+
+pub(crate) async fn new_incident(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    client: Client,
+    Query(query): Query<TemplateQuery>,
+) -> Response {
+    let operator = match signed_in(&state, &headers, client).await {
+        Ok(operator) => operator,
+        Err(response) => return response,
+    };
+    if !operator.may(Permission::Incidents) {
+        return forbidden(&operator, "open incidents");
+    }
+    let draft = views::Draft::from_template(query.template.as_deref());
+    page(
+        StatusCode::OK,
+        views::new_incident(&operator, &components(&state), &draft, None),
+    )
+}
+
+pub(crate) async fn open_incident(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    client: Client,
     Form(fields): Fields,
 ) -> Response {
     let operator = match signed_in(&state, &headers, client).await {
@@ -388,31 +552,35 @@ pub(crate) async fn post_update(
         return response;
     }
     if !operator.may(Permission::Incidents) {
-        return forbidden(&operator, "post updates");
+        return forbidden(&operator, "open incidents");
     }
-    let Ok(number) = id.parse::<i64>() else {
-        return incident_page(&state, &operator, &id, None, None, StatusCode::NOT_FOUND).await;
+    let draft = views::Draft::from_fields(&fields);
+    let declaration = (|| {
+        Ok::<_, String>(pharos_core::Declaration {
+            component: pharos_core::ComponentId::new(draft.component.trim()),
+            title: api::read_title(&draft.title)?,
+            impact: api::read_impact(&draft.impact)?,
+            update: api::read_update(
+                &draft.status,
+                &draft.message,
+                &draft.expected_by,
+                &draft.next_update_by,
+            )?,
+            by: operator.name.clone(),
+        })
+    })();
+    let result = match declaration {
+        Ok(declaration) => api::submit_declaration(&state, &operator, declaration).await,
+        Err(problem) => Err(ApiError::new(StatusCode::BAD_REQUEST, problem)),
     };
-    let (phase, message) =
-        match crate::admin::read_update(field(&fields, "status"), field(&fields, "message")) {
-            Ok(update) => update,
-            Err(problem) => {
-                return incident_page(
-                    &state,
-                    &operator,
-                    &id,
-                    None,
-                    Some(&problem),
-                    StatusCode::BAD_REQUEST,
-                )
-                .await
-            }
-        };
-    match crate::admin::submit_update(&state, &operator, number, phase, message).await {
-        Ok(_) => redirect(&format!("/admin/incidents/{number}")),
+    match result {
+        Ok(incident) => redirect(&format!("/admin/incidents/{}", incident.id)),
         Err(ApiError {
             status, message, ..
-        }) => incident_page(&state, &operator, &id, None, Some(&message), status).await,
+        }) => page(
+            status,
+            views::new_incident(&operator, &components(&state), &draft, Some(&message)),
+        ),
     }
 }
 

@@ -6,7 +6,7 @@ use crate::operator::Operator;
 use crate::pages::{millis, time};
 use chrono::{DateTime, Utc};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
-use pharos_core::{Incident, IncidentPhase, Permission};
+use pharos_core::{ComponentStatus, Incident, IncidentPhase, Permission};
 use pharos_engine::{EngineHandle, LiveState};
 use pharos_store::{ApiTokenRecord, AuditEntry};
 
@@ -111,6 +111,9 @@ pub(crate) fn overview(
         "Overview",
         Some(operator),
         html! {
+            @if operator.may(Permission::Incidents) {
+                p { a href="/admin/incidents/new" { "Open an incident by hand" } }
+            }
             section.card {
                 h2 { "Open incidents (" (live.open_incidents.len()) ")" }
                 @if live.open_incidents.is_empty() {
@@ -195,47 +198,209 @@ fn incident_row(incident: &Incident) -> Markup {
     }
 }
 
-/// One incident: its facts, every update, and (when open and allowed) the update form.
+/// What an operator has typed into an incident form, kept when it is refused so that nothing
+/// is lost, or filled in from a template.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Draft {
+    pub(crate) component: String,
+    pub(crate) title: String,
+    pub(crate) impact: String,
+    pub(crate) status: String,
+    pub(crate) message: String,
+    pub(crate) expected_by: String,
+    pub(crate) next_update_by: String,
+}
+
+/// The ready-made words an operator starts from, one click each: (name, label, status,
+/// message).
+pub(crate) const TEMPLATES: [(&str, &str, &str, &str); 3] = [
+    ("acknowledge", "Acknowledge", "investigating", "We are aware of the problem and are investigating. We will post an update as soon as we know more."),
+    ("identified", "Cause found", "identified", "We have identified the cause and are working on a fix."),
+    ("monitoring", "Fix applied", "monitoring", "A fix has been applied and we are monitoring the results."),
+];
+
+impl Draft {
+    pub(crate) fn from_template(name: Option<&str>) -> Self {
+        let template = TEMPLATES.iter().find(|(key, ..)| Some(*key) == name);
+        Draft {
+            status: template
+                .map_or("investigating", |(_, _, status, _)| status)
+                .to_owned(),
+            message: template.map_or("", |(_, _, _, message)| message).to_owned(),
+            ..Draft::default()
+        }
+    }
+
+    pub(crate) fn from_fields(fields: &[(String, String)]) -> Self {
+        let get = |name: &str| {
+            fields
+                .iter()
+                .find(|(key, _)| key == name)
+                .map_or_else(String::new, |(_, value)| value.clone())
+        };
+        Draft {
+            component: get("component"),
+            title: get("title"),
+            impact: get("impact"),
+            status: get("status"),
+            message: get("message"),
+            expected_by: get("expected_by"),
+            next_update_by: get("next_update_by"),
+        }
+    }
+}
+
+fn template_links(base: &str) -> Markup {
+    html! {
+        p.small {
+            "Start from: "
+            @for (name, label, ..) in TEMPLATES {
+                a href=(format!("{base}?template={name}")) { (label) } " "
+            }
+        }
+    }
+}
+
+fn phase_select(selected: &str) -> Markup {
+    html! {
+        label for="status" { "Status" }
+        select #status name="status" {
+            @for phase in [IncidentPhase::Investigating, IncidentPhase::Identified, IncidentPhase::Monitoring] {
+                option value=(phase.as_str()) selected[phase.as_str() == selected] { (phase.label()) }
+            }
+        }
+    }
+}
+
+fn impact_select(selected: &str) -> Markup {
+    html! {
+        label for="impact" { "Impact" }
+        select #impact name="impact" {
+            @for status in [ComponentStatus::DegradedPerformance, ComponentStatus::PartialOutage, ComponentStatus::MajorOutage] {
+                option value=(status.as_str()) selected[status.as_str() == selected] { (status.label()) }
+            }
+        }
+    }
+}
+
+fn message_and_times(draft: &Draft) -> Markup {
+    html! {
+        label for="message" { "Message (public: shown on the page and sent to subscribers)" }
+        textarea #message name="message" required maxlength="5000" { (draft.message) }
+        label for="expected_by" { "Expected back by (UTC, optional)" }
+        input #expected_by name="expected_by" type="datetime-local" value=(draft.expected_by);
+        label for="next_update_by" { "Next update by (UTC, optional)" }
+        input #next_update_by name="next_update_by" type="datetime-local" value=(draft.next_update_by);
+    }
+}
+
+/// The form to open an incident by hand.
+pub(crate) fn new_incident(
+    operator: &Operator,
+    components: &[(String, String)],
+    draft: &Draft,
+    problem: Option<&str>,
+) -> Markup {
+    layout(
+        "Open an incident",
+        Some(operator),
+        html! {
+            @if let Some(problem) = problem { div.problem role="alert" { (problem) } }
+            section.card {
+                h2 { "Open an incident" }
+                div.incident { (template_links("/admin/incidents/new")) }
+                form.stack method="post" action="/admin/incidents" {
+                    input type="hidden" name="csrf" value=(operator.csrf());
+                    label for="component" { "Component" }
+                    select #component name="component" {
+                        @for (id, name) in components {
+                            option value=(id) selected[*id == draft.component] { (name) }
+                        }
+                    }
+                    label for="title" { "Title" }
+                    input #title name="title" required maxlength="200" value=(draft.title);
+                    (impact_select(&draft.impact))
+                    (phase_select(&draft.status))
+                    (message_and_times(draft))
+                    button type="submit" { "Open incident" }
+                }
+            }
+        },
+    )
+}
+
+/// One incident: its facts, every update, and (when allowed) the forms to update, resolve or
+/// reopen it.
 pub(crate) fn incident(
     operator: &Operator,
     incident: &Incident,
-    notice: Option<&str>,
+    component_name: &str,
+    draft: &Draft,
     problem: Option<&str>,
 ) -> Markup {
+    let base = format!("/admin/incidents/{}", incident.id);
+    let (expected_by, next_update_by) = incident.promised_times();
+    let may = operator.may(Permission::Incidents);
     layout(
         &incident.title,
         Some(operator),
         html! {
-            @if let Some(notice) = notice { div.notice role="status" { (notice) } }
             @if let Some(problem) = problem { div.problem role="alert" { (problem) } }
             section.card.(status_class(incident.impact.as_str())) {
                 h2 { (incident.title) }
                 div.incident {
                     div.row {
-                        span { "Impact: " span.status { (incident.impact.label()) } }
-                        span { (incident.phase.label()) }
+                        span { (component_name) ": " span.status { (incident.impact.label()) } }
+                        span { (incident.phase.label()) @if incident.is_declared() { span.tag { "opened by hand" } } }
                     }
                     p.small {
                         "Started " (time(incident.started_at)) " · detected " (time(incident.detected_at))
                         @if let Some(resolved) = incident.resolved_at { " · resolved " (time(resolved)) }
                     }
+                    @if expected_by.is_some() || next_update_by.is_some() {
+                        p {
+                            @if let Some(at) = expected_by { "Expected back by " (time(at)) }
+                            @if expected_by.is_some() && next_update_by.is_some() { " · " }
+                            @if let Some(at) = next_update_by { "next update by " (time(at)) }
+                        }
+                    }
                     p.small { a href=(format!("/incidents/{}", incident.id)) { "Public page" } }
                 }
             }
-            @if incident.is_open() && operator.may(Permission::Incidents) {
+            @if incident.is_open() && may {
                 section.card {
                     h2 { "Post an update" }
-                    form.stack method="post" action=(format!("/admin/incidents/{}/updates", incident.id)) {
+                    div.incident { (template_links(&base)) }
+                    form.stack method="post" action=(format!("{base}/updates")) {
                         input type="hidden" name="csrf" value=(operator.csrf());
-                        label for="status" { "Status" }
-                        select #status name="status" {
-                            @for phase in [IncidentPhase::Investigating, IncidentPhase::Identified, IncidentPhase::Monitoring] {
-                                option value=(phase.as_str()) selected[phase == incident.phase] { (phase.label()) }
-                            }
+                        (phase_select(&draft.status))
+                        (message_and_times(draft))
+                        label for="title" { "Title" }
+                        input #title name="title" maxlength="200" value=(if draft.title.is_empty() { incident.title.as_str() } else { draft.title.as_str() });
+                        @if incident.is_declared() {
+                            (impact_select(if draft.impact.is_empty() { incident.impact.as_str() } else { draft.impact.as_str() }))
                         }
-                        label for="message" { "Message (shown on the public page and sent to subscribers)" }
-                        textarea #message name="message" required maxlength="5000" {}
                         button type="submit" { "Post update" }
+                    }
+                }
+                section.card {
+                    h2 { "Resolve" }
+                    form.stack method="post" action=(format!("{base}/resolve")) {
+                        input type="hidden" name="csrf" value=(operator.csrf());
+                        label for="resolution" { "Message" }
+                        textarea #resolution name="message" required maxlength="5000" { "The problem is resolved and the service is operating normally." }
+                        button type="submit" { "Resolve incident" }
+                    }
+                }
+            }
+            @if !incident.is_open() && may {
+                section.card {
+                    h2 { "Reopen" }
+                    form.stack method="post" action=(format!("{base}/reopen")) {
+                        input type="hidden" name="csrf" value=(operator.csrf());
+                        (phase_select(&draft.status))
+                        (message_and_times(draft))
+                        button type="submit" { "Reopen incident" }
                     }
                 }
             }
@@ -251,6 +416,20 @@ pub(crate) fn incident(
                             }
                         }
                         p style="white-space:pre-wrap;margin:.25rem 0 0" { (update.message) }
+                        @if update.expected_by.is_some() || update.next_update_by.is_some() {
+                            p.small {
+                                @if let Some(at) = update.expected_by { "Expected back by " (time(at)) " " }
+                                @if let Some(at) = update.next_update_by { "Next update by " (time(at)) }
+                            }
+                        }
+                    }
+                }
+            }
+            section.card {
+                h2 { "Timeline" }
+                ul.timeline.incident {
+                    @for entry in &incident.timeline {
+                        li { (time(entry.at)) " · " (entry.detail) }
                     }
                 }
             }

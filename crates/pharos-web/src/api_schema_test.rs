@@ -120,6 +120,8 @@ fn view() -> StatusView {
             phase: IncidentPhase::Identified,
             message: "A relay.".into(),
             automatic: false,
+            expected_by: None,
+            next_update_by: None,
         }],
         timeline: vec![TimelineEntry {
             at: now,

@@ -181,6 +181,8 @@ mod tests {
                 phase: IncidentPhase::Investigating,
                 message: message.to_owned(),
                 automatic: false,
+                expected_by: None,
+                next_update_by: None,
             }],
             timeline: vec![],
         };

@@ -122,6 +122,8 @@ fn busy_site() -> StatusView {
                     phase: IncidentPhase::Resolved,
                     message: "Connections are accepted again.".into(),
                     automatic: true,
+                    expected_by: None,
+                    next_update_by: None,
                 }],
                 timeline: vec![],
             }

@@ -13,6 +13,7 @@ mod badges;
 pub mod credentials;
 mod export;
 mod feeds;
+mod incident_api;
 #[cfg(test)]
 mod lean_page_test;
 mod login_limiter;

@@ -161,10 +161,23 @@ pub fn router(state: WebState) -> Router {
             "/admin/logout",
             axum::routing::post(crate::admin_ui::logout),
         )
+        .route(
+            "/admin/incidents",
+            axum::routing::post(crate::admin_ui::open_incident),
+        )
+        .route("/admin/incidents/new", get(crate::admin_ui::new_incident))
         .route("/admin/incidents/{id}", get(crate::admin_ui::incident))
         .route(
             "/admin/incidents/{id}/updates",
             axum::routing::post(crate::admin_ui::post_update),
+        )
+        .route(
+            "/admin/incidents/{id}/resolve",
+            axum::routing::post(crate::admin_ui::resolve),
+        )
+        .route(
+            "/admin/incidents/{id}/reopen",
+            axum::routing::post(crate::admin_ui::reopen),
         )
         .route(
             "/admin/tokens",
@@ -177,8 +190,20 @@ pub fn router(state: WebState) -> Router {
         .route("/admin/audit", get(crate::admin_ui::audit))
         .route("/api/v1/admin/reload", axum::routing::post(admin::reload))
         .route(
+            "/api/v1/admin/incidents",
+            axum::routing::post(crate::incident_api::open_incident),
+        )
+        .route(
             "/api/v1/admin/incidents/{id}/updates",
-            axum::routing::post(admin::post_update),
+            axum::routing::post(crate::incident_api::post_update),
+        )
+        .route(
+            "/api/v1/admin/incidents/{id}/resolve",
+            axum::routing::post(crate::incident_api::resolve_incident),
+        )
+        .route(
+            "/api/v1/admin/incidents/{id}/reopen",
+            axum::routing::post(crate::incident_api::reopen_incident),
         )
         .route("/metrics", get(crate::metrics::metrics))
         .route(

@@ -108,6 +108,8 @@ fn test_event(now: chrono::DateTime<Utc>) -> Event {
                 phase: IncidentPhase::Investigating,
                 message: "If you can read this, pharos reaches you through this channel.".into(),
                 automatic: true,
+                expected_by: None,
+                next_update_by: None,
             }],
             timeline: vec![],
         },

@@ -49,28 +49,28 @@ secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 events = ["incident.opened", "incident.updated", "incident.resolved", "incident.update_overdue"]
 "#;
 
-fn at(second: i64) -> DateTime<Utc> {
+pub(crate) fn at(second: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(1_800_000_000 + second, 0).unwrap()
 }
 
-fn down() -> Outcome {
+pub(crate) fn down() -> Outcome {
     Outcome::down(Duration::from_millis(1), vec![], "connection refused")
 }
 
-fn up() -> Outcome {
+pub(crate) fn up() -> Outcome {
     Outcome::up(Duration::from_millis(1), vec![])
 }
 
-struct Harness {
-    store: Arc<dyn Store>,
+pub(crate) struct Harness {
+    pub(crate) store: Arc<dyn Store>,
     topology: Arc<Topology>,
-    evaluator: Evaluator,
+    pub(crate) evaluator: Evaluator,
     _dir: Option<tempfile::TempDir>,
     path: std::path::PathBuf,
 }
 
 impl Harness {
-    async fn new() -> Self {
+    pub(crate) async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("pharos.db");
         let mut harness = Self::open(path).await;
@@ -95,7 +95,7 @@ impl Harness {
     }
 
     /// Simulates a crash and restart: a new evaluator from what the store holds.
-    async fn restart(mut self) -> Self {
+    pub(crate) async fn restart(mut self) -> Self {
         let dir = self._dir.take();
         let path = self.path.clone();
         drop(self);
@@ -107,7 +107,7 @@ impl Harness {
         harness
     }
 
-    async fn feed(&mut self, monitor: &str, second: i64, outcome: Outcome) -> Batch {
+    pub(crate) async fn feed(&mut self, monitor: &str, second: i64, outcome: Outcome) -> Batch {
         let index = self
             .topology
             .monitors
@@ -133,7 +133,7 @@ impl Harness {
     }
 }
 
-fn events(batch: &Batch) -> Vec<EventKind> {
+pub(crate) fn events(batch: &Batch) -> Vec<EventKind> {
     batch.outbox.iter().map(|message| message.event).collect()
 }
 

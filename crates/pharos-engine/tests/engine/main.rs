@@ -1,6 +1,7 @@
 //! The engine: detection and incidents with a controlled clock, and the running scheduler
 //! against real targets.
 
+mod by_hand;
 mod dependencies;
 mod detection;
 mod maintenance;

@@ -182,6 +182,8 @@ mod tests {
                 phase: IncidentPhase::Identified,
                 message: "A relay rejects mail.".into(),
                 automatic: false,
+                expected_by: None,
+                next_update_by: None,
             }],
             timeline: vec![],
         };

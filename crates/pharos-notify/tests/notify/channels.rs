@@ -257,6 +257,8 @@ fn incident_events() -> Vec<Event> {
             phase: IncidentPhase::Investigating,
             message: "Sending mail fails; we are looking into it.".into(),
             automatic: true,
+            expected_by: None,
+            next_update_by: None,
         }],
         timeline: vec![],
     };
@@ -268,6 +270,8 @@ fn incident_events() -> Vec<Event> {
         phase: IncidentPhase::Identified,
         message: "A relay <rejects> mail & we are replacing it. Expected back by 14:00 UTC.".into(),
         automatic: false,
+        expected_by: None,
+        next_update_by: None,
     });
     let mut resolved = updated.clone();
     resolved.phase = IncidentPhase::Resolved;
@@ -278,6 +282,8 @@ fn incident_events() -> Vec<Event> {
         phase: IncidentPhase::Resolved,
         message: "Mail is sent again.".into(),
         automatic: true,
+        expected_by: None,
+        next_update_by: None,
     });
     let news = |incident: Incident, monitors: Vec<MonitorState>| IncidentNews {
         dependent_names: Vec::new(),

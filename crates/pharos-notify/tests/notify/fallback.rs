@@ -116,6 +116,8 @@ fn webmail_outage() -> Event {
                 phase: IncidentPhase::Investigating,
                 message: "Webmail does not load.".into(),
                 automatic: true,
+                expected_by: None,
+                next_update_by: None,
             }],
             timeline: vec![],
         },

@@ -30,6 +30,8 @@ fn incident(phase: IncidentPhase, message: &str) -> Incident {
             phase,
             message: message.into(),
             automatic: false,
+            expected_by: None,
+            next_update_by: None,
         }],
         timeline: vec![],
     }

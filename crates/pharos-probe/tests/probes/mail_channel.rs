@@ -47,6 +47,8 @@ fn events(token: &str) -> Vec<Event> {
             phase: IncidentPhase::Investigating,
             message: "Sending mail fails; we are looking into it.".into(),
             automatic: true,
+            expected_by: None,
+            next_update_by: None,
         }],
         timeline: vec![],
     };
@@ -57,6 +59,8 @@ fn events(token: &str) -> Vec<Event> {
         phase: IncidentPhase::Identified,
         message: "A relay <rejects> mail. Expected back by 14:00 UTC.".into(),
         automatic: false,
+        expected_by: None,
+        next_update_by: None,
     });
     let news = |incident| IncidentNews {
         dependent_names: Vec::new(),

@@ -101,12 +101,14 @@ async fn insert_update(
     incident_id: i64,
     update: &IncidentUpdate,
 ) -> StoreResult<()> {
-    sqlx::query("INSERT INTO incident_updates (incident_id, at, phase, message, automatic) VALUES ($1, $2, $3, $4, $5)")
+    sqlx::query("INSERT INTO incident_updates (incident_id, at, phase, message, automatic, expected_by, next_update_by) VALUES ($1, $2, $3, $4, $5, $6, $7)")
         .bind(incident_id)
         .bind(to_millis(update.at))
         .bind(update.phase.as_str())
         .bind(&update.message)
         .bind(update.automatic)
+        .bind(update.expected_by.map(to_millis))
+        .bind(update.next_update_by.map(to_millis))
         .execute(&mut *tx)
         .await?;
     Ok(())
@@ -175,14 +177,17 @@ async fn fetch(
     }
 
     let updates_sql = format!(
-        "SELECT incident_id, at, phase, message, automatic FROM incident_updates WHERE incident_id IN ({selected}) ORDER BY id"
+        "SELECT incident_id, at, phase, message, automatic, expected_by, next_update_by FROM incident_updates WHERE incident_id IN ({selected}) ORDER BY id"
     );
-    let mut updates = sqlx::query_as::<_, (i64, i64, String, String, bool)>(&updates_sql);
+    type UpdateRow = (i64, i64, String, String, bool, Option<i64>, Option<i64>);
+    let mut updates = sqlx::query_as::<_, UpdateRow>(&updates_sql);
     if let Some(value) = value {
         updates = updates.bind(value);
     }
     let mut updates_by_incident: HashMap<i64, Vec<IncidentUpdate>> = HashMap::new();
-    for (incident_id, at, phase, message, automatic) in updates.fetch_all(pool).await? {
+    for (incident_id, at, phase, message, automatic, expected_by, next_update_by) in
+        updates.fetch_all(pool).await?
+    {
         let phase = IncidentPhase::parse(&phase)
             .ok_or_else(|| corrupt("incident_updates.phase", phase.clone()))?;
         updates_by_incident
@@ -193,6 +198,8 @@ async fn fetch(
                 phase,
                 message,
                 automatic,
+                expected_by: expected_by.map(from_millis),
+                next_update_by: next_update_by.map(from_millis),
             });
     }
 

@@ -56,6 +56,8 @@ pub(crate) fn incident(id: i64, component: &str) -> Incident {
             phase: IncidentPhase::Investigating,
             message: "Looking".into(),
             automatic: true,
+            expected_by: None,
+            next_update_by: None,
         }],
         timeline: vec![
             TimelineEntry {
@@ -205,6 +207,8 @@ pub(crate) async fn resolving_records_time_to_recover_and_keeps_history(db: &Dat
                     phase: IncidentPhase::Resolved,
                     message: "Fixed".into(),
                     automatic: true,
+                    expected_by: None,
+                    next_update_by: None,
                 },
             )],
             new_timeline: vec![(

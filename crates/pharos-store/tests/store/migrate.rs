@@ -86,6 +86,8 @@ async fn populated(path: &std::path::Path) -> SqliteStore {
                     phase: IncidentPhase::Identified,
                     message: "A failed disk; replacing it.".into(),
                     automatic: false,
+                    expected_by: Some(at(3 * 3600 + 3_600)),
+                    next_update_by: Some(at(3 * 3600 + 1_800)),
                 },
             )],
             outbox: vec![first, second, message("msg_3", at(3 * 3600 + 5))],
@@ -268,6 +270,8 @@ async fn a_sqlite_store_copied_into_postgresql_reads_the_same_and_an_interrupted
                     phase: IncidentPhase::Monitoring,
                     message: "Replaced; watching.".into(),
                     automatic: false,
+                    expected_by: None,
+                    next_update_by: None,
                 },
             )],
             ..Batch::default()

@@ -52,6 +52,8 @@ async fn admin_site() -> (Site, i64) {
                 phase: IncidentPhase::Investigating,
                 message: "We are looking into it.".into(),
                 automatic: true,
+                expected_by: None,
+                next_update_by: None,
             }],
             timeline: vec![TimelineEntry {
                 at: now,

@@ -1,0 +1,368 @@
+//! The steps operators take by hand: open an incident the checks do not see, post an update
+//! with the expected recovery and next update times, resolve, reopen, retitle. Pure, like the
+//! rest of the lifecycle: each changes the incident and returns what it added.
+
+use crate::incident::{Incident, IncidentPhase, IncidentUpdate, TimelineEntry, TimelineKind};
+use crate::lifecycle::Changed;
+use crate::status::ComponentStatus;
+use crate::ComponentId;
+use chrono::{DateTime, Utc};
+
+/// What an operator writes in an update.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OperatorUpdate {
+    pub phase: IncidentPhase,
+    pub message: String,
+    /// When they expect the service back.
+    pub expected_by: Option<DateTime<Utc>>,
+    /// When readers hear more at the latest.
+    pub next_update_by: Option<DateTime<Utc>>,
+}
+
+/// An incident an operator opens by hand.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Declaration {
+    pub component: ComponentId,
+    pub title: String,
+    pub impact: ComponentStatus,
+    pub update: OperatorUpdate,
+    /// Who opens it (a user's name), for the timeline.
+    pub by: String,
+}
+
+/// Why an operator's step was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// `resolved` is posted with `resolve`, not as an update.
+    ResolveWithResolve,
+    /// A declared incident needs an impact that is an outage or worse than operational.
+    NoImpact,
+    /// The incident is already resolved (or still open, for `reopen`).
+    WrongState(&'static str),
+    /// The expected times must lie after the update.
+    TimeInThePast(&'static str),
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refused::ResolveWithResolve => f.write_str("to resolve an incident, resolve it; an update is investigating, identified or monitoring"),
+            Refused::NoImpact => f.write_str("an incident needs an impact: degraded_performance, partial_outage or major_outage"),
+            Refused::WrongState(state) => write!(f, "the incident is {state}"),
+            Refused::TimeInThePast(which) => write!(f, "`{which}` must be later than now"),
+        }
+    }
+}
+
+fn check_times(update: &OperatorUpdate, at: DateTime<Utc>) -> Result<(), Refused> {
+    if update.phase == IncidentPhase::Resolved {
+        return Err(Refused::ResolveWithResolve);
+    }
+    if update.expected_by.is_some_and(|by| by <= at) {
+        return Err(Refused::TimeInThePast("expected_by"));
+    }
+    if update.next_update_by.is_some_and(|by| by <= at) {
+        return Err(Refused::TimeInThePast("next_update_by"));
+    }
+    Ok(())
+}
+
+fn posted(update: OperatorUpdate, at: DateTime<Utc>) -> IncidentUpdate {
+    IncidentUpdate {
+        at,
+        phase: update.phase,
+        message: update.message,
+        automatic: false,
+        expected_by: update.expected_by,
+        next_update_by: update.next_update_by,
+    }
+}
+
+fn update_entry(update: &IncidentUpdate) -> TimelineEntry {
+    TimelineEntry {
+        at: update.at,
+        kind: TimelineKind::Update,
+        detail: format!("{}: {}", update.phase.label(), update.message),
+    }
+}
+
+/// Opens incident `id` by hand at `at`.
+pub fn declare(id: i64, declaration: Declaration, at: DateTime<Utc>) -> Result<Incident, Refused> {
+    check_times(&declaration.update, at)?;
+    if !declaration.impact.is_incident() {
+        return Err(Refused::NoImpact);
+    }
+    let update = posted(declaration.update, at);
+    let timeline = vec![
+        TimelineEntry {
+            at,
+            kind: TimelineKind::Declared,
+            detail: format!("Opened by {}", declaration.by),
+        },
+        update_entry(&update),
+    ];
+    Ok(Incident {
+        id,
+        component: declaration.component,
+        title: declaration.title,
+        phase: update.phase,
+        impact: declaration.impact,
+        worst_impact: declaration.impact,
+        started_at: at,
+        detected_at: at,
+        resolved_at: None,
+        updates: vec![update],
+        timeline,
+        dependents: Vec::new(),
+        scope: None,
+    })
+}
+
+/// Posts an operator's update with its times; the incident takes its phase.
+pub fn update(
+    incident: &mut Incident,
+    update: OperatorUpdate,
+    at: DateTime<Utc>,
+) -> Result<(IncidentUpdate, Changed), Refused> {
+    if !incident.is_open() {
+        return Err(Refused::WrongState("resolved"));
+    }
+    check_times(&update, at)?;
+    incident.phase = update.phase;
+    let update = posted(update, at);
+    incident.updates.push(update.clone());
+    let entry = update_entry(&update);
+    incident.timeline.push(entry.clone());
+    Ok((
+        update.clone(),
+        Changed {
+            update: Some(update),
+            timeline: vec![entry],
+        },
+    ))
+}
+
+/// Changes a declared incident's impact (an operator's call, with their update).
+pub fn set_impact(incident: &mut Incident, impact: ComponentStatus) -> Result<(), Refused> {
+    if !impact.is_incident() {
+        return Err(Refused::NoImpact);
+    }
+    incident.impact = impact;
+    incident.worst_impact = incident.worst_impact.max(impact);
+    Ok(())
+}
+
+/// An operator gives the incident a title of their own; pharos no longer renames it.
+pub fn retitle(incident: &mut Incident, title: String, by: &str, at: DateTime<Utc>) -> Changed {
+    incident.title = title.clone();
+    let entry = TimelineEntry {
+        at,
+        kind: TimelineKind::Retitled,
+        detail: format!("Titled by {by}: {title}"),
+    };
+    incident.timeline.push(entry.clone());
+    Changed {
+        update: None,
+        timeline: vec![entry],
+    }
+}
+
+/// An operator resolves the incident with their message.
+pub fn resolve(
+    incident: &mut Incident,
+    message: String,
+    by: &str,
+    at: DateTime<Utc>,
+) -> Result<Changed, Refused> {
+    if !incident.is_open() {
+        return Err(Refused::WrongState("resolved already"));
+    }
+    incident.phase = IncidentPhase::Resolved;
+    incident.resolved_at = Some(at);
+    let update = IncidentUpdate {
+        at,
+        phase: IncidentPhase::Resolved,
+        message,
+        automatic: false,
+        expected_by: None,
+        next_update_by: None,
+    };
+    incident.updates.push(update.clone());
+    let entries = vec![
+        TimelineEntry {
+            at,
+            kind: TimelineKind::Closed,
+            detail: format!("Resolved by {by}"),
+        },
+        update_entry(&update),
+    ];
+    incident.timeline.extend(entries.iter().cloned());
+    Ok(Changed {
+        update: Some(update),
+        timeline: entries,
+    })
+}
+
+/// An operator reopens a resolved incident with an update (the problem is back, or was not
+/// gone).
+pub fn reopen(
+    incident: &mut Incident,
+    update: OperatorUpdate,
+    by: &str,
+    at: DateTime<Utc>,
+) -> Result<Changed, Refused> {
+    if incident.is_open() {
+        return Err(Refused::WrongState("open"));
+    }
+    check_times(&update, at)?;
+    incident.resolved_at = None;
+    incident.phase = update.phase;
+    let update = posted(update, at);
+    incident.updates.push(update.clone());
+    let entries = vec![
+        TimelineEntry {
+            at,
+            kind: TimelineKind::Reopened,
+            detail: format!("Reopened by {by}"),
+        },
+        update_entry(&update),
+    ];
+    incident.timeline.extend(entries.iter().cloned());
+    Ok(Changed {
+        update: Some(update),
+        timeline: entries,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(minute: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_800_000_000 + minute * 60, 0).unwrap()
+    }
+
+    fn words(phase: IncidentPhase, message: &str) -> OperatorUpdate {
+        OperatorUpdate {
+            phase,
+            message: message.into(),
+            expected_by: None,
+            next_update_by: None,
+        }
+    }
+
+    fn declared() -> Incident {
+        declare(
+            7,
+            Declaration {
+                component: ComponentId::new("mail"),
+                title: "Mail delays for some customers".into(),
+                impact: ComponentStatus::PartialOutage,
+                update: OperatorUpdate {
+                    next_update_by: Some(at(30)),
+                    ..words(IncidentPhase::Investigating, "We are looking into delays.")
+                },
+                by: "ada".into(),
+            },
+            at(0),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_declared_incident_is_the_operators_with_their_words_and_times() {
+        let incident = declared();
+        assert!(incident.is_declared() && incident.is_open());
+        assert!(!incident.updates[0].automatic);
+        assert_eq!(incident.timeline[0].detail, "Opened by ada");
+        assert_eq!(incident.promised_times(), (None, Some(at(30))));
+        assert!(!incident.update_overdue(at(29), std::time::Duration::from_secs(3600)));
+        assert!(
+            incident.update_overdue(at(30), std::time::Duration::from_secs(3600)),
+            "the promised time, not the hour"
+        );
+    }
+
+    #[test]
+    fn times_must_lie_ahead_and_resolved_is_its_own_step() {
+        let mut incident = declared();
+        let late = OperatorUpdate {
+            expected_by: Some(at(5)),
+            ..words(IncidentPhase::Identified, "Found it.")
+        };
+        assert_eq!(
+            update(&mut incident, late, at(6)).unwrap_err(),
+            Refused::TimeInThePast("expected_by")
+        );
+        assert_eq!(
+            update(&mut incident, words(IncidentPhase::Resolved, "done"), at(6)).unwrap_err(),
+            Refused::ResolveWithResolve
+        );
+        let identified = OperatorUpdate {
+            expected_by: Some(at(60)),
+            ..words(IncidentPhase::Identified, "A full disk; clearing it.")
+        };
+        update(&mut incident, identified, at(10)).unwrap();
+        // A later update without times keeps the promised recovery, and the old next-update
+        // promise (at 30) still stands.
+        update(
+            &mut incident,
+            words(IncidentPhase::Monitoring, "Cleared."),
+            at(20),
+        )
+        .unwrap();
+        assert_eq!(incident.promised_times(), (Some(at(60)), Some(at(30))));
+        assert_eq!(incident.phase, IncidentPhase::Monitoring);
+    }
+
+    #[test]
+    fn resolve_and_reopen_by_hand_are_in_the_timeline() {
+        let mut incident = declared();
+        resolve(&mut incident, "All mail delivered.".into(), "ada", at(40)).unwrap();
+        assert_eq!(
+            (incident.phase, incident.resolved_at),
+            (IncidentPhase::Resolved, Some(at(40)))
+        );
+        assert_eq!(incident.promised_times(), (None, None));
+        assert!(resolve(&mut incident, "again".into(), "ada", at(41)).is_err());
+        reopen(
+            &mut incident,
+            words(IncidentPhase::Investigating, "Delays are back."),
+            "bob",
+            at(50),
+        )
+        .unwrap();
+        assert!(incident.is_open());
+        let kinds: Vec<_> = incident.timeline.iter().map(|entry| entry.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                TimelineKind::Declared,
+                TimelineKind::Update,
+                TimelineKind::Closed,
+                TimelineKind::Update,
+                TimelineKind::Reopened,
+                TimelineKind::Update
+            ]
+        );
+    }
+
+    #[test]
+    fn an_incident_needs_an_impact() {
+        let mut incident = declared();
+        assert_eq!(
+            set_impact(&mut incident, ComponentStatus::Operational),
+            Err(Refused::NoImpact)
+        );
+        set_impact(&mut incident, ComponentStatus::MajorOutage).unwrap();
+        set_impact(&mut incident, ComponentStatus::DegradedPerformance).unwrap();
+        assert_eq!(
+            (incident.impact, incident.worst_impact),
+            (
+                ComponentStatus::DegradedPerformance,
+                ComponentStatus::MajorOutage
+            )
+        );
+    }
+}

@@ -1,0 +1,259 @@
+//! Operators' steps on incidents, applied to the evaluator's state: open one by hand, post an
+//! update with times (and a new title or impact), resolve, reopen. The decisions are
+//! `pharos_core::by_hand`'s; this module finds the incident, keeps the component's status in
+//! step with a declared impact, and announces each step like the automatic ones.
+
+use crate::evaluator::{record, Evaluator};
+use crate::CommandError;
+use chrono::{DateTime, Utc};
+use pharos_core::by_hand::{self, Declaration, OperatorUpdate};
+use pharos_core::{
+    derive_regional_component_status, ComponentNews, ComponentStatus, Event, Incident,
+    IncidentUpdate,
+};
+use pharos_store::Batch;
+
+/// An operator's update with what else they changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Amendment {
+    pub update: OperatorUpdate,
+    /// A new title (pharos then keeps it).
+    pub title: Option<String>,
+    /// A new impact, for an incident opened by hand.
+    pub impact: Option<ComponentStatus>,
+    /// Who posts it.
+    pub by: String,
+}
+
+fn refused(refusal: by_hand::Refused) -> CommandError {
+    match refusal {
+        by_hand::Refused::WrongState(_) => CommandError::Refused(refusal.to_string()),
+        _ => CommandError::Invalid(refusal.to_string()),
+    }
+}
+
+impl Evaluator {
+    fn open_incident_by_id(&self, id: i64) -> Option<usize> {
+        self.open_incidents
+            .iter()
+            .find(|(_, incident)| incident.id == id)
+            .map(|(&component, _)| component)
+    }
+
+    /// The component's status from its checks, raised to a declared incident's impact.
+    pub(crate) fn effective_status(&self, component: usize, at: DateTime<Utc>) -> ComponentStatus {
+        let info = &self.topology.components[component];
+        let derived = derive_regional_component_status(
+            info.monitors
+                .iter()
+                .map(|&monitor| (self.health[monitor].confirmed, self.down_somewhere(monitor))),
+            self.under_maintenance(component, at),
+        );
+        match self.open_incidents.get(&component) {
+            Some(incident) if incident.is_declared() => derived.max(incident.impact),
+            _ => derived,
+        }
+    }
+
+    /// Sets the component's status to what it is now, announcing a change.
+    fn restate(&mut self, component: usize, at: DateTime<Utc>, batch: &mut Batch) {
+        let status = self.effective_status(component, at);
+        let (previous, _) = self.component_status[component];
+        if status == previous {
+            return;
+        }
+        let info = &self.topology.components[component];
+        self.component_status[component] = (status, at);
+        batch.component_status.push((info.id.clone(), status, at));
+        let news = ComponentNews {
+            component: info.id.clone(),
+            component_name: info.name.clone(),
+            previous,
+            status,
+            monitors: self.topology.components[component]
+                .monitors
+                .iter()
+                .map(|&monitor| self.monitor_state(monitor))
+                .collect(),
+        };
+        self.announce(Event::ComponentStatusChanged(news), at, batch);
+    }
+
+    fn free(&self, component: usize) -> Result<(), CommandError> {
+        let name = &self.topology.components[component].name;
+        if let Some(open) = self.open_incidents.get(&component) {
+            return Err(CommandError::Refused(format!(
+                "{name} has an open incident already (#{}): post an update there",
+                open.id
+            )));
+        }
+        if let Some(root) = self.member_of.get(&component) {
+            let id = self
+                .open_incidents
+                .get(root)
+                .map_or(0, |incident| incident.id);
+            return Err(CommandError::Refused(format!(
+                "{name} is part of incident #{id} already: post an update there"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Opens an incident by hand on a component that has none.
+    pub fn declare(
+        &mut self,
+        declaration: Declaration,
+        at: DateTime<Utc>,
+        batch: &mut Batch,
+    ) -> Result<Incident, CommandError> {
+        let component = self
+            .topology
+            .component_index(&declaration.component)
+            .ok_or_else(|| {
+                CommandError::Invalid(format!("there is no component `{}`", declaration.component))
+            })?;
+        self.free(component)?;
+        let id = self.next_incident_id().ok_or_else(|| {
+            CommandError::Refused(
+                "no incident id is reserved yet (the store refuses writes); try again shortly"
+                    .into(),
+            )
+        })?;
+        let incident = by_hand::declare(id, declaration, at).map_err(refused)?;
+        self.waiting.remove(&component);
+        batch.new_incidents.push(incident.clone());
+        self.open_incidents.insert(component, incident.clone());
+        self.restate(component, at, batch);
+        tracing::info!(
+            incident = id,
+            "incident.opened: incident #{id} opened by hand: {}",
+            incident.title
+        );
+        let news = self.incident_news(component, incident.clone());
+        self.announce(Event::IncidentOpened(news), at, batch);
+        Ok(incident)
+    }
+
+    /// Posts an operator's update on an open incident, with a new title or impact if given.
+    pub fn amend(
+        &mut self,
+        id: i64,
+        amendment: Amendment,
+        at: DateTime<Utc>,
+        batch: &mut Batch,
+    ) -> Result<IncidentUpdate, CommandError> {
+        let component = self
+            .open_incident_by_id(id)
+            .ok_or(CommandError::NoOpenIncident(id))?;
+        let incident = self
+            .open_incidents
+            .get_mut(&component)
+            .expect("found above");
+        if amendment.impact.is_some() && !incident.is_declared() {
+            return Err(CommandError::Invalid(
+                "the checks set this incident's impact; only an incident opened by hand takes one"
+                    .into(),
+            ));
+        }
+        let mut edited = incident.clone();
+        if let Some(impact) = amendment.impact {
+            by_hand::set_impact(&mut edited, impact).map_err(refused)?;
+        }
+        let retitled = amendment
+            .title
+            .filter(|title| *title != edited.title)
+            .map(|title| by_hand::retitle(&mut edited, title, &amendment.by, at));
+        let (update, changed) =
+            by_hand::update(&mut edited, amendment.update, at).map_err(refused)?;
+        *incident = edited;
+        if let Some(retitled) = retitled {
+            record(incident, retitled, batch);
+        }
+        record(incident, changed, batch);
+        let incident = incident.clone();
+        self.restate(component, at, batch);
+        tracing::info!(
+            incident = id,
+            phase = update.phase.as_str(),
+            "incident.updated: incident #{id}: an operator posted an update"
+        );
+        let news = self.incident_news(component, incident);
+        self.announce(Event::IncidentUpdated(news), at, batch);
+        Ok(update)
+    }
+
+    /// Resolves an open incident by hand: one opened by hand at any time, an automatic one
+    /// once its component's checks no longer fail (until then it resolves on recovery).
+    pub fn resolve_by_hand(
+        &mut self,
+        id: i64,
+        message: String,
+        by: &str,
+        at: DateTime<Utc>,
+        batch: &mut Batch,
+    ) -> Result<Incident, CommandError> {
+        let component = self
+            .open_incident_by_id(id)
+            .ok_or(CommandError::NoOpenIncident(id))?;
+        let incident = &self.open_incidents[&component];
+        if !incident.is_declared() && self.component_status[component].0.is_incident() {
+            return Err(CommandError::Refused(format!(
+                "{}'s checks still fail: the incident resolves by itself when they recover",
+                self.topology.components[component].name
+            )));
+        }
+        let mut incident = self.open_incidents.remove(&component).expect("found above");
+        let changed = by_hand::resolve(&mut incident, message, by, at).map_err(refused)?;
+        record(&incident, changed, batch);
+        self.unsettled.remove(&component);
+        self.dependents_changed.remove(&component);
+        for dependent in incident.dependents.iter() {
+            if let Some(index) = self.topology.component_index(&dependent.component) {
+                self.member_of.remove(&index);
+            }
+        }
+        self.restate(component, at, batch);
+        tracing::info!(
+            incident = id,
+            "incident.resolved: incident #{id} resolved by {by}"
+        );
+        let news = self.incident_news(component, incident.clone());
+        self.announce(Event::IncidentResolved(news), at, batch);
+        Ok(incident)
+    }
+
+    /// Reopens a resolved incident (as read from the store) on a component that has no open
+    /// incident; from then on it is the operators' to resolve.
+    pub fn reopen(
+        &mut self,
+        mut incident: Incident,
+        update: OperatorUpdate,
+        by: &str,
+        at: DateTime<Utc>,
+        batch: &mut Batch,
+    ) -> Result<Incident, CommandError> {
+        let component = self
+            .topology
+            .component_index(&incident.component)
+            .ok_or_else(|| {
+                CommandError::Refused(format!(
+                    "component `{}` is no longer configured",
+                    incident.component
+                ))
+            })?;
+        self.free(component)?;
+        let changed = by_hand::reopen(&mut incident, update, by, at).map_err(refused)?;
+        incident.dependents.clear();
+        record(&incident, changed, batch);
+        self.open_incidents.insert(component, incident.clone());
+        self.restate(component, at, batch);
+        tracing::info!(
+            incident = incident.id,
+            "incident.updated: incident #{} reopened by {by}",
+            incident.id
+        );
+        let news = self.incident_news(component, incident.clone());
+        self.announce(Event::IncidentUpdated(news), at, batch);
+        Ok(incident)
+    }
+}

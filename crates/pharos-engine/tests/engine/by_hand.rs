@@ -1,0 +1,230 @@
+//! Operators' steps through the evaluator: an incident opened by hand holds its component at
+//! the declared impact whatever the checks say and resolves only by hand; an automatic one
+//! resolves by hand only once its checks pass; a reopened one is the operators'; an
+//! operator's title stays; the promised next update drives the reminder. All across restarts.
+
+use crate::detection::{at, down, events, up, Harness};
+use pharos_core::{
+    ComponentId, ComponentStatus, Declaration, EventKind, IncidentPhase, OperatorUpdate,
+    TimelineKind,
+};
+use pharos_engine::{Amendment, CommandError};
+use pharos_store::Batch;
+
+fn words(phase: IncidentPhase, message: &str) -> OperatorUpdate {
+    OperatorUpdate {
+        phase,
+        message: message.into(),
+        expected_by: None,
+        next_update_by: None,
+    }
+}
+
+fn declaration(component: &str) -> Declaration {
+    Declaration {
+        component: ComponentId::new(component),
+        title: "Some users see slow inbox loads".into(),
+        impact: ComponentStatus::DegradedPerformance,
+        update: OperatorUpdate {
+            expected_by: Some(at(3_600)),
+            next_update_by: Some(at(1_800)),
+            ..words(IncidentPhase::Investigating, "We are looking into reports.")
+        },
+        by: "ada".into(),
+    }
+}
+
+#[tokio::test]
+async fn an_incident_opened_by_hand_holds_its_component_until_an_operator_resolves_it() {
+    let mut harness = Harness::new().await;
+    let mut batch = Batch::default();
+    let incident = harness
+        .evaluator
+        .declare(declaration("web"), at(10), &mut batch)
+        .unwrap();
+    assert_eq!(events(&batch), [EventKind::IncidentOpened]);
+    assert_eq!(
+        batch.component_status[0].1,
+        ComponentStatus::DegradedPerformance
+    );
+    harness.store.commit(&batch).await.unwrap();
+    let refused = harness
+        .evaluator
+        .declare(declaration("web"), at(11), &mut Batch::default());
+    assert!(
+        matches!(&refused, Err(CommandError::Refused(why)) if why.contains(&format!("#{}", incident.id))),
+        "{refused:?}"
+    );
+    assert!(matches!(
+        harness
+            .evaluator
+            .declare(declaration("nowhere"), at(11), &mut Batch::default()),
+        Err(CommandError::Invalid(_))
+    ));
+
+    // The checks fail and recover: the operator's incident and words stay, the component
+    // shows the worse of the two.
+    let mut harness = harness.restart().await;
+    harness.feed("web", 20, down()).await;
+    let failing = harness.feed("web", 25, down()).await;
+    assert!(failing.new_incidents.is_empty(), "no second incident");
+    assert!(!events(&failing).contains(&EventKind::IncidentUpdated));
+    assert_eq!(
+        harness.evaluator.component_status(1).0,
+        ComponentStatus::MajorOutage
+    );
+    harness.feed("web", 30, up()).await;
+    let recovered = harness.feed("web", 35, up()).await;
+    assert!(!events(&recovered).contains(&EventKind::IncidentResolved));
+    assert_eq!(
+        harness.evaluator.component_status(1).0,
+        ComponentStatus::DegradedPerformance,
+        "back to the declared impact"
+    );
+
+    // The operator's update with a new impact and title, then the resolution.
+    let mut batch = Batch::default();
+    harness
+        .evaluator
+        .amend(
+            incident.id,
+            Amendment {
+                update: words(IncidentPhase::Identified, "A slow disk on one server."),
+                title: Some("Slow inbox loads on one server".into()),
+                impact: Some(ComponentStatus::PartialOutage),
+                by: "bob".into(),
+            },
+            at(40),
+            &mut batch,
+        )
+        .unwrap();
+    harness.store.commit(&batch).await.unwrap();
+    let mut batch = Batch::default();
+    let resolved = harness
+        .evaluator
+        .resolve_by_hand(
+            incident.id,
+            "Disk replaced.".into(),
+            "bob",
+            at(50),
+            &mut batch,
+        )
+        .unwrap();
+    assert_eq!(events(&batch), [EventKind::IncidentResolved]);
+    assert_eq!(batch.component_status[0].1, ComponentStatus::Operational);
+    harness.store.commit(&batch).await.unwrap();
+    assert_eq!(resolved.resolved_at, Some(at(50)));
+    let stored = harness.store.incident(incident.id).await.unwrap().unwrap();
+    assert_eq!(stored.title, "Slow inbox loads on one server");
+    assert_eq!(stored.worst_impact, ComponentStatus::PartialOutage);
+    let kinds: Vec<_> = stored.timeline.iter().map(|entry| entry.kind).collect();
+    assert!(kinds.starts_with(&[TimelineKind::Declared, TimelineKind::Update]));
+    assert!(kinds.ends_with(&[TimelineKind::Closed, TimelineKind::Update]));
+    assert_eq!(stored.updates[0].expected_by, Some(at(3_600)));
+    assert_eq!(
+        harness.evaluator.component_status(1).0,
+        ComponentStatus::Operational
+    );
+}
+
+#[tokio::test]
+async fn an_automatic_incident_resolves_by_hand_only_once_its_checks_pass_and_a_reopened_one_stays_open(
+) {
+    let mut harness = Harness::new().await;
+    harness.feed("web", 0, down()).await;
+    let id = harness.feed("web", 5, down()).await.new_incidents[0].id;
+    let early =
+        harness
+            .evaluator
+            .resolve_by_hand(id, "Fixed?".into(), "ada", at(6), &mut Batch::default());
+    assert!(
+        matches!(&early, Err(CommandError::Refused(why)) if why.contains("still fail")),
+        "{early:?}"
+    );
+
+    // An operator's title survives a worse impact that would rename the incident.
+    let mut batch = Batch::default();
+    harness
+        .evaluator
+        .amend(
+            id,
+            Amendment {
+                update: words(IncidentPhase::Identified, "Our load balancer."),
+                title: Some("Webmail unreachable: load balancer".into()),
+                impact: None,
+                by: "ada".into(),
+            },
+            at(7),
+            &mut batch,
+        )
+        .unwrap();
+    harness.store.commit(&batch).await.unwrap();
+    let impact = harness.evaluator.amend(
+        id,
+        Amendment {
+            update: words(IncidentPhase::Identified, "x"),
+            title: None,
+            impact: Some(ComponentStatus::MajorOutage),
+            by: "ada".into(),
+        },
+        at(8),
+        &mut Batch::default(),
+    );
+    assert!(
+        matches!(impact, Err(CommandError::Invalid(_))),
+        "the checks set its impact"
+    );
+
+    harness.feed("web", 60, up()).await;
+    let resolved = harness.feed("web", 65, up()).await;
+    assert_eq!(events(&resolved), [EventKind::IncidentResolved]);
+    let stored = harness.store.incident(id).await.unwrap().unwrap();
+    assert_eq!(stored.title, "Webmail unreachable: load balancer");
+
+    // Reopened: the operators' now; passing checks do not resolve it.
+    let mut batch = Batch::default();
+    harness
+        .evaluator
+        .reopen(
+            stored,
+            words(IncidentPhase::Investigating, "It is back for some users."),
+            "ada",
+            at(100),
+            &mut batch,
+        )
+        .unwrap();
+    assert_eq!(events(&batch), [EventKind::IncidentUpdated]);
+    harness.store.commit(&batch).await.unwrap();
+    let mut harness = harness.restart().await;
+    harness.feed("web", 110, up()).await;
+    let still = harness.feed("web", 115, up()).await;
+    assert!(!events(&still).contains(&EventKind::IncidentResolved));
+    assert!(harness.store.incident(id).await.unwrap().unwrap().is_open());
+    assert!(harness
+        .evaluator
+        .open_incidents()
+        .any(|incident| incident.id == id));
+}
+
+#[tokio::test]
+async fn the_promised_next_update_time_drives_the_reminder() {
+    let mut harness = Harness::new().await;
+    let mut batch = Batch::default();
+    let mut declared = declaration("web");
+    declared.update.next_update_by = Some(at(600));
+    harness
+        .evaluator
+        .declare(declared, at(0), &mut batch)
+        .unwrap();
+    harness.store.commit(&batch).await.unwrap();
+    let mut early = Batch::default();
+    harness.evaluator.remind_overdue(at(599), &mut early);
+    assert!(early.is_empty());
+    let mut due = Batch::default();
+    harness.evaluator.remind_overdue(at(600), &mut due);
+    assert_eq!(
+        events(&due),
+        [EventKind::IncidentUpdateOverdue],
+        "at the promised time, not after 30 min"
+    );
+}
