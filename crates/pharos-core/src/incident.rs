@@ -231,6 +231,22 @@ impl Incident {
             .any(|entry| matches!(entry.kind, TimelineKind::Declared | TimelineKind::Reopened))
     }
 
+    /// The promised times in words for notifications and feeds: "Expected back by
+    /// 2026-12-06 14:00 UTC; next update by 2026-12-06 13:30 UTC." (None without any).
+    pub fn promise_sentence(&self) -> Option<String> {
+        let format = |at: DateTime<Utc>| at.format("%Y-%m-%d %H:%M UTC").to_string();
+        match self.promised_times() {
+            (None, None) => None,
+            (Some(back), None) => Some(format!("Expected back by {}.", format(back))),
+            (None, Some(next)) => Some(format!("Next update by {}.", format(next))),
+            (Some(back), Some(next)) => Some(format!(
+                "Expected back by {}; next update by {}.",
+                format(back),
+                format(next)
+            )),
+        }
+    }
+
     /// Whether an operator gave it its title (pharos then keeps it).
     pub fn is_retitled(&self) -> bool {
         self.timeline

@@ -145,6 +145,21 @@ fn same_origin(headers: &HeaderMap) -> bool {
         .any(|host| host.eq_ignore_ascii_case(authority))
 }
 
+/// Whether the browser reached pharos by HTTPS: through its public HTTPS address, or through a
+/// trusted reverse proxy that says so. Its cookies are then `Secure`; a browser that comes by
+/// plain HTTP (on the server itself, say) still gets a cookie that works.
+fn came_by_https(state: &WebState, headers: &HeaderMap) -> bool {
+    let current = state.current();
+    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    let by_host = current.https_host.as_deref().is_some_and(|public| {
+        [header("host"), header("x-forwarded-host")]
+            .into_iter()
+            .flatten()
+            .any(|host| host.eq_ignore_ascii_case(public))
+    });
+    by_host || header("x-forwarded-proto").is_some_and(|proto| proto.eq_ignore_ascii_case("https"))
+}
+
 fn forbidden(operator: &Operator, what: &str) -> Response {
     page(
         StatusCode::FORBIDDEN,
@@ -261,7 +276,7 @@ pub(crate) async fn login(
     let mut response = redirect("/admin");
     response.headers_mut().insert(
         SET_COOKIE,
-        operator::session_set_cookie(&secret, state.current().secure_cookies),
+        operator::session_set_cookie(&secret, came_by_https(&state, &headers)),
     );
     response
 }
@@ -288,7 +303,7 @@ pub(crate) async fn logout(
     let mut response = redirect("/admin/login");
     response.headers_mut().insert(
         SET_COOKIE,
-        operator::session_clear_cookie(state.current().secure_cookies),
+        operator::session_clear_cookie(came_by_https(&state, &headers)),
     );
     response
 }

@@ -154,6 +154,10 @@ struct UpdateDto<'a> {
     status: &'static str,
     message: &'a str,
     automatic: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expected_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_update_by: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -318,6 +322,8 @@ pub(crate) fn incident_dto<'a>(
                 status: update.phase.as_str(),
                 message: &update.message,
                 automatic: update.automatic,
+                expected_by: update.expected_by.map(time),
+                next_update_by: update.next_update_by.map(time),
             })
             .collect(),
         dependents: incident

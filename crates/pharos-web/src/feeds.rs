@@ -50,6 +50,10 @@ fn summary(view: &StatusView, incident: &Incident) -> String {
     if let Some(update) = incident.updates.last() {
         text.push_str(&format!(". {}: {}", update.phase.label(), update.message));
     }
+    if let Some(promise) = incident.promise_sentence() {
+        text.push(' ');
+        text.push_str(&promise);
+    }
     text
 }
 

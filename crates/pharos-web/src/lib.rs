@@ -17,6 +17,7 @@ mod incident_api;
 #[cfg(test)]
 mod lean_page_test;
 mod login_limiter;
+mod markdown;
 mod metrics;
 mod operator;
 mod pages;

@@ -413,14 +413,60 @@ fn incident_summary(view: &StatusView, incident: &Incident, active: bool) -> Mar
             @if let Some(line) = view.root_cause_line(incident) { p.cause { (line) } }
             @if let Some(scope) = &incident.scope { p.scope.small { (scope_line(scope)) } }
             @if active {
+                (promise(incident))
                 @for update in incident.updates.iter().rev() {
-                    p.update { b { (update.phase.label()) } (linked(&update.message)) " " span.small { (time(update.at)) } }
+                    (update_block(update, false))
                 }
             } @else if let Some(update) = latest {
-                p.update { b { (update.phase.label()) } (linked(&update.message)) " " span.small { (time(update.at)) } }
+                (update_block(update, false))
             }
         }
     }
+}
+
+/// One update: its phase, its words (an operator's as safe Markdown, pharos's own as text
+/// with links), when, and the times it promised.
+fn update_block(update: &pharos_core::IncidentUpdate, detailed: bool) -> Markup {
+    html! {
+        div.update {
+            b { (update.phase.label()) }
+            @if update.automatic { (linked(&update.message)) } @else { div.md { (crate::markdown::render(&update.message)) } }
+            span.small {
+                (time(update.at))
+                @if detailed && update.automatic { " · automatic" }
+                @if let Some(at) = update.expected_by { " · expected back by " (short_time(at)) }
+                @if let Some(at) = update.next_update_by { " · next update by " (short_time(at)) }
+            }
+        }
+    }
+}
+
+/// "Expected back by 14:00 UTC · next update by 13:30 UTC", while the incident is open and
+/// an operator said so.
+fn promise(incident: &Incident) -> Markup {
+    let (expected_by, next_update_by) = incident.promised_times();
+    html! {
+        @if expected_by.is_some() || next_update_by.is_some() {
+            p.promise {
+                @if let Some(at) = expected_by { "Expected back by " (short_time(at)) }
+                @if expected_by.is_some() && next_update_by.is_some() { " · " }
+                @if let Some(at) = next_update_by {
+                    @if expected_by.is_some() { "next update by " } @else { "Next update by " }
+                    (short_time(at))
+                }
+            }
+        }
+    }
+}
+
+/// A promised time, to the minute ("14:00 UTC", with the date when not today's).
+fn short_time(at: DateTime<Utc>) -> Markup {
+    let text = if at.date_naive() == Utc::now().date_naive() {
+        at.format("%H:%M UTC").to_string()
+    } else {
+        at.format("%Y-%m-%d %H:%M UTC").to_string()
+    };
+    html! { time datetime=(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)) { (text) } }
 }
 
 /// "Localized: seen from eu-west (1 of 3 regions)".
@@ -468,9 +514,10 @@ pub(crate) fn incident_page(view: &StatusView, incident: &Incident) -> Markup {
                         }
                     }
                 }
+                (promise(incident))
                 h3 { "Updates" }
                 @for update in incident.updates.iter().rev() {
-                    p.update { b { (update.phase.label()) } (linked(&update.message)) br; span.small { (time(update.at)) @if update.automatic { " · automatic" } } }
+                    (update_block(update, true))
                 }
                 h3 { "Timeline" }
                 ol.timeline {

@@ -46,8 +46,9 @@ pub struct Current {
     pub assignments: Arc<pharos_config::Assignments>,
     /// This replica, when several share the database.
     pub replica: Option<Replica>,
-    /// Whether the admin's cookies carry `Secure` (the public address is HTTPS).
-    pub secure_cookies: bool,
+    /// The public address's host (and port) when it is HTTPS: the admin's cookies carry
+    /// `Secure` for browsers that come by it (or through a proxy that says it took HTTPS).
+    pub https_host: Option<String>,
 }
 
 /// One of several replicas sharing a database.
@@ -96,7 +97,7 @@ impl WebState {
                 trusted_proxies: Vec::new(),
                 assignments: Arc::default(),
                 replica: None,
-                secure_cookies: false,
+                https_host: None,
             }))),
             admin_limiter: admin::admin_limiter(),
             login_limiter: Arc::default(),
@@ -114,7 +115,7 @@ impl WebState {
             trusted_proxies: proxies,
             assignments: current.assignments.clone(),
             replica: current.replica.clone(),
-            secure_cookies: current.secure_cookies,
+            https_host: current.https_host.clone(),
         });
         self
     }

@@ -116,12 +116,19 @@ impl Generation {
                 id,
                 leading: self.role == Role::Leader,
             }),
-            secure_cookies: self
+            https_host: self
                 .config
                 .server
                 .public_url
                 .as_ref()
-                .is_some_and(|url| url.scheme() == "https"),
+                .filter(|url| url.scheme() == "https")
+                .and_then(|url| {
+                    let host = url.host_str()?;
+                    Some(match url.port() {
+                        Some(port) => format!("{host}:{port}"),
+                        None => host.to_owned(),
+                    })
+                }),
         }
     }
 

@@ -89,7 +89,12 @@ impl Summary {
                     tone,
                     impact: Some(incident.impact),
                     component: Some(news.component_name.clone()),
-                    message: incident.updates.last().map(|update| update.message.clone()),
+                    message: incident.updates.last().map(|update| {
+                        match incident.promise_sentence() {
+                            Some(promise) => format!("{} {promise}", update.message),
+                            None => update.message.clone(),
+                        }
+                    }),
                     failing: failing(&news.monitors),
                     link: context.link(&format!("incidents/{}", incident.id)),
                     key: format!("pharos-incident-{}", incident.id),

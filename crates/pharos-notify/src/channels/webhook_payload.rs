@@ -51,12 +51,20 @@ pub(crate) fn render(event: &Event, context: &EventContext, at: DateTime<Utc>) -
 fn incident_data(news: &IncidentNews, context: &EventContext) -> Value {
     let incident = &news.incident;
     let latest = incident.updates.last().map(|update| {
-        json!({
+        let mut latest = json!({
             "at": time(update.at),
             "status": update.phase.as_str(),
             "message": update.message,
             "automatic": update.automatic,
-        })
+        });
+        let (expected_by, next_update_by) = incident.promised_times();
+        if let Some(at) = expected_by {
+            latest["expected_by"] = json!(time(at));
+        }
+        if let Some(at) = next_update_by {
+            latest["next_update_by"] = json!(time(at));
+        }
+        latest
     });
     json!({
         "incident": {

@@ -14,7 +14,7 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 pub(crate) const REQUIRED_VARIABLE: &str = "PHAROS_TEST_BROWSER";
 
-fn browser_available() -> bool {
+pub(crate) fn browser_available() -> bool {
     let present = Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists();
     if !present {
         skip(
@@ -26,7 +26,7 @@ fn browser_available() -> bool {
     present
 }
 
-struct Driver(std::process::Child);
+pub(crate) struct Driver(std::process::Child);
 
 impl Drop for Driver {
     fn drop(&mut self) {
@@ -56,40 +56,7 @@ async fn the_page_shows_the_outage_and_its_incident_in_a_real_browser() {
     })
     .await;
 
-    let driver_port = free_port();
-    let _driver = Driver(
-        Command::new(CHROMEDRIVER)
-            .arg(format!("--port={driver_port}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver starts"),
-    );
-    let profile = dir.path().join("chromium-profile");
-    let mut capabilities = serde_json::Map::new();
-    capabilities.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({
-            "binary": CHROMIUM,
-            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     format!("--user-data-dir={}", profile.display())],
-        }),
-    );
-    // chromedriver is ready when it hands out a session.
-    let browser = eventually(
-        Duration::from_secs(30),
-        "a chromedriver session",
-        || async {
-            ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-                .capabilities(capabilities.clone())
-                .connect(&format!("http://127.0.0.1:{driver_port}"))
-                .await
-                .ok()
-        },
-    )
-    .await;
+    let (_driver, browser) = start_browser(dir.path()).await;
 
     let result = async {
         browser.goto(&format!("http://{}/", pharos.address)).await?;
@@ -136,4 +103,44 @@ async fn the_page_shows_the_outage_and_its_incident_in_a_real_browser() {
     .await;
     let _ = browser.close().await;
     result.expect("browser commands");
+}
+
+/// Starts chromedriver and a headless Chromium session with a profile under `dir`.
+pub(crate) async fn start_browser(dir: &Path) -> (Driver, fantoccini::Client) {
+    let driver_port = free_port();
+    let driver = Driver(
+        Command::new(CHROMEDRIVER)
+            .arg(format!("--port={driver_port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts"),
+    );
+    let profile = dir.join("chromium-profile");
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": CHROMIUM,
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     format!("--user-data-dir={}", profile.display())],
+        }),
+    );
+    // chromedriver is ready when it hands out a session.
+    let browser = eventually(
+        Duration::from_secs(30),
+        "a chromedriver session",
+        || async {
+            ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                .capabilities(capabilities.clone())
+                .connect(&format!("http://127.0.0.1:{driver_port}"))
+                .await
+                .ok()
+        },
+    )
+    .await;
+
+    (driver, browser)
 }

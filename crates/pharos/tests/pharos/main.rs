@@ -1,6 +1,7 @@
 //! The pharos binary end to end: real processes, real targets, a real verifying webhook
 //! receiver, SIGKILL and restart, and the page in a real headless Chromium.
 
+mod admin_browser;
 mod browser;
 mod cli;
 mod dependencies;
