@@ -230,19 +230,83 @@ pub(crate) enum IncidentAction {
     Update {
         /// The incident's number.
         id: i64,
-        /// investigating, identified or monitoring (incidents resolve when their component recovers).
+        /// investigating, identified or monitoring (`pharos incident resolve` resolves).
         #[arg(long, short)]
         status: String,
-        /// What readers should know, e.g. the cause and when service should be back.
+        /// What readers should know (Markdown).
         #[arg(long, short)]
         message: String,
-        /// The pharos server.
-        #[arg(long, env = "PHAROS_SERVER", default_value = "http://127.0.0.1:8080")]
-        server: url::Url,
-        /// The admin token (better given in the environment than on the command line).
-        #[arg(long, env = "PHAROS_ADMIN_TOKEN", hide_env_values = true)]
-        token: String,
+        #[command(flatten)]
+        times: PromisedTimes,
+        /// A new title for the incident (pharos keeps it from then on).
+        #[arg(long)]
+        title: Option<String>,
+        /// A new impact, for an incident opened by hand: degraded_performance, partial_outage
+        /// or major_outage.
+        #[arg(long)]
+        impact: Option<String>,
+        #[command(flatten)]
+        access: Access,
     },
+    /// Open an incident by hand on a component (for a problem the checks do not see); it
+    /// stays until resolved by hand.
+    Open {
+        /// The component's id.
+        #[arg(long)]
+        component: String,
+        /// The incident's title.
+        #[arg(long)]
+        title: String,
+        /// degraded_performance, partial_outage or major_outage.
+        #[arg(long)]
+        impact: String,
+        /// The first update (Markdown).
+        #[arg(long, short)]
+        message: String,
+        /// investigating, identified or monitoring.
+        #[arg(long, short, default_value = "investigating")]
+        status: String,
+        #[command(flatten)]
+        times: PromisedTimes,
+        #[command(flatten)]
+        access: Access,
+    },
+    /// Resolve an open incident by hand (an automatic one once its checks pass).
+    Resolve {
+        /// The incident's number.
+        id: i64,
+        /// What readers should know.
+        #[arg(long, short)]
+        message: String,
+        #[command(flatten)]
+        access: Access,
+    },
+}
+
+/// When the service is expected back and when the next update comes: a time
+/// (2026-12-06T14:00:00Z) or a duration from now (90m, 2h).
+#[derive(clap::Args)]
+pub(crate) struct PromisedTimes {
+    /// When the service is expected back.
+    #[arg(long, value_name = "TIME")]
+    pub(crate) expected_by: Option<String>,
+    /// When the next update comes at the latest (operators are reminded then).
+    #[arg(long, value_name = "TIME")]
+    pub(crate) next_update_by: Option<String>,
+}
+
+/// Where the server is and how to act on it.
+#[derive(clap::Args)]
+pub(crate) struct Access {
+    /// The pharos server.
+    #[arg(long, env = "PHAROS_SERVER", default_value = "http://127.0.0.1:8080")]
+    pub(crate) server: url::Url,
+    /// A file holding an API token (otherwise the token is read from PHAROS_TOKEN).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) token_file: Option<PathBuf>,
+    /// Print the server's JSON answer.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Subcommand)]

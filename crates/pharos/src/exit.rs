@@ -8,6 +8,8 @@ pub(crate) const USAGE: u8 = 64;
 pub(crate) const NO_INPUT: u8 = 66;
 /// An internal fault (a task that should run until shutdown stopped).
 pub(crate) const SOFTWARE: u8 = 70;
+/// The server refused the credentials given (EX_NOPERM).
+pub(crate) const NO_PERMISSION: u8 = 77;
 /// Something pharos needs is unavailable: the database, a port (EX_UNAVAILABLE).
 pub(crate) const UNAVAILABLE: u8 = 69;
 

@@ -80,10 +80,58 @@ fn main() -> ExitCode {
                         id,
                         status,
                         message,
-                        server,
-                        token,
+                        times,
+                        title,
+                        impact,
+                        access,
                     },
-            } => incident_command::update(&server, &token, id, &status, &message).await,
+            } => {
+                incident_command::update(
+                    &access,
+                    id,
+                    incident_command::Words {
+                        status,
+                        message,
+                        times,
+                    },
+                    title,
+                    impact,
+                )
+                .await
+            }
+            Command::Incident {
+                action:
+                    IncidentAction::Open {
+                        component,
+                        title,
+                        impact,
+                        message,
+                        status,
+                        times,
+                        access,
+                    },
+            } => {
+                incident_command::open(
+                    &access,
+                    &component,
+                    &title,
+                    &impact,
+                    incident_command::Words {
+                        status,
+                        message,
+                        times,
+                    },
+                )
+                .await
+            }
+            Command::Incident {
+                action:
+                    IncidentAction::Resolve {
+                        id,
+                        message,
+                        access,
+                    },
+            } => incident_command::resolve(&access, id, &message).await,
             Command::Notify {
                 action: NotifyAction::Test { channel, config },
             } => notify_command::test(&config, &channel).await,

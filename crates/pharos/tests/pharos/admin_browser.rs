@@ -154,8 +154,15 @@ async fn an_operator_runs_an_incident_from_the_admin_in_a_real_browser() {
     let id = result.expect("browser commands");
 
     // Both APIs and the feed have the whole story.
-    let incident = pharos.get_json(&format!("/api/v1/incidents/{id}")).await;
-    assert_eq!(incident["status"], "resolved", "{incident}");
+    let incident = eventually(
+        Duration::from_secs(10),
+        "the resolution on the API",
+        || async {
+            let incident = pharos.get_json(&format!("/api/v1/incidents/{id}")).await;
+            (incident["status"] == "resolved").then_some(incident)
+        },
+    )
+    .await;
     let updates = incident["updates"].as_array().unwrap();
     assert_eq!(updates.len(), 4, "{incident}");
     assert!(

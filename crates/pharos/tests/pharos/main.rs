@@ -7,6 +7,7 @@ mod cli;
 mod dependencies;
 mod end_to_end;
 mod failover;
+mod incident_cli;
 mod maintenance;
 #[path = "../../../pharos-store/tests/store/pg_server.rs"]
 mod pg_server;
