@@ -6,6 +6,7 @@ mod check;
 mod cli;
 mod config_command;
 mod db_command;
+mod demo_admin;
 mod demo_agents;
 mod exit;
 mod export_command;

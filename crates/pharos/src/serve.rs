@@ -180,6 +180,14 @@ async fn serve(
             demo.receiver.url(),
             demo.admin_token
         );
+        let password = crate::demo_admin::ensure(store.as_ref()).await?;
+        let address = listener.local_addr()?;
+        tracing::info!(
+            target: "pharos::demo",
+            "demo: log in to the admin at http://{}/admin as `{}` with the password {password} (new at every start, shown this once)",
+            if address.ip().is_unspecified() { std::net::SocketAddr::from(([127, 0, 0, 1], address.port())) } else { address },
+            crate::demo_admin::NAME
+        );
         let shutdown = shutdown.clone();
         others.spawn("demo cycle", async move { demo.run_cycle(shutdown).await });
     }
