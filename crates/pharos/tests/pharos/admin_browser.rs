@@ -113,6 +113,8 @@ async fn an_operator_runs_an_incident_from_the_admin_in_a_real_browser() {
             .set_by_name("next_update_by", &form_time(in_an_hour)).await?
             .submit().await?;
         page_with(&browser, "Post an update").await?;
+        let overflow = browser.execute("return document.documentElement.scrollWidth - window.innerWidth", vec![]).await?;
+        assert!(overflow.as_i64().unwrap_or(1) <= 0, "the incident's admin page fits a phone: {overflow}");
         let url = browser.current_url().await?;
         let id: i64 = url.path().rsplit('/').next().unwrap().parse().unwrap_or_else(|_| panic!("on the incident's admin page: {url}"));
 

@@ -4,6 +4,7 @@
 mod admin_browser;
 mod browser;
 mod cli;
+mod demo_admin;
 mod dependencies;
 mod end_to_end;
 mod failover;

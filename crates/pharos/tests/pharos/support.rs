@@ -45,7 +45,7 @@ impl Pharos {
     /// Starts `pharos serve` on a chosen address (to be started again on the same one).
     pub(crate) fn start_on(config: &Path, workdir: &Path, listen: SocketAddr) -> Self {
         Self::launch(
-            config,
+            Some(config),
             workdir,
             Command::new(binary()),
             &listen.to_string(),
@@ -85,19 +85,32 @@ impl Pharos {
     }
 
     fn start_with(config: &Path, workdir: &Path, command: Command, args: &[&str]) -> Self {
-        Self::launch(config, workdir, command, "127.0.0.1:0", args)
+        Self::launch(Some(config), workdir, command, "127.0.0.1:0", args)
+    }
+
+    /// Starts `pharos serve --demo` in `workdir` (its database goes there).
+    pub(crate) fn start_demo(workdir: &Path) -> Self {
+        Self::launch(
+            None,
+            workdir,
+            Command::new(binary()),
+            "127.0.0.1:0",
+            &["--demo"],
+        )
     }
 
     fn launch(
-        config: &Path,
+        config: Option<&Path>,
         workdir: &Path,
         mut command: Command,
         listen: &str,
         args: &[&str],
     ) -> Self {
+        command.arg("serve");
+        if let Some(config) = config {
+            command.arg("--config").arg(config);
+        }
         let mut child = command
-            .args(["serve", "--config"])
-            .arg(config)
             .args(["--listen", listen])
             .args(args)
             .current_dir(workdir)
