@@ -75,6 +75,7 @@ fn posted(update: OperatorUpdate, at: DateTime<Utc>) -> IncidentUpdate {
         automatic: false,
         expected_by: update.expected_by,
         next_update_by: update.next_update_by,
+        edited_at: None,
     }
 }
 
@@ -167,6 +168,39 @@ pub fn retitle(incident: &mut Incident, title: String, by: &str, at: DateTime<Ut
     }
 }
 
+/// An operator corrects the words of the update posted at `posted_at` (`Some`), or deletes it
+/// (`None`; the first update stays, since it opened the incident). Returns the update as it was.
+pub fn edit_update(
+    incident: &mut Incident,
+    posted_at: DateTime<Utc>,
+    message: Option<String>,
+    at: DateTime<Utc>,
+) -> Result<IncidentUpdate, Refused> {
+    let index = incident
+        .updates
+        .iter()
+        // To the millisecond, as the store keeps times.
+        .position(|update| update.at.timestamp_millis() == posted_at.timestamp_millis())
+        .ok_or(Refused::WrongState("without an update at that time"))?;
+    let before = incident.updates[index].clone();
+    match message {
+        Some(message) => {
+            let update = &mut incident.updates[index];
+            update.message = message;
+            update.edited_at = Some(at);
+        }
+        None if index == 0 => {
+            return Err(Refused::WrongState(
+                "opened by its first update, which stays",
+            ))
+        }
+        None => {
+            incident.updates.remove(index);
+        }
+    }
+    Ok(before)
+}
+
 /// An operator resolves the incident with their message.
 pub fn resolve(
     incident: &mut Incident,
@@ -186,6 +220,7 @@ pub fn resolve(
         automatic: false,
         expected_by: None,
         next_update_by: None,
+        edited_at: None,
     };
     incident.updates.push(update.clone());
     let entries = vec![
@@ -346,6 +381,39 @@ mod tests {
                 TimelineKind::Update
             ]
         );
+    }
+
+    #[test]
+    fn an_update_is_corrected_or_deleted_but_the_first_stays() {
+        let mut incident = declared();
+        update(
+            &mut incident,
+            words(IncidentPhase::Identified, "A dsik."),
+            at(5),
+        )
+        .unwrap();
+        update(
+            &mut incident,
+            words(IncidentPhase::Identified, "Twice."),
+            at(6),
+        )
+        .unwrap();
+        let before = edit_update(&mut incident, at(5), Some("A disk.".into()), at(7)).unwrap();
+        assert_eq!(before.message, "A dsik.");
+        assert_eq!(
+            (
+                incident.updates[1].message.as_str(),
+                incident.updates[1].edited_at
+            ),
+            ("A disk.", Some(at(7)))
+        );
+        edit_update(&mut incident, at(6), None, at(8)).unwrap();
+        assert_eq!(incident.updates.len(), 2);
+        assert!(
+            edit_update(&mut incident, at(0), None, at(9)).is_err(),
+            "the first stays"
+        );
+        assert!(edit_update(&mut incident, at(42), Some("x".into()), at(9)).is_err());
     }
 
     #[test]

@@ -227,6 +227,7 @@ fn post(incident: &mut Incident, at: DateTime<Utc>, message: String) -> Incident
         automatic: true,
         expected_by: None,
         next_update_by: None,
+        edited_at: None,
     };
     incident.updates.push(update.clone());
     update

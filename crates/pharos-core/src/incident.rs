@@ -61,6 +61,9 @@ pub struct IncidentUpdate {
     /// When readers will hear more at the latest, if the operator said.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_update_by: Option<DateTime<Utc>>,
+    /// When an operator last corrected its words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -491,6 +494,7 @@ mod tests {
             automatic: true,
             expected_by: None,
             next_update_by: None,
+            edited_at: None,
         });
         assert!(!open.update_overdue(at(5 + 29 * 60), every));
         assert!(open.update_overdue(at(5 + 30 * 60), every));
@@ -510,6 +514,7 @@ mod tests {
             automatic: false,
             expected_by: None,
             next_update_by: None,
+            edited_at: None,
         });
         assert!(
             open.update_overdue(at(5 + 85 * 60), every),

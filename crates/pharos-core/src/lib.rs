@@ -14,6 +14,7 @@ pub mod incident;
 pub mod lifecycle;
 pub mod maintenance;
 pub mod outcome;
+pub mod postmortem;
 pub mod regions;
 pub mod rollup;
 pub mod root_cause;

@@ -101,6 +101,7 @@ pub fn open(id: i64, opening: Opening, component_name: &str, cause: &Cause) -> I
             automatic: true,
             expected_by: None,
             next_update_by: None,
+            edited_at: None,
         }],
         timeline,
         dependents: Vec::new(),
@@ -130,6 +131,7 @@ pub fn change_impact(
         automatic: true,
         expected_by: None,
         next_update_by: None,
+        edited_at: None,
     };
     incident.updates.push(update.clone());
     let detail = match cause {
@@ -173,6 +175,7 @@ pub fn announce_impact(incident: &mut Incident, at: DateTime<Utc>, message: Stri
         automatic: true,
         expected_by: None,
         next_update_by: None,
+        edited_at: None,
     };
     incident.updates.push(update.clone());
     Changed {
@@ -191,6 +194,7 @@ pub fn note_provider(incident: &mut Incident, at: DateTime<Utc>, message: String
         automatic: true,
         expected_by: None,
         next_update_by: None,
+        edited_at: None,
     };
     incident.updates.push(update.clone());
     let entry = TimelineEntry {
@@ -231,6 +235,7 @@ pub fn post_update(
         automatic: false,
         expected_by: None,
         next_update_by: None,
+        edited_at: None,
     };
     incident.updates.push(update.clone());
     let entry = TimelineEntry {
@@ -320,6 +325,7 @@ fn close(incident: &mut Incident, at: DateTime<Utc>, message: String) -> Inciden
         automatic: true,
         expected_by: None,
         next_update_by: None,
+        edited_at: None,
     };
     incident.updates.push(update.clone());
     update

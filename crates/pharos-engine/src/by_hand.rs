@@ -256,4 +256,33 @@ impl Evaluator {
         self.announce(Event::IncidentUpdated(news), at, batch);
         Ok(incident)
     }
+
+    /// Corrects (`Some`) or deletes (`None`) the update posted at `posted_at` on `stored` (the
+    /// incident as read from the store; the engine's own copy is changed too while it is open).
+    pub fn edit_update(
+        &mut self,
+        stored: Incident,
+        posted_at: DateTime<Utc>,
+        message: Option<String>,
+        at: DateTime<Utc>,
+        batch: &mut Batch,
+    ) -> Result<IncidentUpdate, CommandError> {
+        let open = self.open_incident_by_id(stored.id);
+        let mut incident = match open {
+            Some(component) => self.open_incidents[&component].clone(),
+            None => stored,
+        };
+        let before =
+            by_hand::edit_update(&mut incident, posted_at, message.clone(), at).map_err(refused)?;
+        batch.update_edits.push(pharos_store::UpdateEdit {
+            incident: incident.id,
+            at: posted_at,
+            message,
+            edited_at: at,
+        });
+        if let Some(component) = open {
+            self.open_incidents.insert(component, incident);
+        }
+        Ok(before)
+    }
 }

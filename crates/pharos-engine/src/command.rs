@@ -24,6 +24,19 @@ pub(crate) enum Command {
         by: String,
         reply: oneshot::Sender<Result<Incident, CommandError>>,
     },
+    /// An update corrected (new words) or deleted (none), on an incident as stored.
+    EditUpdate {
+        incident: Box<Incident>,
+        posted_at: chrono::DateTime<chrono::Utc>,
+        message: Option<String>,
+        reply: oneshot::Sender<Result<IncidentUpdate, CommandError>>,
+    },
+    /// An incident's postmortem written.
+    SetPostmortem {
+        incident: i64,
+        text: String,
+        reply: oneshot::Sender<Result<(), CommandError>>,
+    },
     /// A resolved incident (as stored) reopened by hand.
     Reopen {
         incident: Box<Incident>,

@@ -340,6 +340,39 @@ impl EngineLoop {
                 );
                 self.answer_once_committed(result, batch, reply).await
             }
+            Command::EditUpdate {
+                incident,
+                posted_at,
+                message,
+                reply,
+            } => {
+                let mut batch = Batch::default();
+                let result = self.parts.evaluator.edit_update(
+                    *incident,
+                    posted_at,
+                    message,
+                    Utc::now(),
+                    &mut batch,
+                );
+                self.answer_once_committed(result, batch, reply).await
+            }
+            Command::SetPostmortem {
+                incident,
+                text,
+                reply,
+            } => {
+                let batch = Batch {
+                    postmortems: vec![(
+                        incident,
+                        pharos_store::Postmortem {
+                            text,
+                            updated_at: Utc::now(),
+                        },
+                    )],
+                    ..Batch::default()
+                };
+                self.answer_once_committed(Ok(()), batch, reply).await
+            }
             Command::Reopen {
                 incident,
                 update,

@@ -173,6 +173,33 @@ impl EngineHandle {
         .await
     }
 
+    /// Corrects (`Some`) or deletes (`None`) an update of an incident as stored; answers the
+    /// update as it was, once saved.
+    pub async fn edit_update(
+        &self,
+        incident: pharos_core::Incident,
+        posted_at: chrono::DateTime<chrono::Utc>,
+        message: Option<String>,
+    ) -> Result<pharos_core::IncidentUpdate, CommandError> {
+        self.ask(|reply| command::Command::EditUpdate {
+            incident: Box::new(incident),
+            posted_at,
+            message,
+            reply,
+        })
+        .await
+    }
+
+    /// Writes an incident's postmortem; answers once saved.
+    pub async fn set_postmortem(&self, incident: i64, text: String) -> Result<(), CommandError> {
+        self.ask(|reply| command::Command::SetPostmortem {
+            incident,
+            text,
+            reply,
+        })
+        .await
+    }
+
     /// Reopens a resolved incident (as stored) by hand; answers once saved.
     pub async fn reopen(
         &self,

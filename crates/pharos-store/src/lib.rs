@@ -224,6 +224,12 @@ pub trait Store: Send + Sync + 'static {
     /// The lease this store's writes are fenced by, from now on (none: unfenced).
     fn set_fence(&self, fence: Option<FenceToken>);
 
+    /// The postmortems of incidents that started at or after `since`, by incident id.
+    async fn postmortems(
+        &self,
+        since: DateTime<Utc>,
+    ) -> StoreResult<std::collections::HashMap<i64, Postmortem>>;
+
     /// Every operator, by name.
     async fn users(&self) -> StoreResult<Vec<UserRecord>>;
 

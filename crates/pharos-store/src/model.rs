@@ -54,10 +54,31 @@ pub struct Batch {
     pub incident_changes: Vec<IncidentChange>,
     pub new_updates: Vec<(i64, IncidentUpdate)>,
     pub new_timeline: Vec<(i64, TimelineEntry)>,
+    /// Operators' corrections of updates already written.
+    pub update_edits: Vec<UpdateEdit>,
+    /// Postmortems written or rewritten, by incident id.
+    pub postmortems: Vec<(i64, Postmortem)>,
     pub outbox: Vec<OutboxMessage>,
     /// Agents whose results this batch stores: the highest sequence number stored, and when
     /// the agent was last heard from.
     pub agent_progress: Vec<AgentProgress>,
+}
+
+/// An operator's correction of an update: found by its incident and time; new words, or
+/// none to delete it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpdateEdit {
+    pub incident: i64,
+    pub at: DateTime<Utc>,
+    pub message: Option<String>,
+    pub edited_at: DateTime<Utc>,
+}
+
+/// What was learned from an incident, written after it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Postmortem {
+    pub text: String,
+    pub updated_at: DateTime<Utc>,
 }
 
 /// How far an agent's results are stored.
@@ -91,6 +112,8 @@ impl Batch {
         self.incident_changes.append(&mut other.incident_changes);
         self.new_updates.append(&mut other.new_updates);
         self.new_timeline.append(&mut other.new_timeline);
+        self.update_edits.append(&mut other.update_edits);
+        self.postmortems.append(&mut other.postmortems);
         self.outbox.append(&mut other.outbox);
         self.agent_progress.append(&mut other.agent_progress);
     }
@@ -101,7 +124,9 @@ impl Batch {
             && self.new_incidents.is_empty()
             && self.incident_changes.is_empty()
             && self.new_updates.is_empty()
-            && self.new_timeline.is_empty())
+            && self.new_timeline.is_empty()
+            && self.update_edits.is_empty()
+            && self.postmortems.is_empty())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -112,6 +137,8 @@ impl Batch {
             && self.incident_changes.is_empty()
             && self.new_updates.is_empty()
             && self.new_timeline.is_empty()
+            && self.update_edits.is_empty()
+            && self.postmortems.is_empty()
             && self.outbox.is_empty()
             && self.agent_progress.is_empty()
     }

@@ -379,9 +379,20 @@ async fn incident_page(
                     || incident.component.to_string(),
                     |component| component.name.clone(),
                 );
+            let written = match state.store.postmortems(incident.started_at).await {
+                Ok(mut postmortems) => postmortems.remove(&incident.id),
+                Err(error) => return store_failed(error),
+            };
             page(
                 status,
-                views::incident(operator, &incident, &component, &draft, problem),
+                views::incident(
+                    operator,
+                    &incident,
+                    &component,
+                    written.as_ref(),
+                    &draft,
+                    problem,
+                ),
             )
         }
         Ok(None) => not_found(),
@@ -414,6 +425,11 @@ enum Step {
     Update,
     Resolve,
     Reopen,
+    Postmortem,
+    /// Correct the update with this number (from 1).
+    Edit(String),
+    /// Delete the update with this number (from 1).
+    Delete(String),
 }
 
 async fn incident_step(
@@ -472,6 +488,28 @@ async fn incident_step(
                 .map(|_| ()),
             Err(problem) => Err(ApiError::new(StatusCode::BAD_REQUEST, problem)),
         },
+        Step::Postmortem => {
+            api::submit_postmortem(&state, &operator, number, field(&fields, "postmortem")).await
+        }
+        Step::Edit(update) | Step::Delete(update) if update.parse::<usize>().is_err() => Err(
+            ApiError::new(StatusCode::NOT_FOUND, "there is no such update"),
+        ),
+        Step::Edit(update) => match api::read_message(&draft.message) {
+            Ok(message) => {
+                api::submit_edit(
+                    &state,
+                    &operator,
+                    number,
+                    update.parse().unwrap_or(0),
+                    Some(message),
+                )
+                .await
+            }
+            Err(problem) => Err(ApiError::new(StatusCode::BAD_REQUEST, problem)),
+        },
+        Step::Delete(update) => {
+            api::submit_edit(&state, &operator, number, update.parse().unwrap_or(0), None).await
+        }
         Step::Reopen => match api::read_update(
             &draft.status,
             &draft.message,
@@ -520,6 +558,36 @@ pub(crate) async fn reopen(
     Form(fields): Fields,
 ) -> Response {
     incident_step(state, headers, client, id, fields, Step::Reopen).await
+}
+
+pub(crate) async fn postmortem(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    client: Client,
+    Path(id): Path<String>,
+    Form(fields): Fields,
+) -> Response {
+    incident_step(state, headers, client, id, fields, Step::Postmortem).await
+}
+
+pub(crate) async fn edit_update(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    client: Client,
+    Path((id, number)): Path<(String, String)>,
+    Form(fields): Fields,
+) -> Response {
+    incident_step(state, headers, client, id, fields, Step::Edit(number)).await
+}
+
+pub(crate) async fn delete_update(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    client: Client,
+    Path((id, number)): Path<(String, String)>,
+    Form(fields): Fields,
+) -> Response {
+    incident_step(state, headers, client, id, fields, Step::Delete(number)).await
 }
 
 fn components(state: &WebState) -> Vec<(String, String)> {

@@ -335,6 +335,7 @@ pub(crate) fn incident(
     operator: &Operator,
     incident: &Incident,
     component_name: &str,
+    written: Option<&pharos_store::Postmortem>,
     draft: &Draft,
     problem: Option<&str>,
 ) -> Markup {
@@ -406,16 +407,33 @@ pub(crate) fn incident(
             }
             section.card {
                 h2 { "Updates" }
-                @for update in incident.updates.iter().rev() {
+                @for (index, update) in incident.updates.iter().enumerate().rev() {
                     div.incident {
                         div.row {
                             b { (update.phase.label()) }
                             span.small {
                                 (time(update.at))
                                 span.tag { @if update.automatic { "automatic" } @else { "operator" } }
+                                @if update.edited_at.is_some() { span.tag { "edited" } }
                             }
                         }
                         p style="white-space:pre-wrap;margin:.25rem 0 0" { (update.message) }
+                        @if may {
+                            details {
+                                summary.small { "Correct or delete" }
+                                form.stack method="post" action=(format!("{base}/updates/{}/edit", index + 1)) {
+                                    input type="hidden" name="csrf" value=(operator.csrf());
+                                    textarea name="message" required maxlength="5000" aria-label="Corrected message" { (update.message) }
+                                    button type="submit" { "Save correction" }
+                                }
+                                @if index > 0 {
+                                    form.stack method="post" action=(format!("{base}/updates/{}/delete", index + 1)) {
+                                        input type="hidden" name="csrf" value=(operator.csrf());
+                                        button type="submit" { "Delete this update" }
+                                    }
+                                }
+                            }
+                        }
                         @if update.expected_by.is_some() || update.next_update_by.is_some() {
                             p.small {
                                 @if let Some(at) = update.expected_by { "Expected back by " (time(at)) " " }
@@ -423,6 +441,27 @@ pub(crate) fn incident(
                             }
                         }
                     }
+                }
+            }
+            section.card {
+                h2 { "Postmortem" }
+                div.incident {
+                    p.small {
+                        "Time to detect " (pharos_core::postmortem::span(incident.time_to_detect()))
+                        " · to acknowledge " (incident.time_to_acknowledge().map_or_else(|| "—".to_owned(), pharos_core::postmortem::span))
+                        " · to recover " (incident.time_to_recover().map_or_else(|| "—".to_owned(), pharos_core::postmortem::span))
+                        " · " a href=(format!("/incidents/{}/postmortem.md", incident.id)) { "Markdown export" }
+                    }
+                }
+                @if may {
+                    form.stack method="post" action=(format!("{base}/postmortem")) {
+                        input type="hidden" name="csrf" value=(operator.csrf());
+                        label for="postmortem" { "What happened, why, and what changes (Markdown; public on the incident's page)" }
+                        textarea #postmortem name="postmortem" maxlength="50000" { (written.map_or("", |written| written.text.as_str())) }
+                        button type="submit" { "Save postmortem" }
+                    }
+                } @else if let Some(written) = written {
+                    p style="white-space:pre-wrap" { (written.text) }
                 }
             }
             section.card {

@@ -122,6 +122,7 @@ fn view() -> StatusView {
             automatic: false,
             expected_by: None,
             next_update_by: None,
+            edited_at: None,
         }],
         timeline: vec![TimelineEntry {
             at: now,

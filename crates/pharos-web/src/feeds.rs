@@ -187,6 +187,7 @@ mod tests {
                 automatic: false,
                 expected_by: None,
                 next_update_by: None,
+                edited_at: None,
             }],
             timeline: vec![],
         };

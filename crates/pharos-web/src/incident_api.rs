@@ -268,6 +268,163 @@ pub(crate) async fn submit_reopening(
     Ok(incident)
 }
 
+/// The longest postmortem accepted.
+pub(crate) const POSTMORTEM_LIMIT: usize = 50_000;
+
+/// Corrects (`Some`) or deletes (`None`) the `number`th update (from 1, oldest first) of an
+/// incident; the audit log keeps the words as they were.
+pub(crate) async fn submit_edit(
+    state: &WebState,
+    operator: &Operator,
+    id: i64,
+    number: usize,
+    message: Option<String>,
+) -> Result<(), ApiError> {
+    let engine = engine_for_writes(state).await?;
+    let Some(incident) = state.store.incident(id).await? else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("there is no incident {id}"),
+        ));
+    };
+    let Some(posted_at) = number
+        .checked_sub(1)
+        .and_then(|index| incident.updates.get(index))
+        .map(|update| update.at)
+    else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!(
+                "incident {id} has no update {number} (it has {})",
+                incident.updates.len()
+            ),
+        ));
+    };
+    let deleting = message.is_none();
+    let before = engine
+        .edit_update(incident, posted_at, message)
+        .await
+        .map_err(refusal)?;
+    operator
+        .audit(
+            state,
+            if deleting {
+                "incident.update.delete"
+            } else {
+                "incident.update.edit"
+            },
+            Some(format!("incident {id}, update {number}")),
+            Some(format!("before: {}", excerpt(&before.message))),
+        )
+        .await;
+    Ok(())
+}
+
+/// Writes an incident's postmortem (Markdown).
+pub(crate) async fn submit_postmortem(
+    state: &WebState,
+    operator: &Operator,
+    id: i64,
+    text: &str,
+) -> Result<(), ApiError> {
+    let text = text.trim().replace("\r\n", "\n");
+    if text.is_empty()
+        || text.chars().count() > POSTMORTEM_LIMIT
+        || pharos_config::has_control_characters(&text)
+    {
+        return Err(bad(format!(
+            "a postmortem is 1 to {POSTMORTEM_LIMIT} characters of text"
+        )));
+    }
+    let engine = engine_for_writes(state).await?;
+    if state.store.incident(id).await?.is_none() {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("there is no incident {id}"),
+        ));
+    }
+    engine
+        .set_postmortem(id, text.clone())
+        .await
+        .map_err(refusal)?;
+    operator
+        .audit(
+            state,
+            "incident.postmortem",
+            Some(format!("incident {id}")),
+            Some(excerpt(&text)),
+        )
+        .await;
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PostmortemBody {
+    text: String,
+}
+
+/// `POST /api/v1/admin/incidents/{id}/postmortem`: `{"text": "…"}` (Markdown).
+pub(crate) async fn post_postmortem(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    client: Client,
+    Path(id): Path<String>,
+    body: axum::body::Body,
+) -> Result<Response, ApiError> {
+    let operator = admit(&state, &headers, client, Permission::Incidents).await?;
+    let body = read_body(body).await?;
+    let id = incident_id(&id)?;
+    let written: PostmortemBody = json_body(&body, r#"{"text": "..."}"#)?;
+    submit_postmortem(&state, &operator, id, &written.text).await?;
+    Ok(Json(json!({ "incident": id, "postmortem": true })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Correction {
+    message: String,
+}
+
+fn update_number(text: &str) -> Result<usize, ApiError> {
+    text.parse()
+        .ok()
+        .filter(|number| *number > 0)
+        .ok_or_else(|| bad(format!("an update's number counts from 1, got `{text}`")))
+}
+
+/// `POST /api/v1/admin/incidents/{id}/updates/{n}/edit`: `{"message": "…"}` corrects the
+/// `n`th update (oldest first); the page shows it as edited.
+pub(crate) async fn edit_update(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    client: Client,
+    Path((id, number)): Path<(String, String)>,
+    body: axum::body::Body,
+) -> Result<Response, ApiError> {
+    let operator = admit(&state, &headers, client, Permission::Incidents).await?;
+    let body = read_body(body).await?;
+    let (id, number) = (incident_id(&id)?, update_number(&number)?);
+    let correction: Correction = json_body(&body, r#"{"message": "..."}"#)?;
+    let message = read_message(&correction.message).map_err(bad)?;
+    submit_edit(&state, &operator, id, number, Some(message)).await?;
+    Ok(Json(json!({ "incident": id, "update": number, "edited": true })).into_response())
+}
+
+/// `POST /api/v1/admin/incidents/{id}/updates/{n}/delete`: removes the `n`th update (not the
+/// first); the audit log keeps its words.
+pub(crate) async fn delete_update(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    client: Client,
+    Path((id, number)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let operator = admit(&state, &headers, client, Permission::Incidents).await?;
+    let (id, number) = (incident_id(&id)?, update_number(&number)?);
+    submit_edit(&state, &operator, id, number, None).await?;
+    Ok(Json(json!({ "incident": id, "update": number, "deleted": true })).into_response())
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewUpdate {

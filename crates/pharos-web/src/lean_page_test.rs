@@ -124,6 +124,7 @@ fn busy_site() -> StatusView {
                     automatic: true,
                     expected_by: None,
                     next_update_by: None,
+                    edited_at: None,
                 }],
                 timeline: vec![],
             }

@@ -434,6 +434,7 @@ fn update_block(update: &pharos_core::IncidentUpdate, detailed: bool) -> Markup 
             span.small {
                 (time(update.at))
                 @if detailed && update.automatic { " · automatic" }
+                @if update.edited_at.is_some() { " · edited" }
                 @if let Some(at) = update.expected_by { " · expected back by " (short_time(at)) }
                 @if let Some(at) = update.next_update_by { " · next update by " (short_time(at)) }
             }
@@ -515,6 +516,15 @@ pub(crate) fn incident_page(view: &StatusView, incident: &Incident) -> Markup {
                     }
                 }
                 (promise(incident))
+                p.small {
+                    "Time to detect " (duration(incident.time_to_detect()))
+                    @if let Some(acknowledged) = incident.time_to_acknowledge() { " · to acknowledge " (duration(acknowledged)) }
+                    @if let Some(recovered) = incident.time_to_recover() { " · to recover " (duration(recovered)) }
+                }
+                @if let Some(written) = view.postmortems.get(&incident.id) {
+                    h3 { "Postmortem" }
+                    div.md.postmortem { (crate::markdown::render(&written.text)) }
+                }
                 h3 { "Updates" }
                 @for update in incident.updates.iter().rev() {
                     (update_block(update, true))
@@ -525,6 +535,7 @@ pub(crate) fn incident_page(view: &StatusView, incident: &Incident) -> Markup {
                         li { span.small { (time(entry.at)) } " — " (entry.detail) }
                     }
                 }
+                p.small { a href=(format!("/incidents/{}/postmortem.md", incident.id)) { "Timeline and postmortem as Markdown" } }
             }
         }
         p { a href="/" { "← Current status" } }

@@ -11,6 +11,7 @@ use pharos_config::Config;
 use pharos_core::Incident;
 use pharos_engine::EngineHandle;
 use pharos_store::{IncidentQuery, Resolution, Store, StoreError};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -44,7 +45,10 @@ struct ClosedDays {
 }
 
 /// Incidents as read, with the status version they were read at and when.
-type IncidentsRead = (u64, tokio::time::Instant, Arc<Vec<Incident>>);
+/// The incidents of the history window and their postmortems.
+type IncidentsRead = (Vec<Incident>, HashMap<i64, pharos_store::Postmortem>);
+/// What was read, for which status version, when.
+type IncidentsCache = (u64, tokio::time::Instant, Arc<IncidentsRead>);
 
 pub struct Renderer {
     config: Arc<Config>,
@@ -53,7 +57,7 @@ pub struct Renderer {
     cache: PageCache,
     latency: tokio::sync::Mutex<Option<(tokio::time::Instant, Arc<RecentLatency>)>>,
     /// The last read of incidents, with the status version it was read at.
-    incidents: tokio::sync::Mutex<Option<IncidentsRead>>,
+    incidents: tokio::sync::Mutex<Option<IncidentsCache>>,
     closed: Arc<Mutex<ClosedDays>>,
     /// Counts reads of closed days that completed, so that the run loop renders again.
     closed_read: watch::Sender<u64>,
@@ -81,7 +85,7 @@ impl Renderer {
     pub async fn render(&self) -> Result<(), StoreError> {
         let now = Utc::now();
         let since = now - ChronoDuration::days(HISTORY_DAYS);
-        let incidents = self.incidents(since).await?;
+        let (incidents, postmortems) = self.incidents(since).await?;
         let (closed, complete) = self.closed_days(now, since);
         let today = self.today(now).await?;
         let minutes = self.recent_minutes(now).await?;
@@ -101,21 +105,23 @@ impl Renderer {
                 today: &today,
                 complete,
             };
-            let view = StatusView::assemble(&config, &live, incidents, history, &minutes, now);
+            let mut view = StatusView::assemble(&config, &live, incidents, history, &minutes, now);
+            view.postmortems = postmortems;
             cache.replace(view);
         })
         .await;
         Ok(())
     }
 
-    /// The incidents of the history window: read again when the engine saved a change of
-    /// status or incident since the last read (and once a minute), not on every render.
-    async fn incidents(&self, since: DateTime<Utc>) -> Result<Vec<Incident>, StoreError> {
+    /// The incidents of the history window and their postmortems: read again when the
+    /// engine saved a change of status or incident since the last read (and once a minute),
+    /// not on every render.
+    async fn incidents(&self, since: DateTime<Utc>) -> Result<IncidentsRead, StoreError> {
         let version = *self.engine.status_version.borrow();
         let mut cached = self.incidents.lock().await;
-        if let Some((read_for, read_at, incidents)) = cached.as_ref() {
+        if let Some((read_for, read_at, read)) = cached.as_ref() {
             if *read_for == version && read_at.elapsed() < REFRESH {
-                return Ok(incidents.as_ref().clone());
+                return Ok(read.as_ref().clone());
             }
         }
         let incidents = self
@@ -125,12 +131,10 @@ impl Renderer {
                 limit: MAX_INCIDENTS,
             })
             .await?;
-        *cached = Some((
-            version,
-            tokio::time::Instant::now(),
-            Arc::new(incidents.clone()),
-        ));
-        Ok(incidents)
+        let postmortems = self.store.postmortems(since).await?;
+        let read = (incidents, postmortems);
+        *cached = Some((version, tokio::time::Instant::now(), Arc::new(read.clone())));
+        Ok(read)
     }
 
     /// Waits until closed days have been read since `seen` reads; returns the new count.

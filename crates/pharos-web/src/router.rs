@@ -181,6 +181,18 @@ pub fn router(state: WebState) -> Router {
             axum::routing::post(crate::admin_ui::reopen),
         )
         .route(
+            "/admin/incidents/{id}/postmortem",
+            axum::routing::post(crate::admin_ui::postmortem),
+        )
+        .route(
+            "/admin/incidents/{id}/updates/{number}/edit",
+            axum::routing::post(crate::admin_ui::edit_update),
+        )
+        .route(
+            "/admin/incidents/{id}/updates/{number}/delete",
+            axum::routing::post(crate::admin_ui::delete_update),
+        )
+        .route(
             "/admin/tokens",
             get(crate::admin_ui::tokens).post(crate::admin_ui::create_token),
         )
@@ -205,6 +217,18 @@ pub fn router(state: WebState) -> Router {
         .route(
             "/api/v1/admin/incidents/{id}/reopen",
             axum::routing::post(crate::incident_api::reopen_incident),
+        )
+        .route(
+            "/api/v1/admin/incidents/{id}/postmortem",
+            axum::routing::post(crate::incident_api::post_postmortem),
+        )
+        .route(
+            "/api/v1/admin/incidents/{id}/updates/{number}/edit",
+            axum::routing::post(crate::incident_api::edit_update),
+        )
+        .route(
+            "/api/v1/admin/incidents/{id}/updates/{number}/delete",
+            axum::routing::post(crate::incident_api::delete_update),
         )
         .route("/metrics", get(crate::metrics::metrics))
         .route(

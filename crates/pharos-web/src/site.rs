@@ -24,6 +24,8 @@ pub(crate) enum Document {
     Component(String),
     IncidentPage(i64),
     IncidentJson(i64),
+    /// An incident's postmortem with its timeline, as Markdown.
+    Postmortem(i64),
     /// A document of the Statuspage-compatible API.
     Statuspage(V2),
     Badge(Badge),
@@ -63,6 +65,12 @@ pub(crate) fn resolve(view: &StatusView, path: &str) -> Option<Document> {
             }
             if let Some(id) = path.strip_prefix("/api/v1/incidents/") {
                 return incident_id(view, id).map(Document::IncidentJson);
+            }
+            if let Some(id) = path
+                .strip_prefix("/incidents/")
+                .and_then(|rest| rest.strip_suffix("/postmortem.md"))
+            {
+                return incident_id(view, id).map(Document::Postmortem);
             }
             if let Some(id) = path.strip_prefix("/incidents/") {
                 return incident_id(view, id).map(Document::IncidentPage);
@@ -118,6 +126,7 @@ pub(crate) fn paths(view: &StatusView) -> Vec<String> {
     }
     for incident in view.all_incidents() {
         paths.push(format!("/incidents/{}", incident.id));
+        paths.push(format!("/incidents/{}/postmortem.md", incident.id));
         paths.push(format!("/api/v1/incidents/{}.json", incident.id));
     }
     paths
@@ -138,6 +147,19 @@ pub(crate) fn render(view: &StatusView, document: &Document) -> Rendered {
             Some(component) => {
                 Rendered::new(HTML, pages::component_page(view, component).into_string())
             }
+            None => not_found(view),
+        },
+        Document::Postmortem(id) => match view.all_incidents().find(|found| found.id == *id) {
+            Some(incident) => Rendered::new(
+                "text/markdown; charset=utf-8",
+                pharos_core::postmortem::markdown(
+                    incident,
+                    view.component_name(incident),
+                    view.postmortems
+                        .get(id)
+                        .map(|written| written.text.as_str()),
+                ),
+            ),
             None => not_found(view),
         },
         Document::IncidentPage(id) => match view.all_incidents().find(|found| found.id == *id) {

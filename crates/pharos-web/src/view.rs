@@ -32,6 +32,8 @@ pub(crate) struct StatusView {
     pub(crate) stale_since: Option<pharos_engine::StoreFault>,
     /// Maintenance under way or starting within `MAINTENANCE_AHEAD_DAYS`, soonest first.
     pub(crate) maintenance: Vec<MaintenanceView>,
+    /// Postmortems written for the incidents shown, by incident id.
+    pub(crate) postmortems: HashMap<i64, pharos_store::Postmortem>,
 }
 
 /// How far ahead scheduled maintenance is announced.
@@ -430,6 +432,7 @@ impl StatusView {
             history_complete: history.complete,
             stale_since: live.store_fault.clone(),
             maintenance: maintenance_views(&config.maintenance, now),
+            postmortems: HashMap::new(),
         }
     }
 

@@ -317,6 +317,7 @@ fn resolved_incident(id: i64, component: usize, started: DateTime<Utc>) -> Incid
                 automatic: true,
                 expected_by: None,
                 next_update_by: None,
+                edited_at: None,
             },
             IncidentUpdate {
                 at: resolved,
@@ -325,6 +326,7 @@ fn resolved_incident(id: i64, component: usize, started: DateTime<Utc>) -> Incid
                 automatic: true,
                 expected_by: None,
                 next_update_by: None,
+                edited_at: None,
             },
         ],
         timeline: vec![],

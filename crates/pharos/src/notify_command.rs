@@ -110,6 +110,7 @@ fn test_event(now: chrono::DateTime<Utc>) -> Event {
                 automatic: true,
                 expected_by: None,
                 next_update_by: None,
+                edited_at: None,
             }],
             timeline: vec![],
         },

@@ -192,6 +192,7 @@ mod tests {
                 automatic: false,
                 expected_by: None,
                 next_update_by: None,
+                edited_at: None,
             }],
             timeline: vec![],
         };

@@ -259,6 +259,7 @@ fn incident_events() -> Vec<Event> {
             automatic: true,
             expected_by: None,
             next_update_by: None,
+            edited_at: None,
         }],
         timeline: vec![],
     };
@@ -272,6 +273,7 @@ fn incident_events() -> Vec<Event> {
         automatic: false,
         expected_by: None,
         next_update_by: None,
+        edited_at: None,
     });
     let mut resolved = updated.clone();
     resolved.phase = IncidentPhase::Resolved;
@@ -284,6 +286,7 @@ fn incident_events() -> Vec<Event> {
         automatic: true,
         expected_by: None,
         next_update_by: None,
+        edited_at: None,
     });
     let news = |incident: Incident, monitors: Vec<MonitorState>| IncidentNews {
         dependent_names: Vec::new(),

@@ -118,6 +118,7 @@ fn webmail_outage() -> Event {
                 automatic: true,
                 expected_by: None,
                 next_update_by: None,
+                edited_at: None,
             }],
             timeline: vec![],
         },

@@ -32,6 +32,7 @@ fn incident(phase: IncidentPhase, message: &str) -> Incident {
             automatic: false,
             expected_by: None,
             next_update_by: None,
+            edited_at: None,
         }],
         timeline: vec![],
     }

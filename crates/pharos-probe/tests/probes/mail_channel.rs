@@ -49,6 +49,7 @@ fn events(token: &str) -> Vec<Event> {
             automatic: true,
             expected_by: None,
             next_update_by: None,
+            edited_at: None,
         }],
         timeline: vec![],
     };
@@ -61,6 +62,7 @@ fn events(token: &str) -> Vec<Event> {
         automatic: false,
         expected_by: None,
         next_update_by: None,
+        edited_at: None,
     });
     let news = |incident| IncidentNews {
         dependent_names: Vec::new(),

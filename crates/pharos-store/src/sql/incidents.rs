@@ -2,7 +2,8 @@
 
 use super::{Conn, Pool};
 use crate::codec::*;
-use crate::{Batch, IncidentQuery, StoreResult};
+use crate::{Batch, IncidentQuery, Postmortem, StoreResult};
+use chrono::{DateTime, Utc};
 use pharos_core::{
     ComponentId, ComponentStatus, Dependent, Incident, IncidentPhase, IncidentUpdate,
     TimelineEntry, TimelineKind,
@@ -81,7 +82,58 @@ pub(super) async fn write(tx: &mut Conn, batch: &Batch) -> StoreResult<()> {
     for (incident_id, entry) in &batch.new_timeline {
         insert_timeline(tx, *incident_id, entry).await?;
     }
+    for edit in &batch.update_edits {
+        let query = match &edit.message {
+            Some(message) => sqlx::query(
+                "UPDATE incident_updates SET message = $1, edited_at = $2 WHERE incident_id = $3 AND at = $4",
+            )
+            .bind(message)
+            .bind(to_millis(edit.edited_at)),
+            None => sqlx::query(
+                "DELETE FROM incident_updates WHERE incident_id = $1 AND at = $2",
+            ),
+        };
+        query
+            .bind(edit.incident)
+            .bind(to_millis(edit.at))
+            .execute(&mut *tx)
+            .await?;
+    }
+    for (incident_id, postmortem) in &batch.postmortems {
+        sqlx::query("UPDATE incidents SET postmortem = $1, postmortem_at = $2 WHERE id = $3")
+            .bind(&postmortem.text)
+            .bind(to_millis(postmortem.updated_at))
+            .bind(incident_id)
+            .execute(&mut *tx)
+            .await?;
+    }
     Ok(())
+}
+
+/// The postmortems of incidents that started at or after `since`.
+pub(super) async fn postmortems(
+    pool: &Pool,
+    since: DateTime<Utc>,
+) -> StoreResult<std::collections::HashMap<i64, Postmortem>> {
+    let rows: Vec<(i64, String, i64)> = sqlx::query_as(
+        "SELECT id, postmortem, postmortem_at FROM incidents
+         WHERE postmortem IS NOT NULL AND postmortem_at IS NOT NULL AND started_at >= $1",
+    )
+    .bind(to_millis(since))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, text, at)| {
+            (
+                id,
+                Postmortem {
+                    text,
+                    updated_at: from_millis(at),
+                },
+            )
+        })
+        .collect())
 }
 
 fn dependents_json(dependents: &[Dependent]) -> StoreResult<String> {
@@ -177,15 +229,24 @@ async fn fetch(
     }
 
     let updates_sql = format!(
-        "SELECT incident_id, at, phase, message, automatic, expected_by, next_update_by FROM incident_updates WHERE incident_id IN ({selected}) ORDER BY id"
+        "SELECT incident_id, at, phase, message, automatic, expected_by, next_update_by, edited_at FROM incident_updates WHERE incident_id IN ({selected}) ORDER BY id"
     );
-    type UpdateRow = (i64, i64, String, String, bool, Option<i64>, Option<i64>);
+    type UpdateRow = (
+        i64,
+        i64,
+        String,
+        String,
+        bool,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+    );
     let mut updates = sqlx::query_as::<_, UpdateRow>(&updates_sql);
     if let Some(value) = value {
         updates = updates.bind(value);
     }
     let mut updates_by_incident: HashMap<i64, Vec<IncidentUpdate>> = HashMap::new();
-    for (incident_id, at, phase, message, automatic, expected_by, next_update_by) in
+    for (incident_id, at, phase, message, automatic, expected_by, next_update_by, edited_at) in
         updates.fetch_all(pool).await?
     {
         let phase = IncidentPhase::parse(&phase)
@@ -200,6 +261,7 @@ async fn fetch(
                 automatic,
                 expected_by: expected_by.map(from_millis),
                 next_update_by: next_update_by.map(from_millis),
+                edited_at: edited_at.map(from_millis),
             });
     }
 

@@ -132,6 +132,13 @@ impl Store for Backend {
         self.fence.set(fence);
     }
 
+    async fn postmortems(
+        &self,
+        since: DateTime<Utc>,
+    ) -> StoreResult<std::collections::HashMap<i64, Postmortem>> {
+        incidents::postmortems(&self.pool, since).await
+    }
+
     async fn users(&self) -> StoreResult<Vec<UserRecord>> {
         operators::users(&self.pool).await
     }

@@ -58,6 +58,7 @@ pub(crate) fn incident(id: i64, component: &str) -> Incident {
             automatic: true,
             expected_by: None,
             next_update_by: None,
+            edited_at: None,
         }],
         timeline: vec![
             TimelineEntry {
@@ -209,6 +210,7 @@ pub(crate) async fn resolving_records_time_to_recover_and_keeps_history(db: &Dat
                     automatic: true,
                     expected_by: None,
                     next_update_by: None,
+                    edited_at: None,
                 },
             )],
             new_timeline: vec![(
@@ -563,7 +565,7 @@ pub(crate) async fn history_reads_the_same_once_sealed(db: &Database) {
 #[macro_export]
 macro_rules! contract_tests {
     ($fresh:path) => {
-        $crate::contract_tests!(@each $fresh; engine_state_survives_reopening_the_file, a_second_open_incident_for_one_component_is_refused_and_nothing_of_its_batch_lands, resolving_records_time_to_recover_and_keeps_history, a_root_cause_found_later_and_its_dependents_survive_a_restart, outbox_messages_move_through_retry_delivery_and_give_up, roll_ups_aggregate_minutes_hours_and_days_and_prune_respects_retention, history_reads_the_same_once_sealed, messages_of_one_sequence_are_due_only_in_turn, coarser_roll_ups_are_cores_combination_of_finer_ones, agents_are_created_revoked_and_their_progress_only_moves_forward, a_replica_that_lost_its_lease_writes_nothing, operators_sessions_tokens_and_the_audit_log);
+        $crate::contract_tests!(@each $fresh; engine_state_survives_reopening_the_file, a_second_open_incident_for_one_component_is_refused_and_nothing_of_its_batch_lands, resolving_records_time_to_recover_and_keeps_history, a_root_cause_found_later_and_its_dependents_survive_a_restart, outbox_messages_move_through_retry_delivery_and_give_up, roll_ups_aggregate_minutes_hours_and_days_and_prune_respects_retention, history_reads_the_same_once_sealed, messages_of_one_sequence_are_due_only_in_turn, coarser_roll_ups_are_cores_combination_of_finer_ones, agents_are_created_revoked_and_their_progress_only_moves_forward, a_replica_that_lost_its_lease_writes_nothing, operators_sessions_tokens_and_the_audit_log, updates_are_corrected_or_deleted_and_postmortems_kept);
     };
     (@each $fresh:path; $($name:ident),*) => {
         $(
@@ -1027,4 +1029,81 @@ pub(crate) async fn operators_sessions_tokens_and_the_audit_log(db: &Database) {
     let older = store.audit_log(10, Some(newest[1].id)).await.unwrap();
     assert_eq!(older.len(), 1);
     assert_eq!(older[0].action, "login");
+}
+
+/// An operator's correction rewrites an update's words (marked edited), a deletion removes
+/// it, and a postmortem is kept with the incident and found by its start.
+pub(crate) async fn updates_are_corrected_or_deleted_and_postmortems_kept(db: &Database) {
+    let store = db.open().await;
+    let mut open = incident(1, "mail");
+    open.updates.push(IncidentUpdate {
+        at: at(60),
+        phase: IncidentPhase::Identified,
+        message: "A failed dsik.".into(),
+        automatic: false,
+        expected_by: None,
+        next_update_by: Some(at(600)),
+        edited_at: None,
+    });
+    open.updates.push(IncidentUpdate {
+        at: at(70),
+        phase: IncidentPhase::Identified,
+        message: "Posted twice by mistake.".into(),
+        automatic: false,
+        expected_by: None,
+        next_update_by: None,
+        edited_at: None,
+    });
+    store
+        .commit(&Batch {
+            new_incidents: vec![open],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    store
+        .commit(&Batch {
+            update_edits: vec![
+                UpdateEdit {
+                    incident: 1,
+                    at: at(60),
+                    message: Some("A failed disk.".into()),
+                    edited_at: at(80),
+                },
+                UpdateEdit {
+                    incident: 1,
+                    at: at(70),
+                    message: None,
+                    edited_at: at(80),
+                },
+            ],
+            postmortems: vec![(
+                1,
+                Postmortem {
+                    text: "A disk failed; we now watch SMART counters.".into(),
+                    updated_at: at(90),
+                },
+            )],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    let read = store.incident(1).await.unwrap().unwrap();
+    assert_eq!(read.updates.len(), 2, "{:?}", read.updates);
+    let edited = &read.updates[1];
+    assert_eq!(
+        (
+            edited.message.as_str(),
+            edited.edited_at,
+            edited.next_update_by
+        ),
+        ("A failed disk.", Some(at(80)), Some(at(600)))
+    );
+    assert_eq!(read.updates[0].edited_at, None);
+    let postmortems = store.postmortems(at(0)).await.unwrap();
+    assert_eq!(postmortems[&1].updated_at, at(90));
+    assert!(
+        store.postmortems(at(1)).await.unwrap().is_empty(),
+        "by the incident's start"
+    );
 }

@@ -88,6 +88,7 @@ async fn populated(path: &std::path::Path) -> SqliteStore {
                     automatic: false,
                     expected_by: Some(at(3 * 3600 + 3_600)),
                     next_update_by: Some(at(3 * 3600 + 1_800)),
+                    edited_at: None,
                 },
             )],
             outbox: vec![first, second, message("msg_3", at(3 * 3600 + 5))],
@@ -109,6 +110,25 @@ async fn populated(path: &std::path::Path) -> SqliteStore {
         .await
         .unwrap();
     store.reserve_incident_ids(16).await.unwrap();
+    store
+        .commit(&Batch {
+            update_edits: vec![UpdateEdit {
+                incident: 1,
+                at: at(3 * 3600 + 60),
+                message: Some("A failed disk in the mail store; replacing it.".into()),
+                edited_at: at(3 * 3600 + 90),
+            }],
+            postmortems: vec![(
+                1,
+                Postmortem {
+                    text: "## What happened\n\nA disk failed.".into(),
+                    updated_at: at(4 * 3600),
+                },
+            )],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
     store
         .create_user(&UserRecord {
             name: "ada".into(),
@@ -189,6 +209,10 @@ async fn reading(store: &dyn Store) -> String {
         "messages {:?}\ndue {:?}\n",
         store.recent_messages(100).await.unwrap(),
         store.due_messages(at(3 * 3600 + 3_600), 100).await.unwrap()
+    ));
+    text.push_str(&format!(
+        "postmortems {:?}\n",
+        store.postmortems(at(-1)).await.unwrap()
     ));
     text.push_str(&format!(
         "users {:?}\ntokens {:?}\naudit {:?}\n",
@@ -272,6 +296,7 @@ async fn a_sqlite_store_copied_into_postgresql_reads_the_same_and_an_interrupted
                     automatic: false,
                     expected_by: None,
                     next_update_by: None,
+                    edited_at: None,
                 },
             )],
             ..Batch::default()

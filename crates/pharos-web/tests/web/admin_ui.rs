@@ -54,6 +54,7 @@ async fn admin_site() -> (Site, i64) {
                 automatic: true,
                 expected_by: None,
                 next_update_by: None,
+                edited_at: None,
             }],
             timeline: vec![TimelineEntry {
                 at: now,
@@ -340,7 +341,62 @@ async fn updates_posted_from_the_admin_need_the_session_token_and_this_site_as_o
     );
     assert!(shown.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
 
-    let entry = &site.store.audit_log(1, None).await.unwrap()[0];
+    // The operator corrects their update, then writes the postmortem, from the same page.
+    let number = incident.updates.len();
+    let (status, _, body) = call(
+        &site.app,
+        peer(2),
+        form(
+            &format!("/admin/incidents/{id}/updates/{number}/edit"),
+            Some(&cookie),
+            &format!(
+                "csrf={csrf}&message={}",
+                encode("Identified: a failed disk.")
+            ),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{}", text(&body));
+    let corrected = site.store.incident(id).await.unwrap().unwrap();
+    let last = corrected.updates.last().unwrap();
+    assert_eq!(last.message, "Identified: a failed disk.");
+    assert!(last.edited_at.is_some());
+    let (status, _, _) = call(
+        &site.app,
+        peer(2),
+        form(
+            &format!("/admin/incidents/{id}/postmortem"),
+            Some(&cookie),
+            &format!("csrf={csrf}&postmortem={}", encode("A disk failed.")),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let postmortems = site.store.postmortems(corrected.started_at).await.unwrap();
+    assert_eq!(postmortems[&id].text, "A disk failed.");
+    let (status, _, _) = call(
+        &site.app,
+        peer(2),
+        form(
+            &format!("/admin/incidents/{id}/updates/1/delete"),
+            Some(&cookie),
+            &format!("csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "the first update stays");
+
+    let entries = site.store.audit_log(3, None).await.unwrap();
+    let actions: Vec<&str> = entries.iter().map(|entry| entry.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "incident.postmortem",
+            "incident.update.edit",
+            "incident.update"
+        ]
+    );
+    let entry = &entries[2];
     assert_eq!(
         (entry.actor.as_str(), entry.action.as_str()),
         ("user:ed", "incident.update")

@@ -124,6 +124,12 @@ impl Store for Counting {
     fn set_fence(&self, fence: Option<pharos_store::FenceToken>) {
         self.inner.set_fence(fence)
     }
+    async fn postmortems(
+        &self,
+        since: DateTime<Utc>,
+    ) -> StoreResult<std::collections::HashMap<i64, Postmortem>> {
+        self.inner.postmortems(since).await
+    }
     async fn users(&self) -> StoreResult<Vec<UserRecord>> {
         self.inner.users().await
     }

@@ -165,6 +165,77 @@ async fn an_operator_runs_an_incident_from_the_command_line() {
         events,
         ["incident.opened", "incident.updated", "incident.resolved"]
     );
+    // A correction, a deletion and a postmortem, through the admin API.
+    let (status, body) = http_post(
+        pharos.address,
+        &format!("/api/v1/admin/incidents/{id}/updates/2/edit"),
+        Some(ADMIN_TOKEN),
+        r#"{"message": "A throttled relay at our provider."}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = http_post(
+        pharos.address,
+        &format!("/api/v1/admin/incidents/{id}/updates/1/delete"),
+        Some(ADMIN_TOKEN),
+        "",
+    )
+    .await;
+    assert_eq!(status, 409, "the first update stays: {body}");
+    let (status, body) = http_post(
+        pharos.address,
+        &format!("/api/v1/admin/incidents/{id}/postmortem"),
+        Some(ADMIN_TOKEN),
+        r###"{"text": "## Cause\n\nOur provider throttled one relay. We now spread mail over two."}"###,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let markdown = eventually(
+        Duration::from_secs(10),
+        "the postmortem document",
+        || async {
+            let (status, text) = http_get(
+                pharos.address,
+                &format!("/incidents/{id}/postmortem.md"),
+                None,
+            )
+            .await;
+            (status == 200 && text.contains("We now spread mail")).then_some(text)
+        },
+    )
+    .await;
+    for expected in [
+        "# Incident",
+        "- **Time to acknowledge:** 0 s",
+        "- **Time to recover:**",
+        "A throttled relay at our provider.",
+        ", edited ",
+        "## Postmortem\n\n## Cause",
+    ] {
+        assert!(markdown.contains(expected), "{expected:?} in:\n{markdown}");
+    }
+    let (_, page) = http_get(pharos.address, &format!("/incidents/{id}"), None).await;
+    assert!(
+        page.contains("· edited") && page.contains("<h2>Cause</h2>"),
+        "{page}"
+    );
+    let audit = pharos.admin_json("/api/v1/admin/audit?limit=3").await;
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "incident.postmortem",
+            "incident.update.edit",
+            "incident.resolve"
+        ]
+    );
+    assert_eq!(audit["entries"][1]["detail"], "before: A throttled relay.");
+
     let shown = run(&server, None, &["incident", "show", &id_text]);
     assert!(
         String::from_utf8_lossy(&shown.stdout).contains("closed"),
