@@ -31,6 +31,18 @@ pub(crate) enum Command {
         message: Option<String>,
         reply: oneshot::Sender<Result<IncidentUpdate, CommandError>>,
     },
+    /// A maintenance window scheduled at run time.
+    ScheduleMaintenance {
+        window: Box<pharos_core::maintenance::MaintenanceWindow>,
+        by: String,
+        reply: oneshot::Sender<Result<pharos_core::maintenance::MaintenanceWindow, CommandError>>,
+    },
+    /// A scheduled maintenance window cancelled.
+    CancelMaintenance {
+        id: String,
+        by: String,
+        reply: oneshot::Sender<Result<pharos_core::maintenance::MaintenanceWindow, CommandError>>,
+    },
     /// An incident's postmortem written.
     SetPostmortem {
         incident: i64,

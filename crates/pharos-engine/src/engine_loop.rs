@@ -356,6 +356,22 @@ impl EngineLoop {
                 );
                 self.answer_once_committed(result, batch, reply).await
             }
+            Command::ScheduleMaintenance { window, by, reply } => {
+                let mut batch = Batch::default();
+                let result =
+                    self.parts
+                        .evaluator
+                        .schedule_maintenance(*window, &by, Utc::now(), &mut batch);
+                self.answer_once_committed(result, batch, reply).await
+            }
+            Command::CancelMaintenance { id, by, reply } => {
+                let mut batch = Batch::default();
+                let result =
+                    self.parts
+                        .evaluator
+                        .cancel_maintenance(&id, &by, Utc::now(), &mut batch);
+                self.answer_once_committed(result, batch, reply).await
+            }
             Command::SetPostmortem {
                 incident,
                 text,
@@ -711,6 +727,7 @@ impl EngineLoop {
             );
         }
         live.open_incidents = self.parts.evaluator.open_incidents().cloned().collect();
+        live.maintenance = self.parts.evaluator.maintenance_windows();
         live.open_incidents
             .sort_by_key(|incident| std::cmp::Reverse(incident.id));
         // A region going silent changes its cells without a result.

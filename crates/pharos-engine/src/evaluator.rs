@@ -58,6 +58,8 @@ pub struct Evaluator {
     waiting_for_id: bool,
     /// Whether each component was inside a maintenance window when last derived.
     pub(crate) in_maintenance: Vec<bool>,
+    /// Maintenance windows scheduled at run time (the configuration's are in the topology).
+    pub(crate) scheduled: Vec<pharos_core::maintenance::MaintenanceWindow>,
     pub(crate) dirty_health: Vec<bool>,
     /// What each region says of each regional monitor, in the monitor's region order (empty
     /// for monitors the server checks alone).
@@ -139,6 +141,7 @@ impl Evaluator {
             last_seen: vec![None; topology.monitors.len()],
             provider_word: vec![None; topology.monitors.len()],
             in_maintenance: vec![false; topology.components.len()],
+            scheduled: std::mem::take(&mut state.maintenance),
             regional,
             verdicts: vec![None; topology.monitors.len()],
             silent: vec![false; topology.regions.len()],

@@ -163,6 +163,12 @@ async fn refresh(
         })
         .collect();
     view.open_incidents = open;
+    view.maintenance = topology
+        .maintenance
+        .iter()
+        .cloned()
+        .chain(state.maintenance)
+        .collect();
     view.monitors = monitors;
     view.regions = regions;
     Ok(())

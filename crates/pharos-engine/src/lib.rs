@@ -190,6 +190,30 @@ impl EngineHandle {
         .await
     }
 
+    /// Schedules a maintenance window; answers once saved.
+    pub async fn schedule_maintenance(
+        &self,
+        window: pharos_core::maintenance::MaintenanceWindow,
+        by: String,
+    ) -> Result<pharos_core::maintenance::MaintenanceWindow, CommandError> {
+        self.ask(|reply| command::Command::ScheduleMaintenance {
+            window: Box::new(window),
+            by,
+            reply,
+        })
+        .await
+    }
+
+    /// Cancels a scheduled maintenance window; answers once saved.
+    pub async fn cancel_maintenance(
+        &self,
+        id: String,
+        by: String,
+    ) -> Result<pharos_core::maintenance::MaintenanceWindow, CommandError> {
+        self.ask(|reply| command::Command::CancelMaintenance { id, by, reply })
+            .await
+    }
+
     /// Writes an incident's postmortem; answers once saved.
     pub async fn set_postmortem(&self, incident: i64, text: String) -> Result<(), CommandError> {
         self.ask(|reply| command::Command::SetPostmortem {
@@ -281,6 +305,7 @@ impl Engine {
         live.open_incidents = evaluator.open_incidents().cloned().collect();
         live.open_incidents
             .sort_by_key(|incident| std::cmp::Reverse(incident.id));
+        live.maintenance = evaluator.maintenance_windows();
         let live = Arc::new(RwLock::new(live));
         let metrics = Arc::new(SchedulerMetrics::default());
         let (version_sender, status_version) = watch::channel(0u64);

@@ -12,6 +12,8 @@ pub struct LiveState {
     /// For monitors checked from several regions, what each region says, in order.
     pub regions: HashMap<MonitorId, Vec<RegionCell>>,
     pub open_incidents: Vec<Incident>,
+    /// Every maintenance window: the configuration's and those scheduled at run time.
+    pub maintenance: Vec<pharos_core::maintenance::MaintenanceWindow>,
     /// Set while the store refuses writes: what is shown may be stale since then.
     pub store_fault: Option<StoreFault>,
 }

@@ -46,7 +46,7 @@ use Kind::*;
 
 /// Every table, parents before children (incidents before their updates, the outbox before
 /// its attempts); `meta` last, so that the reserved incident ids arrive with everything else.
-const TABLES: [Table; 18] = [
+const TABLES: [Table; 19] = [
     Table {
         name: "monitor_health",
         columns: &[("monitor_id", Text), ("health", Text), ("updated_at", Int)],
@@ -69,6 +69,23 @@ const TABLES: [Table; 18] = [
             ("last_seq", Int),
             ("last_seen_at", Int),
             ("region", Text),
+        ],
+        order: Order::Rowid,
+        identity: None,
+    },
+    Table {
+        name: "maintenance_windows",
+        columns: &[
+            ("id", Text),
+            ("title", Text),
+            ("components", Text),
+            ("start_at", Int),
+            ("length_ms", Int),
+            ("every_ms", Int),
+            ("message", Text),
+            ("created_by", Text),
+            ("created_at", Int),
+            ("cancelled_at", Int),
         ],
         order: Order::Rowid,
         identity: None,

@@ -18,6 +18,8 @@ pub struct EngineState {
     /// Incident ids this run may hand out, reserved in the database beforehand
     /// (`Store::reserve_incident_ids`); `load_engine_state` leaves it empty.
     pub incident_ids: std::ops::Range<i64>,
+    /// Maintenance windows scheduled at run time and not cancelled.
+    pub maintenance: Vec<pharos_core::maintenance::MaintenanceWindow>,
 }
 
 /// One probe result as stored.
@@ -58,6 +60,8 @@ pub struct Batch {
     pub update_edits: Vec<UpdateEdit>,
     /// Postmortems written or rewritten, by incident id.
     pub postmortems: Vec<(i64, Postmortem)>,
+    /// Maintenance windows scheduled or cancelled at run time.
+    pub maintenance: Vec<MaintenanceChange>,
     pub outbox: Vec<OutboxMessage>,
     /// Agents whose results this batch stores: the highest sequence number stored, and when
     /// the agent was last heard from.
@@ -72,6 +76,20 @@ pub struct UpdateEdit {
     pub at: DateTime<Utc>,
     pub message: Option<String>,
     pub edited_at: DateTime<Utc>,
+}
+
+/// A maintenance window scheduled or cancelled at run time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MaintenanceChange {
+    Scheduled {
+        window: pharos_core::maintenance::MaintenanceWindow,
+        by: String,
+        at: DateTime<Utc>,
+    },
+    Cancelled {
+        id: String,
+        at: DateTime<Utc>,
+    },
 }
 
 /// What was learned from an incident, written after it.
@@ -114,6 +132,7 @@ impl Batch {
         self.new_timeline.append(&mut other.new_timeline);
         self.update_edits.append(&mut other.update_edits);
         self.postmortems.append(&mut other.postmortems);
+        self.maintenance.append(&mut other.maintenance);
         self.outbox.append(&mut other.outbox);
         self.agent_progress.append(&mut other.agent_progress);
     }
@@ -126,7 +145,8 @@ impl Batch {
             && self.new_updates.is_empty()
             && self.new_timeline.is_empty()
             && self.update_edits.is_empty()
-            && self.postmortems.is_empty())
+            && self.postmortems.is_empty()
+            && self.maintenance.is_empty())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -139,6 +159,7 @@ impl Batch {
             && self.new_timeline.is_empty()
             && self.update_edits.is_empty()
             && self.postmortems.is_empty()
+            && self.maintenance.is_empty()
             && self.outbox.is_empty()
             && self.agent_progress.is_empty()
     }

@@ -850,3 +850,104 @@ pub(crate) async fn audit(
         Err(error) => store_failed(error),
     }
 }
+
+async fn maintenance_page(
+    state: &WebState,
+    operator: &Operator,
+    request: &crate::maintenance_api::WindowRequest,
+    problem: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let windows = crate::maintenance_api::windows(state);
+    page(
+        status,
+        views::maintenance(operator, &windows, &components(state), request, problem),
+    )
+}
+
+pub(crate) async fn maintenance(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    client: Client,
+) -> Response {
+    let operator = match signed_in(&state, &headers, client).await {
+        Ok(operator) => operator,
+        Err(response) => return response,
+    };
+    let request = crate::maintenance_api::WindowRequest {
+        duration: Some("30m".into()),
+        ..Default::default()
+    };
+    maintenance_page(&state, &operator, &request, None, StatusCode::OK).await
+}
+
+pub(crate) async fn schedule_maintenance(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    client: Client,
+    Form(fields): Fields,
+) -> Response {
+    let operator = match signed_in(&state, &headers, client).await {
+        Ok(operator) => operator,
+        Err(response) => return response,
+    };
+    if let Some(response) = check_form(&operator, &headers, &fields) {
+        return response;
+    }
+    if !operator.may(Permission::Incidents) {
+        return forbidden(&operator, "schedule maintenance");
+    }
+    let text =
+        |name: &str| Some(field(&fields, name).to_owned()).filter(|value| !value.trim().is_empty());
+    let request = crate::maintenance_api::WindowRequest {
+        title: field(&fields, "title").to_owned(),
+        components: fields
+            .iter()
+            .filter(|(key, _)| key == "component")
+            .map(|(_, value)| value.clone())
+            .collect(),
+        start: field(&fields, "start").to_owned(),
+        duration: text("duration"),
+        end: None,
+        every: text("every"),
+        message: text("message"),
+    };
+    let result = match crate::maintenance_api::read_window(&request) {
+        Ok(window) => crate::maintenance_api::submit_window(&state, &operator, window).await,
+        Err(problem) => Err(ApiError::new(StatusCode::BAD_REQUEST, problem)),
+    };
+    match result {
+        Ok(_) => redirect("/admin/maintenance"),
+        Err(ApiError {
+            status, message, ..
+        }) => maintenance_page(&state, &operator, &request, Some(&message), status).await,
+    }
+}
+
+pub(crate) async fn cancel_maintenance(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    client: Client,
+    Path(id): Path<String>,
+    Form(fields): Fields,
+) -> Response {
+    let operator = match signed_in(&state, &headers, client).await {
+        Ok(operator) => operator,
+        Err(response) => return response,
+    };
+    if let Some(response) = check_form(&operator, &headers, &fields) {
+        return response;
+    }
+    if !operator.may(Permission::Incidents) {
+        return forbidden(&operator, "cancel maintenance");
+    }
+    match crate::maintenance_api::submit_cancellation(&state, &operator, &id).await {
+        Ok(_) => redirect("/admin/maintenance"),
+        Err(ApiError {
+            status, message, ..
+        }) => {
+            let request = crate::maintenance_api::WindowRequest::default();
+            maintenance_page(&state, &operator, &request, Some(&message), status).await
+        }
+    }
+}

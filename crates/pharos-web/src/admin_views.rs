@@ -39,6 +39,7 @@ pub(crate) fn layout(title: &str, operator: Option<&Operator>, body: Markup) -> 
                         @if operator.is_some() {
                             nav {
                                 a href="/admin" { "Overview" }
+                                a href="/admin/maintenance" { "Maintenance" }
                                 a href="/admin/audit" { "Audit log" }
                                 a href="/admin/tokens" { "API tokens" }
                                 a href="/" { "Public page" }
@@ -570,6 +571,80 @@ pub(crate) fn audit(operator: &Operator, entries: &[AuditEntry], older: Option<i
                 }
                 @if let Some(before) = older {
                     p.incident { a href=(format!("/admin/audit?before={before}")) { "Older entries" } }
+                }
+            }
+        },
+    )
+}
+
+/// Every maintenance window, and (when allowed) the form to schedule one and buttons to
+/// cancel scheduled ones.
+pub(crate) fn maintenance(
+    operator: &Operator,
+    windows: &[(pharos_core::maintenance::MaintenanceWindow, bool)],
+    components: &[(String, String)],
+    request: &crate::maintenance_api::WindowRequest,
+    problem: Option<&str>,
+) -> Markup {
+    let now = Utc::now();
+    let may = operator.may(Permission::Incidents);
+    layout(
+        "Maintenance",
+        Some(operator),
+        html! {
+            @if let Some(problem) = problem { div.problem role="alert" { (problem) } }
+            section.card {
+                h2 { "Maintenance windows" }
+                @if windows.is_empty() { p.incident.small { "None scheduled." } }
+                @for (window, scheduled) in windows {
+                    div.incident {
+                        div.row {
+                            b { (window.title) }
+                            span.small {
+                                @if *scheduled { "scheduled" } @else { span.tag { "configuration file" } }
+                            }
+                        }
+                        p.small {
+                            @match window.current_or_next(now) {
+                                Some(next) if next.is_under_way(now) => { "Under way until " (time(next.end)) }
+                                Some(next) => { "Next: " (time(next.start)) " to " (time(next.end)) }
+                                None => { "Over" }
+                            }
+                            @if let Some(every) = window.every { " · every " (pharos_core::postmortem::span(every.to_std().unwrap_or_default())) }
+                            " · " (window.components.iter().map(|id| id.as_str()).collect::<Vec<_>>().join(", "))
+                        }
+                        @if let Some(message) = &window.message { p.small { (message) } }
+                        @if *scheduled && may {
+                            form.inline method="post" action=(format!("/admin/maintenance/{}/cancel", window.id)) {
+                                input type="hidden" name="csrf" value=(operator.csrf());
+                                button.link type="submit" { "Cancel this window" }
+                            }
+                        }
+                    }
+                }
+            }
+            @if may {
+                section.card {
+                    h2 { "Schedule maintenance" }
+                    form.stack method="post" action="/admin/maintenance" {
+                        input type="hidden" name="csrf" value=(operator.csrf());
+                        label for="title" { "Title" }
+                        input #title name="title" required maxlength="200" value=(request.title);
+                        div.checks {
+                            @for (id, name) in components {
+                                label { input type="checkbox" name="component" value=(id) checked[request.components.contains(id)]; " " (name) }
+                            }
+                        }
+                        label for="start" { "Starts (UTC)" }
+                        input #start name="start" type="datetime-local" required value=(request.start);
+                        label for="duration" { "Lasts (30m, 2h)" }
+                        input #duration name="duration" required value=(request.duration.as_deref().unwrap_or(""));
+                        label for="every" { "Repeats every (7d; empty: once)" }
+                        input #every name="every" value=(request.every.as_deref().unwrap_or(""));
+                        label for="message" { "What readers should know" }
+                        textarea #message name="message" maxlength="5000" { (request.message.as_deref().unwrap_or("")) }
+                        button type="submit" { "Schedule" }
+                    }
                 }
             }
         },

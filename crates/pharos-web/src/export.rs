@@ -31,6 +31,12 @@ pub async fn export(
     let mut live = LiveState {
         components: state.component_status,
         open_incidents: state.open_incidents,
+        maintenance: config
+            .maintenance
+            .iter()
+            .cloned()
+            .chain(state.maintenance)
+            .collect(),
         ..LiveState::default()
     };
     for monitor in &config.monitors {

@@ -17,6 +17,7 @@ mod incident_api;
 #[cfg(test)]
 mod lean_page_test;
 mod login_limiter;
+mod maintenance_api;
 mod markdown;
 mod metrics;
 mod operator;

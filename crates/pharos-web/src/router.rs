@@ -153,6 +153,22 @@ pub fn router(state: WebState) -> Router {
         .route("/healthz", get(health))
         .route("/api/v1/admin/deliveries", get(admin::deliveries))
         .route("/api/v1/admin/audit", get(admin::audit_log))
+        .route(
+            "/api/v1/admin/maintenance",
+            get(crate::maintenance_api::list).post(crate::maintenance_api::schedule),
+        )
+        .route(
+            "/api/v1/admin/maintenance/{id}/cancel",
+            axum::routing::post(crate::maintenance_api::cancel),
+        )
+        .route(
+            "/admin/maintenance",
+            get(crate::admin_ui::maintenance).post(crate::admin_ui::schedule_maintenance),
+        )
+        .route(
+            "/admin/maintenance/{id}/cancel",
+            axum::routing::post(crate::admin_ui::cancel_maintenance),
+        )
         .route("/admin", get(crate::admin_ui::overview))
         .route(
             "/admin/login",

@@ -431,7 +431,7 @@ impl StatusView {
             generated_at: now,
             history_complete: history.complete,
             stale_since: live.store_fault.clone(),
-            maintenance: maintenance_views(&config.maintenance, now),
+            maintenance: maintenance_views(&live.maintenance, now),
             postmortems: HashMap::new(),
         }
     }

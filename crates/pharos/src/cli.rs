@@ -106,6 +106,11 @@ pub(crate) enum Command {
         #[command(subcommand)]
         action: AgentTokenAction,
     },
+    /// Schedule, list and cancel maintenance windows of a running pharos.
+    Maintenance {
+        #[command(subcommand)]
+        action: MaintenanceAction,
+    },
     /// Add, list and remove the admin's users, and change their passwords (on the server's
     /// machine: this is how the first admin is made).
     User {
@@ -278,6 +283,46 @@ pub(crate) enum IncidentAction {
         /// What readers should know.
         #[arg(long, short)]
         message: String,
+        #[command(flatten)]
+        access: Access,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum MaintenanceAction {
+    /// Schedule a window: its components show under maintenance while it runs, open no
+    /// incident and send no alert.
+    Schedule {
+        /// What readers see.
+        #[arg(long)]
+        title: String,
+        /// A component's id; repeat for several.
+        #[arg(long = "component", required = true)]
+        components: Vec<String>,
+        /// When it starts: a time (2026-12-12T22:00:00Z) or a duration from now (2h).
+        #[arg(long)]
+        start: String,
+        /// How long it lasts (30m, 2h).
+        #[arg(long)]
+        duration: String,
+        /// Repeats this often (7d); once without it.
+        #[arg(long)]
+        every: Option<String>,
+        /// What readers should know.
+        #[arg(long, short)]
+        message: Option<String>,
+        #[command(flatten)]
+        access: Access,
+    },
+    /// List every window: the configuration file's and those scheduled.
+    List {
+        #[command(flatten)]
+        access: Access,
+    },
+    /// Cancel a scheduled window (the configuration file's change with the file).
+    Cancel {
+        /// The window's id (see `pharos maintenance list`).
+        id: String,
         #[command(flatten)]
         access: Access,
     },

@@ -2,77 +2,15 @@
 //! `show`) and acted on through its admin API (`open`, `update`, `resolve`) with an API token
 //! from `PHAROS_TOKEN` or a file.
 
+use crate::api_client::{act, send, time};
 use crate::cli::{Access, PromisedTimes};
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
 use std::process::ExitCode;
-use std::time::Duration;
 
 /// An operator's words: the status, the message, the promised times.
 pub(crate) struct Words {
     pub(crate) status: String,
     pub(crate) message: String,
     pub(crate) times: PromisedTimes,
-}
-
-/// The variable the API token is read from.
-pub(crate) const TOKEN_VARIABLE: &str = "PHAROS_TOKEN";
-/// The variable older versions read the admin token from; still read.
-const OLD_TOKEN_VARIABLE: &str = "PHAROS_ADMIN_TOKEN";
-
-/// The API token: from `--token-file`, or `PHAROS_TOKEN`; without one, a usage error.
-fn token(access: &Access) -> Result<String, ExitCode> {
-    if let Some(file) = &access.token_file {
-        return match std::fs::read_to_string(file) {
-            Ok(text) if !text.trim().is_empty() => Ok(text.trim().to_owned()),
-            Ok(_) => {
-                eprintln!(
-                    "error: {} is empty; it should hold an API token",
-                    file.display()
-                );
-                Err(crate::exit::code(crate::exit::USAGE))
-            }
-            Err(error) => {
-                eprintln!(
-                    "error: cannot read the token file {}: {error}",
-                    file.display()
-                );
-                Err(crate::exit::code(crate::exit::NO_INPUT))
-            }
-        };
-    }
-    for variable in [TOKEN_VARIABLE, OLD_TOKEN_VARIABLE] {
-        if let Some(token) = std::env::var(variable)
-            .ok()
-            .filter(|token| !token.trim().is_empty())
-        {
-            return Ok(token.trim().to_owned());
-        }
-    }
-    eprintln!(
-        "error: no API token: set {TOKEN_VARIABLE} (make one in the admin under API tokens) or give --token-file FILE"
-    );
-    Err(crate::exit::code(crate::exit::USAGE))
-}
-
-/// A time on the command line: RFC 3339, or a duration from now (`90m`, `2h`).
-fn time(name: &str, text: Option<&str>) -> Result<Option<String>, ExitCode> {
-    let Some(text) = text.map(str::trim).filter(|text| !text.is_empty()) else {
-        return Ok(None);
-    };
-    if chrono::DateTime::parse_from_rfc3339(text).is_ok() {
-        return Ok(Some(text.to_owned()));
-    }
-    match humantime::parse_duration(text.trim_start_matches('+')) {
-        Ok(duration) => {
-            let at = chrono::Utc::now() + chrono::Duration::from_std(duration).unwrap_or_default();
-            Ok(Some(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)))
-        }
-        Err(_) => {
-            eprintln!("error: --{name} must be a time like 2026-12-06T14:00:00Z or a duration like 90m, got `{text}`");
-            Err(crate::exit::code(crate::exit::USAGE))
-        }
-    }
 }
 
 fn words_json(words: &Words) -> Result<serde_json::Map<String, serde_json::Value>, ExitCode> {
@@ -86,52 +24,6 @@ fn words_json(words: &Words) -> Result<serde_json::Map<String, serde_json::Value
         body.insert("next_update_by".into(), at.into());
     }
     Ok(body)
-}
-
-/// POSTs `body` to the admin API's `path`; prints the answer (`said` on success, or the
-/// JSON with `--json`) and gives the exit code.
-async fn act(
-    access: &Access,
-    path: &str,
-    body: serde_json::Value,
-    said: impl FnOnce(&serde_json::Value) -> String,
-) -> ExitCode {
-    let token = match token(access) {
-        Ok(token) => token,
-        Err(code) => return code,
-    };
-    let server = &access.server;
-    let Ok(url) = server.join(path) else {
-        eprintln!("error: `{server}` cannot be used as the server's address");
-        return crate::exit::code(crate::exit::USAGE);
-    };
-    match post(&url, &token, body.to_string()).await {
-        Ok((200 | 201, answer)) => {
-            let answer: serde_json::Value = serde_json::from_str(&answer).unwrap_or_default();
-            if access.json {
-                println!("{answer:#}");
-            } else {
-                println!("{}", said(&answer));
-            }
-            ExitCode::SUCCESS
-        }
-        Ok((code, answer)) => {
-            let reason = serde_json::from_str::<serde_json::Value>(&answer)
-                .ok()
-                .and_then(|json| json["error"].as_str().map(str::to_owned))
-                .unwrap_or(answer);
-            eprintln!("error: the server refused ({code}): {reason}");
-            if code == 401 || code == 403 {
-                crate::exit::code(crate::exit::NO_PERMISSION)
-            } else {
-                ExitCode::FAILURE
-            }
-        }
-        Err(error) => {
-            eprintln!("error: cannot reach {server}: {error}");
-            crate::exit::code(crate::exit::UNAVAILABLE)
-        }
-    }
 }
 
 pub(crate) async fn update(
@@ -296,47 +188,4 @@ async fn read(server: &url::Url, path: &str) -> Result<serde_json::Value, ExitCo
             Err(crate::exit::code(crate::exit::UNAVAILABLE))
         }
     }
-}
-
-async fn post(url: &url::Url, token: &str, body: String) -> Result<(u16, String), String> {
-    send(hyper::Method::POST, url, Some(token), body).await
-}
-
-async fn send(
-    method: hyper::Method,
-    url: &url::Url,
-    token: Option<&str>,
-    body: String,
-) -> Result<(u16, String), String> {
-    let client = pharos_notify::https_client();
-    let mut request = hyper::Request::builder()
-        .method(method)
-        .uri(url.as_str())
-        .header(hyper::header::ACCEPT, "application/json");
-    if !body.is_empty() {
-        request = request.header(hyper::header::CONTENT_TYPE, "application/json");
-    }
-    if let Some(token) = token {
-        request = request.header(hyper::header::AUTHORIZATION, format!("Bearer {token}"));
-    }
-    let request = request
-        .body(Full::new(Bytes::from(body)))
-        .map_err(|error| error.to_string())?;
-    let exchange = async {
-        let response = client
-            .request(request)
-            .await
-            .map_err(|error| error.to_string())?;
-        let status = response.status().as_u16();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|error| error.to_string())?
-            .to_bytes();
-        Ok((status, String::from_utf8_lossy(&body).into_owned()))
-    };
-    tokio::time::timeout(Duration::from_secs(30), exchange)
-        .await
-        .map_err(|_| "no answer within 30 s".to_owned())?
 }

@@ -2,6 +2,7 @@
 
 mod agent_command;
 mod agent_token_command;
+mod api_client;
 mod check;
 mod cli;
 mod config_command;
@@ -14,6 +15,7 @@ mod generation;
 mod incident_command;
 mod leadership;
 mod logging;
+mod maintenance_command;
 mod notify_command;
 mod reload;
 mod serve;
@@ -22,8 +24,8 @@ mod user_command;
 
 use clap::Parser;
 use cli::{
-    AgentTokenAction, Cli, Command, ConfigAction, DbAction, IncidentAction, NotifyAction,
-    UserAction,
+    AgentTokenAction, Cli, Command, ConfigAction, DbAction, IncidentAction, MaintenanceAction,
+    NotifyAction, UserAction,
 };
 use std::process::ExitCode;
 
@@ -164,6 +166,34 @@ fn main() -> ExitCode {
                 AgentTokenAction::List { config } => agent_token_command::list(&config).await,
                 AgentTokenAction::Revoke { name, config } => {
                     agent_token_command::revoke(&config, &name).await
+                }
+            },
+            Command::Maintenance { action } => match action {
+                MaintenanceAction::Schedule {
+                    title,
+                    components,
+                    start,
+                    duration,
+                    every,
+                    message,
+                    access,
+                } => {
+                    maintenance_command::schedule(
+                        &access,
+                        maintenance_command::Schedule {
+                            title,
+                            components,
+                            start,
+                            duration,
+                            every,
+                            message,
+                        },
+                    )
+                    .await
+                }
+                MaintenanceAction::List { access } => maintenance_command::list(&access).await,
+                MaintenanceAction::Cancel { id, access } => {
+                    maintenance_command::cancel(&access, &id).await
                 }
             },
             Command::User { action } => match action {

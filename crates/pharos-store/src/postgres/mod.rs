@@ -27,6 +27,8 @@ mod sealing;
 mod store_impl;
 #[path = "../sql/transaction.rs"]
 mod transaction;
+#[path = "../sql/windows.rs"]
+mod windows;
 
 use crate::*;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

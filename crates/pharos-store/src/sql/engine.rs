@@ -29,6 +29,7 @@ pub(super) async fn load_engine_state(pool: &Pool) -> StoreResult<EngineState> {
             .insert(ComponentId::new(component), (status, from_millis(since)));
     }
     state.open_incidents = incidents::open(pool).await?;
+    state.maintenance = super::windows::scheduled(pool).await?;
     Ok(state)
 }
 
@@ -142,6 +143,7 @@ async fn write_batch(tx: &mut Conn, batch: &Batch) -> StoreResult<()> {
         .await?;
     }
     incidents::write(tx, batch).await?;
+    super::windows::write(tx, &batch.maintenance).await?;
     outbox::enqueue(tx, &batch.outbox).await?;
     super::agents::write_progress(tx, &batch.agent_progress).await?;
     Ok(())

@@ -21,6 +21,8 @@ mod sealing;
 mod store_impl;
 #[path = "../sql/transaction.rs"]
 mod transaction;
+#[path = "../sql/windows.rs"]
+mod windows;
 
 type Db = sqlx::Sqlite;
 type Pool = sqlx::SqlitePool;

@@ -565,7 +565,7 @@ pub(crate) async fn history_reads_the_same_once_sealed(db: &Database) {
 #[macro_export]
 macro_rules! contract_tests {
     ($fresh:path) => {
-        $crate::contract_tests!(@each $fresh; engine_state_survives_reopening_the_file, a_second_open_incident_for_one_component_is_refused_and_nothing_of_its_batch_lands, resolving_records_time_to_recover_and_keeps_history, a_root_cause_found_later_and_its_dependents_survive_a_restart, outbox_messages_move_through_retry_delivery_and_give_up, roll_ups_aggregate_minutes_hours_and_days_and_prune_respects_retention, history_reads_the_same_once_sealed, messages_of_one_sequence_are_due_only_in_turn, coarser_roll_ups_are_cores_combination_of_finer_ones, agents_are_created_revoked_and_their_progress_only_moves_forward, a_replica_that_lost_its_lease_writes_nothing, operators_sessions_tokens_and_the_audit_log, updates_are_corrected_or_deleted_and_postmortems_kept);
+        $crate::contract_tests!(@each $fresh; engine_state_survives_reopening_the_file, a_second_open_incident_for_one_component_is_refused_and_nothing_of_its_batch_lands, resolving_records_time_to_recover_and_keeps_history, a_root_cause_found_later_and_its_dependents_survive_a_restart, outbox_messages_move_through_retry_delivery_and_give_up, roll_ups_aggregate_minutes_hours_and_days_and_prune_respects_retention, history_reads_the_same_once_sealed, messages_of_one_sequence_are_due_only_in_turn, coarser_roll_ups_are_cores_combination_of_finer_ones, agents_are_created_revoked_and_their_progress_only_moves_forward, a_replica_that_lost_its_lease_writes_nothing, operators_sessions_tokens_and_the_audit_log, updates_are_corrected_or_deleted_and_postmortems_kept, scheduled_maintenance_is_loaded_until_cancelled);
     };
     (@each $fresh:path; $($name:ident),*) => {
         $(
@@ -1106,4 +1106,50 @@ pub(crate) async fn updates_are_corrected_or_deleted_and_postmortems_kept(db: &D
         store.postmortems(at(1)).await.unwrap().is_empty(),
         "by the incident's start"
     );
+}
+
+/// Maintenance scheduled at run time is part of the engine's state until cancelled.
+pub(crate) async fn scheduled_maintenance_is_loaded_until_cancelled(db: &Database) {
+    use pharos_core::maintenance::MaintenanceWindow;
+    let store = db.open().await;
+    let window = |id: &str, hours: i64| MaintenanceWindow {
+        id: id.into(),
+        title: format!("Work {id}"),
+        components: vec![ComponentId::new("mail"), ComponentId::new("dns")],
+        start: at(hours * 3_600),
+        length: ChronoDuration::minutes(30),
+        every: (hours == 2).then(|| ChronoDuration::days(7)),
+        message: Some("Brief pauses.".into()),
+    };
+    store
+        .commit(&Batch {
+            maintenance: vec![
+                MaintenanceChange::Scheduled {
+                    window: window("patching", 2),
+                    by: "ada".into(),
+                    at: at(0),
+                },
+                MaintenanceChange::Scheduled {
+                    window: window("move", 1),
+                    by: "ada".into(),
+                    at: at(0),
+                },
+            ],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    store
+        .commit(&Batch {
+            maintenance: vec![MaintenanceChange::Cancelled {
+                id: "move".into(),
+                at: at(10),
+            }],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    drop(store);
+    let state = db.open().await.load_engine_state().await.unwrap();
+    assert_eq!(state.maintenance, vec![window("patching", 2)]);
 }

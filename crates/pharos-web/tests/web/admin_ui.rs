@@ -583,3 +583,90 @@ async fn roles_and_token_scopes_limit_what_each_operator_may_do() {
     .await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn an_editor_schedules_and_cancels_maintenance_from_the_admin_and_a_viewer_cannot() {
+    let (site, _) = admin_site().await;
+    let (viewer, viewer_csrf) = log_in(&site, "vic", 6).await;
+    let start = (Utc::now() + chrono::Duration::hours(2))
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+    let fields = |csrf: &str| {
+        format!(
+            "csrf={csrf}&title={}&component=svc&start={}&duration=45m&every=7d&message={}",
+            encode("Relay <b>swap</b>"),
+            encode(&start),
+            encode("Brief pauses.")
+        )
+    };
+    let (status, _, _) = call(
+        &site.app,
+        peer(6),
+        form("/admin/maintenance", Some(&viewer), &fields(&viewer_csrf)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let (editor, csrf) = log_in(&site, "ed", 7).await;
+    let (status, _, body) = call(
+        &site.app,
+        peer(7),
+        form("/admin/maintenance", Some(&editor), &fields(&csrf)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{}", text(&body));
+    let (_, _, body) = call(&site.app, peer(7), page("/admin/maintenance", &editor)).await;
+    let listing = text(&body);
+    assert!(
+        listing.contains("Relay &lt;b&gt;swap&lt;/b&gt;") && listing.contains("Next: "),
+        "{listing}"
+    );
+    let scheduled = site.store.load_engine_state().await.unwrap().maintenance;
+    assert_eq!(scheduled.len(), 1);
+    assert_eq!(scheduled[0].length, chrono::Duration::minutes(45));
+    let id = scheduled[0].id.clone();
+
+    let (status, _, body) = call(
+        &site.app,
+        peer(7),
+        form(
+            "/admin/maintenance",
+            Some(&editor),
+            &format!("csrf={csrf}&title=x&component=svc&start=tomorrow&duration=45m"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        text(&body).contains("`start` must be a time"),
+        "the problem is said and the form kept"
+    );
+
+    let (status, _, _) = call(
+        &site.app,
+        peer(7),
+        form(
+            &format!("/admin/maintenance/{id}/cancel"),
+            Some(&editor),
+            &format!("csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(site
+        .store
+        .load_engine_state()
+        .await
+        .unwrap()
+        .maintenance
+        .is_empty());
+    let actions: Vec<String> = site
+        .store
+        .audit_log(2, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|entry| entry.action)
+        .collect();
+    assert_eq!(actions, ["maintenance.cancel", "maintenance.schedule"]);
+}

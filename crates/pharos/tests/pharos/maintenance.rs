@@ -94,3 +94,147 @@ async fn a_window_under_way_holds_incidents_back_and_is_announced_with_the_next_
     );
     let _ = pharos.terminate();
 }
+
+/// A window scheduled from the command line on a running server: the component goes under
+/// maintenance at once (a failure opens no incident, sends nothing, and the page and the
+/// Statuspage documents show the window); it survives a restart; once cancelled, the failure
+/// still there opens its incident.
+#[tokio::test]
+async fn a_window_scheduled_at_run_time_holds_incidents_back_until_cancelled() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = WebhookReceiver::start("127.0.0.1:0".parse().unwrap(), SECRET)
+        .await
+        .unwrap();
+    let mut target = TcpTarget::start().await;
+    let config = write_config(dir.path(), target.address, &receiver.url());
+    let pharos = Pharos::start(&config, dir.path());
+    let server = format!("http://{}/", pharos.address);
+    let cli = |args: &[&str]| {
+        std::process::Command::new(binary())
+            .args(args)
+            .args(["--server", &server])
+            .env("PHAROS_TOKEN", ADMIN_TOKEN)
+            .output()
+            .unwrap()
+    };
+    let scheduled = cli(&[
+        "maintenance",
+        "schedule",
+        "--title",
+        "Relay swap",
+        "--component",
+        "svc",
+        "--start",
+        "0s",
+        "--duration",
+        "1h",
+        "--message",
+        "Sending may pause.",
+        "--json",
+    ]);
+    assert!(
+        scheduled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&scheduled.stderr)
+    );
+    let window: serde_json::Value = serde_json::from_slice(&scheduled.stdout).unwrap();
+    let id = window["id"].as_str().unwrap().to_owned();
+    assert_eq!(window["next"]["under_way"], true, "{window}");
+    let unknown = cli(&[
+        "maintenance",
+        "schedule",
+        "--title",
+        "x",
+        "--component",
+        "nothing",
+        "--start",
+        "1h",
+        "--duration",
+        "1h",
+    ]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no component `nothing`"));
+
+    eventually(Duration::from_secs(10), "under maintenance", || async {
+        let status = pharos.get_json("/api/v1/status").await;
+        (status["components"][0]["status"] == "under_maintenance").then_some(())
+    })
+    .await;
+    let active = pharos
+        .get_json("/api/v2/scheduled-maintenances/active.json")
+        .await;
+    assert_eq!(
+        active["scheduled_maintenances"][0]["name"], "Relay swap",
+        "{active}"
+    );
+    target.stop().await;
+    eventually(
+        Duration::from_secs(20),
+        "a failed check recorded",
+        || async {
+            let components = pharos.get_json("/api/v1/components").await;
+            (components[0]["monitors"][0]["last_check"]["status"] == "down").then_some(())
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        pharos.get_json("/api/v1/incidents").await["incidents"],
+        serde_json::json!([])
+    );
+    assert!(receiver
+        .received()
+        .iter()
+        .all(|received| !received.event.starts_with("incident.")));
+
+    // It survives a restart.
+    let pharos = {
+        drop(pharos);
+        Pharos::start(&config, dir.path())
+    };
+    let server = format!("http://{}/", pharos.address);
+    let cli = |args: &[&str]| {
+        std::process::Command::new(binary())
+            .args(args)
+            .args(["--server", &server])
+            .env("PHAROS_TOKEN", ADMIN_TOKEN)
+            .output()
+            .unwrap()
+    };
+    let listed = cli(&["maintenance", "list"]);
+    let listed_text = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed_text.contains(&id) && listed_text.contains("scheduled"),
+        "{listed_text}"
+    );
+
+    // Cancelled: the failure still there opens its incident.
+    let cancelled = cli(&["maintenance", "cancel", &id]);
+    assert!(
+        cancelled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cancelled.stderr)
+    );
+    eventually(
+        Duration::from_secs(20),
+        "the incident after the window",
+        || async {
+            let incidents = pharos.get_json("/api/v1/incidents").await;
+            incidents["incidents"][0]["id"].as_i64()
+        },
+    )
+    .await;
+    let again = cli(&["maintenance", "cancel", &id]);
+    assert_eq!(again.status.code(), Some(1), "a window is cancelled once");
+    let audit = pharos.admin_json("/api/v1/admin/audit?limit=5").await;
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"maintenance.cancel") && actions.contains(&"maintenance.schedule"),
+        "{actions:?}"
+    );
+}
