@@ -201,6 +201,33 @@ pub fn edit_update(
     Ok(before)
 }
 
+/// An operator marks the incident a false alarm (the checks were wrong, not the service): it
+/// closes if open and is hidden from readers; the timeline keeps why and who.
+pub fn mark_false_alarm(
+    incident: &mut Incident,
+    reason: &str,
+    by: &str,
+    at: DateTime<Utc>,
+) -> Result<Changed, Refused> {
+    if incident.is_false_alarm() {
+        return Err(Refused::WrongState("a false alarm already"));
+    }
+    if incident.is_open() {
+        incident.phase = IncidentPhase::Resolved;
+        incident.resolved_at = Some(at);
+    }
+    let entry = TimelineEntry {
+        at,
+        kind: TimelineKind::FalseAlarm,
+        detail: format!("Marked a false alarm by {by}: {reason}"),
+    };
+    incident.timeline.push(entry.clone());
+    Ok(Changed {
+        update: None,
+        timeline: vec![entry],
+    })
+}
+
 /// An operator resolves the incident with their message.
 pub fn resolve(
     incident: &mut Incident,

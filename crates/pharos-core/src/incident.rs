@@ -90,10 +90,12 @@ pub enum TimelineKind {
     Reopened,
     /// An operator gave the incident its title.
     Retitled,
+    /// An operator marked the incident a false alarm: hidden from readers from then on.
+    FalseAlarm,
 }
 
 impl TimelineKind {
-    pub const ALL: [TimelineKind; 13] = [
+    pub const ALL: [TimelineKind; 14] = [
         TimelineKind::FirstFailure,
         TimelineKind::Detected,
         TimelineKind::Update,
@@ -107,6 +109,7 @@ impl TimelineKind {
         TimelineKind::Closed,
         TimelineKind::Reopened,
         TimelineKind::Retitled,
+        TimelineKind::FalseAlarm,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -124,6 +127,7 @@ impl TimelineKind {
             TimelineKind::Closed => "closed",
             TimelineKind::Reopened => "reopened",
             TimelineKind::Retitled => "retitled",
+            TimelineKind::FalseAlarm => "false_alarm",
         }
     }
 
@@ -248,6 +252,13 @@ impl Incident {
                 format(next)
             )),
         }
+    }
+
+    /// Whether an operator marked it a false alarm (readers no longer see it).
+    pub fn is_false_alarm(&self) -> bool {
+        self.timeline
+            .iter()
+            .any(|entry| entry.kind == TimelineKind::FalseAlarm)
     }
 
     /// Whether an operator gave it its title (pharos then keeps it).

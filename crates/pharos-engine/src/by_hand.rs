@@ -285,4 +285,50 @@ impl Evaluator {
         }
         Ok(before)
     }
+
+    /// Marks an incident (as stored; the engine's own copy while it is open) a false alarm:
+    /// an open one closes (channels hear it resolved, so alerts close too) unless its checks
+    /// still fail, which would open it again at once.
+    pub fn false_alarm(
+        &mut self,
+        stored: Incident,
+        reason: &str,
+        by: &str,
+        at: DateTime<Utc>,
+        batch: &mut Batch,
+    ) -> Result<Incident, CommandError> {
+        let Some(component) = self.open_incident_by_id(stored.id) else {
+            let mut incident = stored;
+            let changed =
+                by_hand::mark_false_alarm(&mut incident, reason, by, at).map_err(refused)?;
+            record(&incident, changed, batch);
+            return Ok(incident);
+        };
+        let incident = &self.open_incidents[&component];
+        if !incident.is_declared() && self.component_status[component].0.is_incident() {
+            return Err(CommandError::Refused(format!(
+                "{}'s checks still fail, so it would open again at once: fix the check (or schedule maintenance) first",
+                self.topology.components[component].name
+            )));
+        }
+        let mut incident = self.open_incidents.remove(&component).expect("found above");
+        let changed = by_hand::mark_false_alarm(&mut incident, reason, by, at).map_err(refused)?;
+        record(&incident, changed, batch);
+        self.unsettled.remove(&component);
+        self.dependents_changed.remove(&component);
+        for dependent in incident.dependents.iter() {
+            if let Some(index) = self.topology.component_index(&dependent.component) {
+                self.member_of.remove(&index);
+            }
+        }
+        self.restate(component, at, batch);
+        tracing::info!(
+            incident = incident.id,
+            "incident.resolved: incident #{} marked a false alarm by {by}",
+            incident.id
+        );
+        let news = self.incident_news(component, incident.clone());
+        self.announce(Event::IncidentResolved(news), at, batch);
+        Ok(incident)
+    }
 }

@@ -31,6 +31,13 @@ pub(crate) enum Command {
         message: Option<String>,
         reply: oneshot::Sender<Result<IncidentUpdate, CommandError>>,
     },
+    /// An incident (as stored) marked a false alarm.
+    FalseAlarm {
+        incident: Box<Incident>,
+        reason: String,
+        by: String,
+        reply: oneshot::Sender<Result<Incident, CommandError>>,
+    },
     /// A maintenance window scheduled at run time.
     ScheduleMaintenance {
         window: Box<pharos_core::maintenance::MaintenanceWindow>,

@@ -356,6 +356,22 @@ impl EngineLoop {
                 );
                 self.answer_once_committed(result, batch, reply).await
             }
+            Command::FalseAlarm {
+                incident,
+                reason,
+                by,
+                reply,
+            } => {
+                let mut batch = Batch::default();
+                let result = self.parts.evaluator.false_alarm(
+                    *incident,
+                    &reason,
+                    &by,
+                    Utc::now(),
+                    &mut batch,
+                );
+                self.answer_once_committed(result, batch, reply).await
+            }
             Command::ScheduleMaintenance { window, by, reply } => {
                 let mut batch = Batch::default();
                 let result =

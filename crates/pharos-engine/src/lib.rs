@@ -190,6 +190,22 @@ impl EngineHandle {
         .await
     }
 
+    /// Marks an incident (as stored) a false alarm; answers once saved.
+    pub async fn false_alarm(
+        &self,
+        incident: pharos_core::Incident,
+        reason: String,
+        by: String,
+    ) -> Result<pharos_core::Incident, CommandError> {
+        self.ask(|reply| command::Command::FalseAlarm {
+            incident: Box::new(incident),
+            reason,
+            by,
+            reply,
+        })
+        .await
+    }
+
     /// Schedules a maintenance window; answers once saved.
     pub async fn schedule_maintenance(
         &self,

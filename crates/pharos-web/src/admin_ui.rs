@@ -426,6 +426,7 @@ enum Step {
     Resolve,
     Reopen,
     Postmortem,
+    FalseAlarm,
     /// Correct the update with this number (from 1).
     Edit(String),
     /// Delete the update with this number (from 1).
@@ -490,6 +491,11 @@ async fn incident_step(
         },
         Step::Postmortem => {
             api::submit_postmortem(&state, &operator, number, field(&fields, "postmortem")).await
+        }
+        Step::FalseAlarm => {
+            api::submit_false_alarm(&state, &operator, number, field(&fields, "reason"))
+                .await
+                .map(|_| ())
         }
         Step::Edit(update) | Step::Delete(update) if update.parse::<usize>().is_err() => Err(
             ApiError::new(StatusCode::NOT_FOUND, "there is no such update"),
@@ -568,6 +574,16 @@ pub(crate) async fn postmortem(
     Form(fields): Fields,
 ) -> Response {
     incident_step(state, headers, client, id, fields, Step::Postmortem).await
+}
+
+pub(crate) async fn false_alarm(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    client: Client,
+    Path(id): Path<String>,
+    Form(fields): Fields,
+) -> Response {
+    incident_step(state, headers, client, id, fields, Step::FalseAlarm).await
 }
 
 pub(crate) async fn edit_update(

@@ -353,7 +353,11 @@ pub(crate) fn incident(
                 div.incident {
                     div.row {
                         span { (component_name) ": " span.status { (incident.impact.label()) } }
-                        span { (incident.phase.label()) @if incident.is_declared() { span.tag { "opened by hand" } } }
+                        span {
+                            (incident.phase.label())
+                            @if incident.is_declared() { span.tag { "opened by hand" } }
+                            @if incident.is_false_alarm() { span.tag { "false alarm" } }
+                        }
                     }
                     p.small {
                         "Started " (time(incident.started_at)) " · detected " (time(incident.detected_at))
@@ -441,6 +445,17 @@ pub(crate) fn incident(
                                 @if let Some(at) = update.next_update_by { "Next update by " (time(at)) }
                             }
                         }
+                    }
+                }
+            }
+            @if may && !incident.is_false_alarm() {
+                section.card {
+                    h2 { "False alarm?" }
+                    form.stack method="post" action=(format!("{base}/false-alarm")) {
+                        input type="hidden" name="csrf" value=(operator.csrf());
+                        label for="reason" { "Why the checks were wrong (kept in the timeline and the audit log; the incident leaves the public page, feeds and APIs)" }
+                        input #reason name="reason" required maxlength="200";
+                        button type="submit" { "Mark as a false alarm" }
                     }
                 }
             }

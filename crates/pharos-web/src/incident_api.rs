@@ -268,6 +268,63 @@ pub(crate) async fn submit_reopening(
     Ok(incident)
 }
 
+/// Marks an incident a false alarm with the operator's reason.
+pub(crate) async fn submit_false_alarm(
+    state: &WebState,
+    operator: &Operator,
+    id: i64,
+    reason: &str,
+) -> Result<Incident, ApiError> {
+    let reason = read_title(reason).map_err(|_| {
+        bad(format!(
+            "say why in 1 to {TITLE_LIMIT} characters on one line"
+        ))
+    })?;
+    let engine = engine_for_writes(state).await?;
+    let Some(incident) = state.store.incident(id).await? else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("there is no incident {id}"),
+        ));
+    };
+    let incident = engine
+        .false_alarm(incident, reason.clone(), operator.name.clone())
+        .await
+        .map_err(refusal)?;
+    operator
+        .audit(
+            state,
+            "incident.false_alarm",
+            Some(format!("incident {id}")),
+            Some(format!("{}: {reason}", excerpt(&incident.title))),
+        )
+        .await;
+    Ok(incident)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FalseAlarmBody {
+    reason: String,
+}
+
+/// `POST /api/v1/admin/incidents/{id}/false-alarm`: `{"reason": "…"}`; the incident closes
+/// (if open) and leaves the page, the feeds, the APIs and uptime.
+pub(crate) async fn post_false_alarm(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    client: Client,
+    Path(id): Path<String>,
+    body: axum::body::Body,
+) -> Result<Response, ApiError> {
+    let operator = admit(&state, &headers, client, Permission::Incidents).await?;
+    let body = read_body(body).await?;
+    let id = incident_id(&id)?;
+    let request: FalseAlarmBody = json_body(&body, r#"{"reason": "..."}"#)?;
+    submit_false_alarm(&state, &operator, id, &request.reason).await?;
+    Ok(Json(json!({ "incident": id, "false_alarm": true })).into_response())
+}
+
 /// The longest postmortem accepted.
 pub(crate) const POSTMORTEM_LIMIT: usize = 50_000;
 

@@ -197,6 +197,10 @@ pub fn router(state: WebState) -> Router {
             axum::routing::post(crate::admin_ui::reopen),
         )
         .route(
+            "/admin/incidents/{id}/false-alarm",
+            axum::routing::post(crate::admin_ui::false_alarm),
+        )
+        .route(
             "/admin/incidents/{id}/postmortem",
             axum::routing::post(crate::admin_ui::postmortem),
         )
@@ -233,6 +237,10 @@ pub fn router(state: WebState) -> Router {
         .route(
             "/api/v1/admin/incidents/{id}/reopen",
             axum::routing::post(crate::incident_api::reopen_incident),
+        )
+        .route(
+            "/api/v1/admin/incidents/{id}/false-alarm",
+            axum::routing::post(crate::incident_api::post_false_alarm),
         )
         .route(
             "/api/v1/admin/incidents/{id}/postmortem",

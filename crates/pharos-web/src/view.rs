@@ -260,8 +260,12 @@ impl StatusView {
     ) -> Self {
         let today = now.date_naive();
         let first_day = today - ChronoDuration::days(HISTORY_DAYS - 1);
-        let (active, resolved): (Vec<Incident>, Vec<Incident>) =
-            incidents.into_iter().partition(Incident::is_open);
+        // False alarms are for operators only: off the page, the feeds and the APIs, and no
+        // longer counted against uptime (their check results still are).
+        let (active, resolved): (Vec<Incident>, Vec<Incident>) = incidents
+            .into_iter()
+            .filter(|incident| !incident.is_false_alarm())
+            .partition(Incident::is_open);
         let mut active = active;
         for incident in &live.open_incidents {
             if !active.iter().any(|known| known.id == incident.id) {

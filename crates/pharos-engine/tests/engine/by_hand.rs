@@ -228,3 +228,72 @@ async fn the_promised_next_update_time_drives_the_reminder() {
         "at the promised time, not after 30 min"
     );
 }
+
+#[tokio::test]
+async fn a_false_alarm_closes_what_is_open_but_not_while_its_checks_fail() {
+    let mut harness = Harness::new().await;
+    harness.feed("web", 0, down()).await;
+    let automatic = harness.feed("web", 5, down()).await.new_incidents[0].clone();
+    let failing = harness.evaluator.false_alarm(
+        automatic.clone(),
+        "probe misconfigured",
+        "ada",
+        at(6),
+        &mut Batch::default(),
+    );
+    assert!(
+        matches!(&failing, Err(CommandError::Refused(why)) if why.contains("open again")),
+        "{failing:?}"
+    );
+    harness.feed("web", 10, up()).await;
+    harness.feed("web", 15, up()).await;
+    let resolved = harness.store.incident(automatic.id).await.unwrap().unwrap();
+    let mut batch = Batch::default();
+    let marked = harness
+        .evaluator
+        .false_alarm(resolved, "probe misconfigured", "ada", at(20), &mut batch)
+        .unwrap();
+    assert!(marked.is_false_alarm());
+    assert!(
+        events(&batch).is_empty(),
+        "a resolved one was already announced resolved"
+    );
+    harness.store.commit(&batch).await.unwrap();
+    assert!(harness
+        .store
+        .incident(automatic.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .is_false_alarm());
+
+    let mut batch = Batch::default();
+    let declared = harness
+        .evaluator
+        .declare(declaration("submission"), at(30), &mut batch)
+        .unwrap();
+    harness.store.commit(&batch).await.unwrap();
+    let mut batch = Batch::default();
+    let closed = harness
+        .evaluator
+        .false_alarm(
+            declared.clone(),
+            "a mistaken report",
+            "ada",
+            at(40),
+            &mut batch,
+        )
+        .unwrap();
+    assert_eq!(closed.resolved_at, Some(at(40)));
+    assert_eq!(
+        events(&batch),
+        [EventKind::IncidentResolved],
+        "channels close their alerts"
+    );
+    assert_eq!(batch.component_status[0].1, ComponentStatus::Operational);
+    harness.store.commit(&batch).await.unwrap();
+    assert!(harness
+        .evaluator
+        .false_alarm(closed, "again", "ada", at(41), &mut Batch::default())
+        .is_err());
+}

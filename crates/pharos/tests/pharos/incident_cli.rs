@@ -236,6 +236,54 @@ async fn an_operator_runs_an_incident_from_the_command_line() {
     );
     assert_eq!(audit["entries"][1]["detail"], "before: A throttled relay.");
 
+    // A second one, marked a false alarm: it leaves the public API and the page.
+    let second = run(
+        &server,
+        Some(ADMIN_TOKEN),
+        &[
+            "incident",
+            "open",
+            "--component",
+            "svc",
+            "--title",
+            "Mistaken report",
+            "--impact",
+            "major_outage",
+            "--message",
+            "Checking.",
+            "--json",
+        ],
+    );
+    assert!(second.status.success(), "{}", stderr(&second));
+    let second: serde_json::Value = serde_json::from_slice(&second.stdout).unwrap();
+    let second = second["id"].as_i64().unwrap();
+    let (status, body) = http_post(
+        pharos.address,
+        &format!("/api/v1/admin/incidents/{second}/false-alarm"),
+        Some(ADMIN_TOKEN),
+        r#"{"reason": "A customer's own network."}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    eventually(
+        Duration::from_secs(10),
+        "the false alarm gone from the API",
+        || async {
+            let listed = pharos.get_json("/api/v1/incidents").await;
+            let ids: Vec<i64> = listed["incidents"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|incident| incident["id"].as_i64())
+                .collect();
+            (ids == [id]).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(pharos.get(&format!("/incidents/{second}")).await.0, 404);
+    let status = pharos.get_json("/api/v1/status").await;
+    assert_eq!(status["components"][0]["status"], "operational", "{status}");
+
     let shown = run(&server, None, &["incident", "show", &id_text]);
     assert!(
         String::from_utf8_lossy(&shown.stdout).contains("closed"),
