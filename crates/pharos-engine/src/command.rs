@@ -87,7 +87,7 @@ pub struct AgentAnswer {
 pub enum CommandError {
     #[error("there is no open incident {0}")]
     NoOpenIncident(i64),
-    #[error("incidents resolve by themselves when their component recovers; post investigating, identified or monitoring")]
+    #[error("resolve an incident with its resolve step; an update is investigating, identified or monitoring")]
     ResolveByRecovery,
     #[error("pharos is stopping")]
     Stopping,

@@ -106,7 +106,7 @@ async fn stopping_a_target_opens_an_incident_notifies_and_shows_it_everywhere() 
         (
             r#"{"status": "resolved", "message": "x"}"#,
             400,
-            "incidents resolve by themselves",
+            "resolve an incident with its resolve step",
         ),
         (
             r#"{"status": "identified", "message": "   "}"#,
