@@ -10,6 +10,7 @@ mod model;
 mod problems;
 mod providers;
 mod reader;
+mod subscribers;
 mod validate;
 
 pub use assignment::{Assignment, Assignments};
@@ -17,6 +18,7 @@ pub use channel_model::*;
 pub use model::*;
 pub use problems::{ConfigErrors, Problem};
 pub use reader::{has_control_characters, EnvLookup, MissingEnv};
+pub use subscribers::SubscribersConfig;
 pub use validate::{is_region_name, parse, parse_with};
 
 /// A fully commented example configuration, printed by `pharos config example`.

@@ -29,6 +29,8 @@ pub struct Config {
     pub maintenance: Vec<pharos_core::maintenance::MaintenanceWindow>,
     /// What the probe agents of each other region check.
     pub assignments: crate::assignment::Assignments,
+    /// Whether readers may subscribe, and how they are mailed (`[subscribers]`).
+    pub subscribers: Option<crate::SubscribersConfig>,
 }
 
 #[derive(Debug)]

@@ -60,6 +60,12 @@ pub fn parse_with(
     let channels = crate::channels::read_channels(&mut cx, &mut root, &component_ids);
     let routes = crate::channels::read_routes(&mut cx, &mut root, &components, &channels);
     let maintenance = crate::maintenance::read_maintenance(&mut cx, &mut root, &component_ids);
+    let subscribers = crate::subscribers::read_subscribers(
+        &mut cx,
+        &mut root,
+        &channels,
+        server.public_url.is_some(),
+    );
     root.finish(&mut cx);
     let assignments = crate::assignment::build(source, env, &server.region, &monitors);
 
@@ -75,6 +81,7 @@ pub fn parse_with(
         channels,
         routes,
         maintenance,
+        subscribers,
     })
 }
 

@@ -9,10 +9,12 @@ mod health;
 mod https;
 mod routing;
 mod signature;
+pub mod subscribers;
 mod worker;
 
 pub use backoff::next_attempt;
 pub use channel::{Channel, Delivery, EventContext};
+pub use channels::summary::escape_html;
 pub use channels::{build as build_channel, WebhookSender};
 pub use health::{ChannelHealth, Health, HealthPolicy};
 pub use https::{https_client, HttpsClient};

@@ -86,11 +86,13 @@ pub struct Notifier {
     component_names: HashMap<ComponentId, String>,
     context: EventContext,
     health: Arc<ChannelHealth>,
+    /// How subscribers are reached, when `[subscribers]` is configured.
+    subscribers: Option<Arc<crate::subscribers::Subscribers>>,
 }
 
 impl Notifier {
     pub fn from_config(config: &Config) -> Self {
-        Self {
+        let mut notifier = Self {
             subscriptions: config
                 .channels
                 .iter()
@@ -147,7 +149,38 @@ impl Notifier {
                     })
                     .collect(),
             )),
+            subscribers: None,
+        };
+        if let Some(subscribers) = &config.subscribers {
+            use crate::subscribers::{Fanout, Subscribers, FANOUT};
+            notifier.subscriptions.insert(
+                FANOUT.to_owned(),
+                Subscription {
+                    events: vec![
+                        EventKind::IncidentOpened,
+                        EventKind::IncidentUpdated,
+                        EventKind::IncidentResolved,
+                    ],
+                    components: Vec::new(),
+                    give_up_after: Duration::from_secs(24 * 3600),
+                    depends_on: Vec::new(),
+                },
+            );
+            notifier
+                .channels
+                .insert(FANOUT.to_owned(), Arc::new(Fanout));
+            notifier.subscribers = Some(Arc::new(Subscribers::from_config(
+                subscribers,
+                config.page.title.clone(),
+                notifier.context.clone(),
+            )));
         }
+        notifier
+    }
+
+    /// How subscribers are reached, when they are configured.
+    pub fn subscribers(&self) -> Option<Arc<crate::subscribers::Subscribers>> {
+        self.subscribers.clone()
     }
 
     /// Each channel's health, kept by the outbox worker.
@@ -163,6 +196,26 @@ impl Notifier {
     /// The outbox messages announcing `event`, given each component's status now. Messages
     /// about one component share a sequence, delivered in order on each channel.
     pub fn messages(
+        &self,
+        event: &Event,
+        at: DateTime<Utc>,
+        status_of: &dyn Fn(&ComponentId) -> Option<ComponentStatus>,
+    ) -> Vec<OutboxMessage> {
+        let mut messages = self.channel_messages(event, at, status_of);
+        // Subscribers hear of incidents whatever the routes say.
+        let fanout = crate::subscribers::FANOUT;
+        if self.subscribers.is_some()
+            && self
+                .subscriptions
+                .get(fanout)
+                .is_some_and(|subscription| subscription.wants(event))
+        {
+            messages.extend(self.message(fanout, event, at));
+        }
+        messages
+    }
+
+    fn channel_messages(
         &self,
         event: &Event,
         at: DateTime<Utc>,

@@ -141,10 +141,12 @@ impl OutboxWorker {
             started += 1;
             let store = self.store.clone();
             let channels = self.channels.clone();
+            let subscribers = self.notifier.subscribers();
             deliveries.spawn(async move {
                 let id = message.id.clone();
                 let channel = message.channel_id.clone();
-                let outcome = deliver_one(store.as_ref(), &channels, message).await;
+                let outcome =
+                    deliver_one(store.as_ref(), &channels, subscribers.as_deref(), message).await;
                 (id, channel, outcome)
             });
         }
@@ -194,12 +196,23 @@ impl OutboxWorker {
     }
 }
 
-async fn deliver_one(store: &dyn Store, channels: &Channels, message: OutboxMessage) -> Delivery {
+async fn deliver_one(
+    store: &dyn Store,
+    channels: &Channels,
+    subscribers: Option<&crate::subscribers::Subscribers>,
+    message: OutboxMessage,
+) -> Delivery {
     let started = Instant::now();
     let at = Utc::now();
-    let outcome = match channels.get(&message.channel_id) {
-        Some(channel) => channel.deliver(&message).await,
-        None => Delivery::GiveUp {
+    let outcome = match (channels.get(&message.channel_id), subscribers) {
+        (_, Some(subscribers)) if message.channel_id == crate::subscribers::FANOUT => {
+            subscribers.fan_out(store, &message).await
+        }
+        (_, Some(subscribers)) if message.channel_id.starts_with(crate::subscribers::PREFIX) => {
+            subscribers.deliver(store, &message).await
+        }
+        (Some(channel), _) => channel.deliver(&message).await,
+        (None, _) => Delivery::GiveUp {
             status_code: None,
             reason: format!("channel `{}` is no longer configured", message.channel_id),
         },

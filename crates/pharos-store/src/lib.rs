@@ -9,11 +9,13 @@ mod model;
 pub mod operators;
 pub mod postgres;
 pub mod sqlite;
+pub mod subscribers;
 
 pub use model::*;
 pub use operators::*;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+pub use subscribers::*;
 
 use pharos_core::{Backend, DatabaseUrl};
 use std::sync::Arc;
@@ -229,6 +231,33 @@ pub trait Store: Send + Sync + 'static {
         &self,
         since: DateTime<Utc>,
     ) -> StoreResult<std::collections::HashMap<i64, Postmortem>>;
+
+    /// Adds a subscriber, or updates the components and pending confirmation of the one of
+    /// that kind and address; answers the subscriber as stored (its id may be an older one).
+    async fn save_subscriber(&self, subscriber: &SubscriberRecord)
+        -> StoreResult<SubscriberRecord>;
+
+    /// Confirms the subscriber whose pending token has this SHA-256; none when none has.
+    async fn confirm_subscriber(
+        &self,
+        confirm_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<SubscriberRecord>>;
+
+    /// Every subscriber, oldest first.
+    async fn subscribers(&self) -> StoreResult<Vec<SubscriberRecord>>;
+
+    /// One subscriber.
+    async fn subscriber(&self, id: &str) -> StoreResult<Option<SubscriberRecord>>;
+
+    /// Removes a subscriber; false when there was none.
+    async fn remove_subscriber(&self, id: &str) -> StoreResult<bool>;
+
+    /// Adds messages to the outbox, leaving any already there (by id) as they are; fenced.
+    async fn fan_out(&self, messages: &[OutboxMessage]) -> StoreResult<()>;
+
+    /// A random key of this installation by name, made the first time it is asked for.
+    async fn server_key(&self, name: &str) -> StoreResult<String>;
 
     /// Every operator, by name.
     async fn users(&self) -> StoreResult<Vec<UserRecord>>;

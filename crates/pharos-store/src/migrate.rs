@@ -46,7 +46,7 @@ use Kind::*;
 
 /// Every table, parents before children (incidents before their updates, the outbox before
 /// its attempts); `meta` last, so that the reserved incident ids arrive with everything else.
-const TABLES: [Table; 19] = [
+const TABLES: [Table; 20] = [
     Table {
         name: "monitor_health",
         columns: &[("monitor_id", Text), ("health", Text), ("updated_at", Int)],
@@ -86,6 +86,22 @@ const TABLES: [Table; 19] = [
             ("created_by", Text),
             ("created_at", Int),
             ("cancelled_at", Int),
+        ],
+        order: Order::Rowid,
+        identity: None,
+    },
+    Table {
+        name: "subscribers",
+        columns: &[
+            ("id", Text),
+            ("kind", Text),
+            ("address", Text),
+            ("components", Text),
+            ("secret", Text),
+            ("confirm_hash", Text),
+            ("created_at", Int),
+            ("confirmed_at", Int),
+            ("signed_up_from", Text),
         ],
         order: Order::Rowid,
         identity: None,

@@ -79,6 +79,15 @@ pub fn api_token() -> String {
     pharos_wire::token::random(API_TOKEN_PREFIX)
 }
 
+/// A Standard Webhooks signing secret's key part (base64 of 24 random bytes; `whsec_` goes
+/// before it).
+pub fn webhook_secret() -> String {
+    use base64::Engine as _;
+    let mut bytes = [0u8; 24];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
 /// What the store keeps of a cookie or token: its SHA-256 in hex (they are random enough
 /// that no slow hash is needed).
 pub fn digest(secret: &str) -> String {

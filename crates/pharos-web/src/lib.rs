@@ -30,6 +30,7 @@ mod server;
 mod site;
 mod snapshot;
 mod statuspage;
+mod subscribe;
 mod view;
 
 pub use export::{export, ExportError};

@@ -122,6 +122,25 @@ pub(crate) fn index(view: &StatusView) -> Markup {
             @for incident in view.resolved.iter().take(5) { (incident_summary(view, incident, false)) }
             @if view.resolved.len() > 5 { p.incident { a href="/history" { "All incidents of the last " (HISTORY_DAYS) " days" } } }
         }
+        @if view.subscriptions {
+            section.card {
+                h2 { "Get updates by email" }
+                form.subscribe method="post" action="/subscribe" {
+                    label for="subscribe-email" { "Email address" }
+                    input #subscribe-email type="email" name="email" required maxlength="254" autocomplete="email";
+                    details {
+                        summary.small { "Only some components" }
+                        @for group in &view.groups {
+                            @for component in &group.components {
+                                label.small { input type="checkbox" name="component" value=(component.id); " " (component.name) } " "
+                            }
+                        }
+                    }
+                    button type="submit" { "Subscribe" }
+                    p.small { "We send a link to confirm first. Every message has a link to unsubscribe." }
+                }
+            }
+        }
     };
     layout(view, &view.title, body)
 }

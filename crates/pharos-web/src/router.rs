@@ -29,6 +29,8 @@ pub struct WebState {
     pub(crate) admin_limiter: Arc<admin::AdminLimiter>,
     /// Failed logins to the admin, per address and per account.
     pub(crate) login_limiter: Arc<crate::login_limiter::LoginLimiter>,
+    /// Subscriptions from the status page, per client address and per email address.
+    pub(crate) signup_limiter: Arc<crate::subscribe::SignupLimiter>,
     /// The agents' tokens, read from the store now and then.
     pub(crate) agent_tokens: Arc<crate::agent_api::TokenCache>,
     /// Where `POST /api/v1/admin/reload` sends its request; none when reloading is not
@@ -101,6 +103,7 @@ impl WebState {
             }))),
             admin_limiter: admin::admin_limiter(),
             login_limiter: Arc::default(),
+            signup_limiter: crate::subscribe::signup_limiter(),
             agent_tokens: Arc::default(),
             reloads: None,
         }
@@ -170,6 +173,20 @@ pub fn router(state: WebState) -> Router {
             axum::routing::post(crate::admin_ui::cancel_maintenance),
         )
         .route("/admin", get(crate::admin_ui::overview))
+        .route("/subscribe", axum::routing::post(crate::subscribe::sign_up))
+        .route("/subscribe/confirm", get(crate::subscribe::confirm))
+        .route(
+            "/unsubscribe",
+            get(crate::subscribe::unsubscribe_page).post(crate::subscribe::unsubscribe),
+        )
+        .route(
+            "/api/v1/admin/subscribers",
+            get(crate::subscribe::list).post(crate::subscribe::add_webhook),
+        )
+        .route(
+            "/api/v1/admin/subscribers/{id}/delete",
+            axum::routing::post(crate::subscribe::remove),
+        )
         .route(
             "/admin/login",
             get(crate::admin_ui::login_form).post(crate::admin_ui::login),
@@ -367,7 +384,7 @@ fn respond(rendered: &Rendered, request: &HeaderMap, head: bool) -> Response {
     headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     headers.insert(
         CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
     );
     if let Some(etag) = &rendered.etag_header {
         headers.insert(ETAG, etag.clone());

@@ -34,6 +34,8 @@ pub(crate) struct StatusView {
     pub(crate) maintenance: Vec<MaintenanceView>,
     /// Postmortems written for the incidents shown, by incident id.
     pub(crate) postmortems: HashMap<i64, pharos_store::Postmortem>,
+    /// Whether readers may subscribe by email here.
+    pub(crate) subscriptions: bool,
 }
 
 /// How far ahead scheduled maintenance is announced.
@@ -437,6 +439,10 @@ impl StatusView {
             stale_since: live.store_fault.clone(),
             maintenance: maintenance_views(&live.maintenance, now),
             postmortems: HashMap::new(),
+            subscriptions: config
+                .subscribers
+                .as_ref()
+                .is_some_and(|subscribers| subscribers.email.is_some()),
         }
     }
 

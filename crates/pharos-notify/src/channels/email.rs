@@ -31,7 +31,7 @@ impl Email {
         Self { account, timeout }
     }
 
-    fn transport(&self) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+    pub(crate) fn transport(&self) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
         let server = &self.account.server;
         let parameters = || -> Result<TlsParameters, String> {
             let mut builder = TlsParameters::builder(server.host.clone())
@@ -65,8 +65,20 @@ impl Email {
         Ok(builder.build())
     }
 
+    /// `text` with the account's password replaced, whatever a server quoted back.
+    pub(crate) fn redact(&self, text: String) -> String {
+        let secrets: Vec<&str> = self
+            .account
+            .server
+            .password
+            .iter()
+            .map(|password| password.expose_secret())
+            .collect();
+        super::http_request::redact(&text, &secrets)
+    }
+
     /// The domain of the sender's address, for Message-IDs.
-    fn domain(&self) -> String {
+    pub(crate) fn domain(&self) -> String {
         let address = self.account.from.trim_end_matches('>');
         address
             .rsplit('@')
@@ -111,51 +123,7 @@ impl Email {
 #[async_trait]
 impl Channel for Email {
     fn render(&self, event: &Event, context: &EventContext, at: DateTime<Utc>) -> String {
-        let summary = Summary::of(event, context, at);
-        let mut text = format!("{}\n\n{}\n", summary.title, summary.plain_text());
-        for (label, value) in summary.facts() {
-            text.push_str(&format!("\n{label}: {value}"));
-        }
-        text.push_str("\n\n-- \nSent by pharos\n");
-        let mut html = format!(
-            "<h2 style=\"color:{}\">{}</h2><p><b>{}</b></p>",
-            summary.tone.colour(),
-            escape_html(&summary.title),
-            escape_html(&summary.state)
-        );
-        if let Some(message) = &summary.message {
-            html.push_str(&format!("<p>{}</p>", escape_html(message)));
-        }
-        if !summary.failing.is_empty() {
-            html.push_str("<ul>");
-            for check in &summary.failing {
-                html.push_str(&format!("<li>{}</li>", escape_html(check)));
-            }
-            html.push_str("</ul>");
-        }
-        html.push_str("<table>");
-        for (label, value) in summary.facts() {
-            html.push_str(&format!(
-                "<tr><th align=\"left\">{label}</th><td>{}</td></tr>",
-                escape_html(&value)
-            ));
-        }
-        html.push_str("</table>");
-        if let Some(link) = &summary.link {
-            html.push_str(&format!(
-                "<p><a href=\"{}\">View on the status page</a></p>",
-                escape_html(link)
-            ));
-        }
-        json!({
-            // One subject for the whole incident, so that mail clients thread it.
-            "subject": format!("[pharos] {}", summary.title),
-            "text": text,
-            "html": html,
-            "thread": summary.key,
-            "opens_thread": matches!(summary.kind, EventKind::IncidentOpened),
-        })
-        .to_string()
+        render(event, context, at)
     }
 
     async fn deliver(&self, message: &OutboxMessage) -> Delivery {
@@ -207,4 +175,53 @@ impl Channel for Email {
             },
         }
     }
+}
+
+/// An event as an email: subject, plain text, HTML, and the incident's thread.
+pub(crate) fn render(event: &Event, context: &EventContext, at: DateTime<Utc>) -> String {
+    let summary = Summary::of(event, context, at);
+    let mut text = format!("{}\n\n{}\n", summary.title, summary.plain_text());
+    for (label, value) in summary.facts() {
+        text.push_str(&format!("\n{label}: {value}"));
+    }
+    text.push_str("\n\n-- \nSent by pharos\n");
+    let mut html = format!(
+        "<h2 style=\"color:{}\">{}</h2><p><b>{}</b></p>",
+        summary.tone.colour(),
+        escape_html(&summary.title),
+        escape_html(&summary.state)
+    );
+    if let Some(message) = &summary.message {
+        html.push_str(&format!("<p>{}</p>", escape_html(message)));
+    }
+    if !summary.failing.is_empty() {
+        html.push_str("<ul>");
+        for check in &summary.failing {
+            html.push_str(&format!("<li>{}</li>", escape_html(check)));
+        }
+        html.push_str("</ul>");
+    }
+    html.push_str("<table>");
+    for (label, value) in summary.facts() {
+        html.push_str(&format!(
+            "<tr><th align=\"left\">{label}</th><td>{}</td></tr>",
+            escape_html(&value)
+        ));
+    }
+    html.push_str("</table>");
+    if let Some(link) = &summary.link {
+        html.push_str(&format!(
+            "<p><a href=\"{}\">View on the status page</a></p>",
+            escape_html(link)
+        ));
+    }
+    json!({
+        // One subject for the whole incident, so that mail clients thread it.
+        "subject": format!("[pharos] {}", summary.title),
+        "text": text,
+        "html": html,
+        "thread": summary.key,
+        "opens_thread": matches!(summary.kind, EventKind::IncidentOpened),
+    })
+    .to_string()
 }

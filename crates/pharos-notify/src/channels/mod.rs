@@ -3,7 +3,7 @@
 //! through the shared `http_request`.
 
 mod discord;
-mod email;
+pub(crate) mod email;
 mod google_chat;
 mod gotify;
 mod http_request;
@@ -15,11 +15,11 @@ mod pagerduty;
 mod pushover;
 mod slack;
 mod sms;
-mod summary;
+pub(crate) mod summary;
 mod teams;
 mod telegram;
 pub(crate) mod webhook;
-mod webhook_payload;
+pub(crate) mod webhook_payload;
 
 use crate::channel::Channel;
 use crate::https::{https_client, HttpsClient};

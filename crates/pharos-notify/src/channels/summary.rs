@@ -301,7 +301,7 @@ pub(crate) fn truncate(text: &str, limit: usize) -> String {
 
 /// Text for HTML-speaking services (Telegram, Matrix, Pushover, Google Chat): `<`, `>`, `&`
 /// and quotes escaped.
-pub(crate) fn escape_html(text: &str) -> String {
+pub fn escape_html(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -1,7 +1,7 @@
 //! The `Store` trait on a SQL backend: each method is one of the shared modules' functions
 //! on the backend's pool.
 
-use super::{agents, engine, incidents, leases, operators, outbox, rollups, Backend};
+use super::{agents, engine, incidents, leases, operators, outbox, rollups, subscribers, Backend};
 use crate::*;
 use async_trait::async_trait;
 use pharos_core::Role;
@@ -137,6 +137,41 @@ impl Store for Backend {
         since: DateTime<Utc>,
     ) -> StoreResult<std::collections::HashMap<i64, Postmortem>> {
         incidents::postmortems(&self.pool, since).await
+    }
+
+    async fn save_subscriber(
+        &self,
+        subscriber: &SubscriberRecord,
+    ) -> StoreResult<SubscriberRecord> {
+        subscribers::save(&self.pool, subscriber).await
+    }
+
+    async fn confirm_subscriber(
+        &self,
+        confirm_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<SubscriberRecord>> {
+        subscribers::confirm(&self.pool, confirm_hash, now).await
+    }
+
+    async fn subscribers(&self) -> StoreResult<Vec<SubscriberRecord>> {
+        subscribers::list(&self.pool).await
+    }
+
+    async fn subscriber(&self, id: &str) -> StoreResult<Option<SubscriberRecord>> {
+        subscribers::one(&self.pool, id).await
+    }
+
+    async fn remove_subscriber(&self, id: &str) -> StoreResult<bool> {
+        subscribers::remove(&self.pool, id).await
+    }
+
+    async fn fan_out(&self, messages: &[OutboxMessage]) -> StoreResult<()> {
+        subscribers::fan_out(&self.pool, &self.fence, messages).await
+    }
+
+    async fn server_key(&self, name: &str) -> StoreResult<String> {
+        subscribers::server_key(&self.pool, name).await
     }
 
     async fn users(&self) -> StoreResult<Vec<UserRecord>> {

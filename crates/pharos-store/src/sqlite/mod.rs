@@ -19,6 +19,8 @@ mod rollups;
 mod sealing;
 #[path = "../sql/store_impl.rs"]
 mod store_impl;
+#[path = "../sql/subscribers.rs"]
+mod subscribers;
 #[path = "../sql/transaction.rs"]
 mod transaction;
 #[path = "../sql/windows.rs"]

@@ -565,7 +565,7 @@ pub(crate) async fn history_reads_the_same_once_sealed(db: &Database) {
 #[macro_export]
 macro_rules! contract_tests {
     ($fresh:path) => {
-        $crate::contract_tests!(@each $fresh; engine_state_survives_reopening_the_file, a_second_open_incident_for_one_component_is_refused_and_nothing_of_its_batch_lands, resolving_records_time_to_recover_and_keeps_history, a_root_cause_found_later_and_its_dependents_survive_a_restart, outbox_messages_move_through_retry_delivery_and_give_up, roll_ups_aggregate_minutes_hours_and_days_and_prune_respects_retention, history_reads_the_same_once_sealed, messages_of_one_sequence_are_due_only_in_turn, coarser_roll_ups_are_cores_combination_of_finer_ones, agents_are_created_revoked_and_their_progress_only_moves_forward, a_replica_that_lost_its_lease_writes_nothing, operators_sessions_tokens_and_the_audit_log, updates_are_corrected_or_deleted_and_postmortems_kept, scheduled_maintenance_is_loaded_until_cancelled);
+        $crate::contract_tests!(@each $fresh; engine_state_survives_reopening_the_file, a_second_open_incident_for_one_component_is_refused_and_nothing_of_its_batch_lands, resolving_records_time_to_recover_and_keeps_history, a_root_cause_found_later_and_its_dependents_survive_a_restart, outbox_messages_move_through_retry_delivery_and_give_up, roll_ups_aggregate_minutes_hours_and_days_and_prune_respects_retention, history_reads_the_same_once_sealed, messages_of_one_sequence_are_due_only_in_turn, coarser_roll_ups_are_cores_combination_of_finer_ones, agents_are_created_revoked_and_their_progress_only_moves_forward, a_replica_that_lost_its_lease_writes_nothing, operators_sessions_tokens_and_the_audit_log, updates_are_corrected_or_deleted_and_postmortems_kept, scheduled_maintenance_is_loaded_until_cancelled, subscribers_are_confirmed_once_and_fanned_out_once);
     };
     (@each $fresh:path; $($name:ident),*) => {
         $(
@@ -1152,4 +1152,81 @@ pub(crate) async fn scheduled_maintenance_is_loaded_until_cancelled(db: &Databas
     drop(store);
     let state = db.open().await.load_engine_state().await.unwrap();
     assert_eq!(state.maintenance, vec![window("patching", 2)]);
+}
+
+/// A subscriber is saved once per kind and address (a second sign-up updates the first),
+/// confirmed once by its token, and removed; the fan-out adds each message once; a server key
+/// is made once and kept.
+pub(crate) async fn subscribers_are_confirmed_once_and_fanned_out_once(db: &Database) {
+    let store = db.open().await;
+    let subscriber = |id: &str, components: &[&str], hash: &str| SubscriberRecord {
+        id: id.into(),
+        kind: SubscriberKind::Email,
+        address: "ada@example.com".into(),
+        components: components.iter().map(|id| ComponentId::new(*id)).collect(),
+        secret: None,
+        confirm_hash: Some(hash.into()),
+        created_at: at(0),
+        confirmed_at: None,
+        signed_up_from: Some("192.0.2.1".into()),
+    };
+    let first = store
+        .save_subscriber(&subscriber("s-1", &["mail"], "h1"))
+        .await
+        .unwrap();
+    assert_eq!(first.id, "s-1");
+    let again = store
+        .save_subscriber(&subscriber("s-2", &["mail", "dns"], "h2"))
+        .await
+        .unwrap();
+    assert_eq!(again.id, "s-1", "one subscriber per address");
+    assert_eq!(again.components.len(), 2);
+    assert!(
+        !again.follows(&[ComponentId::new("mail")]),
+        "not before confirming"
+    );
+    assert!(
+        store
+            .confirm_subscriber("h1", at(5))
+            .await
+            .unwrap()
+            .is_none(),
+        "the newer token replaced it"
+    );
+    let confirmed = store
+        .confirm_subscriber("h2", at(10))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(confirmed.confirmed_at, Some(at(10)));
+    assert!(
+        store
+            .confirm_subscriber("h2", at(11))
+            .await
+            .unwrap()
+            .is_none(),
+        "once"
+    );
+    let stored = store.subscriber("s-1").await.unwrap().unwrap();
+    assert!(stored.follows(&[ComponentId::new("dns")]));
+    assert!(!stored.follows(&[ComponentId::new("web")]));
+
+    let message = crate::contract::message("msg_9.s-1", at(20));
+    store.fan_out(std::slice::from_ref(&message)).await.unwrap();
+    store.fan_out(&[message]).await.unwrap();
+    assert_eq!(
+        store.due_messages(at(3_600), 100).await.unwrap().len(),
+        1,
+        "added once"
+    );
+
+    let key = store.server_key("unsubscribe").await.unwrap();
+    assert_eq!(key.len(), 64);
+    drop(store);
+    let store = db.open().await;
+    assert_eq!(store.server_key("unsubscribe").await.unwrap(), key, "kept");
+    assert_ne!(store.server_key("other").await.unwrap(), key);
+    assert!(store.remove_subscriber("s-1").await.unwrap());
+    assert!(!store.remove_subscriber("s-1").await.unwrap());
+    assert!(store.subscribers().await.unwrap().is_empty());
 }

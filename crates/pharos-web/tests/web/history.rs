@@ -130,6 +130,34 @@ impl Store for Counting {
     ) -> StoreResult<std::collections::HashMap<i64, Postmortem>> {
         self.inner.postmortems(since).await
     }
+    async fn save_subscriber(
+        &self,
+        subscriber: &SubscriberRecord,
+    ) -> StoreResult<SubscriberRecord> {
+        self.inner.save_subscriber(subscriber).await
+    }
+    async fn confirm_subscriber(
+        &self,
+        confirm_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<SubscriberRecord>> {
+        self.inner.confirm_subscriber(confirm_hash, now).await
+    }
+    async fn subscribers(&self) -> StoreResult<Vec<SubscriberRecord>> {
+        self.inner.subscribers().await
+    }
+    async fn subscriber(&self, id: &str) -> StoreResult<Option<SubscriberRecord>> {
+        self.inner.subscriber(id).await
+    }
+    async fn remove_subscriber(&self, id: &str) -> StoreResult<bool> {
+        self.inner.remove_subscriber(id).await
+    }
+    async fn fan_out(&self, messages: &[OutboxMessage]) -> StoreResult<()> {
+        self.inner.fan_out(messages).await
+    }
+    async fn server_key(&self, name: &str) -> StoreResult<String> {
+        self.inner.server_key(name).await
+    }
     async fn users(&self) -> StoreResult<Vec<UserRecord>> {
         self.inner.users().await
     }

@@ -9,6 +9,9 @@ mod dependencies;
 mod end_to_end;
 mod failover;
 mod incident_cli;
+#[allow(dead_code)]
+#[path = "../../../pharos-probe/tests/probes/mailstack.rs"]
+mod mailstack;
 mod maintenance;
 #[path = "../../../pharos-store/tests/store/pg_server.rs"]
 mod pg_server;
@@ -18,5 +21,6 @@ mod regions;
 mod regression;
 mod restart;
 mod statuspage_api;
+mod subscribers;
 mod support;
 mod watch;

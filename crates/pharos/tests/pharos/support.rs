@@ -232,12 +232,41 @@ pub(crate) async fn http_post(
     http_request(address, "POST", path, token, Some(body)).await
 }
 
+/// POSTs a form (`application/x-www-form-urlencoded`), as a browser or a mail client does.
+pub(crate) async fn http_form(address: SocketAddr, path: &str, body: &str) -> (u16, String) {
+    http_exchange(
+        address,
+        "POST",
+        path,
+        None,
+        Some((body, "application/x-www-form-urlencoded")),
+    )
+    .await
+}
+
 async fn http_request(
     address: SocketAddr,
     method: &str,
     path: &str,
     token: Option<&str>,
     body: Option<&str>,
+) -> (u16, String) {
+    http_exchange(
+        address,
+        method,
+        path,
+        token,
+        body.map(|body| (body, "application/json")),
+    )
+    .await
+}
+
+async fn http_exchange(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<(&str, &str)>,
 ) -> (u16, String) {
     let mut stream = TcpStream::connect(address)
         .await
@@ -246,16 +275,11 @@ async fn http_request(
         .map(|token| format!("Authorization: Bearer {token}\r\n"))
         .unwrap_or_default();
     let content = body
-        .map(|body| {
-            format!(
-                "Content-Type: application/json\r\nContent-Length: {}\r\n",
-                body.len()
-            )
-        })
+        .map(|(body, kind)| format!("Content-Type: {kind}\r\nContent-Length: {}\r\n", body.len()))
         .unwrap_or_default();
     let request = format!(
         "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n{authorization}{content}\r\n{}",
-        body.unwrap_or("")
+        body.map_or("", |(body, _)| body)
     );
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut response = Vec::new();
