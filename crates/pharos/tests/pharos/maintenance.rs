@@ -201,6 +201,12 @@ async fn a_window_scheduled_at_run_time_holds_incidents_back_until_cancelled() {
             .output()
             .unwrap()
     };
+    // On PostgreSQL the killed server's lease runs out first: wait until this one leads.
+    eventually(Duration::from_secs(30), "leading again", || async {
+        let (status, health) = pharos.get("/healthz").await;
+        (status == 200 && !health.contains("follower")).then_some(())
+    })
+    .await;
     let listed = cli(&["maintenance", "list"]);
     let listed_text = String::from_utf8_lossy(&listed.stdout);
     assert!(
