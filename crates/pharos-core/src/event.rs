@@ -25,6 +25,25 @@ pub enum Event {
     AgentSilent(AgentNews),
     /// A silent region's agent reports again.
     AgentBack(AgentNews),
+    /// A maintenance window's occurrence is coming (announced a day ahead, or when scheduled
+    /// closer than that).
+    MaintenanceScheduled(MaintenanceNews),
+    /// A maintenance window's occurrence began.
+    MaintenanceStarted(MaintenanceNews),
+    /// A maintenance window's occurrence ended (or was cancelled while under way).
+    MaintenanceEnded(MaintenanceNews),
+}
+
+/// One occurrence of a maintenance window, as readers are told of it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MaintenanceNews {
+    pub window: String,
+    pub title: String,
+    pub components: Vec<ComponentId>,
+    pub component_names: Vec<String>,
+    pub start: chrono::DateTime<chrono::Utc>,
+    pub end: chrono::DateTime<chrono::Utc>,
+    pub message: Option<String>,
 }
 
 /// A region's probe agent, as operators are told of it.
@@ -108,6 +127,9 @@ impl Event {
             Event::ChannelRecovered(_) => EventKind::ChannelRecovered,
             Event::AgentSilent(_) => EventKind::AgentSilent,
             Event::AgentBack(_) => EventKind::AgentBack,
+            Event::MaintenanceScheduled(_) => EventKind::MaintenanceScheduled,
+            Event::MaintenanceStarted(_) => EventKind::MaintenanceStarted,
+            Event::MaintenanceEnded(_) => EventKind::MaintenanceEnded,
         }
     }
 
@@ -119,6 +141,9 @@ impl Event {
             | Event::IncidentResolved(news)
             | Event::IncidentUpdateOverdue(news) => Some(&news.incident.component),
             Event::ComponentStatusChanged(news) => Some(&news.component),
+            Event::MaintenanceScheduled(news)
+            | Event::MaintenanceStarted(news)
+            | Event::MaintenanceEnded(news) => news.components.first(),
             Event::PharosDegraded(_)
             | Event::ChannelUnhealthy(_)
             | Event::ChannelRecovered(_)
@@ -155,10 +180,16 @@ pub enum EventKind {
     /// A silent agent reports again; for operators.
     #[serde(rename = "agent.back")]
     AgentBack,
+    #[serde(rename = "maintenance.scheduled")]
+    MaintenanceScheduled,
+    #[serde(rename = "maintenance.started")]
+    MaintenanceStarted,
+    #[serde(rename = "maintenance.ended")]
+    MaintenanceEnded,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 10] = [
+    pub const ALL: [EventKind; 13] = [
         EventKind::IncidentOpened,
         EventKind::IncidentUpdated,
         EventKind::IncidentResolved,
@@ -169,6 +200,9 @@ impl EventKind {
         EventKind::ChannelRecovered,
         EventKind::AgentSilent,
         EventKind::AgentBack,
+        EventKind::MaintenanceScheduled,
+        EventKind::MaintenanceStarted,
+        EventKind::MaintenanceEnded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -183,6 +217,9 @@ impl EventKind {
             EventKind::ChannelRecovered => "channel.recovered",
             EventKind::AgentSilent => "agent.silent",
             EventKind::AgentBack => "agent.back",
+            EventKind::MaintenanceScheduled => "maintenance.scheduled",
+            EventKind::MaintenanceStarted => "maintenance.started",
+            EventKind::MaintenanceEnded => "maintenance.ended",
         }
     }
 

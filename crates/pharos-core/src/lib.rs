@@ -27,7 +27,8 @@ pub use component::{derive_component_status, derive_regional_component_status};
 pub use database_url::{Backend, DatabaseUrl};
 pub use detect::{DetectionPolicy, MonitorHealth, Transition};
 pub use event::{
-    AgentNews, ChannelNews, ComponentNews, Event, EventKind, IncidentNews, MonitorState, SelfFault,
+    AgentNews, ChannelNews, ComponentNews, Event, EventKind, IncidentNews, MaintenanceNews,
+    MonitorState, SelfFault,
 };
 pub use ids::{ComponentId, MonitorId};
 pub use incident::{

@@ -206,6 +206,7 @@ impl EngineLoop {
                 let now = Utc::now();
                 self.follow_agent_silence(now, &mut batch);
                 self.parts.evaluator.follow_maintenance(now, &mut batch);
+                self.parts.evaluator.announce_maintenance(now, &mut batch);
                 self.parts.evaluator.remind_overdue(now, &mut batch);
                 self.parts.evaluator.settle(now, &mut batch);
                 if batch.is_empty() {

@@ -60,6 +60,8 @@ pub struct Evaluator {
     pub(crate) in_maintenance: Vec<bool>,
     /// Maintenance windows scheduled at run time (the configuration's are in the topology).
     pub(crate) scheduled: Vec<pharos_core::maintenance::MaintenanceWindow>,
+    /// The maintenance notices sent (kept in the store, so a restart repeats none).
+    pub(crate) notices: std::collections::HashSet<pharos_store::MaintenanceNotice>,
     pub(crate) dirty_health: Vec<bool>,
     /// What each region says of each regional monitor, in the monitor's region order (empty
     /// for monitors the server checks alone).
@@ -142,6 +144,9 @@ impl Evaluator {
             provider_word: vec![None; topology.monitors.len()],
             in_maintenance: vec![false; topology.components.len()],
             scheduled: std::mem::take(&mut state.maintenance),
+            notices: std::mem::take(&mut state.maintenance_notices)
+                .into_iter()
+                .collect(),
             regional,
             verdicts: vec![None; topology.monitors.len()],
             silent: vec![false; topology.regions.len()],

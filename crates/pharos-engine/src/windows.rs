@@ -7,7 +7,11 @@ use crate::evaluator::Evaluator;
 use crate::CommandError;
 use chrono::{DateTime, Utc};
 use pharos_core::maintenance::{self, MaintenanceWindow};
-use pharos_store::{Batch, MaintenanceChange};
+use pharos_core::{Event, MaintenanceNews};
+use pharos_store::{Batch, MaintenanceChange, MaintenanceNotice};
+
+/// How long before it starts an occurrence is announced.
+const NOTICE_AHEAD: chrono::Duration = chrono::Duration::hours(24);
 
 impl Evaluator {
     /// Whether `component` is inside a maintenance window at `at` (configured or scheduled).
@@ -70,6 +74,7 @@ impl Evaluator {
         });
         self.scheduled.push(window.clone());
         self.follow_maintenance(now, batch);
+        self.announce_maintenance(now, batch);
         Ok(window)
     }
 
@@ -96,6 +101,14 @@ impl Evaluator {
         };
         let window = self.scheduled.remove(index);
         tracing::info!(window = %window.id, by, "maintenance cancelled: {}", window.title);
+        // Cancelled while under way: readers told it started hear it ended.
+        if let Some(occurrence) = window.under_way(now) {
+            if self.told(&window.id, occurrence.start, "started")
+                && !self.told(&window.id, occurrence.start, "ended")
+            {
+                self.tell(&window, occurrence.start, now, "ended", now, batch);
+            }
+        }
         batch.maintenance.push(MaintenanceChange::Cancelled {
             id: id.to_owned(),
             at: now,
@@ -120,6 +133,119 @@ impl Evaluator {
                     .filter_map(|&monitor| self.health[monitor].first_failure_at)
                     .min();
                 self.update_component(component, now, first_failure_at, None, batch);
+            }
+        }
+    }
+
+    fn told(&self, window: &str, start: DateTime<Utc>, stage: &str) -> bool {
+        self.notices.contains(&MaintenanceNotice {
+            window: window.to_owned(),
+            occurrence_start: start,
+            stage: stage.to_owned(),
+        })
+    }
+
+    fn tell(
+        &mut self,
+        window: &MaintenanceWindow,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        stage: &str,
+        now: DateTime<Utc>,
+        batch: &mut Batch,
+    ) {
+        let news = MaintenanceNews {
+            window: window.id.clone(),
+            title: window.title.clone(),
+            components: window.components.clone(),
+            component_names: window
+                .components
+                .iter()
+                .map(|id| {
+                    self.topology.component_index(id).map_or_else(
+                        || id.to_string(),
+                        |index| self.topology.components[index].name.clone(),
+                    )
+                })
+                .collect(),
+            start,
+            end,
+            message: window.message.clone(),
+        };
+        let event = match stage {
+            "scheduled" => Event::MaintenanceScheduled(news),
+            "started" => Event::MaintenanceStarted(news),
+            _ => Event::MaintenanceEnded(news),
+        };
+        tracing::info!(window = %window.id, "{}: {}", event.kind().as_str(), window.title);
+        self.announce(event, now, batch);
+        let notice = MaintenanceNotice {
+            window: window.id.clone(),
+            occurrence_start: start,
+            stage: stage.to_owned(),
+        };
+        batch.maintenance_notices.push(notice.clone());
+        self.notices.insert(notice);
+    }
+
+    /// Tells readers of each maintenance occurrence once: a day ahead (or when scheduled closer
+    /// than that), when it starts and when it ends.
+    pub fn announce_maintenance(&mut self, now: DateTime<Utc>, batch: &mut Batch) {
+        let windows = self.maintenance_windows();
+        for window in &windows {
+            // The latest occurrence that started may have ended since the last look.
+            let every = window
+                .every
+                .filter(|every| *every > chrono::Duration::zero());
+            let previous = window
+                .current_or_next(now)
+                .map(|next| match every {
+                    Some(every) if !next.is_under_way(now) => next.start - every,
+                    _ => next.start,
+                })
+                .unwrap_or(window.start);
+            let previous_end = previous + window.length;
+            if previous_end <= now
+                && self.told(&window.id, previous, "started")
+                && !self.told(&window.id, previous, "ended")
+            {
+                self.tell(window, previous, previous_end, "ended", now, batch);
+            }
+            // A one-off window that is over: its last occurrence is its only one.
+            if window.current_or_next(now).is_none() {
+                let end = window.start + window.length;
+                if self.told(&window.id, window.start, "started")
+                    && !self.told(&window.id, window.start, "ended")
+                {
+                    self.tell(window, window.start, end, "ended", now, batch);
+                }
+                continue;
+            }
+            let Some(occurrence) = window.current_or_next(now) else {
+                continue;
+            };
+            if occurrence.is_under_way(now) {
+                if !self.told(&window.id, occurrence.start, "started") {
+                    self.tell(
+                        window,
+                        occurrence.start,
+                        occurrence.end,
+                        "started",
+                        now,
+                        batch,
+                    );
+                }
+            } else if occurrence.start - now <= NOTICE_AHEAD
+                && !self.told(&window.id, occurrence.start, "scheduled")
+            {
+                self.tell(
+                    window,
+                    occurrence.start,
+                    occurrence.end,
+                    "scheduled",
+                    now,
+                    batch,
+                );
             }
         }
     }

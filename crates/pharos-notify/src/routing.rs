@@ -72,7 +72,10 @@ fn impact_of(event: &Event) -> Option<ComponentStatus> {
         | Event::ChannelUnhealthy(_)
         | Event::ChannelRecovered(_)
         | Event::AgentSilent(_)
-        | Event::AgentBack(_) => None,
+        | Event::AgentBack(_)
+        | Event::MaintenanceScheduled(_)
+        | Event::MaintenanceStarted(_)
+        | Event::MaintenanceEnded(_) => None,
     }
 }
 
@@ -160,6 +163,9 @@ impl Notifier {
                         EventKind::IncidentOpened,
                         EventKind::IncidentUpdated,
                         EventKind::IncidentResolved,
+                        EventKind::MaintenanceScheduled,
+                        EventKind::MaintenanceStarted,
+                        EventKind::MaintenanceEnded,
                     ],
                     components: Vec::new(),
                     give_up_after: Duration::from_secs(24 * 3600),

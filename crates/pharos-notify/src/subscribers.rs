@@ -73,6 +73,9 @@ fn components_of(event: &Event) -> Option<Vec<ComponentId>> {
                     .collect(),
             )
         }
+        Event::MaintenanceScheduled(news)
+        | Event::MaintenanceStarted(news)
+        | Event::MaintenanceEnded(news) => Some(news.components.clone()),
         _ => None,
     }
 }

@@ -46,7 +46,7 @@ use Kind::*;
 
 /// Every table, parents before children (incidents before their updates, the outbox before
 /// its attempts); `meta` last, so that the reserved incident ids arrive with everything else.
-const TABLES: [Table; 20] = [
+const TABLES: [Table; 21] = [
     Table {
         name: "monitor_health",
         columns: &[("monitor_id", Text), ("health", Text), ("updated_at", Int)],
@@ -102,6 +102,17 @@ const TABLES: [Table; 20] = [
             ("created_at", Int),
             ("confirmed_at", Int),
             ("signed_up_from", Text),
+        ],
+        order: Order::Rowid,
+        identity: None,
+    },
+    Table {
+        name: "maintenance_notices",
+        columns: &[
+            ("window_id", Text),
+            ("occurrence_start", Int),
+            ("stage", Text),
+            ("at", Int),
         ],
         order: Order::Rowid,
         identity: None,

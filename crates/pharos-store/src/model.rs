@@ -20,6 +20,17 @@ pub struct EngineState {
     pub incident_ids: std::ops::Range<i64>,
     /// Maintenance windows scheduled at run time and not cancelled.
     pub maintenance: Vec<pharos_core::maintenance::MaintenanceWindow>,
+    /// The maintenance notices sent: window, occurrence start, stage.
+    pub maintenance_notices: Vec<MaintenanceNotice>,
+}
+
+/// A notice of one maintenance occurrence that went out.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct MaintenanceNotice {
+    pub window: String,
+    pub occurrence_start: DateTime<Utc>,
+    /// `scheduled`, `started` or `ended`.
+    pub stage: String,
 }
 
 /// One probe result as stored.
@@ -62,6 +73,8 @@ pub struct Batch {
     pub postmortems: Vec<(i64, Postmortem)>,
     /// Maintenance windows scheduled or cancelled at run time.
     pub maintenance: Vec<MaintenanceChange>,
+    /// Maintenance notices sent in this batch.
+    pub maintenance_notices: Vec<MaintenanceNotice>,
     pub outbox: Vec<OutboxMessage>,
     /// Agents whose results this batch stores: the highest sequence number stored, and when
     /// the agent was last heard from.
@@ -133,6 +146,8 @@ impl Batch {
         self.update_edits.append(&mut other.update_edits);
         self.postmortems.append(&mut other.postmortems);
         self.maintenance.append(&mut other.maintenance);
+        self.maintenance_notices
+            .append(&mut other.maintenance_notices);
         self.outbox.append(&mut other.outbox);
         self.agent_progress.append(&mut other.agent_progress);
     }
@@ -160,6 +175,7 @@ impl Batch {
             && self.update_edits.is_empty()
             && self.postmortems.is_empty()
             && self.maintenance.is_empty()
+            && self.maintenance_notices.is_empty()
             && self.outbox.is_empty()
             && self.agent_progress.is_empty()
     }

@@ -297,3 +297,69 @@ async fn a_false_alarm_closes_what_is_open_but_not_while_its_checks_fail() {
         .false_alarm(closed, "again", "ada", at(41), &mut Batch::default())
         .is_err());
 }
+
+#[tokio::test]
+async fn each_maintenance_occurrence_is_announced_ahead_at_start_and_at_end_once() {
+    use pharos_core::maintenance::MaintenanceWindow;
+    let mut harness = Harness::new().await;
+    let stages = |batch: &Batch| -> Vec<String> {
+        batch
+            .maintenance_notices
+            .iter()
+            .map(|notice| notice.stage.clone())
+            .collect()
+    };
+    let window = MaintenanceWindow {
+        id: "relay".into(),
+        title: "Relay swap".into(),
+        components: vec![ComponentId::new("web")],
+        start: at(2 * 3_600),
+        length: chrono::Duration::minutes(30),
+        every: Some(chrono::Duration::days(7)),
+        message: Some("Brief pauses.".into()),
+    };
+    let mut batch = Batch::default();
+    harness
+        .evaluator
+        .schedule_maintenance(window, "ada", at(0), &mut batch)
+        .unwrap();
+    assert_eq!(
+        stages(&batch),
+        ["scheduled"],
+        "announced when scheduled within a day"
+    );
+    harness.store.commit(&batch).await.unwrap();
+    let tick = |harness: &mut Harness, second: i64| {
+        let mut batch = Batch::default();
+        harness
+            .evaluator
+            .announce_maintenance(at(second), &mut batch);
+        batch
+    };
+    assert!(
+        tick(&mut harness, 60).maintenance_notices.is_empty(),
+        "once"
+    );
+    let started = tick(&mut harness, 2 * 3_600 + 5);
+    assert_eq!(stages(&started), ["started"]);
+    harness.store.commit(&started).await.unwrap();
+
+    // A restart repeats nothing; the end is told once.
+    let mut harness = harness.restart().await;
+    assert!(tick(&mut harness, 2 * 3_600 + 60)
+        .maintenance_notices
+        .is_empty());
+    let ended = tick(&mut harness, 2 * 3_600 + 31 * 60);
+    assert_eq!(stages(&ended), ["ended"]);
+    harness.store.commit(&ended).await.unwrap();
+    assert!(tick(&mut harness, 3 * 3_600).maintenance_notices.is_empty());
+    // The next week's occurrence is announced a day ahead, not sooner.
+    let week = 7 * 86_400 + 2 * 3_600;
+    assert!(tick(&mut harness, week - 25 * 3_600)
+        .maintenance_notices
+        .is_empty());
+    assert_eq!(
+        stages(&tick(&mut harness, week - 23 * 3_600)),
+        ["scheduled"]
+    );
+}

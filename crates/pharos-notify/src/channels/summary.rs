@@ -210,6 +210,49 @@ impl Summary {
                     at,
                 }
             }
+            Event::MaintenanceScheduled(news)
+            | Event::MaintenanceStarted(news)
+            | Event::MaintenanceEnded(news) => {
+                let when = |at: DateTime<Utc>| at.format("%Y-%m-%d %H:%M UTC").to_string();
+                let (state, said) = match event {
+                    Event::MaintenanceScheduled(_) => (
+                        "Scheduled maintenance",
+                        format!("Scheduled from {} to {}.", when(news.start), when(news.end)),
+                    ),
+                    Event::MaintenanceStarted(_) => (
+                        "Maintenance in progress",
+                        format!("Under way until {}.", when(news.end)),
+                    ),
+                    _ => (
+                        "Maintenance completed",
+                        "The maintenance is over.".to_owned(),
+                    ),
+                };
+                Self {
+                    kind: event.kind(),
+                    title: format!("Maintenance: {}", news.title),
+                    state: state.to_owned(),
+                    tone: if matches!(event, Event::MaintenanceEnded(_)) {
+                        Tone::Recovered
+                    } else {
+                        Tone::Notice
+                    },
+                    impact: None,
+                    component: Some(news.component_names.join(", ")),
+                    message: Some(match &news.message {
+                        Some(message) => format!("{said} {message}"),
+                        None => said,
+                    }),
+                    failing: Vec::new(),
+                    link: context.link(""),
+                    key: format!(
+                        "pharos-maintenance-{}-{}",
+                        news.window,
+                        news.start.timestamp()
+                    ),
+                    at,
+                }
+            }
         }
     }
 

@@ -39,6 +39,19 @@ pub(crate) fn render(event: &Event, context: &EventContext, at: DateTime<Utc>) -
             "since": time(news.since),
             "reason": news.reason,
         }),
+        Event::MaintenanceScheduled(news)
+        | Event::MaintenanceStarted(news)
+        | Event::MaintenanceEnded(news) => json!({
+            "maintenance": {
+                "id": news.window,
+                "title": news.title,
+                "components": news.components.iter().zip(&news.component_names).map(|(id, name)| json!({ "id": id.as_str(), "name": name })).collect::<Vec<_>>(),
+                "start": time(news.start),
+                "end": time(news.end),
+                "message": news.message,
+            },
+            "url": context.link(""),
+        }),
     };
     json!({
         "type": event.kind().as_str(),

@@ -30,6 +30,7 @@ pub(super) async fn load_engine_state(pool: &Pool) -> StoreResult<EngineState> {
     }
     state.open_incidents = incidents::open(pool).await?;
     state.maintenance = super::windows::scheduled(pool).await?;
+    state.maintenance_notices = super::windows::notices(pool).await?;
     Ok(state)
 }
 
@@ -144,6 +145,7 @@ async fn write_batch(tx: &mut Conn, batch: &Batch) -> StoreResult<()> {
     }
     incidents::write(tx, batch).await?;
     super::windows::write(tx, &batch.maintenance).await?;
+    super::windows::write_notices(tx, &batch.maintenance_notices, chrono::Utc::now()).await?;
     outbox::enqueue(tx, &batch.outbox).await?;
     super::agents::write_progress(tx, &batch.agent_progress).await?;
     Ok(())

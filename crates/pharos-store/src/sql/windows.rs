@@ -3,7 +3,7 @@
 
 use super::{Conn, Pool};
 use crate::codec::*;
-use crate::{MaintenanceChange, StoreResult};
+use crate::{MaintenanceChange, MaintenanceNotice, StoreResult};
 use pharos_core::maintenance::MaintenanceWindow;
 use pharos_core::ComponentId;
 
@@ -77,6 +77,42 @@ pub(super) async fn write(tx: &mut Conn, changes: &[MaintenanceChange]) -> Store
                 .await?;
             }
         }
+    }
+    Ok(())
+}
+
+/// The maintenance notices sent, for the engine to send none twice.
+pub(super) async fn notices(pool: &Pool) -> StoreResult<Vec<MaintenanceNotice>> {
+    let rows: Vec<(String, i64, String)> =
+        sqlx::query_as("SELECT window_id, occurrence_start, stage FROM maintenance_notices")
+            .fetch_all(pool)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(window, start, stage)| MaintenanceNotice {
+            window,
+            occurrence_start: from_millis(start),
+            stage,
+        })
+        .collect())
+}
+
+pub(super) async fn write_notices(
+    tx: &mut Conn,
+    notices: &[MaintenanceNotice],
+    at: chrono::DateTime<chrono::Utc>,
+) -> StoreResult<()> {
+    for notice in notices {
+        sqlx::query(
+            "INSERT INTO maintenance_notices (window_id, occurrence_start, stage, at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (window_id, occurrence_start, stage) DO NOTHING",
+        )
+        .bind(&notice.window)
+        .bind(to_millis(notice.occurrence_start))
+        .bind(&notice.stage)
+        .bind(to_millis(at))
+        .execute(&mut *tx)
+        .await?;
     }
     Ok(())
 }

@@ -81,6 +81,14 @@ async fn an_operator_runs_an_incident_from_the_admin_in_a_real_browser() {
         .await
         .unwrap();
     let config = write_config(dir.path(), target.address, &receiver.url());
+    // A reader subscribes by email on the page, through the real mail stack.
+    let stack = crate::mailstack::stack().await;
+    if stack.is_some() {
+        crate::subscribers::mail_subscribers(&config);
+    }
+    let marker = format!("Delays in mail {}", std::process::id());
+    let mails_before = crate::subscribers::messages_with(&marker).len();
+    let confirmations_before = crate::subscribers::messages_with("Confirm your subscription").len();
     add_user(&config, "ada", "editor");
     let pharos = Pharos::start(&config, dir.path());
     eventually(Duration::from_secs(10), "a first check", || async {
@@ -94,6 +102,21 @@ async fn an_operator_runs_an_incident_from_the_admin_in_a_real_browser() {
 
     let result = async {
         browser.set_window_size(390, 844).await?;
+        if stack.is_some() {
+            browser.goto(&format!("{base}/")).await?;
+            let subscribe = browser.form(Locator::Css("form[action='/subscribe']")).await?;
+            subscribe.set_by_name("email", crate::mailstack::USER).await?.submit().await?;
+            let answer = page_with(&browser, "Check your inbox").await?;
+            assert!(!answer.contains(crate::mailstack::USER), "the address is not shown back: {answer}");
+            let confirmation = eventually(Duration::from_secs(20), "the confirmation mail", || async {
+                let mut confirmations = crate::subscribers::messages_with("Confirm your subscription");
+                (confirmations.len() > confirmations_before).then(|| confirmations.pop()).flatten()
+            })
+            .await;
+            let confirm = crate::subscribers::local_path(&confirmation.1, "https://status.example.test/subscribe/confirm");
+            browser.goto(&format!("{base}{confirm}")).await?;
+            page_with(&browser, "Subscribed").await?;
+        }
         browser.goto(&format!("{base}/admin")).await?;
         assert!(browser.current_url().await?.path().ends_with("/admin/login"), "to the login page");
         let login = browser.form(Locator::Css("form[action='/admin/login']")).await?;
@@ -107,7 +130,7 @@ async fn an_operator_runs_an_incident_from_the_admin_in_a_real_browser() {
         browser.find(Locator::LinkText("Open an incident by hand")).await?.click().await?;
         let open = browser.form(Locator::Css("form[action='/admin/incidents']")).await?;
         open.set_by_name("component", "svc").await?
-            .set_by_name("title", "Delays in mail <b>delivery</b>").await?
+            .set_by_name("title", &format!("{marker} <b>delivery</b>")).await?
             .set_by_name("impact", "partial_outage").await?
             .set_by_name("message", "We are **looking** into delays. <script>window.pwned = 1</script> <img src=x onerror=\"window.pwned = 2\">").await?
             .set_by_name("next_update_by", &form_time(in_an_hour)).await?
@@ -135,7 +158,7 @@ async fn an_operator_runs_an_incident_from_the_admin_in_a_real_browser() {
         // The public incident page: every step, the operator's Markdown rendered safe.
         browser.goto(&format!("{base}/incidents/{id}")).await?;
         let public = browser.find(Locator::Css("main")).await?.text().await?;
-        for shown in ["Delays in mail <b>delivery</b>", "A queue on one relay", "The queue is drained", "All delayed mail is delivered.", "expected back by"] {
+        for shown in [&format!("{marker} <b>delivery</b>"), "A queue on one relay", "The queue is drained", "All delayed mail is delivered.", "expected back by"] {
             assert!(public.contains(shown), "{shown:?} on the public page: {public}");
         }
         let bold = browser.find(Locator::Css(".update .md strong")).await?.text().await?;
@@ -184,7 +207,7 @@ async fn an_operator_runs_an_incident_from_the_admin_in_a_real_browser() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|listed| listed["name"] == "Delays in mail <b>delivery</b>")
+        .find(|listed| listed["name"] == format!("{marker} <b>delivery</b>").as_str())
         .expect("in the Statuspage API")
         .clone();
     assert_eq!(listed["status"], "resolved");
@@ -195,7 +218,7 @@ async fn an_operator_runs_an_incident_from_the_admin_in_a_real_browser() {
     );
     let (_, feed) = http_get(pharos.address, "/feed.atom", None).await;
     assert!(
-        feed.contains("Delays in mail &lt;b&gt;delivery&lt;/b&gt;"),
+        feed.contains(&format!("{marker} &lt;b&gt;delivery&lt;/b&gt;")),
         "{feed}"
     );
     // The channel heard each step, in order.
@@ -218,6 +241,39 @@ async fn an_operator_runs_an_incident_from_the_admin_in_a_real_browser() {
             "incident.resolved"
         ]
     );
+    // The subscriber's mailbox has each step too.
+    if stack.is_some() {
+        let mails = eventually(
+            Duration::from_secs(30),
+            "four mails to the subscriber",
+            || async {
+                let mails = crate::subscribers::messages_with(&marker);
+                (mails.len() >= mails_before + 4).then_some(mails)
+            },
+        )
+        .await;
+        let texts: Vec<&str> = mails[mails_before..]
+            .iter()
+            .map(|(_, text, _)| text.as_str())
+            .collect();
+        for said in [
+            "We are **looking**",
+            "A queue on one relay",
+            "The queue is drained",
+            "All delayed mail is delivered.",
+        ] {
+            assert!(
+                texts.iter().any(|text| text.contains(said)),
+                "{said:?} in {texts:?}"
+            );
+        }
+        assert!(
+            mails[mails_before..]
+                .iter()
+                .all(|(_, _, unsubscribe)| unsubscribe.is_some()),
+            "each with its unsubscribe link"
+        );
+    }
     // And the audit log names the operator for each.
     let audit = pharos.admin_json("/api/v1/admin/audit").await;
     let actions: Vec<&str> = audit["entries"]

@@ -14,9 +14,9 @@ use std::time::Duration;
 const MAILDIR: &str = "/tmp/pharos-mailstack/vmail/example.test/test/Maildir";
 
 /// Every message in the test mailbox whose subject contains `marker`, parsed.
-fn messages_with(marker: &str) -> Vec<(String, String, Option<String>)> {
+pub(crate) fn messages_with(marker: &str) -> Vec<(String, String, Option<String>)> {
     let mut found = Vec::new();
-    // Oldest first, whichever folder: Maildir names start with the delivery time.
+    // Roughly oldest first, whichever folder: Maildir names start with the delivery second.
     let mut paths: Vec<PathBuf> = ["new", "cur"]
         .iter()
         .filter_map(|folder| std::fs::read_dir(Path::new(MAILDIR).join(folder)).ok())
@@ -54,7 +54,7 @@ fn messages_with(marker: &str) -> Vec<(String, String, Option<String>)> {
 }
 
 /// The path and query of a link to the page's public address in `text`.
-fn local_path(text: &str, starts: &str) -> String {
+pub(crate) fn local_path(text: &str, starts: &str) -> String {
     let start = text
         .find(starts)
         .unwrap_or_else(|| panic!("{starts} in {text}"));
@@ -64,6 +64,25 @@ fn local_path(text: &str, starts: &str) -> String {
         .collect();
     link.trim_start_matches("https://status.example.test")
         .to_owned()
+}
+
+/// Adds to a test configuration an email channel on the mail stack and `[subscribers]`
+/// mailing through it.
+pub(crate) fn mail_subscribers(config: &Path) {
+    let text = std::fs::read_to_string(config).unwrap();
+    std::fs::write(
+        config,
+        format!(
+            "{text}\n[[channels]]\nid = \"mail\"\ntype = \"email\"\nhost = \"127.0.0.1\"\nport = {}\ntls = \"starttls\"\n\
+             username = \"{user}\"\npassword = \"{password}\"\nfrom = \"Status <{user}>\"\nto = [\"{user}\"]\n\
+             ca_file = \"{ca}\"\nevents = [\"pharos.degraded\"]\n\n[subscribers]\nemail_channel = \"mail\"\n",
+            mailstack::SUBMISSION,
+            user = mailstack::USER,
+            password = mailstack::PASSWORD,
+            ca = mailstack::CA,
+        ),
+    )
+    .unwrap();
 }
 
 #[tokio::test]
@@ -78,20 +97,7 @@ async fn readers_subscribe_confirm_hear_each_step_and_leave_with_one_click() {
         .unwrap();
     let config = write_config(dir.path(), target.address, &receiver.url());
     let marker = format!("Outage {}", std::process::id());
-    let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(
-        &config,
-        format!(
-            "{text}\n[[channels]]\nid = \"mail\"\ntype = \"email\"\nhost = \"127.0.0.1\"\nport = {}\ntls = \"starttls\"\n\
-             username = \"{user}\"\npassword = \"{password}\"\nfrom = \"Status <{user}>\"\nto = [\"{user}\"]\n\
-             ca_file = \"{ca}\"\nevents = [\"pharos.degraded\"]\n\n[subscribers]\nemail_channel = \"mail\"\n",
-            mailstack::SUBMISSION,
-            user = mailstack::USER,
-            password = mailstack::PASSWORD,
-            ca = mailstack::CA,
-        ),
-    )
-    .unwrap();
+    mail_subscribers(&config);
     let pharos = Pharos::start(&config, dir.path());
 
     // A webhook subscriber of the component, and one of nothing that fails here.
@@ -234,6 +240,35 @@ async fn readers_subscribe_confirm_hear_each_step_and_leave_with_one_click() {
         ["incident.opened", "incident.updated", "incident.resolved"]
     );
     assert_eq!(hook.rejected(), 0);
+    // Maintenance on the component is announced to it ahead of time.
+    let scheduled = run_cli(
+        &pharos,
+        &[
+            "maintenance",
+            "schedule",
+            "--title",
+            "Relay swap",
+            "--component",
+            "svc",
+            "--start",
+            "2h",
+            "--duration",
+            "30m",
+            "--json",
+        ],
+    );
+    assert!(scheduled["id"].is_string());
+    let notice = eventually(
+        Duration::from_secs(10),
+        "the maintenance notice",
+        || async {
+            hook.received()
+                .into_iter()
+                .find(|received| received.event == "maintenance.scheduled")
+        },
+    )
+    .await;
+    assert_eq!(notice.body["data"]["maintenance"]["title"], "Relay swap");
 
     // One click leaves; a forged link does not; nothing more arrives.
     let (status, _) = http_form(pharos.address, &unsubscribe, "List-Unsubscribe=One-Click").await;
