@@ -70,6 +70,14 @@ pub(crate) async fn stack() -> Option<MutexGuard<'static, ()>> {
     }
     let guard = LOCK.lock().await;
     STARTED.get_or_init(|| {
+        // This process owns the stack from now on: a watcher of an earlier test process that
+        // has just ended leaves it running.
+        std::fs::create_dir_all(ROOT).unwrap();
+        std::fs::write(
+            Path::new(ROOT).join("owner.pid"),
+            std::process::id().to_string(),
+        )
+        .unwrap();
         mailstack("start");
         stop_when_tests_end();
         true
@@ -78,10 +86,12 @@ pub(crate) async fn stack() -> Option<MutexGuard<'static, ()>> {
 }
 
 /// Stops the stack once this test process has ended: a watcher polls for the process and
-/// runs `mailstack.sh stop` after it is gone, so no test run leaves Postfix and Dovecot behind.
+/// runs `mailstack.sh stop` after it is gone, so no test run leaves Postfix and Dovecot behind
+/// (unless a later test process took the stack over meanwhile).
 fn stop_when_tests_end() {
     let watcher = format!(
-        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; MAILSTACK_ROOT={ROOT} bash {script} stop",
+        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
+         [ \"$(cat {ROOT}/owner.pid 2>/dev/null)\" = \"{pid}\" ] && MAILSTACK_ROOT={ROOT} bash {script} stop",
         pid = std::process::id(),
         script = script().display()
     );

@@ -156,8 +156,16 @@ async fn an_operator_runs_an_incident_from_the_admin_in_a_real_browser() {
         page_with(&browser, "Reopen incident").await?;
 
         // The public incident page: every step, the operator's Markdown rendered safe.
-        browser.goto(&format!("{base}/incidents/{id}")).await?;
-        let public = browser.find(Locator::Css("main")).await?.text().await?;
+        // The page is re-rendered off the request path: reload until the resolution is on it.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let public = loop {
+            browser.goto(&format!("{base}/incidents/{id}")).await?;
+            let public = browser.find(Locator::Css("main")).await?.text().await?;
+            if public.contains("All delayed mail is delivered.") || std::time::Instant::now() > deadline {
+                break public;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
         for shown in [&format!("{marker} <b>delivery</b>"), "A queue on one relay", "The queue is drained", "All delayed mail is delivered.", "expected back by"] {
             assert!(public.contains(shown), "{shown:?} on the public page: {public}");
         }
