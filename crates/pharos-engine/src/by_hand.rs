@@ -195,15 +195,40 @@ impl Evaluator {
         let component = self
             .open_incident_by_id(id)
             .ok_or(CommandError::NoOpenIncident(id))?;
-        let incident = &self.open_incidents[&component];
+        let incident = self.close_by_hand(
+            component,
+            "the incident resolves by itself when they recover",
+            at,
+            batch,
+            |incident| by_hand::resolve(incident, message, by, at),
+        )?;
+        tracing::info!(
+            incident = id,
+            "incident.resolved: incident #{id} resolved by {by}"
+        );
+        Ok(incident)
+    }
+
+    /// Closes the open incident of `component` by an operator's `step`: refused while an
+    /// automatic incident's checks still fail (`still_failing` says what then); the component
+    /// is restated and channels hear it resolved.
+    fn close_by_hand(
+        &mut self,
+        component: usize,
+        still_failing: &str,
+        at: DateTime<Utc>,
+        batch: &mut Batch,
+        step: impl FnOnce(&mut Incident) -> Result<pharos_core::lifecycle::Changed, by_hand::Refused>,
+    ) -> Result<Incident, CommandError> {
+        let mut incident = self.open_incidents[&component].clone();
         if !incident.is_declared() && self.component_status[component].0.is_incident() {
             return Err(CommandError::Refused(format!(
-                "{}'s checks still fail: the incident resolves by itself when they recover",
+                "{}'s checks still fail: {still_failing}",
                 self.topology.components[component].name
             )));
         }
-        let mut incident = self.open_incidents.remove(&component).expect("found above");
-        let changed = by_hand::resolve(&mut incident, message, by, at).map_err(refused)?;
+        let changed = step(&mut incident).map_err(refused)?;
+        self.open_incidents.remove(&component);
         record(&incident, changed, batch);
         self.unsettled.remove(&component);
         self.dependents_changed.remove(&component);
@@ -213,10 +238,6 @@ impl Evaluator {
             }
         }
         self.restate(component, at, batch);
-        tracing::info!(
-            incident = id,
-            "incident.resolved: incident #{id} resolved by {by}"
-        );
         let news = self.incident_news(component, incident.clone());
         self.announce(Event::IncidentResolved(news), at, batch);
         Ok(incident)
@@ -304,31 +325,18 @@ impl Evaluator {
             record(&incident, changed, batch);
             return Ok(incident);
         };
-        let incident = &self.open_incidents[&component];
-        if !incident.is_declared() && self.component_status[component].0.is_incident() {
-            return Err(CommandError::Refused(format!(
-                "{}'s checks still fail, so it would open again at once: fix the check (or schedule maintenance) first",
-                self.topology.components[component].name
-            )));
-        }
-        let mut incident = self.open_incidents.remove(&component).expect("found above");
-        let changed = by_hand::mark_false_alarm(&mut incident, reason, by, at).map_err(refused)?;
-        record(&incident, changed, batch);
-        self.unsettled.remove(&component);
-        self.dependents_changed.remove(&component);
-        for dependent in incident.dependents.iter() {
-            if let Some(index) = self.topology.component_index(&dependent.component) {
-                self.member_of.remove(&index);
-            }
-        }
-        self.restate(component, at, batch);
+        let incident = self.close_by_hand(
+            component,
+            "it would open again at once; fix the check (or schedule maintenance) first",
+            at,
+            batch,
+            |incident| by_hand::mark_false_alarm(incident, reason, by, at),
+        )?;
         tracing::info!(
             incident = incident.id,
             "incident.resolved: incident #{} marked a false alarm by {by}",
             incident.id
         );
-        let news = self.incident_news(component, incident.clone());
-        self.announce(Event::IncidentResolved(news), at, batch);
         Ok(incident)
     }
 }

@@ -310,20 +310,16 @@ impl EngineLoop {
                 amendment,
                 reply,
             } => {
-                let mut batch = Batch::default();
-                let result =
-                    self.parts
-                        .evaluator
-                        .amend(incident, amendment, Utc::now(), &mut batch);
-                self.answer_once_committed(result, batch, reply).await
+                self.operator_step(reply, |evaluator, now, batch| {
+                    evaluator.amend(incident, amendment, now, batch)
+                })
+                .await
             }
             Command::Declare { declaration, reply } => {
-                let mut batch = Batch::default();
-                let result = self
-                    .parts
-                    .evaluator
-                    .declare(declaration, Utc::now(), &mut batch);
-                self.answer_once_committed(result, batch, reply).await
+                self.operator_step(reply, |evaluator, now, batch| {
+                    evaluator.declare(declaration, now, batch)
+                })
+                .await
             }
             Command::Resolve {
                 incident,
@@ -331,15 +327,10 @@ impl EngineLoop {
                 by,
                 reply,
             } => {
-                let mut batch = Batch::default();
-                let result = self.parts.evaluator.resolve_by_hand(
-                    incident,
-                    message,
-                    &by,
-                    Utc::now(),
-                    &mut batch,
-                );
-                self.answer_once_committed(result, batch, reply).await
+                self.operator_step(reply, |evaluator, now, batch| {
+                    evaluator.resolve_by_hand(incident, message, &by, now, batch)
+                })
+                .await
             }
             Command::EditUpdate {
                 incident,
@@ -347,15 +338,10 @@ impl EngineLoop {
                 message,
                 reply,
             } => {
-                let mut batch = Batch::default();
-                let result = self.parts.evaluator.edit_update(
-                    *incident,
-                    posted_at,
-                    message,
-                    Utc::now(),
-                    &mut batch,
-                );
-                self.answer_once_committed(result, batch, reply).await
+                self.operator_step(reply, |evaluator, now, batch| {
+                    evaluator.edit_update(*incident, posted_at, message, now, batch)
+                })
+                .await
             }
             Command::FalseAlarm {
                 incident,
@@ -363,48 +349,39 @@ impl EngineLoop {
                 by,
                 reply,
             } => {
-                let mut batch = Batch::default();
-                let result = self.parts.evaluator.false_alarm(
-                    *incident,
-                    &reason,
-                    &by,
-                    Utc::now(),
-                    &mut batch,
-                );
-                self.answer_once_committed(result, batch, reply).await
+                self.operator_step(reply, |evaluator, now, batch| {
+                    evaluator.false_alarm(*incident, &reason, &by, now, batch)
+                })
+                .await
             }
             Command::ScheduleMaintenance { window, by, reply } => {
-                let mut batch = Batch::default();
-                let result =
-                    self.parts
-                        .evaluator
-                        .schedule_maintenance(*window, &by, Utc::now(), &mut batch);
-                self.answer_once_committed(result, batch, reply).await
+                self.operator_step(reply, |evaluator, now, batch| {
+                    evaluator.schedule_maintenance(*window, &by, now, batch)
+                })
+                .await
             }
             Command::CancelMaintenance { id, by, reply } => {
-                let mut batch = Batch::default();
-                let result =
-                    self.parts
-                        .evaluator
-                        .cancel_maintenance(&id, &by, Utc::now(), &mut batch);
-                self.answer_once_committed(result, batch, reply).await
+                self.operator_step(reply, |evaluator, now, batch| {
+                    evaluator.cancel_maintenance(&id, &by, now, batch)
+                })
+                .await
             }
             Command::SetPostmortem {
                 incident,
                 text,
                 reply,
             } => {
-                let batch = Batch {
-                    postmortems: vec![(
+                self.operator_step(reply, |_, now, batch| {
+                    batch.postmortems.push((
                         incident,
                         pharos_store::Postmortem {
                             text,
-                            updated_at: Utc::now(),
+                            updated_at: now,
                         },
-                    )],
-                    ..Batch::default()
-                };
-                self.answer_once_committed(Ok(()), batch, reply).await
+                    ));
+                    Ok(())
+                })
+                .await
             }
             Command::Reopen {
                 incident,
@@ -412,14 +389,27 @@ impl EngineLoop {
                 by,
                 reply,
             } => {
-                let mut batch = Batch::default();
-                let result =
-                    self.parts
-                        .evaluator
-                        .reopen(*incident, update, &by, Utc::now(), &mut batch);
-                self.answer_once_committed(result, batch, reply).await
+                self.operator_step(reply, |evaluator, now, batch| {
+                    evaluator.reopen(*incident, update, &by, now, batch)
+                })
+                .await
             }
         }
+    }
+
+    /// Applies an operator's step to the evaluator at the current time.
+    async fn operator_step<T: Send + 'static>(
+        &mut self,
+        reply: tokio::sync::oneshot::Sender<Result<T, CommandError>>,
+        step: impl FnOnce(
+            &mut crate::Evaluator,
+            chrono::DateTime<Utc>,
+            &mut Batch,
+        ) -> Result<T, CommandError>,
+    ) -> Flow {
+        let mut batch = Batch::default();
+        let result = step(&mut self.parts.evaluator, Utc::now(), &mut batch);
+        self.answer_once_committed(result, batch, reply).await
     }
 
     /// Answers an operator's command: a refusal at once, a change once its batch is

@@ -172,6 +172,26 @@ fn forbidden(operator: &Operator, what: &str) -> Response {
     )
 }
 
+/// The operator behind a form post: signed in, the form genuine (see `check_form`), and
+/// allowed what needs `permission` (`what` names it when refused); otherwise the answer.
+async fn form_operator(
+    state: &WebState,
+    headers: &HeaderMap,
+    client: Client,
+    fields: &[(String, String)],
+    permission: Permission,
+    what: &str,
+) -> Result<Operator, Response> {
+    let operator = signed_in(state, headers, client).await?;
+    if let Some(response) = check_form(&operator, headers, fields) {
+        return Err(response);
+    }
+    if !operator.may(permission) {
+        return Err(forbidden(&operator, what));
+    }
+    Ok(operator)
+}
+
 pub(crate) async fn login_form(
     State(state): State<WebState>,
     headers: HeaderMap,
@@ -287,13 +307,19 @@ pub(crate) async fn logout(
     client: Client,
     Form(fields): Fields,
 ) -> Response {
-    let operator = match signed_in(&state, &headers, client).await {
+    let operator = match form_operator(
+        &state,
+        &headers,
+        client,
+        &fields,
+        Permission::Read,
+        "post this form",
+    )
+    .await
+    {
         Ok(operator) => operator,
         Err(response) => return response,
     };
-    if let Some(response) = check_form(&operator, &headers, &fields) {
-        return response;
-    }
     if let Credential::Session { token_hash, .. } = &operator.credential {
         if let Err(error) = state.store.delete_session(token_hash).await {
             return store_failed(error);
@@ -441,16 +467,19 @@ async fn incident_step(
     fields: Vec<(String, String)>,
     step: Step,
 ) -> Response {
-    let operator = match signed_in(&state, &headers, client).await {
+    let operator = match form_operator(
+        &state,
+        &headers,
+        client,
+        &fields,
+        Permission::Incidents,
+        "change incidents",
+    )
+    .await
+    {
         Ok(operator) => operator,
         Err(response) => return response,
     };
-    if let Some(response) = check_form(&operator, &headers, &fields) {
-        return response;
-    }
-    if !operator.may(Permission::Incidents) {
-        return forbidden(&operator, "change incidents");
-    }
     let draft = views::Draft::from_fields(&fields);
     let Ok(number) = id.parse::<i64>() else {
         return incident_page(&state, &operator, &id, draft, None, StatusCode::NOT_FOUND).await;
@@ -643,16 +672,19 @@ pub(crate) async fn open_incident(
     client: Client,
     Form(fields): Fields,
 ) -> Response {
-    let operator = match signed_in(&state, &headers, client).await {
+    let operator = match form_operator(
+        &state,
+        &headers,
+        client,
+        &fields,
+        Permission::Incidents,
+        "open incidents",
+    )
+    .await
+    {
         Ok(operator) => operator,
         Err(response) => return response,
     };
-    if let Some(response) = check_form(&operator, &headers, &fields) {
-        return response;
-    }
-    if !operator.may(Permission::Incidents) {
-        return forbidden(&operator, "open incidents");
-    }
     let draft = views::Draft::from_fields(&fields);
     let declaration = (|| {
         Ok::<_, String>(pharos_core::Declaration {
@@ -718,13 +750,19 @@ pub(crate) async fn create_token(
     client: Client,
     Form(fields): Fields,
 ) -> Response {
-    let operator = match signed_in(&state, &headers, client).await {
+    let operator = match form_operator(
+        &state,
+        &headers,
+        client,
+        &fields,
+        Permission::Read,
+        "post this form",
+    )
+    .await
+    {
         Ok(operator) => operator,
         Err(response) => return response,
     };
-    if let Some(response) = check_form(&operator, &headers, &fields) {
-        return response;
-    }
     let label = field(&fields, "label").trim().to_owned();
     if label.is_empty()
         || label.chars().count() > LABEL_LIMIT
@@ -805,13 +843,19 @@ pub(crate) async fn revoke_token(
     Path(id): Path<String>,
     Form(fields): Fields,
 ) -> Response {
-    let operator = match signed_in(&state, &headers, client).await {
+    let operator = match form_operator(
+        &state,
+        &headers,
+        client,
+        &fields,
+        Permission::Read,
+        "post this form",
+    )
+    .await
+    {
         Ok(operator) => operator,
         Err(response) => return response,
     };
-    if let Some(response) = check_form(&operator, &headers, &fields) {
-        return response;
-    }
     let owner = (!operator.may(Permission::Admin)).then_some(operator.name.as_str());
     match state.store.revoke_api_token(&id, owner, Utc::now()).await {
         Ok(true) => {
@@ -903,16 +947,19 @@ pub(crate) async fn schedule_maintenance(
     client: Client,
     Form(fields): Fields,
 ) -> Response {
-    let operator = match signed_in(&state, &headers, client).await {
+    let operator = match form_operator(
+        &state,
+        &headers,
+        client,
+        &fields,
+        Permission::Incidents,
+        "schedule maintenance",
+    )
+    .await
+    {
         Ok(operator) => operator,
         Err(response) => return response,
     };
-    if let Some(response) = check_form(&operator, &headers, &fields) {
-        return response;
-    }
-    if !operator.may(Permission::Incidents) {
-        return forbidden(&operator, "schedule maintenance");
-    }
     let text =
         |name: &str| Some(field(&fields, name).to_owned()).filter(|value| !value.trim().is_empty());
     let request = crate::maintenance_api::WindowRequest {
@@ -947,16 +994,19 @@ pub(crate) async fn cancel_maintenance(
     Path(id): Path<String>,
     Form(fields): Fields,
 ) -> Response {
-    let operator = match signed_in(&state, &headers, client).await {
+    let operator = match form_operator(
+        &state,
+        &headers,
+        client,
+        &fields,
+        Permission::Incidents,
+        "cancel maintenance",
+    )
+    .await
+    {
         Ok(operator) => operator,
         Err(response) => return response,
     };
-    if let Some(response) = check_form(&operator, &headers, &fields) {
-        return response;
-    }
-    if !operator.may(Permission::Incidents) {
-        return forbidden(&operator, "cancel maintenance");
-    }
     match crate::maintenance_api::submit_cancellation(&state, &operator, &id).await {
         Ok(_) => redirect("/admin/maintenance"),
         Err(ApiError {

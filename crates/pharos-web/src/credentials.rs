@@ -88,6 +88,11 @@ pub fn webhook_secret() -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
+/// A new short id for a record (`m-3f9a1c2d`): `prefix`, a dash and `length` hex digits.
+pub fn short_id(prefix: &str, length: usize) -> String {
+    format!("{prefix}-{}", &digest(&session_secret())[..length])
+}
+
 /// What the store keeps of a cookie or token: its SHA-256 in hex (they are random enough
 /// that no slow hash is needed).
 pub fn digest(secret: &str) -> String {

@@ -161,6 +161,15 @@ fn excerpt(text: &str) -> String {
     text.chars().take(200).collect()
 }
 
+/// The incident as stored, or 404.
+async fn stored_incident(state: &WebState, id: i64) -> Result<Incident, ApiError> {
+    state
+        .store
+        .incident(id)
+        .await?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("there is no incident {id}")))
+}
+
 /// Posts an operator's update (with a new title or impact if given).
 pub(crate) async fn submit_update(
     state: &WebState,
@@ -246,12 +255,7 @@ pub(crate) async fn submit_reopening(
     update: OperatorUpdate,
 ) -> Result<Incident, ApiError> {
     let engine = engine_for_writes(state).await?;
-    let Some(incident) = state.store.incident(id).await? else {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!("there is no incident {id}"),
-        ));
-    };
+    let incident = stored_incident(state, id).await?;
     let detail = format!("{}: {}", update.phase.as_str(), excerpt(&update.message));
     let incident = engine
         .reopen(incident, update, operator.name.clone())
@@ -281,12 +285,7 @@ pub(crate) async fn submit_false_alarm(
         ))
     })?;
     let engine = engine_for_writes(state).await?;
-    let Some(incident) = state.store.incident(id).await? else {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!("there is no incident {id}"),
-        ));
-    };
+    let incident = stored_incident(state, id).await?;
     let incident = engine
         .false_alarm(incident, reason.clone(), operator.name.clone())
         .await
@@ -338,12 +337,7 @@ pub(crate) async fn submit_edit(
     message: Option<String>,
 ) -> Result<(), ApiError> {
     let engine = engine_for_writes(state).await?;
-    let Some(incident) = state.store.incident(id).await? else {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!("there is no incident {id}"),
-        ));
-    };
+    let incident = stored_incident(state, id).await?;
     let Some(posted_at) = number
         .checked_sub(1)
         .and_then(|index| incident.updates.get(index))
@@ -394,12 +388,7 @@ pub(crate) async fn submit_postmortem(
         )));
     }
     let engine = engine_for_writes(state).await?;
-    if state.store.incident(id).await?.is_none() {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!("there is no incident {id}"),
-        ));
-    }
+    stored_incident(state, id).await?;
     engine
         .set_postmortem(id, text.clone())
         .await

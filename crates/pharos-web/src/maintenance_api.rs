@@ -79,10 +79,7 @@ pub(crate) fn read_window(request: &WindowRequest) -> Result<MaintenanceWindow, 
         .map(ComponentId::new)
         .collect();
     Ok(MaintenanceWindow {
-        id: format!(
-            "m-{}",
-            &crate::credentials::digest(&crate::credentials::session_secret())[..8]
-        ),
+        id: crate::credentials::short_id("m", 8),
         title: read_title(&request.title)?,
         components,
         start,

@@ -136,10 +136,7 @@ pub(crate) async fn sign_up(
         .collect();
     let token = crate::credentials::session_secret();
     let record = SubscriberRecord {
-        id: format!(
-            "s-{}",
-            &crate::credentials::digest(&crate::credentials::session_secret())[..12]
-        ),
+        id: crate::credentials::short_id("s", 12),
         kind: SubscriberKind::Email,
         address: address.clone(),
         components,
@@ -355,10 +352,7 @@ pub(crate) async fn add_webhook(
     let secret = format!("whsec_{}", crate::credentials::webhook_secret());
     let now = Utc::now();
     let record = SubscriberRecord {
-        id: format!(
-            "s-{}",
-            &crate::credentials::digest(&crate::credentials::session_secret())[..12]
-        ),
+        id: crate::credentials::short_id("s", 12),
         kind: SubscriberKind::Webhook,
         address: url.to_string(),
         components: new

@@ -179,6 +179,14 @@ pub(super) async fn fan_out(
 /// as the one unsubscribe links are signed with.
 pub(super) async fn server_key(pool: &Pool, name: &str) -> StoreResult<String> {
     let key = format!("key:{name}");
+    // Made once, then only read: no write transaction per delivery or request.
+    let known: Option<(String,)> = sqlx::query_as("SELECT value FROM meta WHERE key = $1")
+        .bind(&key)
+        .fetch_optional(pool)
+        .await?;
+    if let Some((value,)) = known {
+        return Ok(value);
+    }
     super::transaction::write(pool, async |tx| {
         let known: Option<(String,)> = sqlx::query_as("SELECT value FROM meta WHERE key = $1")
             .bind(&key)
