@@ -100,7 +100,8 @@ pub(crate) struct EngineLoop {
     results_sender: mpsc::UnboundedSender<Finished>,
     results: mpsc::UnboundedReceiver<Finished>,
     reminders: Interval,
-    last_reservation: Option<Instant>,
+    /// When reserving incident ids last failed (cleared by a success).
+    reservation_failed: Option<Instant>,
     agents: crate::agents::Agents,
     watched: mpsc::UnboundedReceiver<usize>,
     _watches: crate::watches::Watches,
@@ -156,7 +157,7 @@ impl EngineLoop {
             results_sender,
             results,
             reminders,
-            last_reservation: None,
+            reservation_failed: None,
             agents,
             watched,
             _watches: watches,
@@ -408,6 +409,8 @@ impl EngineLoop {
         ) -> Result<T, CommandError>,
     ) -> Flow {
         let mut batch = Batch::default();
+        // Operators may open incidents faster than checks do.
+        self.top_up_incident_ids(&mut batch).await;
         let result = step(&mut self.parts.evaluator, Utc::now(), &mut batch);
         self.answer_once_committed(result, batch, reply).await
     }
@@ -463,23 +466,27 @@ impl EngineLoop {
     async fn top_up_incident_ids(&mut self, batch: &mut Batch) {
         if self.parts.evaluator.spare_incident_ids() >= (INCIDENT_ID_BLOCK / 2) as usize
             || self
-                .last_reservation
+                .reservation_failed
                 .is_some_and(|at| at.elapsed() < Duration::from_secs(5))
         {
             return;
         }
-        self.last_reservation = Some(Instant::now());
         match self
             .parts
             .store
             .reserve_incident_ids(INCIDENT_ID_BLOCK)
             .await
         {
-            Ok(ids) => self
-                .parts
-                .evaluator
-                .add_incident_ids(ids, Utc::now(), batch),
-            Err(error) => tracing::warn!(%error, "cannot reserve incident ids; retrying shortly"),
+            Ok(ids) => {
+                self.reservation_failed = None;
+                self.parts
+                    .evaluator
+                    .add_incident_ids(ids, Utc::now(), batch);
+            }
+            Err(error) => {
+                self.reservation_failed = Some(Instant::now());
+                tracing::warn!(%error, "cannot reserve incident ids; retrying shortly");
+            }
         }
     }
 

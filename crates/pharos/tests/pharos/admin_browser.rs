@@ -11,10 +11,10 @@ use std::io::Write as _;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
 /// `pharos user add` on the server's configuration, with the password on standard input.
-fn add_user(config: &std::path::Path, name: &str, role: &str) {
+pub(crate) fn add_user(config: &std::path::Path, name: &str, role: &str) {
     let mut child = Command::new(binary())
         .args([
             "user",
@@ -45,7 +45,7 @@ fn add_user(config: &std::path::Path, name: &str, role: &str) {
 }
 
 /// Waits until the page's main text holds `text` (a form's answer has loaded).
-async fn page_with(
+pub(crate) async fn page_with(
     browser: &fantoccini::Client,
     text: &str,
 ) -> Result<String, fantoccini::error::CmdError> {

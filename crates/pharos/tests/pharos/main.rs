@@ -21,6 +21,7 @@ mod regions;
 mod regression;
 mod restart;
 mod statuspage_api;
+mod stored_xss;
 mod subscribers;
 mod support;
 mod watch;
