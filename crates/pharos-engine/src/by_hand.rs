@@ -11,7 +11,7 @@ use pharos_core::{
     derive_regional_component_status, ComponentNews, ComponentStatus, Event, Incident,
     IncidentUpdate,
 };
-use pharos_store::Batch;
+use pharos_store::{Batch, UptimeExclusion};
 
 /// An operator's update with what else they changed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -323,6 +323,7 @@ impl Evaluator {
             let changed =
                 by_hand::mark_false_alarm(&mut incident, reason, by, at).map_err(refused)?;
             record(&incident, changed, batch);
+            self.leave_out_of_uptime(&incident, at, batch);
             return Ok(incident);
         };
         let incident = self.close_by_hand(
@@ -332,11 +333,34 @@ impl Evaluator {
             batch,
             |incident| by_hand::mark_false_alarm(incident, reason, by, at),
         )?;
+        self.leave_out_of_uptime(&incident, at, batch);
         tracing::info!(
             incident = incident.id,
             "incident.resolved: incident #{} marked a false alarm by {by}",
             incident.id
         );
         Ok(incident)
+    }
+
+    /// Leaves a false alarm's time out of the uptime of every component it took (its own and
+    /// those that joined it): the checks that failed then were wrong, not the service.
+    fn leave_out_of_uptime(&self, incident: &Incident, at: DateTime<Utc>, batch: &mut Batch) {
+        let monitors = std::iter::once(&incident.component)
+            .chain(
+                incident
+                    .dependents
+                    .iter()
+                    .map(|dependent| &dependent.component),
+            )
+            .filter_map(|id| self.topology.component_index(id))
+            .flat_map(|component| self.topology.components[component].monitors.iter())
+            .map(|&monitor| self.topology.monitors[monitor].id.clone())
+            .collect();
+        batch.uptime_exclusions.push(UptimeExclusion {
+            monitors,
+            start: incident.started_at,
+            end: incident.resolved_at.unwrap_or(at),
+            reason: format!("false-alarm:{}", incident.id),
+        });
     }
 }

@@ -16,6 +16,9 @@ pub struct LiveState {
     pub maintenance: Vec<pharos_core::maintenance::MaintenanceWindow>,
     /// Set while the store refuses writes: what is shown may be stale since then.
     pub store_fault: Option<StoreFault>,
+    /// Bumped once periods reaching back before today have left uptime (a false alarm, a
+    /// window over midnight): past days' figures are to be read again.
+    pub past_uptime_changes: u64,
 }
 
 /// The store refuses writes (a full disk, say); nothing since `since` is saved yet.

@@ -8,7 +8,7 @@ use crate::CommandError;
 use chrono::{DateTime, Utc};
 use pharos_core::maintenance::{self, MaintenanceWindow};
 use pharos_core::{Event, MaintenanceNews};
-use pharos_store::{Batch, MaintenanceChange, MaintenanceNotice};
+use pharos_store::{Batch, MaintenanceChange, MaintenanceNotice, UptimeExclusion};
 
 /// How long before it starts an occurrence is announced.
 const NOTICE_AHEAD: chrono::Duration = chrono::Duration::hours(24);
@@ -184,6 +184,22 @@ impl Evaluator {
             occurrence_start: start,
             stage: stage.to_owned(),
         };
+        if stage == "ended" {
+            // The checks' results of the window stay on record but leave uptime.
+            let monitors = window
+                .components
+                .iter()
+                .filter_map(|id| self.topology.component_index(id))
+                .flat_map(|component| self.topology.components[component].monitors.iter())
+                .map(|&monitor| self.topology.monitors[monitor].id.clone())
+                .collect();
+            batch.uptime_exclusions.push(UptimeExclusion {
+                monitors,
+                start,
+                end: end.min(now),
+                reason: format!("maintenance:{}", window.id),
+            });
+        }
         batch.maintenance_notices.push(notice.clone());
         self.notices.insert(notice);
     }

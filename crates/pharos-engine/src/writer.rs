@@ -68,6 +68,20 @@ pub(crate) async fn run_writer(mut context: WriterContext, mut batches: mpsc::Re
                 return;
             }
         };
+        let today = chrono::Utc::now()
+            .date_naive()
+            .and_hms_opt(0, 0, 0)
+            .map(|midnight| midnight.and_utc());
+        if committed.iter().any(|batch| {
+            batch
+                .uptime_exclusions
+                .iter()
+                .any(|exclusion| today.is_some_and(|today| exclusion.start < today))
+        }) {
+            if let Ok(mut live) = context.live.write() {
+                live.past_uptime_changes += 1;
+            }
+        }
         if committed.iter().any(Batch::changes_status) {
             context.status_version.send_modify(|version| *version += 1);
         }

@@ -46,7 +46,7 @@ use Kind::*;
 
 /// Every table, parents before children (incidents before their updates, the outbox before
 /// its attempts); `meta` last, so that the reserved incident ids arrive with everything else.
-const TABLES: [Table; 21] = [
+const TABLES: [Table; 23] = [
     Table {
         name: "monitor_health",
         columns: &[("monitor_id", Text), ("health", Text), ("updated_at", Int)],
@@ -113,6 +113,29 @@ const TABLES: [Table; 21] = [
             ("occurrence_start", Int),
             ("stage", Text),
             ("at", Int),
+        ],
+        order: Order::Rowid,
+        identity: None,
+    },
+    Table {
+        name: "uptime_exclusions",
+        columns: &[
+            ("monitor_id", Text),
+            ("start_at", Int),
+            ("end_at", Int),
+            ("reason", Text),
+        ],
+        order: Order::Rowid,
+        identity: None,
+    },
+    Table {
+        name: "uptime_adjustments",
+        columns: &[
+            ("monitor_id", Text),
+            ("day", Int),
+            ("total", Int),
+            ("down", Int),
+            ("degraded", Int),
         ],
         order: Order::Rowid,
         identity: None,

@@ -75,10 +75,25 @@ pub struct Batch {
     pub maintenance: Vec<MaintenanceChange>,
     /// Maintenance notices sent in this batch.
     pub maintenance_notices: Vec<MaintenanceNotice>,
+    /// Periods whose check results leave uptime from now on.
+    pub uptime_exclusions: Vec<UptimeExclusion>,
     pub outbox: Vec<OutboxMessage>,
     /// Agents whose results this batch stores: the highest sequence number stored, and when
     /// the agent was last heard from.
     pub agent_progress: Vec<AgentProgress>,
+}
+
+/// A period whose check results no longer count for uptime (a maintenance window's
+/// occurrence, a false alarm): the results of `monitors` (and of their regions' series) in
+/// `[start, end)`. Results are still kept and shown; each is left out once, however many
+/// periods cover it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UptimeExclusion {
+    pub monitors: Vec<MonitorId>,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// What the period was, for the record: `maintenance:<window>`, `false-alarm:<id>`.
+    pub reason: String,
 }
 
 /// An operator's correction of an update: found by its incident and time; new words, or
@@ -161,7 +176,8 @@ impl Batch {
             && self.new_timeline.is_empty()
             && self.update_edits.is_empty()
             && self.postmortems.is_empty()
-            && self.maintenance.is_empty())
+            && self.maintenance.is_empty()
+            && self.uptime_exclusions.is_empty())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -176,6 +192,7 @@ impl Batch {
             && self.postmortems.is_empty()
             && self.maintenance.is_empty()
             && self.maintenance_notices.is_empty()
+            && self.uptime_exclusions.is_empty()
             && self.outbox.is_empty()
             && self.agent_progress.is_empty()
     }

@@ -31,12 +31,13 @@ pub(crate) const LATENCY_WINDOW_MINUTES: i64 = 60;
 /// Results of the previous day may still be rolled up this long after midnight.
 const LATE_ROLLUPS: ChronoDuration = ChronoDuration::minutes(20);
 
-/// Which read of closed days is current: the day, and whether late results of the previous
-/// day can still be rolled into it.
-type ClosedDaysKey = (NaiveDate, bool);
+/// Which read of closed days is current: the day, whether late results of the previous day
+/// can still be rolled into it, and how often periods have left past days' uptime.
+type ClosedDaysKey = (NaiveDate, bool, u64);
 
 /// Day counts of closed days, which do not change: read once a day (and once more after
-/// late results of the night before are rolled up) in the background.
+/// late results of the night before are rolled up, or a false alarm or maintenance window
+/// left part of a past day out of uptime) in the background.
 #[derive(Default)]
 struct ClosedDays {
     read_for: Option<ClosedDaysKey>,
@@ -150,7 +151,13 @@ impl Renderer {
     fn closed_days(&self, now: DateTime<Utc>, since: DateTime<Utc>) -> (Arc<ComponentDays>, bool) {
         let today = now.date_naive();
         let today_start = start_of(today);
-        let key = (today, now - today_start >= LATE_ROLLUPS);
+        let changes = self
+            .engine
+            .live
+            .read()
+            .map(|live| live.past_uptime_changes)
+            .unwrap_or_default();
+        let key = (today, now - today_start >= LATE_ROLLUPS, changes);
         let mut closed = self
             .closed
             .lock()

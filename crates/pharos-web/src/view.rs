@@ -263,7 +263,7 @@ impl StatusView {
         let today = now.date_naive();
         let first_day = today - ChronoDuration::days(HISTORY_DAYS - 1);
         // False alarms are for operators only: off the page, the feeds and the APIs, and no
-        // longer counted against uptime (their check results still are).
+        // longer counted against uptime (the store leaves their check results out too).
         let (active, resolved): (Vec<Incident>, Vec<Incident>) = incidents
             .into_iter()
             .filter(|incident| !incident.is_false_alarm())

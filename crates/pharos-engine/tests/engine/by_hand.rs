@@ -363,3 +363,103 @@ async fn each_maintenance_occurrence_is_announced_ahead_at_start_and_at_end_once
         ["scheduled"]
     );
 }
+
+/// Down results of a false alarm and of a maintenance window leave the day's uptime once
+/// the alarm is withdrawn and the window is over; every other result still counts.
+#[tokio::test]
+async fn false_alarms_and_maintenance_windows_leave_uptime() {
+    use pharos_core::maintenance::MaintenanceWindow;
+    let mut harness = Harness::new().await;
+    let web_day = |days: &[pharos_store::DailyCounts]| {
+        days.iter()
+            .find(|day| day.monitor.as_str() == "web")
+            .map(|day| (day.counts.total, day.counts.down))
+    };
+    // Rolled up a minute after `second`, as the engine does every minute.
+    let day_after = |harness: &Harness, second: i64| {
+        let store = harness.store.clone();
+        async move {
+            store.roll_up(at(second + 60)).await.unwrap();
+            web_day(&store.daily_counts(at(-86_400)).await.unwrap())
+        }
+    };
+    harness.feed("web", 0, up()).await;
+    harness.feed("web", 100, down()).await;
+    let incident = harness.feed("web", 105, down()).await.new_incidents[0].clone();
+    harness.feed("web", 110, up()).await;
+    harness.feed("web", 115, up()).await;
+    assert_eq!(day_after(&harness, 115).await, Some((5, 2)));
+    let resolved = harness.store.incident(incident.id).await.unwrap().unwrap();
+    let mut batch = Batch::default();
+    harness
+        .evaluator
+        .false_alarm(
+            resolved.clone(),
+            "probe misconfigured",
+            "ada",
+            at(200),
+            &mut batch,
+        )
+        .unwrap();
+    let period = batch.uptime_exclusions[0].clone();
+    assert_eq!(
+        (period.start, Some(period.end)),
+        (at(100), resolved.resolved_at),
+        "from the first failed check to the recovery"
+    );
+    assert_eq!(period.monitors, [pharos_core::MonitorId::new("web")]);
+    harness.store.commit(&batch).await.unwrap();
+    let outside = [0, 100, 105, 110, 115]
+        .into_iter()
+        .filter(|second| !(period.start..period.end).contains(&at(*second)))
+        .count() as u64;
+    assert!(outside >= 2);
+    let (total, down_count) = day_after(&harness, 200).await.unwrap();
+    assert_eq!(down_count, 0, "the alarm's failures no longer count");
+    assert_eq!(total, outside, "results outside it still do");
+
+    // A window on web from 300 s to 400 s: its failures count until it is over.
+    let mut batch = Batch::default();
+    harness
+        .evaluator
+        .schedule_maintenance(
+            MaintenanceWindow {
+                id: "swap".into(),
+                title: "Disk swap".into(),
+                components: vec![ComponentId::new("web")],
+                start: at(300),
+                length: chrono::Duration::seconds(100),
+                every: None,
+                message: None,
+            },
+            "ada",
+            at(250),
+            &mut batch,
+        )
+        .unwrap();
+    harness.store.commit(&batch).await.unwrap();
+    let tick = |harness: &mut Harness, second: i64| {
+        let mut batch = Batch::default();
+        harness.evaluator.follow_maintenance(at(second), &mut batch);
+        harness
+            .evaluator
+            .announce_maintenance(at(second), &mut batch);
+        batch
+    };
+    let started = tick(&mut harness, 301);
+    assert!(started.uptime_exclusions.is_empty());
+    harness.store.commit(&started).await.unwrap();
+    harness.feed("web", 310, down()).await;
+    harness.feed("web", 320, down()).await;
+    assert_eq!(day_after(&harness, 320).await, Some((total + 2, 2)));
+    let ended = tick(&mut harness, 405);
+    assert_eq!(ended.uptime_exclusions[0].start, at(300));
+    assert_eq!(ended.uptime_exclusions[0].end, at(400));
+    harness.store.commit(&ended).await.unwrap();
+    harness.feed("web", 500, up()).await;
+    assert_eq!(
+        day_after(&harness, 500).await,
+        Some((total + 1, 0)),
+        "the window's results are left out; the one after it counts"
+    );
+}

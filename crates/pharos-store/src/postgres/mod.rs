@@ -11,6 +11,8 @@
 mod agents;
 #[path = "../sql/engine.rs"]
 mod engine;
+#[path = "../sql/exclusions.rs"]
+mod exclusions;
 #[path = "../sql/incidents.rs"]
 mod incidents;
 #[path = "../sql/leases.rs"]

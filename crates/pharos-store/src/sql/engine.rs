@@ -146,6 +146,8 @@ async fn write_batch(tx: &mut Conn, batch: &Batch) -> StoreResult<()> {
     incidents::write(tx, batch).await?;
     super::windows::write(tx, &batch.maintenance).await?;
     super::windows::write_notices(tx, &batch.maintenance_notices, chrono::Utc::now()).await?;
+    // After the batch's results, which a period may cover.
+    super::exclusions::write(tx, &batch.uptime_exclusions).await?;
     outbox::enqueue(tx, &batch.outbox).await?;
     super::agents::write_progress(tx, &batch.agent_progress).await?;
     Ok(())

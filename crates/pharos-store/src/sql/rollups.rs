@@ -198,7 +198,7 @@ pub(super) async fn daily_counts(
     .bind(floor(to_millis(from), Resolution::Day))
     .fetch_all(pool)
     .await?;
-    Ok(rows
+    let mut days: Vec<DailyCounts> = rows
         .into_iter()
         .map(|(monitor, day, total, down, degraded)| DailyCounts {
             monitor: MonitorId::new(monitor),
@@ -209,7 +209,9 @@ pub(super) async fn daily_counts(
                 degraded: degraded as u64,
             },
         })
-        .collect())
+        .collect();
+    super::exclusions::subtract(pool, &mut days).await?;
+    Ok(days)
 }
 
 pub(super) async fn list(
@@ -269,6 +271,12 @@ pub(super) async fn prune(
         pool,
         before(retention.raw_results),
         before(retention.minute_rollups),
+        before(retention.rollups),
+    )
+    .await?;
+    super::exclusions::prune(
+        pool,
+        before(retention.raw_results),
         before(retention.rollups),
     )
     .await?;

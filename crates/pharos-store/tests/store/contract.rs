@@ -9,6 +9,8 @@ use pharos_core::{
 use pharos_store::*;
 use std::time::Duration;
 
+pub(crate) use crate::exclusions::periods_left_out_of_uptime_count_each_result_once;
+
 pub(crate) fn at(second: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(1_800_000_000 + second, 0).unwrap()
 }
@@ -565,7 +567,7 @@ pub(crate) async fn history_reads_the_same_once_sealed(db: &Database) {
 #[macro_export]
 macro_rules! contract_tests {
     ($fresh:path) => {
-        $crate::contract_tests!(@each $fresh; engine_state_survives_reopening_the_file, a_second_open_incident_for_one_component_is_refused_and_nothing_of_its_batch_lands, resolving_records_time_to_recover_and_keeps_history, a_root_cause_found_later_and_its_dependents_survive_a_restart, outbox_messages_move_through_retry_delivery_and_give_up, roll_ups_aggregate_minutes_hours_and_days_and_prune_respects_retention, history_reads_the_same_once_sealed, messages_of_one_sequence_are_due_only_in_turn, coarser_roll_ups_are_cores_combination_of_finer_ones, agents_are_created_revoked_and_their_progress_only_moves_forward, a_replica_that_lost_its_lease_writes_nothing, operators_sessions_tokens_and_the_audit_log, updates_are_corrected_or_deleted_and_postmortems_kept, scheduled_maintenance_is_loaded_until_cancelled, subscribers_are_confirmed_once_and_fanned_out_once);
+        $crate::contract_tests!(@each $fresh; engine_state_survives_reopening_the_file, a_second_open_incident_for_one_component_is_refused_and_nothing_of_its_batch_lands, resolving_records_time_to_recover_and_keeps_history, a_root_cause_found_later_and_its_dependents_survive_a_restart, outbox_messages_move_through_retry_delivery_and_give_up, roll_ups_aggregate_minutes_hours_and_days_and_prune_respects_retention, history_reads_the_same_once_sealed, messages_of_one_sequence_are_due_only_in_turn, coarser_roll_ups_are_cores_combination_of_finer_ones, agents_are_created_revoked_and_their_progress_only_moves_forward, a_replica_that_lost_its_lease_writes_nothing, operators_sessions_tokens_and_the_audit_log, updates_are_corrected_or_deleted_and_postmortems_kept, scheduled_maintenance_is_loaded_until_cancelled, subscribers_are_confirmed_once_and_fanned_out_once, periods_left_out_of_uptime_count_each_result_once);
     };
     (@each $fresh:path; $($name:ident),*) => {
         $(

@@ -125,6 +125,12 @@ async fn populated(path: &std::path::Path) -> SqliteStore {
                     updated_at: at(4 * 3600),
                 },
             )],
+            uptime_exclusions: vec![UptimeExclusion {
+                monitors: vec![MonitorId::new("smtp")],
+                start: at(0),
+                end: at(1_800),
+                reason: "maintenance:disk".into(),
+            }],
             ..Batch::default()
         })
         .await
