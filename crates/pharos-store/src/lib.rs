@@ -188,7 +188,8 @@ pub trait Store: Send + Sync + 'static {
     /// Aggregates raw results into per-minute, per-hour and per-day roll-ups up to `now`.
     async fn roll_up(&self, now: DateTime<Utc>) -> StoreResult<RollupReport>;
 
-    /// Deletes what has outlived its retention.
+    /// Deletes what has outlived its retention, and sign-ups not confirmed while their link
+    /// worked (`CONFIRMATION_WORKS_FOR`).
     async fn prune(&self, now: DateTime<Utc>, retention: &Retention) -> StoreResult<PruneReport>;
 
     /// Every probe agent, revoked ones included, by name.

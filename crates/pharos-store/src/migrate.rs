@@ -102,6 +102,7 @@ const TABLES: [Table; 23] = [
             ("created_at", Int),
             ("confirmed_at", Int),
             ("signed_up_from", Text),
+            ("confirm_sent_at", Int),
         ],
         order: Order::Rowid,
         identity: None,

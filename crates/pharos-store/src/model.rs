@@ -385,4 +385,6 @@ pub struct PruneReport {
     pub results_deleted: u64,
     pub rollups_deleted: u64,
     pub messages_deleted: u64,
+    /// Sign-ups never confirmed while their link worked.
+    pub sign_ups_forgotten: u64,
 }

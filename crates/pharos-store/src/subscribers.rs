@@ -4,6 +4,9 @@
 use chrono::{DateTime, Utc};
 use pharos_core::ComponentId;
 
+/// How long a confirmation link works; a sign-up not confirmed by then is forgotten.
+pub const CONFIRMATION_WORKS_FOR: chrono::Duration = chrono::Duration::days(2);
+
 /// How a subscriber is reached.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SubscriberKind {

@@ -72,7 +72,9 @@ pub async fn export(
             now - ChronoDuration::minutes(LATENCY_WINDOW_MINUTES),
         )
         .await?;
-    let view = StatusView::build(config, &live, incidents, &daily, &minutes, now);
+    let mut view = StatusView::build(config, &live, incidents, &daily, &minutes, now);
+    // A static host cannot take sign-ups: no form that would post into the void.
+    view.subscriptions = false;
     let (mut documents, not_found) = PageSet::render_all(std::sync::Arc::new(view));
     documents.sort_by(|(left, _), (right, _)| left.cmp(right));
 

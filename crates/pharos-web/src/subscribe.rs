@@ -158,9 +158,9 @@ pub(crate) async fn sign_up(
     let confirm = mailer
         .link(&format!("subscribe/confirm?token={token}"))
         .unwrap_or_default();
-    let text = format!("Someone (we hope you) asked for news from {title} at this address.\n\nConfirm: {confirm}\n\nIf it was not you, ignore this message: nothing will be sent.\n");
+    let text = format!("Someone (we hope you) asked for news from {title} at this address.\n\nConfirm (the link works for two days): {confirm}\n\nIf it was not you, ignore this message: nothing will be sent.\n");
     let body = format!(
-        "<p>Someone (we hope you) asked for news from {} at this address.</p><p><a href=\"{}\">Confirm the subscription</a></p><p>If it was not you, ignore this message: nothing will be sent.</p>",
+        "<p>Someone (we hope you) asked for news from {} at this address.</p><p><a href=\"{}\">Confirm the subscription</a> (the link works for two days)</p><p>If it was not you, ignore this message: nothing will be sent.</p>",
         pharos_notify::escape_html(&title),
         pharos_notify::escape_html(&confirm)
     );
@@ -202,7 +202,7 @@ pub(crate) async fn confirm(
         page(
             StatusCode::NOT_FOUND,
             "Subscribe",
-            html! { p.problem { "This link is not valid, or was used already." } },
+            html! { p.problem { "This link is not valid, was used already, or has expired (links work for two days): sign up again on the status page." } },
         )
     };
     let Some(token) = query.token.filter(|token| !token.is_empty()) else {

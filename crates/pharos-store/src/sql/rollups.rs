@@ -295,9 +295,11 @@ pub(super) async fn prune(
         Ok(messages_deleted)
     })
     .await?;
+    let sign_ups_forgotten = super::subscribers::forget_unconfirmed(pool, from_millis(now)).await?;
     Ok(PruneReport {
         results_deleted: results_deleted + sealed_results,
         rollups_deleted: minutes + coarse + sealed_rollups,
         messages_deleted,
+        sign_ups_forgotten,
     })
 }

@@ -68,17 +68,19 @@ pub(super) async fn save(pool: &Pool, record: &SubscriberRecord) -> StoreResult<
         match by_address(tx, record.kind, &record.address).await? {
             Some(known) => {
                 sqlx::query(
-                    "UPDATE subscribers SET components = $1, confirm_hash = COALESCE($2, confirm_hash) WHERE id = $3",
+                    "UPDATE subscribers SET components = $1, confirm_hash = COALESCE($2, confirm_hash),
+                     confirm_sent_at = CASE WHEN $2 IS NULL THEN confirm_sent_at ELSE $3 END WHERE id = $4",
                 )
                 .bind(&components)
                 .bind(&record.confirm_hash)
+                .bind(to_millis(record.created_at))
                 .bind(&known.id)
                 .execute(&mut *tx)
                 .await?;
             }
             None => {
                 sqlx::query(&format!(
-                    "INSERT INTO subscribers ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                    "INSERT INTO subscribers ({COLUMNS}, confirm_sent_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
                 ))
                 .bind(&record.id)
                 .bind(record.kind.as_str())
@@ -89,6 +91,7 @@ pub(super) async fn save(pool: &Pool, record: &SubscriberRecord) -> StoreResult<
                 .bind(to_millis(record.created_at))
                 .bind(record.confirmed_at.map(to_millis))
                 .bind(&record.signed_up_from)
+                .bind(record.confirm_hash.as_ref().map(|_| to_millis(record.created_at)))
                 .execute(&mut *tx)
                 .await?;
             }
@@ -100,7 +103,8 @@ pub(super) async fn save(pool: &Pool, record: &SubscriberRecord) -> StoreResult<
     .await
 }
 
-/// Confirms the subscriber whose pending token has this hash; none when no token matches.
+/// Confirms the subscriber whose pending token has this hash; none when no token matches or
+/// the link is older than `CONFIRMATION_WORKS_FOR`.
 pub(super) async fn confirm(
     pool: &Pool,
     confirm_hash: &str,
@@ -108,9 +112,10 @@ pub(super) async fn confirm(
 ) -> StoreResult<Option<SubscriberRecord>> {
     super::transaction::write(pool, async |tx| {
         let row: Option<SubscriberRow> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM subscribers WHERE confirm_hash = $1"
+            "SELECT {COLUMNS} FROM subscribers WHERE confirm_hash = $1 AND confirm_sent_at >= $2"
         ))
         .bind(confirm_hash)
+        .bind(to_millis(now - crate::CONFIRMATION_WORKS_FOR))
         .fetch_optional(&mut *tx)
         .await?;
         let Some(found) = row.map(decode).transpose()? else {
@@ -211,4 +216,27 @@ fn random_key() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// Forgets sign-ups whose confirmation link expired before `before` unconfirmed, and voids
+/// expired links of confirmed subscribers; answers how many sign-ups were forgotten.
+pub(super) async fn forget_unconfirmed(pool: &Pool, now: DateTime<Utc>) -> StoreResult<u64> {
+    let expired = to_millis(now - crate::CONFIRMATION_WORKS_FOR);
+    super::transaction::write(pool, async |tx| {
+        let forgotten = sqlx::query(
+            "DELETE FROM subscribers WHERE confirmed_at IS NULL AND COALESCE(confirm_sent_at, created_at) < $1",
+        )
+        .bind(expired)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query(
+            "UPDATE subscribers SET confirm_hash = NULL, confirm_sent_at = NULL WHERE confirm_hash IS NOT NULL AND confirm_sent_at < $1",
+        )
+        .bind(expired)
+        .execute(&mut *tx)
+        .await?;
+        Ok(forgotten)
+    })
+    .await
 }

@@ -1222,6 +1222,52 @@ pub(crate) async fn subscribers_are_confirmed_once_and_fanned_out_once(db: &Data
         "added once"
     );
 
+    // A link works for two days; a sign-up never confirmed is forgotten then.
+    let late = |id: &str, address: &str, hash: &str, created: i64| SubscriberRecord {
+        address: address.into(),
+        created_at: at(created),
+        ..subscriber(id, &["mail"], hash)
+    };
+    store
+        .save_subscriber(&late("s-3", "late@example.com", "h3", 0))
+        .await
+        .unwrap();
+    store
+        .save_subscriber(&late("s-4", "renewed@example.com", "h4", 0))
+        .await
+        .unwrap();
+    let two_days = CONFIRMATION_WORKS_FOR.num_seconds();
+    // Signing up again sends a new link, which works for two days from then.
+    store
+        .save_subscriber(&late("s-5", "renewed@example.com", "h5", two_days - 60))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .confirm_subscriber("h3", at(two_days + 1))
+            .await
+            .unwrap()
+            .is_none(),
+        "expired"
+    );
+    let pruned = store
+        .prune(at(two_days + 1), &default_retention())
+        .await
+        .unwrap();
+    assert_eq!(pruned.sign_ups_forgotten, 1);
+    assert!(store.subscriber("s-3").await.unwrap().is_none());
+    assert!(
+        store.subscriber("s-1").await.unwrap().is_some(),
+        "a confirmed subscriber stays"
+    );
+    let renewed = store
+        .confirm_subscriber("h5", at(two_days + 10))
+        .await
+        .unwrap()
+        .expect("the newer link works");
+    assert_eq!(renewed.id, "s-4");
+    store.remove_subscriber("s-4").await.unwrap();
+
     let key = store.server_key("unsubscribe").await.unwrap();
     assert_eq!(key.len(), 64);
     drop(store);

@@ -2,6 +2,7 @@
 //! admin API's refusals, over a real engine and store (SQLite, or PostgreSQL with `PHAROS_TEST_BACKEND=postgres`).
 
 mod admin_ui;
+mod export;
 mod history;
 #[path = "../../../pharos-store/tests/store/pg_server.rs"]
 mod pg_server;

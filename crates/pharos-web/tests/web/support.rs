@@ -17,6 +17,7 @@ pub(crate) const TOKEN: &str = "router-test-admin-token";
 
 pub(crate) struct Site {
     pub(crate) app: Router,
+    pub(crate) config: Arc<pharos_config::Config>,
     pub(crate) store: Arc<dyn Store>,
     _engine: Engine,
     _stop: watch::Sender<bool>,
@@ -41,11 +42,17 @@ pub(crate) async fn site_seeded(
     } else {
         String::new()
     };
-    let source = format!(
-        "[server]\n{token}trusted_proxies = [{proxies}]\n\n[[components]]\nid = \"svc\"\nname = \"Service\"\n\n\
-         [[monitors]]\nid = \"svc-tcp\"\ncomponent = \"svc\"\ntype = \"tcp\"\nhost = \"127.0.0.1\"\nport = 9\ninterval = \"1h\"\n"
-    );
-    let config = Arc::new(pharos_config::parse("web.toml", &source, &|_| None).unwrap());
+    let source = format!("[server]\n{token}trusted_proxies = [{proxies}]\n\n{COMPONENT}");
+    site_from(&source, seed).await
+}
+
+/// The one component (and its monitor) every test site has.
+pub(crate) const COMPONENT: &str = "[[components]]\nid = \"svc\"\nname = \"Service\"\n\n\
+    [[monitors]]\nid = \"svc-tcp\"\ncomponent = \"svc\"\ntype = \"tcp\"\nhost = \"127.0.0.1\"\nport = 9\ninterval = \"1h\"\n";
+
+/// A site on the configuration `source`, with `seed` run on the store first.
+pub(crate) async fn site_from(source: &str, seed: impl AsyncFnOnce(&Arc<dyn Store>)) -> Site {
+    let config = Arc::new(pharos_config::parse("web.toml", source, &|_| None).unwrap());
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = crate::test_store::open_store(&dir.path().join("web.db")).await;
     seed(&store).await;
@@ -69,6 +76,7 @@ pub(crate) async fn site_seeded(
     .with_trusted_proxies(config.server.trusted_proxies.clone());
     Site {
         app: router(state),
+        config,
         store,
         _engine: engine,
         _stop: stop,
