@@ -23,11 +23,11 @@ use pharos_store::{ApiTokenRecord, IncidentQuery, SessionRecord};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
-type Client = Option<Extension<ConnectInfo<SocketAddr>>>;
-type Fields = Form<Vec<(String, String)>>;
+pub(crate) type Client = Option<Extension<ConnectInfo<SocketAddr>>>;
+pub(crate) type Fields = Form<Vec<(String, String)>>;
 
 /// The admin's pages: never cached, never framed, forms only to this site, no scripts.
-fn page(status: StatusCode, markup: Markup) -> Response {
+pub(crate) fn page(status: StatusCode, markup: Markup) -> Response {
     let mut response = (
         status,
         [(
@@ -50,7 +50,7 @@ fn page(status: StatusCode, markup: Markup) -> Response {
     response
 }
 
-fn redirect(to: &str) -> Response {
+pub(crate) fn redirect(to: &str) -> Response {
     let mut response = StatusCode::SEE_OTHER.into_response();
     if let Ok(location) = HeaderValue::from_str(to) {
         response.headers_mut().insert(LOCATION, location);
@@ -61,19 +61,19 @@ fn redirect(to: &str) -> Response {
     response
 }
 
-fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
+pub(crate) fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
     fields
         .iter()
         .find(|(key, _)| key == name)
         .map_or("", |(_, value)| value.as_str())
 }
 
-fn address(state: &WebState, client: Client, headers: &HeaderMap) -> IpAddr {
+pub(crate) fn address(state: &WebState, client: Client, headers: &HeaderMap) -> IpAddr {
     let peer = client.map(|Extension(ConnectInfo(address))| address.ip());
     client_address(&state.current().trusted_proxies, peer, headers)
 }
 
-fn store_failed(error: pharos_store::StoreError) -> Response {
+pub(crate) fn store_failed(error: pharos_store::StoreError) -> Response {
     tracing::error!(%error, "admin: store error");
     page(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -87,7 +87,7 @@ fn store_failed(error: pharos_store::StoreError) -> Response {
 }
 
 /// The logged-in operator, or the way to the login page.
-async fn signed_in(
+pub(crate) async fn signed_in(
     state: &WebState,
     headers: &HeaderMap,
     client: Client,
@@ -160,7 +160,7 @@ fn came_by_https(state: &WebState, headers: &HeaderMap) -> bool {
     by_host || header("x-forwarded-proto").is_some_and(|proto| proto.eq_ignore_ascii_case("https"))
 }
 
-fn forbidden(operator: &Operator, what: &str) -> Response {
+pub(crate) fn forbidden(operator: &Operator, what: &str) -> Response {
     page(
         StatusCode::FORBIDDEN,
         views::message(
@@ -174,7 +174,7 @@ fn forbidden(operator: &Operator, what: &str) -> Response {
 
 /// The operator behind a form post: signed in, the form genuine (see `check_form`), and
 /// allowed what needs `permission` (`what` names it when refused); otherwise the answer.
-async fn form_operator(
+pub(crate) async fn form_operator(
     state: &WebState,
     headers: &HeaderMap,
     client: Client,

@@ -42,6 +42,9 @@ pub(crate) fn layout(title: &str, operator: Option<&Operator>, body: Markup) -> 
                                 a href="/admin/maintenance" { "Maintenance" }
                                 a href="/admin/audit" { "Audit log" }
                                 a href="/admin/tokens" { "API tokens" }
+                                @if operator.is_some_and(|operator| operator.may(Permission::Admin)) {
+                                    a href="/admin/users" { "Users" }
+                                }
                                 a href="/" { "Public page" }
                             }
                         }
@@ -49,6 +52,7 @@ pub(crate) fn layout(title: &str, operator: Option<&Operator>, body: Markup) -> 
                     @if let Some(operator) = operator {
                         div.small.who {
                             "Logged in as " b { (operator.name) } " (" (operator.role) ") · "
+                            a href="/admin/password" { "Change password" } " · "
                             form.inline method="post" action="/admin/logout" {
                                 input type="hidden" name="csrf" value=(operator.csrf());
                                 button.link type="submit" { "Log out" }

@@ -14,6 +14,14 @@ pub const PASSWORD_MAX: usize = 1_024;
 /// Every API token starts with this, so one found in a log or a file is recognisable.
 pub const API_TOKEN_PREFIX: &str = "pharos_api_";
 
+/// A user's name: 1 to 64 letters, digits, `.`, `-`, `_` or `@` (an email address will do).
+pub fn is_user_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@'))
+}
+
 /// Why a password is refused, in words for the person choosing it.
 pub fn password_problem(password: &str) -> Option<String> {
     let length = password.chars().count();

@@ -4,6 +4,7 @@
 
 mod admin;
 mod admin_ui;
+mod admin_users;
 mod admin_views;
 mod agent_api;
 mod api;

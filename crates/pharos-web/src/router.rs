@@ -238,6 +238,26 @@ pub fn router(state: WebState) -> Router {
             axum::routing::post(crate::admin_ui::revoke_token),
         )
         .route("/admin/audit", get(crate::admin_ui::audit))
+        .route(
+            "/admin/password",
+            get(crate::admin_users::password_page).post(crate::admin_users::change_password),
+        )
+        .route(
+            "/admin/users",
+            get(crate::admin_users::users).post(crate::admin_users::add),
+        )
+        .route(
+            "/admin/users/{name}/role",
+            axum::routing::post(crate::admin_users::change_role),
+        )
+        .route(
+            "/admin/users/{name}/password",
+            axum::routing::post(crate::admin_users::new_password),
+        )
+        .route(
+            "/admin/users/{name}/remove",
+            axum::routing::post(crate::admin_users::remove),
+        )
         .route("/api/v1/admin/reload", axum::routing::post(admin::reload))
         .route(
             "/api/v1/admin/incidents",

@@ -13,14 +13,6 @@ use std::io::BufRead;
 use std::path::Path;
 use std::process::ExitCode;
 
-/// A user's name: 1 to 64 letters, digits, `.`, `-`, `_` or `@` (an email address will do).
-pub(crate) fn is_user_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@'))
-}
-
 fn parse_role(text: &str) -> Result<Role, ExitCode> {
     Role::parse(text).ok_or_else(|| {
         eprintln!("error: unknown role `{text}`: use admin, editor or viewer");
@@ -66,7 +58,7 @@ fn hash(password: String) -> String {
 }
 
 pub(crate) async fn add(config: &Path, name: &str, role: &str, from_stdin: bool) -> ExitCode {
-    if !is_user_name(name) {
+    if !credentials::is_user_name(name) {
         eprintln!(
             "error: a user's name is 1 to 64 letters, digits, `.`, `-`, `_` or `@`, found `{name}`"
         );

@@ -670,3 +670,320 @@ async fn an_editor_schedules_and_cancels_maintenance_from_the_admin_and_a_viewer
         .collect();
     assert_eq!(actions, ["maintenance.cancel", "maintenance.schedule"]);
 }
+
+/// The password shown once on the users page.
+fn shown_password(page: &str) -> String {
+    let start = page.find("class=\"secret\">").expect("a password shown") + 15;
+    page[start..start + page[start..].find('<').unwrap()].to_owned()
+}
+
+#[tokio::test]
+async fn an_admin_adds_users_changes_roles_and_passwords_and_removes_them_from_the_admin() {
+    let (site, _) = admin_site().await;
+    // Only admins see or use the page.
+    let (editor, editor_csrf) = log_in(&site, "ed", 8).await;
+    let (status, _, _) = call(&site.app, peer(8), page("/admin/users", &editor)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = call(
+        &site.app,
+        peer(8),
+        form(
+            "/admin/users",
+            Some(&editor),
+            &format!("csrf={editor_csrf}&name=eve&role=admin"),
+        ),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "an editor cannot make an admin"
+    );
+    let (_, _, body) = call(&site.app, peer(8), page("/admin", &editor)).await;
+    assert!(
+        !text(&body).contains("href=\"/admin/users\""),
+        "nor sees the link"
+    );
+
+    let (admin, csrf) = log_in(&site, "ada", 9).await;
+    let (_, _, body) = call(&site.app, peer(9), page("/admin", &admin)).await;
+    assert!(text(&body).contains("href=\"/admin/users\""));
+    let (status, _, body) = call(
+        &site.app,
+        peer(9),
+        form(
+            "/admin/users",
+            Some(&admin),
+            &format!("csrf={csrf}&name=nina&role=editor"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{}", text(&body));
+    let password = shown_password(&text(&body));
+    assert!(password.len() >= 12);
+    let stored = site.store.user("nina").await.unwrap().unwrap();
+    assert_eq!(stored.role, Role::Editor);
+    assert!(!stored.password_hash.contains(&password), "kept hashed");
+    let (status, _, _) = call(
+        &site.app,
+        peer(9),
+        form(
+            "/admin/users",
+            Some(&admin),
+            &format!("csrf={csrf}&name=nina&role=viewer"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "one user per name");
+    let (status, _, _) = call(
+        &site.app,
+        peer(9),
+        form(
+            "/admin/users",
+            Some(&admin),
+            &format!("csrf={csrf}&name={}&role=viewer", encode("<b>x</b>")),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _, _) = call(
+        &site.app,
+        peer(9),
+        form(
+            "/admin/users",
+            Some(&admin),
+            "csrf=guess&name=mallory&role=admin",
+        ),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "the session's token is needed"
+    );
+
+    // The new user logs in with the password shown.
+    let login = |password: String| {
+        form(
+            "/admin/login",
+            None,
+            &format!("name=nina&password={}", encode(&password)),
+        )
+    };
+    let (status, headers, _) = call(&site.app, peer(10), login(password.clone())).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let nina = cookie_of(&headers);
+
+    // A new role ends her session at once.
+    let (status, _, _) = call(
+        &site.app,
+        peer(9),
+        form(
+            "/admin/users/nina/role",
+            Some(&admin),
+            &format!("csrf={csrf}&role=viewer"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        site.store.user("nina").await.unwrap().unwrap().role,
+        Role::Viewer
+    );
+    let (status, _, _) = call(&site.app, peer(10), page("/admin", &nina)).await;
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "logged out by the role change"
+    );
+
+    // A new password: the old one stops working, the new one works.
+    let (_, headers, _) = call(&site.app, peer(10), login(password.clone())).await;
+    let nina = cookie_of(&headers);
+    let (status, _, body) = call(
+        &site.app,
+        peer(9),
+        form(
+            "/admin/users/nina/password",
+            Some(&admin),
+            &format!("csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let renewed = shown_password(&text(&body));
+    assert_ne!(renewed, password);
+    let (status, _, _) = call(&site.app, peer(10), page("/admin", &nina)).await;
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "logged out by the new password"
+    );
+    let (status, _, _) = call(&site.app, peer(10), login(password)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, headers, _) = call(&site.app, peer(10), login(renewed)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let nina = cookie_of(&headers);
+
+    // Not on oneself: the last admin stays.
+    for step in ["role", "password", "remove"] {
+        let (status, _, _) = call(
+            &site.app,
+            peer(9),
+            form(
+                &format!("/admin/users/ada/{step}"),
+                Some(&admin),
+                &format!("csrf={csrf}&role=viewer"),
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{step} on oneself");
+    }
+    assert_eq!(
+        site.store.user("ada").await.unwrap().unwrap().role,
+        Role::Admin
+    );
+
+    // Removing her ends her session; the audit log has each step.
+    let (status, _, _) = call(
+        &site.app,
+        peer(9),
+        form(
+            "/admin/users/nina/remove",
+            Some(&admin),
+            &format!("csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(site.store.user("nina").await.unwrap().is_none());
+    let (status, _, _) = call(&site.app, peer(10), page("/admin", &nina)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _, _) = call(
+        &site.app,
+        peer(9),
+        form(
+            "/admin/users/nina/remove",
+            Some(&admin),
+            &format!("csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let actions: Vec<String> = site
+        .store
+        .audit_log(50, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|entry| entry.actor == "user:ada" && entry.action.starts_with("user."))
+        .map(|entry| format!("{} {}", entry.action, entry.target.unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "user.remove user nina",
+            "user.passwd user nina",
+            "user.role user nina",
+            "user.add user nina"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn anyone_signed_in_changes_their_own_password_which_ends_their_sessions() {
+    let (site, _) = admin_site().await;
+    let (viewer, csrf) = log_in(&site, "vic", 11).await;
+    let (other, _) = log_in(&site, "vic", 12).await;
+    let (status, _, body) = call(&site.app, peer(11), page("/admin/password", &viewer)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(text(&body).contains("Current password"));
+    let change = |current: &str, new: &str, again: &str| {
+        form(
+            "/admin/password",
+            Some(&viewer),
+            &format!(
+                "csrf={csrf}&name=vic&current={}&new={}&again={}",
+                encode(current),
+                encode(new),
+                encode(again)
+            ),
+        )
+    };
+    let renewed = "a brand new long password";
+    let (status, _, _) = call(
+        &site.app,
+        peer(11),
+        change("wrong password!", renewed, renewed),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, body) = call(&site.app, peer(11), change(PASSWORD, "short", "short")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(text(&body).contains("at least"), "{}", text(&body));
+    let (status, _, _) = call(
+        &site.app,
+        peer(11),
+        change(PASSWORD, renewed, "a different long one"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, headers, _) = call(&site.app, peer(11), change(PASSWORD, renewed, renewed)).await;
+    assert_eq!(
+        (status, &headers[LOCATION]),
+        (StatusCode::SEE_OTHER, &"/admin/login".parse().unwrap())
+    );
+    for cookie in [&viewer, &other] {
+        let (status, _, _) = call(&site.app, peer(11), page("/admin", cookie)).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "every session of hers ended");
+    }
+    let (status, _, _) = call(
+        &site.app,
+        peer(11),
+        form(
+            "/admin/login",
+            None,
+            &format!("name=vic&password={}", encode(renewed)),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "the new password works");
+
+    // Guessing through this form meets the login limit.
+    let (viewer, csrf) = {
+        let (status, headers, _) = call(
+            &site.app,
+            peer(13),
+            form(
+                "/admin/login",
+                None,
+                &format!("name=vic&password={}", encode(renewed)),
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let cookie = cookie_of(&headers);
+        let (_, _, body) = call(&site.app, peer(13), page("/admin", &cookie)).await;
+        (cookie.clone(), csrf_in(&text(&body)))
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let (status, _, _) = call(
+            &site.app,
+            peer(13),
+            form(
+                "/admin/password",
+                Some(&viewer),
+                &format!(
+                    "csrf={csrf}&current=guess+guess+guess&new={}&again={}",
+                    encode(renewed),
+                    encode(renewed)
+                ),
+            ),
+        )
+        .await;
+        statuses.push(status);
+    }
+    assert_eq!(statuses[0], StatusCode::UNAUTHORIZED);
+    assert_eq!(statuses[5], StatusCode::TOO_MANY_REQUESTS, "{statuses:?}");
+}

@@ -406,6 +406,14 @@ async fn payloads_in_every_field_come_out_inert_in_a_real_browser() {
             )
             .await?;
         }
+        visit(&browser, &base, "/admin/users", &["ada".to_owned()]).await?;
+        visit(
+            &browser,
+            &base,
+            "/admin/password",
+            &["Current password".to_owned()],
+        )
+        .await?;
         visit(
             &browser,
             &base,
