@@ -18,7 +18,7 @@ button.link{background:none;color:var(--muted);border:0;padding:0;text-decoratio
 .notice{border:2px solid var(--ok);border-radius:8px;padding:.75rem 1rem;margin:1rem 0}\
 .problem{border:2px solid var(--major);border-radius:8px;padding:.75rem 1rem;margin:1rem 0}\
 .secret{font-family:ui-monospace,monospace;word-break:break-all;user-select:all}.checks label{font-weight:400;margin-right:1rem}.checks input{width:auto}\
-td.wrap{word-break:break-word}.row{flex-wrap:wrap}.tag{white-space:nowrap}.who{margin:.5rem 0 1rem}button.link{font-weight:400;font-size:inherit}.tag{font-size:.75rem;color:var(--muted);border:1px solid var(--line);border-radius:4px;padding:0 .3rem;margin-left:.3rem}";
+td.wrap{word-break:break-word}header.page nav{display:flex;flex-wrap:wrap;gap:0 1rem}header.page nav a{margin-left:0;white-space:nowrap}.row{flex-wrap:wrap}.tag{white-space:nowrap}.who{margin:.5rem 0 1rem}button.link{font-weight:400;font-size:inherit}.tag{font-size:.75rem;color:var(--muted);border:1px solid var(--line);border-radius:4px;padding:0 .3rem;margin-left:.3rem}";
 
 /// A page of the admin, with the navigation and the logout button when logged in.
 pub(crate) fn layout(title: &str, operator: Option<&Operator>, body: Markup) -> Markup {

@@ -27,7 +27,12 @@ async fn the_demo_admin_logs_in_with_the_password_it_printed() {
     )
     .await;
     let base = format!("http://{}", pharos.address);
-    let screenshots = std::env::var_os("PHAROS_SCREENSHOTS").map(std::path::PathBuf::from);
+    // A relative directory is taken from the repository's root, where the README's command runs.
+    let screenshots = std::env::var_os("PHAROS_SCREENSHOTS").map(|dir| {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(dir)
+    });
     let (_driver, browser) = start_browser(dir.path()).await;
     let result = async {
         browser.set_window_size(1280, 1000).await?;
