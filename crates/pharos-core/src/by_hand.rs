@@ -2,7 +2,9 @@
 //! with the expected recovery and next update times, resolve, reopen, retitle. Pure, like the
 //! rest of the lifecycle: each changes the incident and returns what it added.
 
-use crate::incident::{Incident, IncidentPhase, IncidentUpdate, TimelineEntry, TimelineKind};
+use crate::incident::{
+    Dependent, Incident, IncidentPhase, IncidentUpdate, TimelineEntry, TimelineKind,
+};
 use crate::lifecycle::Changed;
 use crate::status::ComponentStatus;
 use crate::ComponentId;
@@ -23,6 +25,8 @@ pub struct OperatorUpdate {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Declaration {
     pub component: ComponentId,
+    /// Other components it takes, each at its own impact.
+    pub also: Vec<(ComponentId, ComponentStatus)>,
     pub title: String,
     pub impact: ComponentStatus,
     pub update: OperatorUpdate,
@@ -90,7 +94,12 @@ fn update_entry(update: &IncidentUpdate) -> TimelineEntry {
 /// Opens incident `id` by hand at `at`.
 pub fn declare(id: i64, declaration: Declaration, at: DateTime<Utc>) -> Result<Incident, Refused> {
     check_times(&declaration.update, at)?;
-    if !declaration.impact.is_incident() {
+    if !declaration.impact.is_incident()
+        || declaration
+            .also
+            .iter()
+            .any(|(_, impact)| !impact.is_incident())
+    {
         return Err(Refused::NoImpact);
     }
     let update = posted(declaration.update, at);
@@ -114,9 +123,102 @@ pub fn declare(id: i64, declaration: Declaration, at: DateTime<Utc>) -> Result<I
         resolved_at: None,
         updates: vec![update],
         timeline,
-        dependents: Vec::new(),
+        dependents: declaration
+            .also
+            .into_iter()
+            .map(|(component, status)| Dependent {
+                component,
+                status,
+                joined_at: at,
+                recovered_at: None,
+                split_into: None,
+                by_hand: true,
+            })
+            .collect(),
         scope: None,
     })
+}
+
+/// The other components an operator declared affected are no longer, once the incident
+/// closes (those that joined because their checks failed follow their own checks).
+fn release_declared(incident: &mut Incident, at: DateTime<Utc>) {
+    if !incident.is_declared() {
+        return;
+    }
+    for dependent in incident.dependents.iter_mut() {
+        if dependent.by_hand && dependent.is_affected() {
+            dependent.recovered_at = Some(at);
+        }
+    }
+}
+
+/// An operator sets another component's impact in a declared incident: it joins at that
+/// impact, takes a new one, or (at `Operational`) is no longer affected. `name` is the
+/// component's, for the timeline; nothing is added when nothing changes.
+pub fn set_affected(
+    incident: &mut Incident,
+    component: &ComponentId,
+    name: &str,
+    status: ComponentStatus,
+    at: DateTime<Utc>,
+) -> Changed {
+    let entry = match incident.dependent_mut(component) {
+        Some(dependent) if !status.is_incident() => {
+            if !dependent.is_affected() {
+                return Changed::default();
+            }
+            dependent.recovered_at = Some(at);
+            (
+                TimelineKind::DependentRecovered,
+                format!("{name} is no longer affected"),
+            )
+        }
+        Some(dependent) => {
+            if dependent.is_affected() && dependent.status == status {
+                return Changed::default();
+            }
+            let was = dependent
+                .is_affected()
+                .then(|| dependent.status.label().to_lowercase());
+            dependent.status = status;
+            dependent.recovered_at = None;
+            dependent.split_into = None;
+            dependent.by_hand = true;
+            let now = status.label().to_lowercase();
+            match was {
+                Some(was) => (
+                    TimelineKind::ImpactChanged,
+                    format!("{name}: {was} → {now}"),
+                ),
+                None => (TimelineKind::Joined, format!("{name} is affected: {now}")),
+            }
+        }
+        None if !status.is_incident() => return Changed::default(),
+        None => {
+            incident.dependents.push(Dependent {
+                component: component.clone(),
+                status,
+                joined_at: at,
+                recovered_at: None,
+                split_into: None,
+                by_hand: true,
+            });
+            (
+                TimelineKind::Joined,
+                format!("{name} is affected: {}", status.label().to_lowercase()),
+            )
+        }
+    };
+    let entry = TimelineEntry {
+        at,
+        kind: entry.0,
+        detail: entry.1,
+    };
+    incident.timeline.push(entry.clone());
+    Changed {
+        update: None,
+        timeline: vec![entry],
+    }
 }
 
 /// Posts an operator's update with its times; the incident takes its phase.
@@ -215,6 +317,7 @@ pub fn mark_false_alarm(
     if incident.is_open() {
         incident.phase = IncidentPhase::Resolved;
         incident.resolved_at = Some(at);
+        release_declared(incident, at);
     }
     let entry = TimelineEntry {
         at,
@@ -240,6 +343,7 @@ pub fn resolve(
     }
     incident.phase = IncidentPhase::Resolved;
     incident.resolved_at = Some(at);
+    release_declared(incident, at);
     let update = IncidentUpdate {
         at,
         phase: IncidentPhase::Resolved,
@@ -318,6 +422,7 @@ mod tests {
         declare(
             7,
             Declaration {
+                also: Vec::new(),
                 component: ComponentId::new("mail"),
                 title: "Mail delays for some customers".into(),
                 impact: ComponentStatus::PartialOutage,
@@ -330,6 +435,101 @@ mod tests {
             at(0),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn other_components_join_change_leave_and_are_released_at_the_end() {
+        let mut incident = declared();
+        let imap = ComponentId::new("imap");
+        let changed = set_affected(
+            &mut incident,
+            &imap,
+            "IMAP",
+            ComponentStatus::DegradedPerformance,
+            at(5),
+        );
+        assert_eq!(
+            changed.timeline[0].detail,
+            "IMAP is affected: degraded performance"
+        );
+        assert!(incident.dependents[0].by_hand && incident.dependents[0].is_affected());
+        assert!(
+            set_affected(
+                &mut incident,
+                &imap,
+                "IMAP",
+                ComponentStatus::DegradedPerformance,
+                at(6)
+            )
+            .timeline
+            .is_empty(),
+            "nothing changed"
+        );
+        let changed = set_affected(
+            &mut incident,
+            &imap,
+            "IMAP",
+            ComponentStatus::MajorOutage,
+            at(7),
+        );
+        assert_eq!(
+            changed.timeline[0].detail,
+            "IMAP: degraded performance → major outage"
+        );
+        let changed = set_affected(
+            &mut incident,
+            &imap,
+            "IMAP",
+            ComponentStatus::Operational,
+            at(8),
+        );
+        assert_eq!(changed.timeline[0].kind, TimelineKind::DependentRecovered);
+        assert!(!incident.dependents[0].is_affected());
+        assert!(
+            set_affected(
+                &mut incident,
+                &ComponentId::new("dns"),
+                "DNS",
+                ComponentStatus::Operational,
+                at(9)
+            )
+            .timeline
+            .is_empty(),
+            "releasing one never named does nothing"
+        );
+        set_affected(
+            &mut incident,
+            &imap,
+            "IMAP",
+            ComponentStatus::PartialOutage,
+            at(10),
+        );
+        assert_eq!(incident.dependents.len(), 1, "named again, not twice");
+        assert!(
+            crate::root_cause::describe(&incident, "Mail", incident.impact, |id| {
+                if id.as_str() == "imap" {
+                    "IMAP"
+                } else {
+                    "?"
+                }
+            }) == Some("Also affected: IMAP (partial outage).".into()),
+            "no cause is implied"
+        );
+        resolve(&mut incident, "Fixed.".into(), "ada", at(20)).unwrap();
+        assert_eq!(incident.dependents[0].recovered_at, Some(at(20)));
+        let bad = declare(
+            8,
+            Declaration {
+                also: vec![(imap, ComponentStatus::Operational)],
+                component: ComponentId::new("mail"),
+                title: "x".into(),
+                impact: ComponentStatus::PartialOutage,
+                update: words(IncidentPhase::Investigating, "x"),
+                by: "ada".into(),
+            },
+            at(0),
+        );
+        assert_eq!(bad, Err(Refused::NoImpact), "a component named is affected");
     }
 
     #[test]

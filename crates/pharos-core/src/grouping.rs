@@ -34,6 +34,7 @@ pub fn join(
             joined_at: at,
             recovered_at: None,
             split_into: None,
+            by_hand: false,
         }),
     }
     entry(
@@ -144,6 +145,7 @@ pub fn reroot(
         joined_at: incident.detected_at,
         recovered_at: None,
         split_into: None,
+        by_hand: false,
     };
     incident.dependents.insert(0, old);
     incident.component = root.clone();
@@ -176,6 +178,7 @@ pub fn merge(
         joined_at: other.detected_at,
         recovered_at: None,
         split_into: None,
+        by_hand: false,
     }];
     moved.extend(other.affected_dependents().cloned());
     for dependent in moved {

@@ -156,6 +156,10 @@ pub struct Dependent {
     /// The incident it was split into, when it went on failing after the root recovered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub split_into: Option<i64>,
+    /// An operator named it affected (and holds it at `status`); otherwise it joined because
+    /// its checks failed with the root's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub by_hand: bool,
 }
 
 impl Dependent {

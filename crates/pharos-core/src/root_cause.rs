@@ -151,6 +151,28 @@ pub fn describe<'a>(
     root_status: ComponentStatus,
     name_of: impl Fn(&'a crate::ComponentId) -> &'a str,
 ) -> Option<String> {
+    if incident.is_declared() {
+        // An operator named the components: no cause is implied.
+        let named: Vec<String> = incident
+            .dependents
+            .iter()
+            .filter(|dependent| dependent.split_into.is_none())
+            .filter(|dependent| !incident.is_open() || dependent.is_affected())
+            .map(|dependent| match incident.is_open() {
+                true => format!(
+                    "{} ({})",
+                    name_of(&dependent.component),
+                    dependent.status.label().to_lowercase()
+                ),
+                false => name_of(&dependent.component).to_owned(),
+            })
+            .collect();
+        if named.is_empty() {
+            return None;
+        }
+        let named: Vec<&str> = named.iter().map(String::as_str).collect();
+        return Some(format!("Also affected: {}.", list(&named)));
+    }
     if incident.is_open() {
         let affected: Vec<&str> = incident
             .affected_dependents()

@@ -21,6 +21,9 @@ pub struct Amendment {
     pub title: Option<String>,
     /// A new impact, for an incident opened by hand.
     pub impact: Option<ComponentStatus>,
+    /// Other components' impacts, for an incident opened by hand: each joins at its impact,
+    /// takes a new one, or (at `Operational`) leaves.
+    pub affected: Vec<(pharos_core::ComponentId, ComponentStatus)>,
     /// Who posts it.
     pub by: String,
 }
@@ -49,10 +52,60 @@ impl Evaluator {
                 .map(|&monitor| (self.health[monitor].confirmed, self.down_somewhere(monitor))),
             self.under_maintenance(component, at),
         );
-        match self.open_incidents.get(&component) {
-            Some(incident) if incident.is_declared() => derived.max(incident.impact),
-            _ => derived,
+        self.declared_hold(component)
+            .map_or(derived, |impact| derived.max(impact))
+    }
+
+    /// The impact an operator holds the component at: that of the incident they opened on it,
+    /// or the one they gave it among an incident's other affected components.
+    pub(crate) fn declared_hold(&self, component: usize) -> Option<ComponentStatus> {
+        if let Some(incident) = self.open_incidents.get(&component) {
+            return incident.is_declared().then_some(incident.impact);
         }
+        let root = self.member_of.get(&component)?;
+        let incident = self
+            .open_incidents
+            .get(root)
+            .filter(|incident| incident.is_declared())?;
+        incident
+            .dependents
+            .iter()
+            .find(|dependent| {
+                dependent.by_hand
+                    && dependent.is_affected()
+                    && dependent.component == self.topology.components[component].id
+            })
+            .map(|dependent| dependent.status)
+    }
+
+    /// The components `affected` names, checked: configured, not the incident's own
+    /// (`root`), and, when they join, not part of another incident.
+    fn affected_indexes(
+        &self,
+        root: usize,
+        affected: &[(pharos_core::ComponentId, ComponentStatus)],
+    ) -> Result<Vec<(usize, ComponentStatus)>, CommandError> {
+        let mut found: Vec<(usize, ComponentStatus)> = Vec::new();
+        for (id, status) in affected {
+            let index = self
+                .topology
+                .component_index(id)
+                .ok_or_else(|| CommandError::Invalid(format!("there is no component `{id}`")))?;
+            if index == root {
+                return Err(CommandError::Invalid(format!(
+                    "`{id}` is the incident's own component: give its impact as `impact`"
+                )));
+            }
+            if found.iter().any(|(known, _)| *known == index) {
+                return Err(CommandError::Invalid(format!("`{id}` is named twice")));
+            }
+            let joins = status.is_incident() && self.member_of.get(&index) != Some(&root);
+            if joins {
+                self.free(index)?;
+            }
+            found.push((index, *status));
+        }
+        Ok(found)
     }
 
     /// Sets the component's status to what it is now, announcing a change.
@@ -113,6 +166,7 @@ impl Evaluator {
                 CommandError::Invalid(format!("there is no component `{}`", declaration.component))
             })?;
         self.free(component)?;
+        let also = self.affected_indexes(component, &declaration.also)?;
         let id = self.next_incident_id().ok_or_else(|| {
             CommandError::Refused(
                 "no incident id is reserved yet (the store refuses writes); try again shortly"
@@ -124,6 +178,11 @@ impl Evaluator {
         batch.new_incidents.push(incident.clone());
         self.open_incidents.insert(component, incident.clone());
         self.restate(component, at, batch);
+        for (other, _) in also {
+            self.waiting.remove(&other);
+            self.member_of.insert(other, component);
+            self.restate(other, at, batch);
+        }
         tracing::info!(
             incident = id,
             "incident.opened: incident #{id} opened by hand: {}",
@@ -145,19 +204,36 @@ impl Evaluator {
         let component = self
             .open_incident_by_id(id)
             .ok_or(CommandError::NoOpenIncident(id))?;
+        let declared = self
+            .open_incidents
+            .get(&component)
+            .is_some_and(Incident::is_declared);
+        if (amendment.impact.is_some() || !amendment.affected.is_empty()) && !declared {
+            return Err(CommandError::Invalid(
+                "the checks set this incident's impacts; only an incident opened by hand takes them"
+                    .into(),
+            ));
+        }
+        let affected = self.affected_indexes(component, &amendment.affected)?;
+        let topology = self.topology.clone();
         let incident = self
             .open_incidents
             .get_mut(&component)
             .expect("found above");
-        if amendment.impact.is_some() && !incident.is_declared() {
-            return Err(CommandError::Invalid(
-                "the checks set this incident's impact; only an incident opened by hand takes one"
-                    .into(),
-            ));
-        }
         let mut edited = incident.clone();
         if let Some(impact) = amendment.impact {
             by_hand::set_impact(&mut edited, impact).map_err(refused)?;
+        }
+        let mut changes = Vec::new();
+        for &(other, status) in &affected {
+            let info = &topology.components[other];
+            changes.push(by_hand::set_affected(
+                &mut edited,
+                &info.id,
+                &info.name,
+                status,
+                at,
+            ));
         }
         let retitled = amendment
             .title
@@ -169,9 +245,21 @@ impl Evaluator {
         if let Some(retitled) = retitled {
             record(incident, retitled, batch);
         }
+        for change in changes {
+            record(incident, change, batch);
+        }
         record(incident, changed, batch);
         let incident = incident.clone();
         self.restate(component, at, batch);
+        for (other, status) in affected {
+            if status.is_incident() {
+                self.waiting.remove(&other);
+                self.member_of.insert(other, component);
+            } else if self.member_of.get(&other) == Some(&component) {
+                self.member_of.remove(&other);
+            }
+            self.restate(other, at, batch);
+        }
         tracing::info!(
             incident = id,
             phase = update.phase.as_str(),
@@ -232,12 +320,19 @@ impl Evaluator {
         record(&incident, changed, batch);
         self.unsettled.remove(&component);
         self.dependents_changed.remove(&component);
+        let mut members = Vec::new();
         for dependent in incident.dependents.iter() {
             if let Some(index) = self.topology.component_index(&dependent.component) {
-                self.member_of.remove(&index);
+                if self.member_of.remove(&index).is_some() {
+                    members.push(index);
+                }
             }
         }
         self.restate(component, at, batch);
+        // Those held at an operator's impact go back to what their checks say.
+        for member in members {
+            self.restate(member, at, batch);
+        }
         let news = self.incident_news(component, incident.clone());
         self.announce(Event::IncidentResolved(news), at, batch);
         Ok(incident)

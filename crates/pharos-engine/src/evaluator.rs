@@ -538,13 +538,9 @@ impl Evaluator {
                 .map(|&monitor| (self.health[monitor].confirmed, self.down_somewhere(monitor))),
             maintained,
         );
-        // An incident opened by hand holds its component at the operator's impact at least,
+        // An incident opened by hand holds its components at the operator's impacts at least,
         // and the checks neither change nor resolve it.
-        let declared = self
-            .open_incidents
-            .get(&component)
-            .filter(|incident| incident.is_declared())
-            .map(|incident| incident.impact);
+        let declared = self.declared_hold(component);
         let derived = declared.map_or(derived, |impact| derived.max(impact));
         let (previous, _) = self.component_status[component];
         if derived != previous {

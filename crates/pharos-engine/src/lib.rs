@@ -128,6 +128,7 @@ impl EngineHandle {
                 },
                 title: None,
                 impact: None,
+                affected: Vec::new(),
                 by: "an operator".into(),
             },
         )

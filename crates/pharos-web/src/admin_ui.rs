@@ -414,6 +414,7 @@ async fn incident_page(
                 views::incident(
                     operator,
                     &incident,
+                    &components(state),
                     &component,
                     written.as_ref(),
                     &draft,
@@ -501,11 +502,25 @@ async fn incident_step(
                     .filter(|impact| !impact.is_empty())
                     .map(api::read_impact)
                     .transpose()?;
-                Ok((update, title, impact))
+                // The form shows every other component: one "not affected" is no longer.
+                let affected = draft
+                    .affected
+                    .iter()
+                    .map(|(id, value)| {
+                        let value = if value.is_empty() {
+                            "operational"
+                        } else {
+                            value
+                        };
+                        (id.clone(), value.to_owned())
+                    })
+                    .collect();
+                let affected = api::read_affected(&affected, false)?;
+                Ok((update, title, impact, affected))
             });
             match read {
-                Ok((update, title, impact)) => {
-                    api::submit_update(&state, &operator, number, update, title, impact)
+                Ok((update, title, impact, affected)) => {
+                    api::submit_update(&state, &operator, number, update, title, impact, affected)
                         .await
                         .map(|_| ())
                 }
@@ -687,7 +702,14 @@ pub(crate) async fn open_incident(
     };
     let draft = views::Draft::from_fields(&fields);
     let declaration = (|| {
+        let affected = draft
+            .affected
+            .iter()
+            .filter(|(id, value)| !value.is_empty() && id.as_str() != draft.component.trim())
+            .cloned()
+            .collect();
         Ok::<_, String>(pharos_core::Declaration {
+            also: api::read_affected(&affected, true)?,
             component: pharos_core::ComponentId::new(draft.component.trim()),
             title: api::read_title(&draft.title)?,
             impact: api::read_impact(&draft.impact)?,

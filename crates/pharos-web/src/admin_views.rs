@@ -17,7 +17,7 @@ textarea{min-height:8rem}button{background:var(--fg);color:var(--bg);font-weight
 button.link{background:none;color:var(--muted);border:0;padding:0;text-decoration:underline}\
 .notice{border:2px solid var(--ok);border-radius:8px;padding:.75rem 1rem;margin:1rem 0}\
 .problem{border:2px solid var(--major);border-radius:8px;padding:.75rem 1rem;margin:1rem 0}\
-.secret{font-family:ui-monospace,monospace;word-break:break-all;user-select:all}.checks label{font-weight:400;margin-right:1rem}.checks input{width:auto}\
+.secret{font-family:ui-monospace,monospace;word-break:break-all;user-select:all}.checks label{font-weight:400;margin-right:1rem}fieldset.affected{border:1px solid var(--line);border-radius:6px;margin:.5rem 0}fieldset.affected label{display:flex;justify-content:space-between;gap:.5rem;align-items:center;font-weight:400}fieldset.affected select{width:auto;max-width:60%}.checks input{width:auto}\
 td.wrap{word-break:break-word}header.page nav{display:flex;flex-wrap:wrap;gap:0 1rem}header.page nav a{margin-left:0;white-space:nowrap}.row{flex-wrap:wrap}.tag{white-space:nowrap}.who{margin:.5rem 0 1rem}button.link{font-weight:400;font-size:inherit}.tag{font-size:.75rem;color:var(--muted);border:1px solid var(--line);border-radius:4px;padding:0 .3rem;margin-left:.3rem}";
 
 /// A page of the admin, with the navigation and the logout button when logged in.
@@ -214,6 +214,8 @@ pub(crate) struct Draft {
     pub(crate) message: String,
     pub(crate) expected_by: String,
     pub(crate) next_update_by: String,
+    /// Other components' impacts as chosen (`affected.<id>` fields; empty: not affected).
+    pub(crate) affected: Vec<(String, String)>,
 }
 
 /// The ready-made words an operator starts from, one click each: (name, label, status,
@@ -251,6 +253,47 @@ impl Draft {
             message: get("message"),
             expected_by: get("expected_by"),
             next_update_by: get("next_update_by"),
+            affected: fields
+                .iter()
+                .filter_map(|(key, value)| {
+                    key.strip_prefix("affected.")
+                        .map(|id| (id.to_owned(), value.clone()))
+                })
+                .collect(),
+        }
+    }
+
+    /// What was chosen for `component` among the other affected ones, if the form had it.
+    fn affected_choice(&self, component: &str) -> Option<&str> {
+        self.affected
+            .iter()
+            .find(|(id, _)| id == component)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// A choice of impact for each component but `skip` ("Not affected" first), for an incident
+/// opened by hand; `current` gives each one's impact now.
+fn affected_selects(
+    components: &[(String, String)],
+    skip: &str,
+    current: impl Fn(&str) -> String,
+) -> Markup {
+    html! {
+        fieldset.affected {
+            legend { "Other affected components" }
+            @for (id, name) in components.iter().filter(|(id, _)| id != skip) {
+                @let chosen = current(id);
+                label {
+                    span { (name) }
+                    select name=(format!("affected.{id}")) aria-label=(format!("Impact on {name}")) {
+                        option value="" selected[chosen.is_empty()] { "Not affected" }
+                        @for status in [ComponentStatus::DegradedPerformance, ComponentStatus::PartialOutage, ComponentStatus::MajorOutage] {
+                            option value=(status.as_str()) selected[chosen == status.as_str()] { (status.label()) }
+                        }
+                    }
+                }
+            }
         }
     }
 }
@@ -325,6 +368,9 @@ pub(crate) fn new_incident(
                     label for="title" { "Title" }
                     input #title name="title" required maxlength="200" value=(draft.title);
                     (impact_select(&draft.impact))
+                    @if components.len() > 1 {
+                        (affected_selects(components, "", |id| draft.affected_choice(id).unwrap_or("").to_owned()))
+                    }
                     (phase_select(&draft.status))
                     (message_and_times(draft))
                     button type="submit" { "Open incident" }
@@ -339,6 +385,7 @@ pub(crate) fn new_incident(
 pub(crate) fn incident(
     operator: &Operator,
     incident: &Incident,
+    components: &[(String, String)],
     component_name: &str,
     written: Option<&pharos_store::Postmortem>,
     draft: &Draft,
@@ -367,6 +414,17 @@ pub(crate) fn incident(
                         "Started " (time(incident.started_at)) " · detected " (time(incident.detected_at))
                         @if let Some(resolved) = incident.resolved_at { " · resolved " (time(resolved)) }
                     }
+                    @let others: Vec<_> = incident.affected_dependents().collect();
+                    @if !others.is_empty() {
+                        p {
+                            "Also affected: "
+                            @for (index, dependent) in others.iter().enumerate() {
+                                @if index > 0 { ", " }
+                                (components.iter().find(|(id, _)| id == dependent.component.as_str()).map_or(dependent.component.as_str(), |(_, name)| name.as_str()))
+                                " (" (dependent.status.label().to_lowercase()) ")"
+                            }
+                        }
+                    }
                     @if expected_by.is_some() || next_update_by.is_some() {
                         p {
                             @if let Some(at) = expected_by { "Expected back by " (time(at)) }
@@ -389,6 +447,15 @@ pub(crate) fn incident(
                         input #title name="title" maxlength="200" value=(if draft.title.is_empty() { incident.title.as_str() } else { draft.title.as_str() });
                         @if incident.is_declared() {
                             (impact_select(if draft.impact.is_empty() { incident.impact.as_str() } else { draft.impact.as_str() }))
+                            @if components.len() > 1 {
+                                (affected_selects(components, incident.component.as_str(), |id| match draft.affected_choice(id) {
+                                    Some(chosen) => chosen.to_owned(),
+                                    None => incident
+                                        .affected_dependents()
+                                        .find(|dependent| dependent.component.as_str() == id)
+                                        .map_or_else(String::new, |dependent| dependent.status.as_str().to_owned()),
+                                }))
+                            }
                         }
                         button type="submit" { "Post update" }
                     }

@@ -105,6 +105,7 @@ fn view() -> StatusView {
             joined_at: now,
             recovered_at: None,
             split_into: None,
+            by_hand: false,
         }],
         id: 3,
         component: ComponentId::new("mail"),

@@ -146,6 +146,30 @@ pub(crate) fn read_impact(text: &str) -> Result<ComponentStatus, String> {
         })
 }
 
+/// Reads other affected components and their impacts (`{"imap": "partial_outage"}`); in an
+/// update, `operational` says a component is no longer affected.
+pub(crate) fn read_affected(
+    affected: &std::collections::BTreeMap<String, String>,
+    joining_only: bool,
+) -> Result<Vec<(ComponentId, ComponentStatus)>, String> {
+    affected
+        .iter()
+        .map(|(component, impact)| {
+            let status = ComponentStatus::parse(impact.trim())
+                .filter(|status| status.is_incident() || (!joining_only && *status == ComponentStatus::Operational))
+                .ok_or_else(|| {
+                    let choices = if joining_only {
+                        "degraded_performance, partial_outage or major_outage"
+                    } else {
+                        "degraded_performance, partial_outage, major_outage or operational (no longer affected)"
+                    };
+                    format!("the impact on `{component}` must be {choices}, got `{impact}`")
+                })?;
+            Ok((ComponentId::new(component.trim()), status))
+        })
+        .collect()
+}
+
 /// The API's answer to an engine's refusal.
 pub(crate) fn refusal(error: CommandError) -> ApiError {
     let status = match &error {
@@ -178,6 +202,7 @@ pub(crate) async fn submit_update(
     update: OperatorUpdate,
     title: Option<String>,
     impact: Option<ComponentStatus>,
+    affected: Vec<(ComponentId, ComponentStatus)>,
 ) -> Result<pharos_core::IncidentUpdate, ApiError> {
     let engine = engine_for_writes(state).await?;
     let detail = format!("{}: {}", update.phase.as_str(), excerpt(&update.message));
@@ -185,6 +210,7 @@ pub(crate) async fn submit_update(
         update,
         title,
         impact,
+        affected,
         by: operator.name.clone(),
     };
     let update = engine.amend(id, amendment).await.map_err(refusal)?;
@@ -484,6 +510,8 @@ struct NewUpdate {
     title: Option<String>,
     #[serde(default)]
     impact: Option<String>,
+    #[serde(default)]
+    affected: std::collections::BTreeMap<String, String>,
 }
 
 fn update_json(id: i64, update: &pharos_core::IncidentUpdate) -> serde_json::Value {
@@ -505,6 +533,10 @@ fn incident_json(incident: &Incident) -> serde_json::Value {
         "title": incident.title,
         "status": incident.phase.as_str(),
         "impact": incident.impact.as_str(),
+        "affected": incident
+            .affected_dependents()
+            .map(|dependent| (dependent.component.to_string(), json!(dependent.status.as_str())))
+            .collect::<serde_json::Map<_, _>>(),
         "started_at": time(incident.started_at),
         "resolved_at": incident.resolved_at.map(time),
         "updates": incident.updates.iter().map(|update| update_json(incident.id, update)).collect::<Vec<_>>(),
@@ -513,7 +545,8 @@ fn incident_json(incident: &Incident) -> serde_json::Value {
 
 /// `POST /api/v1/admin/incidents/{id}/updates`: `status` investigating, identified or
 /// monitoring, a `message`, and optionally `expected_by`, `next_update_by` (RFC 3339),
-/// `title`, and `impact` (an incident opened by hand). 201 once saved and its notifications
+/// `title`, and for an incident opened by hand `impact` and `affected` (other components'
+/// impacts, `operational` for one no longer affected). 201 once saved and its notifications
 /// queued.
 pub(crate) async fn post_update(
     State(state): State<WebState>,
@@ -548,7 +581,8 @@ pub(crate) async fn post_update(
         .map(read_impact)
         .transpose()
         .map_err(bad)?;
-    let posted = submit_update(&state, &operator, id, words, title, impact).await?;
+    let affected = read_affected(&update.affected, false).map_err(bad)?;
+    let posted = submit_update(&state, &operator, id, words, title, impact, affected).await?;
     Ok((StatusCode::CREATED, Json(update_json(id, &posted))).into_response())
 }
 
@@ -565,10 +599,13 @@ struct NewIncident {
     expected_by: Option<String>,
     #[serde(default)]
     next_update_by: Option<String>,
+    #[serde(default)]
+    affected: std::collections::BTreeMap<String, String>,
 }
 
 /// `POST /api/v1/admin/incidents`: opens an incident by hand on a `component` (with a
-/// `title`, an `impact`, a first `message`, optionally a `status` and the times). 201 with
+/// `title`, an `impact`, a first `message`, optionally a `status`, the times, and `affected`:
+/// other components and their impacts). 201 with
 /// the incident.
 pub(crate) async fn open_incident(
     State(state): State<WebState>,
@@ -584,6 +621,7 @@ pub(crate) async fn open_incident(
     )?;
     let declaration = Declaration {
         component: ComponentId::new(new.component.trim()),
+        also: read_affected(&new.affected, true).map_err(bad)?,
         title: read_title(&new.title).map_err(bad)?,
         impact: read_impact(&new.impact).map_err(bad)?,
         update: read_update(

@@ -518,7 +518,11 @@ pub(crate) fn incident_page(view: &StatusView, incident: &Incident) -> Markup {
                 @if let Some(line) = view.root_cause_line(incident) { p.cause { (line) } }
                 @if let Some(scope) = &incident.scope { p.scope { (scope_line(scope)) } }
                 @if !incident.dependents.is_empty() {
-                    h3 { "Affected because of " (view.component_name(incident)) }
+                    @if incident.is_declared() {
+                        h3 { "Also affected" }
+                    } @else {
+                        h3 { "Affected because of " (view.component_name(incident)) }
+                    }
                     ul.dependents {
                         @for dependent in &incident.dependents {
                             li {
@@ -699,6 +703,7 @@ mod tests {
             joined_at: now,
             recovered_at,
             split_into: None,
+            by_hand: false,
         };
         let mut incident = pharos_core::Incident {
             dependents: vec![dependent("imap", None), dependent("flow", None)],

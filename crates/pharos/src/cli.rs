@@ -250,6 +250,10 @@ pub(crate) enum IncidentAction {
         /// or major_outage.
         #[arg(long)]
         impact: Option<String>,
+        /// Another component's impact, for an incident opened by hand, as COMPONENT=IMPACT
+        /// (`operational`: no longer affected); repeat for several.
+        #[arg(long, value_name = "COMPONENT=IMPACT")]
+        affected: Vec<String>,
         #[command(flatten)]
         access: Access,
     },
@@ -265,6 +269,9 @@ pub(crate) enum IncidentAction {
         /// degraded_performance, partial_outage or major_outage.
         #[arg(long)]
         impact: String,
+        /// Another component it takes, as COMPONENT=IMPACT; repeat for several.
+        #[arg(long, value_name = "COMPONENT=IMPACT")]
+        affected: Vec<String>,
         /// The first update (Markdown).
         #[arg(long, short)]
         message: String,

@@ -26,17 +26,42 @@ fn words_json(words: &Words) -> Result<serde_json::Map<String, serde_json::Value
     Ok(body)
 }
 
+/// `--affected COMPONENT=IMPACT` options as the API's `affected` object.
+fn affected_json(affected: &[String]) -> Result<serde_json::Value, ExitCode> {
+    let mut object = serde_json::Map::new();
+    for pair in affected {
+        let Some((component, impact)) = pair
+            .split_once('=')
+            .filter(|(component, impact)| !component.is_empty() && !impact.is_empty())
+        else {
+            eprintln!(
+                "error: --affected takes COMPONENT=IMPACT (smtp=partial_outage), got `{pair}`"
+            );
+            return Err(crate::exit::code(crate::exit::USAGE));
+        };
+        object.insert(component.into(), impact.into());
+    }
+    Ok(object.into())
+}
+
 pub(crate) async fn update(
     access: &Access,
     id: i64,
     words: Words,
     title: Option<String>,
     impact: Option<String>,
+    affected: &[String],
 ) -> ExitCode {
     let mut body = match words_json(&words) {
         Ok(body) => body,
         Err(code) => return code,
     };
+    if !affected.is_empty() {
+        match affected_json(affected) {
+            Ok(object) => body.insert("affected".into(), object),
+            Err(code) => return code,
+        };
+    }
     if let Some(title) = title {
         body.insert("title".into(), title.into());
     }
@@ -58,12 +83,19 @@ pub(crate) async fn open(
     component: &str,
     title: &str,
     impact: &str,
+    affected: &[String],
     words: Words,
 ) -> ExitCode {
     let mut body = match words_json(&words) {
         Ok(body) => body,
         Err(code) => return code,
     };
+    if !affected.is_empty() {
+        match affected_json(affected) {
+            Ok(object) => body.insert("affected".into(), object),
+            Err(code) => return code,
+        };
+    }
     body.insert("component".into(), component.into());
     body.insert("title".into(), title.into());
     body.insert("impact".into(), impact.into());

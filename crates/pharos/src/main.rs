@@ -86,6 +86,7 @@ fn main() -> ExitCode {
                         times,
                         title,
                         impact,
+                        affected,
                         access,
                     },
             } => {
@@ -99,6 +100,7 @@ fn main() -> ExitCode {
                     },
                     title,
                     impact,
+                    &affected,
                 )
                 .await
             }
@@ -108,6 +110,7 @@ fn main() -> ExitCode {
                         component,
                         title,
                         impact,
+                        affected,
                         message,
                         status,
                         times,
@@ -119,6 +122,7 @@ fn main() -> ExitCode {
                     &component,
                     &title,
                     &impact,
+                    &affected,
                     incident_command::Words {
                         status,
                         message,

@@ -22,6 +22,7 @@ fn words(phase: IncidentPhase, message: &str) -> OperatorUpdate {
 
 fn declaration(component: &str) -> Declaration {
     Declaration {
+        also: Vec::new(),
         component: ComponentId::new(component),
         title: "Some users see slow inbox loads".into(),
         impact: ComponentStatus::DegradedPerformance,
@@ -89,6 +90,7 @@ async fn an_incident_opened_by_hand_holds_its_component_until_an_operator_resolv
         .amend(
             incident.id,
             Amendment {
+                affected: Vec::new(),
                 update: words(IncidentPhase::Identified, "A slow disk on one server."),
                 title: Some("Slow inbox loads on one server".into()),
                 impact: Some(ComponentStatus::PartialOutage),
@@ -149,6 +151,7 @@ async fn an_automatic_incident_resolves_by_hand_only_once_its_checks_pass_and_a_
         .amend(
             id,
             Amendment {
+                affected: Vec::new(),
                 update: words(IncidentPhase::Identified, "Our load balancer."),
                 title: Some("Webmail unreachable: load balancer".into()),
                 impact: None,
@@ -162,6 +165,7 @@ async fn an_automatic_incident_resolves_by_hand_only_once_its_checks_pass_and_a_
     let impact = harness.evaluator.amend(
         id,
         Amendment {
+            affected: Vec::new(),
             update: words(IncidentPhase::Identified, "x"),
             title: None,
             impact: Some(ComponentStatus::MajorOutage),
@@ -461,5 +465,181 @@ async fn false_alarms_and_maintenance_windows_leave_uptime() {
         day_after(&harness, 500).await,
         Some((total + 1, 0)),
         "the window's results are left out; the one after it counts"
+    );
+}
+
+/// The status `component` has in the store.
+async fn stored_status(harness: &Harness, component: &str) -> ComponentStatus {
+    harness
+        .store
+        .load_engine_state()
+        .await
+        .unwrap()
+        .component_status
+        .get(&ComponentId::new(component))
+        .map(|(status, _)| *status)
+        .unwrap_or(ComponentStatus::Operational)
+}
+
+/// An incident opened by hand on several components holds each at its own impact, through a
+/// restart; updates change, add and release them; resolving releases them all.
+#[tokio::test]
+async fn an_incident_opened_by_hand_takes_other_components_each_at_its_impact() {
+    let mut harness = Harness::new().await;
+    harness.feed("smtp-a", 0, up()).await;
+    harness.feed("smtp-b", 0, up()).await;
+    let mut several = declaration("web");
+    several.also = vec![(
+        ComponentId::new("submission"),
+        ComponentStatus::PartialOutage,
+    )];
+    // Refused: the incident's own component, one not configured, one named twice.
+    for also in [
+        vec![(ComponentId::new("web"), ComponentStatus::PartialOutage)],
+        vec![(ComponentId::new("nowhere"), ComponentStatus::PartialOutage)],
+        vec![
+            (
+                ComponentId::new("submission"),
+                ComponentStatus::PartialOutage,
+            ),
+            (ComponentId::new("submission"), ComponentStatus::MajorOutage),
+        ],
+    ] {
+        let refused = harness.evaluator.declare(
+            Declaration {
+                also,
+                ..declaration("web")
+            },
+            at(5),
+            &mut Batch::default(),
+        );
+        assert!(
+            matches!(refused, Err(CommandError::Invalid(_))),
+            "{refused:?}"
+        );
+    }
+    let mut batch = Batch::default();
+    let incident = harness
+        .evaluator
+        .declare(several, at(10), &mut batch)
+        .unwrap();
+    assert_eq!(incident.dependents.len(), 1);
+    assert!(incident.dependents[0].by_hand);
+    harness.store.commit(&batch).await.unwrap();
+    assert_eq!(
+        stored_status(&harness, "submission").await,
+        ComponentStatus::PartialOutage
+    );
+    // Its checks pass: it stays where the operator put it, and opens nothing of its own.
+    let fed = harness.feed("smtp-a", 20, up()).await;
+    assert!(fed.new_incidents.is_empty());
+    let refused =
+        harness
+            .evaluator
+            .declare(declaration("submission"), at(21), &mut Batch::default());
+    assert!(
+        matches!(&refused, Err(CommandError::Refused(why)) if why.contains("part of incident")),
+        "{refused:?}"
+    );
+
+    let mut harness = harness.restart().await;
+    harness.feed("smtp-b", 30, up()).await;
+    assert_eq!(
+        stored_status(&harness, "submission").await,
+        ComponentStatus::PartialOutage,
+        "held across a restart"
+    );
+    let amend = |affected: ComponentStatus| Amendment {
+        affected: vec![(ComponentId::new("submission"), affected)],
+        update: words(IncidentPhase::Identified, "Narrowed down."),
+        title: None,
+        impact: None,
+        by: "ada".into(),
+    };
+    let mut batch = Batch::default();
+    harness
+        .evaluator
+        .amend(
+            incident.id,
+            amend(ComponentStatus::DegradedPerformance),
+            at(40),
+            &mut batch,
+        )
+        .unwrap();
+    harness.store.commit(&batch).await.unwrap();
+    assert_eq!(
+        stored_status(&harness, "submission").await,
+        ComponentStatus::DegradedPerformance
+    );
+    let mut batch = Batch::default();
+    harness
+        .evaluator
+        .amend(
+            incident.id,
+            amend(ComponentStatus::Operational),
+            at(50),
+            &mut batch,
+        )
+        .unwrap();
+    harness.store.commit(&batch).await.unwrap();
+    assert_eq!(
+        stored_status(&harness, "submission").await,
+        ComponentStatus::Operational,
+        "released to its checks"
+    );
+    let stored = harness.store.incident(incident.id).await.unwrap().unwrap();
+    assert_eq!(stored.affected_dependents().count(), 0);
+    assert!(stored
+        .timeline
+        .iter()
+        .any(|entry| entry.kind == TimelineKind::DependentRecovered));
+    let mut batch = Batch::default();
+    harness
+        .evaluator
+        .amend(
+            incident.id,
+            amend(ComponentStatus::MajorOutage),
+            at(60),
+            &mut batch,
+        )
+        .unwrap();
+    harness.store.commit(&batch).await.unwrap();
+    assert_eq!(
+        stored_status(&harness, "submission").await,
+        ComponentStatus::MajorOutage,
+        "named again"
+    );
+
+    let mut batch = Batch::default();
+    harness
+        .evaluator
+        .resolve_by_hand(incident.id, "All fixed.".into(), "ada", at(70), &mut batch)
+        .unwrap();
+    harness.store.commit(&batch).await.unwrap();
+    for component in ["web", "submission"] {
+        assert_eq!(
+            stored_status(&harness, component).await,
+            ComponentStatus::Operational,
+            "{component}"
+        );
+    }
+    let resolved = harness.store.incident(incident.id).await.unwrap().unwrap();
+    assert!(resolved
+        .dependents
+        .iter()
+        .all(|dependent| dependent.recovered_at.is_some()));
+
+    // Only an incident opened by hand takes other components' impacts.
+    harness.feed("web", 80, down()).await;
+    let automatic = harness.feed("web", 85, down()).await.new_incidents[0].clone();
+    let refused = harness.evaluator.amend(
+        automatic.id,
+        amend(ComponentStatus::PartialOutage),
+        at(90),
+        &mut Batch::default(),
+    );
+    assert!(
+        matches!(refused, Err(CommandError::Invalid(_))),
+        "{refused:?}"
     );
 }

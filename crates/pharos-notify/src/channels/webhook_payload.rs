@@ -183,6 +183,7 @@ mod tests {
                 joined_at: at(9),
                 recovered_at: None,
                 split_into: None,
+                by_hand: false,
             }],
             scope: Some(pharos_core::regions::Scope {
                 reach: pharos_core::regions::Reach::Regional,

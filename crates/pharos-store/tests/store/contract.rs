@@ -603,6 +603,7 @@ pub(crate) async fn a_root_cause_found_later_and_its_dependents_survive_a_restar
             joined_at: at(0),
             recovered_at: Some(at(40)),
             split_into: None,
+            by_hand: false,
         },
         Dependent {
             component: ComponentId::new("imap"),
@@ -610,6 +611,7 @@ pub(crate) async fn a_root_cause_found_later_and_its_dependents_survive_a_restar
             joined_at: at(12),
             recovered_at: None,
             split_into: Some(2),
+            by_hand: false,
         },
     ];
     store

@@ -987,3 +987,88 @@ async fn anyone_signed_in_changes_their_own_password_which_ends_their_sessions()
     assert_eq!(statuses[0], StatusCode::UNAUTHORIZED);
     assert_eq!(statuses[5], StatusCode::TOO_MANY_REQUESTS, "{statuses:?}");
 }
+
+/// An incident opened by hand from the admin on two components: the form names the other one
+/// with its impact, the public page and the API say so, an update releases it.
+#[tokio::test]
+async fn an_incident_opened_by_hand_from_the_admin_takes_other_components() {
+    let source = format!(
+        "[server]\nadmin_token = \"{TOKEN}\"\n\n{COMPONENT}\n[[components]]\nid = \"db\"\nname = \"Database\"\n\n\
+         [[monitors]]\nid = \"db-tcp\"\ncomponent = \"db\"\ntype = \"tcp\"\nhost = \"127.0.0.1\"\nport = 9\ninterval = \"1h\"\n"
+    );
+    let site = site_from(&source, async |store: &Arc<dyn Store>| {
+        store.create_user(&user("ed", Role::Editor)).await.unwrap();
+    })
+    .await;
+    let (cookie, csrf) = log_in(&site, "ed", 14).await;
+    let (_, _, body) = call(&site.app, peer(14), page("/admin/incidents/new", &cookie)).await;
+    assert!(
+        text(&body).contains("name=\"affected.db\""),
+        "the form offers the other components"
+    );
+    let (status, headers, body) = call(
+        &site.app,
+        peer(14),
+        form(
+            "/admin/incidents",
+            Some(&cookie),
+            &format!(
+                "csrf={csrf}&component=svc&title=Slow+queries&impact=partial_outage&affected.svc=major_outage&affected.db=degraded_performance&status=investigating&message=Looking."
+            ),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{}", text(&body));
+    let location = headers[LOCATION].to_str().unwrap().to_owned();
+    let id: i64 = location.rsplit('/').next().unwrap().parse().unwrap();
+    let state = site.store.load_engine_state().await.unwrap();
+    let status_of = |id: &str| {
+        state
+            .component_status
+            .get(&ComponentId::new(id))
+            .map(|(status, _)| *status)
+    };
+    assert_eq!(
+        status_of("svc"),
+        Some(ComponentStatus::PartialOutage),
+        "its own choice wins over the form's repeat"
+    );
+    assert_eq!(status_of("db"), Some(ComponentStatus::DegradedPerformance));
+    let (_, _, body) = call(&site.app, peer(14), page(&location, &cookie)).await;
+    let admin_page = text(&body);
+    assert!(
+        admin_page.contains("Also affected: Database (degraded performance)"),
+        "{admin_page}"
+    );
+    assert!(
+        admin_page.contains("<option value=\"degraded_performance\" selected>"),
+        "the update form starts from the impacts now"
+    );
+    let (status, _, body) = call(
+        &site.app,
+        peer(14),
+        form(
+            &format!("/admin/incidents/{id}/updates"),
+            Some(&cookie),
+            &format!("csrf={csrf}&status=identified&message=Only+queries+on+svc.&impact=partial_outage&affected.db="),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{}", text(&body));
+    let state = site.store.load_engine_state().await.unwrap();
+    assert_eq!(
+        state
+            .component_status
+            .get(&ComponentId::new("db"))
+            .map(|(status, _)| *status),
+        Some(ComponentStatus::Operational),
+        "released"
+    );
+    let stored = site.store.incident(id).await.unwrap().unwrap();
+    assert_eq!(stored.affected_dependents().count(), 0);
+    assert_eq!(
+        stored.dependents.len(),
+        1,
+        "the record keeps that it was affected"
+    );
+}

@@ -59,6 +59,23 @@ async fn an_operator_runs_an_incident_from_the_command_line() {
     );
     let wrong = run(&server, Some("not-the-token-at-all"), &open_args);
     assert_eq!(wrong.status.code(), Some(77), "{}", stderr(&wrong));
+    let malformed = run(
+        &server,
+        Some(ADMIN_TOKEN),
+        &[&open_args[..], &["--affected", "imap"]].concat(),
+    );
+    assert_eq!(malformed.status.code(), Some(64), "{}", stderr(&malformed));
+    assert!(stderr(&malformed).contains("COMPONENT=IMPACT"));
+    let unknown = run(
+        &server,
+        Some(ADMIN_TOKEN),
+        &[&open_args[..], &["--affected", "nowhere=partial_outage"]].concat(),
+    );
+    assert!(
+        stderr(&unknown).contains("there is no component `nowhere`"),
+        "{}",
+        stderr(&unknown)
+    );
 
     let opened = run(&server, Some(ADMIN_TOKEN), &open_args);
     assert!(opened.status.success(), "{}", stderr(&opened));
