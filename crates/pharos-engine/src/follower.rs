@@ -171,5 +171,7 @@ async fn refresh(
         .collect();
     view.monitors = monitors;
     view.regions = regions;
+    // Periods that left uptime since the last look: the renderer reads past days again.
+    view.past_uptime_changes = state.uptime_exclusions;
     Ok(())
 }

@@ -16,8 +16,9 @@ pub struct LiveState {
     pub maintenance: Vec<pharos_core::maintenance::MaintenanceWindow>,
     /// Set while the store refuses writes: what is shown may be stale since then.
     pub store_fault: Option<StoreFault>,
-    /// Bumped once periods reaching back before today have left uptime (a false alarm, a
-    /// window over midnight): past days' figures are to be read again.
+    /// Changes once periods reaching back before today have left uptime (a false alarm, a
+    /// window over midnight; on a follower, any period the leader wrote): past days' figures
+    /// are to be read again.
     pub past_uptime_changes: u64,
 }
 

@@ -22,6 +22,9 @@ pub struct EngineState {
     pub maintenance: Vec<pharos_core::maintenance::MaintenanceWindow>,
     /// The maintenance notices sent: window, occurrence start, stage.
     pub maintenance_notices: Vec<MaintenanceNotice>,
+    /// How many times periods have left uptime (`UptimeExclusion`s written): a replica that
+    /// sees it change reads past days' uptime again.
+    pub uptime_exclusions: u64,
 }
 
 /// A notice of one maintenance occurrence that went out.

@@ -31,6 +31,7 @@ pub(super) async fn load_engine_state(pool: &Pool) -> StoreResult<EngineState> {
     state.open_incidents = incidents::open(pool).await?;
     state.maintenance = super::windows::scheduled(pool).await?;
     state.maintenance_notices = super::windows::notices(pool).await?;
+    state.uptime_exclusions = super::exclusions::written(pool).await?;
     Ok(state)
 }
 

@@ -14,8 +14,38 @@ use std::collections::HashMap;
 
 const DAY_MS: i64 = 86_400_000;
 
+/// The `meta` key counting the periods written.
+const WRITTEN: &str = "uptime_exclusions_written";
+
+/// How many periods have been written, ever.
+pub(super) async fn written(pool: &Pool) -> StoreResult<u64> {
+    let value: Option<(String,)> = sqlx::query_as("SELECT value FROM meta WHERE key = $1")
+        .bind(WRITTEN)
+        .fetch_optional(pool)
+        .await?;
+    Ok(value.and_then(|(value,)| value.parse().ok()).unwrap_or(0))
+}
+
 /// Writes the periods, in the engine's transaction, and what their results came to.
 pub(super) async fn write(tx: &mut Conn, exclusions: &[UptimeExclusion]) -> StoreResult<()> {
+    if exclusions.is_empty() {
+        return Ok(());
+    }
+    let before: Option<(String,)> = sqlx::query_as("SELECT value FROM meta WHERE key = $1")
+        .bind(WRITTEN)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let count = before
+        .and_then(|(value,)| value.parse::<u64>().ok())
+        .unwrap_or(0)
+        + exclusions.len() as u64;
+    sqlx::query(
+        "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(WRITTEN)
+    .bind(count.to_string())
+    .execute(&mut *tx)
+    .await?;
     for exclusion in exclusions {
         let (start, end) = (to_millis(exclusion.start), to_millis(exclusion.end));
         if end <= start {

@@ -93,6 +93,11 @@ pub(crate) async fn periods_left_out_of_uptime_count_each_result_once(db: &Datab
         .unwrap();
     let after = store.daily_counts(since).await.unwrap();
     assert_eq!(counts(&after, "web"), [(60, 0), (30, 0)]);
+    assert_eq!(
+        store.load_engine_state().await.unwrap().uptime_exclusions,
+        2,
+        "replicas can tell that uptime changed"
+    );
 
     // Rolling up again, reopening and pruning raw results change nothing.
     store
