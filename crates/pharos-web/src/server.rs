@@ -102,6 +102,12 @@ pub async fn serve(
             ));
             continue;
         };
+        // Answers go out whole as soon as they are written: without this, the last partial
+        // segment of each answer waits for the client's acknowledgement of the previous ones
+        // (Nagle), which a client delaying its acknowledgements turns into milliseconds.
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY on an accepted connection");
+        }
         let service = app
             .clone()
             .map_request(move |mut request: axum::http::Request<Incoming>| {
