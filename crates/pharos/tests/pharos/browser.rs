@@ -96,7 +96,8 @@ async fn the_page_shows_the_outage_and_its_incident_in_a_real_browser() {
         assert!(overflow.as_i64().unwrap_or(1) <= 0, "horizontal scrolling on a phone-sized screen: {overflow}");
 
         incident_link.click().await?;
-        let page = browser.find(Locator::Css("main")).await?.text().await?;
+        // The incident's page loads after the click returns (the old page goes stale).
+        let page = crate::admin_browser::page_with(&browser, "First failed check").await?;
         assert!(page.contains("Timeline") && page.contains("First failed check: Submission port: connection refused"), "{page}");
         Ok::<_, fantoccini::error::CmdError>(())
     }

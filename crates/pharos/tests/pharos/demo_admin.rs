@@ -47,7 +47,8 @@ async fn the_demo_admin_logs_in_with_the_password_it_printed() {
             .await?
             .submit()
             .await?;
-        let overview = browser.find(Locator::Css("main")).await?.text().await?;
+        // The answer loads after the submit returns: wait for it (the old page goes stale).
+        let overview = crate::admin_browser::page_with(&browser, "Logged in as").await?;
         assert!(overview.contains("Logged in as demo (admin)"), "{overview}");
         assert!(
             overview.contains("Webmail") && overview.contains("Webmail sign-in page"),
