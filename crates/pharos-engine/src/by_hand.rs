@@ -440,17 +440,14 @@ impl Evaluator {
     /// Leaves a false alarm's time out of the uptime of every component it took (its own and
     /// those that joined it): the checks that failed then were wrong, not the service.
     fn leave_out_of_uptime(&self, incident: &Incident, at: DateTime<Utc>, batch: &mut Batch) {
-        let monitors = std::iter::once(&incident.component)
-            .chain(
+        let monitors = self.topology.monitor_ids_of(
+            std::iter::once(&incident.component).chain(
                 incident
                     .dependents
                     .iter()
                     .map(|dependent| &dependent.component),
-            )
-            .filter_map(|id| self.topology.component_index(id))
-            .flat_map(|component| self.topology.components[component].monitors.iter())
-            .map(|&monitor| self.topology.monitors[monitor].id.clone())
-            .collect();
+            ),
+        );
         batch.uptime_exclusions.push(UptimeExclusion {
             monitors,
             start: incident.started_at,

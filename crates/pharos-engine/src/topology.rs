@@ -173,4 +173,17 @@ impl Topology {
             .iter()
             .position(|component| &component.id == id)
     }
+
+    /// The ids of the monitors of these components (those configured).
+    pub fn monitor_ids_of<'a>(
+        &self,
+        components: impl IntoIterator<Item = &'a ComponentId>,
+    ) -> Vec<pharos_core::MonitorId> {
+        components
+            .into_iter()
+            .filter_map(|id| self.component_index(id))
+            .flat_map(|component| self.components[component].monitors.iter())
+            .map(|&monitor| self.monitors[monitor].id.clone())
+            .collect()
+    }
 }

@@ -186,13 +186,7 @@ impl Evaluator {
         };
         if stage == "ended" {
             // The checks' results of the window stay on record but leave uptime.
-            let monitors = window
-                .components
-                .iter()
-                .filter_map(|id| self.topology.component_index(id))
-                .flat_map(|component| self.topology.components[component].monitors.iter())
-                .map(|&monitor| self.topology.monitors[monitor].id.clone())
-                .collect();
+            let monitors = self.topology.monitor_ids_of(&window.components);
             batch.uptime_exclusions.push(UptimeExclusion {
                 monitors,
                 start,
