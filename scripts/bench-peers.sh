@@ -6,12 +6,15 @@
 #           blackbox_exporter at equal work (same targets, same interval); CPU seconds per
 #           1,000 probes of each (all processes of each side counted), and their ratio.
 #   page:   pharos serving its status page of 500 components and nginx serving the very same
-#           bytes, each pinned to CPU 0 with wrk on CPU 1 (wrk -t1 -c64); requests per second,
-#           p99 latency, and their ratio.
+#           bytes, each pinned to CPU 0 with wrk on CPU 1 (wrk -t1 -c64), in alternating
+#           rounds (the other side stopped meanwhile), so that the machine's drifts reach both
+#           alike; requests per second and p99 latency of each round, each round's ratio and
+#           the median ratio.
 #
 # Usage: scripts/bench-peers.sh [probes|page|all]      (default: all)
 # Options (environment): MONITORS (5000), INTERVAL (10, seconds), SECONDS_MEASURED (60),
-#                        PAGE_SECONDS (20)
+#                        PAGE_ROUNDS (5), PAGE_SECONDS (10, per side and round),
+#                        PHAROS_BIN (the release build made here)
 # Needs: nginx, wrk, prometheus, prometheus-blackbox-exporter, curl, taskset (installs the
 # Debian packages when missing and run as root) and a release build of pharos (built here).
 set -euo pipefail
@@ -20,14 +23,16 @@ WHAT=${1:-all}
 MONITORS=${MONITORS:-5000}
 INTERVAL=${INTERVAL:-10}
 SECONDS_MEASURED=${SECONDS_MEASURED:-60}
-PAGE_SECONDS=${PAGE_SECONDS:-20}
+PAGE_ROUNDS=${PAGE_ROUNDS:-5}
+PAGE_SECONDS=${PAGE_SECONDS:-10}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
+PHAROS_BIN=${PHAROS_BIN:-$HERE/target/release/pharos}
 WORK=$(mktemp -d /tmp/pharos-peers.XXXXXX)
 chmod 755 "$WORK"   # nginx's workers run as another user when started by root
 PIDS=()
 
 cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do kill -CONT "$pid" 2>/dev/null || true; kill "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
     rm -rf "$WORK"
 }
@@ -112,7 +117,7 @@ probes() {
             printf '[[monitors]]\nid = "m%s"\ncomponent = "c%s"\ntype = "http"\nurl = "http://127.0.0.1:%s/?m=%s"\n\n' "$m" $((m / 10)) "$target_port" "$m"
         done
     } >"$WORK/pharos.toml"
-    RUST_LOG=warn "$HERE/target/release/pharos" serve --config "$WORK/pharos.toml" >/dev/null &
+    RUST_LOG=warn "$PHAROS_BIN" serve --config "$WORK/pharos.toml" >/dev/null &
     local pharos=$!; PIDS+=($pharos)
     wait_http "http://127.0.0.1:$listen/healthz"
     sleep "$INTERVAL"; sleep 5   # every monitor has started
@@ -189,7 +194,7 @@ page() {
             printf '[[monitors]]\nid = "m%s"\ncomponent = "c%s"\ntype = "http"\nurl = "http://127.0.0.1:%s/?m=%s"\n\n' "$c" "$c" "$target_port" "$c"
         done
     } >"$WORK/page.toml"
-    RUST_LOG=warn taskset -c 0 "$HERE/target/release/pharos" serve --config "$WORK/page.toml" >/dev/null &
+    RUST_LOG=warn taskset -c 0 "$PHAROS_BIN" serve --config "$WORK/page.toml" >"$WORK/page-pharos.log" 2>&1 &
     local pharos=$!; PIDS+=($pharos)
     wait_http "http://127.0.0.1:$listen/"
     sleep 65   # every check has reported once
@@ -199,17 +204,23 @@ page() {
     raw=$(stat -c %s "$WORK/page/html/index.html")
     gz=$(curl -fsS -H 'accept-encoding: gzip' "http://127.0.0.1:$listen/" | wc -c)
     echo "page: / of 500 components is $raw bytes raw, $gz bytes gzip"
-    local pharos_out nginx_out page_port; page_port=$(free_port)
-    pharos_out=$(taskset -c 1 wrk -t1 -c64 -d"${PAGE_SECONDS}s" --latency "http://127.0.0.1:$listen/")
-    kill $pharos; wait $pharos 2>/dev/null || true
+    local page_port; page_port=$(free_port)
     start_nginx "$WORK/page" "$page_port" 0
-    nginx_out=$(taskset -c 1 wrk -t1 -c64 -d"${PAGE_SECONDS}s" --latency "http://127.0.0.1:$page_port/")
-    local pharos_rps nginx_rps
-    pharos_rps=$(awk '/Requests\/sec/ {print $2}' <<<"$pharos_out")
-    nginx_rps=$(awk '/Requests\/sec/ {print $2}' <<<"$nginx_out")
-    echo "pharos / requests/s $pharos_rps, p99 $(awk '$1 == "99%" {print $2}' <<<"$pharos_out")"
-    echo "nginx same bytes requests/s $nginx_rps, p99 $(awk '$1 == "99%" {print $2}' <<<"$nginx_out")"
-    echo "ratio (pharos / nginx) $(echo "scale=2; $pharos_rps / $nginx_rps" | bc)"
+    local ratios=() round pharos_out nginx_out pharos_rps nginx_rps ratio
+    for round in $(seq 1 "$PAGE_ROUNDS"); do
+        pharos_out=$(taskset -c 1 wrk -t1 -c64 -d"${PAGE_SECONDS}s" --latency "http://127.0.0.1:$listen/")
+        kill -STOP $pharos
+        nginx_out=$(taskset -c 1 wrk -t1 -c64 -d"${PAGE_SECONDS}s" --latency "http://127.0.0.1:$page_port/")
+        kill -CONT $pharos
+        pharos_rps=$(awk '/Requests\/sec/ {print $2}' <<<"$pharos_out")
+        nginx_rps=$(awk '/Requests\/sec/ {print $2}' <<<"$nginx_out")
+        ratio=$(echo "scale=2; $pharos_rps / $nginx_rps" | bc)
+        ratios+=("$ratio")
+        echo "round $round: pharos / requests/s $pharos_rps, p99 $(awk '$1 == "99%" {print $2}' <<<"$pharos_out");" \
+            "nginx same bytes requests/s $nginx_rps, p99 $(awk '$1 == "99%" {print $2}' <<<"$nginx_out"); ratio $ratio"
+    done
+    kill $pharos; wait $pharos 2>/dev/null || true
+    echo "median ratio (pharos / nginx) $(printf '%s\n' "${ratios[@]}" | sort -n | awk '{r[NR] = $1} END {print (NR % 2) ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2}')"
 }
 
 need

@@ -33,6 +33,7 @@ mod snapshot;
 mod statuspage;
 mod subscribe;
 mod view;
+mod zero_copy;
 
 pub use export::{export, ExportError};
 pub use publish::{Published, Publisher};
@@ -40,3 +41,4 @@ pub use renderer::Renderer;
 pub use router::{router, Current, ReloadRefused, ReloadRequest, ReloadSummary, Replica, WebState};
 pub use server::{raise_descriptor_limit, serve, ServerLimits};
 pub use snapshot::PageCache;
+pub use zero_copy::MemoryFiles;

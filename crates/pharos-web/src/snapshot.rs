@@ -5,6 +5,7 @@
 
 use crate::site::{self, Document};
 use crate::view::StatusView;
+use crate::zero_copy::{MemoryFiles, Registration};
 use bytes::Bytes;
 use flate2::write::GzEncoder;
 use flate2::Compression;
@@ -23,6 +24,8 @@ pub(crate) struct Rendered {
     /// The ETag as a ready header value: answers are served many times, built once.
     pub(crate) etag_header: Option<axum::http::HeaderValue>,
     pub(crate) status: u16,
+    /// The body's memory file, when it is large enough to be sent from one.
+    pub(crate) file: Option<Arc<Registration>>,
 }
 
 impl Rendered {
@@ -47,6 +50,7 @@ impl Rendered {
             etag_header: axum::http::HeaderValue::from_str(&etag).ok(),
             etag,
             status,
+            file: None,
         }
     }
 
@@ -63,16 +67,26 @@ impl Rendered {
             gzip.filter(|compressed| !compressed.is_empty() && compressed.len() < body.len());
     }
 
-    /// Takes the compressed bytes of `previous` if it holds the same document, else
-    /// compresses anew. Returns whether it compressed.
-    fn compress_unless_same(&mut self, previous: Option<&Rendered>) -> bool {
+    /// Takes the bytes (body, gzip, memory file) of `previous` if it holds the same
+    /// document, else compresses anew and puts a large body in a memory file. Returns
+    /// whether it compressed.
+    fn compress_unless_same(
+        &mut self,
+        previous: Option<&Rendered>,
+        files: Option<&Arc<MemoryFiles>>,
+    ) -> bool {
         match previous {
             Some(previous) if previous.etag == self.etag && previous.body == self.body => {
+                self.body = previous.body.clone();
                 self.gzip = previous.gzip.clone();
+                self.file = previous.file.clone();
                 false
             }
             _ => {
                 self.compress();
+                self.file = files
+                    .and_then(|files| files.register(&self.body))
+                    .map(Arc::new);
                 true
             }
         }
@@ -93,6 +107,8 @@ pub(crate) struct PageSet {
     previous: Mutex<HashMap<String, Arc<Rendered>>>,
     /// How many documents this set has rendered.
     renders: std::sync::atomic::AtomicUsize,
+    /// Where large bodies are put to be sent without a copy (none for an export).
+    files: Option<Arc<MemoryFiles>>,
 }
 
 /// The key the not-found page is kept under (no request path looks like it).
@@ -169,7 +185,7 @@ impl PageSet {
                 .lock()
                 .ok()
                 .and_then(|mut previous| previous.remove(key));
-            compressed = rendered.compress_unless_same(previous.as_deref());
+            compressed = rendered.compress_unless_same(previous.as_deref(), self.files.as_ref());
             Arc::new(rendered)
         });
         (rendered.clone(), compressed)
@@ -210,6 +226,7 @@ pub struct PageCache {
     current: Arc<RwLock<Arc<PageSet>>>,
     /// Counts the views put in place, for whoever follows every change (the publisher).
     version: Arc<tokio::sync::watch::Sender<u64>>,
+    files: Arc<MemoryFiles>,
 }
 
 impl Default for PageCache {
@@ -217,6 +234,7 @@ impl Default for PageCache {
         Self {
             current: Arc::default(),
             version: Arc::new(tokio::sync::watch::channel(0).0),
+            files: Arc::default(),
         }
     }
 }
@@ -248,6 +266,7 @@ impl PageCache {
         let set = PageSet {
             view: Some(Arc::new(view)),
             previous: Mutex::new(carried),
+            files: Some(self.files.clone()),
             ..PageSet::default()
         };
         let compressed = site::AHEAD
@@ -269,6 +288,11 @@ impl PageCache {
     /// The view in place, once there is one.
     pub(crate) fn view(&self) -> Option<Arc<StatusView>> {
         self.get().view.clone()
+    }
+
+    /// The memory files large documents are sent from; the server's connections need them.
+    pub fn memory_files(&self) -> Arc<MemoryFiles> {
+        self.files.clone()
     }
 
     /// Whether a first render has happened.

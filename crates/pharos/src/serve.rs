@@ -192,7 +192,13 @@ async fn serve(
         others.spawn("demo cycle", async move { demo.run_cycle(shutdown).await });
     }
 
-    let server = pharos_web::serve(listener, app, limits, shutdown.clone());
+    let server = pharos_web::serve(
+        listener,
+        app,
+        limits,
+        shared.pages.memory_files(),
+        shutdown.clone(),
+    );
     tokio::pin!(server);
     let mut fault = None;
     loop {
