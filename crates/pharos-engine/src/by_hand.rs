@@ -132,6 +132,14 @@ impl Evaluator {
         self.announce(Event::ComponentStatusChanged(news), at, batch);
     }
 
+    /// Lets the checks speak again for a component no operator holds any more: a failure
+    /// that goes on is detected as any other (it opens or joins an incident, from when it
+    /// began) instead of waiting for the checks' next change.
+    fn let_go(&mut self, component: usize, at: DateTime<Utc>, batch: &mut Batch) {
+        let first_failure_at = self.first_failure_of(component);
+        self.update_component(component, at, first_failure_at, None, batch);
+    }
+
     fn free(&self, component: usize) -> Result<(), CommandError> {
         let name = &self.topology.components[component].name;
         if let Some(open) = self.open_incidents.get(&component) {
@@ -251,12 +259,14 @@ impl Evaluator {
         record(incident, changed, batch);
         let incident = incident.clone();
         self.restate(component, at, batch);
+        let mut released = Vec::new();
         for (other, status) in affected {
             if status.is_incident() {
                 self.waiting.remove(&other);
                 self.member_of.insert(other, component);
             } else if self.member_of.get(&other) == Some(&component) {
                 self.member_of.remove(&other);
+                released.push(other);
             }
             self.restate(other, at, batch);
         }
@@ -267,6 +277,9 @@ impl Evaluator {
         );
         let news = self.incident_news(component, incident);
         self.announce(Event::IncidentUpdated(news), at, batch);
+        for other in released {
+            self.let_go(other, at, batch);
+        }
         Ok(update)
     }
 
@@ -330,11 +343,14 @@ impl Evaluator {
         }
         self.restate(component, at, batch);
         // Those held at an operator's impact go back to what their checks say.
-        for member in members {
+        for &member in &members {
             self.restate(member, at, batch);
         }
         let news = self.incident_news(component, incident.clone());
         self.announce(Event::IncidentResolved(news), at, batch);
+        for member in std::iter::once(component).chain(members) {
+            self.let_go(member, at, batch);
+        }
         Ok(incident)
     }
 

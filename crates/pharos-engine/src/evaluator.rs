@@ -749,6 +749,15 @@ impl Evaluator {
         }
     }
 
+    /// When the ongoing failure of one of the component's checks began, if one fails.
+    pub(crate) fn first_failure_of(&self, component: usize) -> Option<DateTime<Utc>> {
+        self.topology.components[component]
+            .monitors
+            .iter()
+            .filter_map(|&monitor| self.health[monitor].first_failure_at)
+            .min()
+    }
+
     /// The checks of a component as events report them.
     fn monitor_states(&self, component: usize) -> Vec<MonitorState> {
         self.topology.components[component]

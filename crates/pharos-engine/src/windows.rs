@@ -127,11 +127,7 @@ impl Evaluator {
                     if self.in_maintenance[component] { "ended" } else { "began" }
                 );
                 // A failure that began inside the window began when it began.
-                let first_failure_at = self.topology.components[component]
-                    .monitors
-                    .iter()
-                    .filter_map(|&monitor| self.health[monitor].first_failure_at)
-                    .min();
+                let first_failure_at = self.first_failure_of(component);
                 self.update_component(component, now, first_failure_at, None, batch);
             }
         }

@@ -1,6 +1,7 @@
 //! Operators' steps through the evaluator: an incident opened by hand holds its component at
 //! the declared impact whatever the checks say and resolves only by hand; an automatic one
-//! resolves by hand only once its checks pass; a reopened one is the operators'; an
+//! resolves by hand only once its checks pass; a component let go while its checks fail
+//! opens its own incident; a reopened one is the operators'; an
 //! operator's title stays; the promised next update drives the reminder. All across restarts.
 
 use crate::detection::{at, down, events, up, Harness};
@@ -642,4 +643,122 @@ async fn an_incident_opened_by_hand_takes_other_components_each_at_its_impact() 
         matches!(refused, Err(CommandError::Invalid(_))),
         "{refused:?}"
     );
+}
+
+#[tokio::test]
+async fn a_failure_that_goes_on_when_an_operator_lets_go_opens_its_own_incident() {
+    let mut harness = Harness::new().await;
+    for monitor in ["smtp-a", "smtp-b", "web"] {
+        harness.feed(monitor, 0, up()).await;
+    }
+    let mut opened = declaration("submission");
+    opened.also = vec![(
+        ComponentId::new("web"),
+        ComponentStatus::DegradedPerformance,
+    )];
+    let mut batch = Batch::default();
+    let incident = harness
+        .evaluator
+        .declare(opened, at(10), &mut batch)
+        .unwrap();
+    harness.store.commit(&batch).await.unwrap();
+    // Checks of both fail while the operator holds them: nothing opens of its own.
+    for second in [20, 25] {
+        for monitor in ["smtp-a", "web"] {
+            let fed = harness.feed(monitor, second, down()).await;
+            assert!(fed.new_incidents.is_empty(), "{monitor} at {second}");
+        }
+    }
+
+    // Webmail is taken out of the incident while its check still fails: its own incident
+    // opens, from when the failure began, after the operator's update.
+    let mut harness = harness.restart().await;
+    let mut batch = Batch::default();
+    harness
+        .evaluator
+        .amend(
+            incident.id,
+            Amendment {
+                affected: vec![(ComponentId::new("web"), ComponentStatus::Operational)],
+                update: words(IncidentPhase::Identified, "Webmail is not part of this."),
+                title: None,
+                impact: None,
+                by: "ada".into(),
+            },
+            at(30),
+            &mut batch,
+        )
+        .unwrap();
+    let kinds = events(&batch);
+    let updated = kinds
+        .iter()
+        .position(|kind| *kind == EventKind::IncidentUpdated);
+    let web_opened = kinds
+        .iter()
+        .position(|kind| *kind == EventKind::IncidentOpened);
+    assert!(updated < web_opened && web_opened.is_some(), "{kinds:?}");
+    assert_eq!(batch.new_incidents.len(), 1);
+    assert_eq!(batch.new_incidents[0].component.as_str(), "web");
+    assert_eq!(batch.new_incidents[0].started_at, at(20));
+    harness.store.commit(&batch).await.unwrap();
+
+    // The operator resolves their incident while a check of submission still fails: the
+    // checks speak again and open one, after the resolution.
+    let mut batch = Batch::default();
+    harness
+        .evaluator
+        .resolve_by_hand(
+            incident.id,
+            "Fixed, we think.".into(),
+            "ada",
+            at(40),
+            &mut batch,
+        )
+        .unwrap();
+    let kinds = events(&batch);
+    let resolved = kinds
+        .iter()
+        .position(|kind| *kind == EventKind::IncidentResolved);
+    let opened = kinds
+        .iter()
+        .position(|kind| *kind == EventKind::IncidentOpened);
+    assert!(resolved < opened && resolved.is_some(), "{kinds:?}");
+    assert_eq!(batch.new_incidents.len(), 1);
+    let own = &batch.new_incidents[0];
+    assert_eq!(own.component.as_str(), "submission");
+    assert_eq!(own.started_at, at(20));
+    assert_eq!(
+        own.impact,
+        ComponentStatus::PartialOutage,
+        "one of its two checks fails"
+    );
+    harness.store.commit(&batch).await.unwrap();
+
+    // A component let go whose checks pass opens nothing.
+    let mut harness = harness.restart().await;
+    let mut batch = Batch::default();
+    let calm = harness
+        .evaluator
+        .declare(declaration("submission"), at(50), &mut batch);
+    assert!(
+        matches!(&calm, Err(CommandError::Refused(_))),
+        "submission has its own incident now: {calm:?}"
+    );
+    harness.feed("smtp-a", 60, up()).await;
+    harness.feed("smtp-a", 65, up()).await;
+    harness.feed("web", 60, up()).await;
+    harness.feed("web", 65, up()).await;
+    let mut batch = Batch::default();
+    let quiet = harness
+        .evaluator
+        .declare(declaration("web"), at(70), &mut batch);
+    assert!(quiet.is_ok(), "{quiet:?}");
+    harness.store.commit(&batch).await.unwrap();
+    let mut batch = Batch::default();
+    harness
+        .evaluator
+        .resolve_by_hand(quiet.unwrap().id, "Done.".into(), "ada", at(80), &mut batch)
+        .unwrap();
+    assert!(batch.new_incidents.is_empty());
+    assert_eq!(events(&batch), [EventKind::IncidentResolved]);
 }

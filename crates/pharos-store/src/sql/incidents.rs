@@ -28,6 +28,20 @@ const COLUMNS: &str =
     "id, component_id, title, phase, impact, started_at, detected_at, resolved_at, COALESCE(worst_impact, impact), dependents, scope";
 
 pub(super) async fn write(tx: &mut Conn, batch: &Batch) -> StoreResult<()> {
+    // Changes to incidents stored before come first: one resolved in this batch frees its
+    // component for a new one opened in the same batch (one open incident per component).
+    let new_ids: std::collections::HashSet<i64> = batch
+        .new_incidents
+        .iter()
+        .map(|incident| incident.id)
+        .collect();
+    let (changes_of_new, changes_of_stored): (Vec<_>, Vec<_>) = batch
+        .incident_changes
+        .iter()
+        .partition(|change| new_ids.contains(&change.id));
+    for change in changes_of_stored {
+        change_incident(tx, change).await?;
+    }
     for incident in &batch.new_incidents {
         sqlx::query(
             "INSERT INTO incidents (id, component_id, title, phase, impact, started_at, detected_at, resolved_at, time_to_detect_ms, time_to_recover_ms, worst_impact, dependents, scope)
@@ -55,26 +69,8 @@ pub(super) async fn write(tx: &mut Conn, batch: &Batch) -> StoreResult<()> {
             insert_timeline(tx, incident.id, entry).await?;
         }
     }
-    for change in &batch.incident_changes {
-        sqlx::query(
-            "UPDATE incidents SET phase = $1, impact = $2, worst_impact = $3, title = $4, resolved_at = $5,
-                    time_to_recover_ms = CASE WHEN $6 IS NULL THEN NULL ELSE $7 - started_at END,
-                    component_id = $8, dependents = $9, scope = $10
-             WHERE id = $11",
-        )
-        .bind(change.phase.as_str())
-        .bind(change.impact.as_str())
-        .bind(change.worst_impact.as_str())
-        .bind(&change.title)
-        .bind(change.resolved_at.map(to_millis))
-        .bind(change.resolved_at.map(to_millis))
-        .bind(change.resolved_at.map(to_millis))
-        .bind(change.component.as_str())
-        .bind(dependents_json(&change.dependents)?)
-        .bind(scope_json(change.scope.as_ref())?)
-        .bind(change.id)
-        .execute(&mut *tx)
-        .await?;
+    for change in changes_of_new {
+        change_incident(tx, change).await?;
     }
     for (incident_id, update) in &batch.new_updates {
         insert_update(tx, *incident_id, update).await?;
@@ -107,6 +103,30 @@ pub(super) async fn write(tx: &mut Conn, batch: &Batch) -> StoreResult<()> {
             .execute(&mut *tx)
             .await?;
     }
+    Ok(())
+}
+
+/// Writes an incident's new state.
+async fn change_incident(tx: &mut Conn, change: &crate::IncidentChange) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE incidents SET phase = $1, impact = $2, worst_impact = $3, title = $4, resolved_at = $5,
+                time_to_recover_ms = CASE WHEN $6 IS NULL THEN NULL ELSE $7 - started_at END,
+                component_id = $8, dependents = $9, scope = $10
+         WHERE id = $11",
+    )
+    .bind(change.phase.as_str())
+    .bind(change.impact.as_str())
+    .bind(change.worst_impact.as_str())
+    .bind(&change.title)
+    .bind(change.resolved_at.map(to_millis))
+    .bind(change.resolved_at.map(to_millis))
+    .bind(change.resolved_at.map(to_millis))
+    .bind(change.component.as_str())
+    .bind(dependents_json(&change.dependents)?)
+    .bind(scope_json(change.scope.as_ref())?)
+    .bind(change.id)
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 

@@ -179,6 +179,49 @@ pub(crate) async fn a_second_open_incident_for_one_component_is_refused_and_noth
         store.due_messages(at(10), 10).await.unwrap().is_empty(),
         "the failed batch's message must not land"
     );
+    // One batch that resolves the open one and opens the next (an operator resolved it while
+    // the checks still fail; or two steps merged into one commit) lands whole.
+    let resolved = IncidentChange {
+        id: 1,
+        component: ComponentId::new("mail"),
+        title: "Mail: major outage".into(),
+        phase: IncidentPhase::Resolved,
+        impact: ComponentStatus::MajorOutage,
+        worst_impact: ComponentStatus::MajorOutage,
+        resolved_at: Some(at(20)),
+        dependents: Vec::new(),
+        scope: None,
+    };
+    let mut next = incident(3, "mail");
+    next.title = "Mail: still failing".into();
+    let retitled = IncidentChange {
+        id: 3,
+        component: ComponentId::new("mail"),
+        title: "Mail: still failing, retitled".into(),
+        phase: next.phase,
+        impact: next.impact,
+        worst_impact: next.worst_impact,
+        resolved_at: None,
+        dependents: Vec::new(),
+        scope: None,
+    };
+    store
+        .commit(&Batch {
+            new_incidents: vec![next],
+            incident_changes: vec![resolved, retitled],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    let stored = store.incidents(IncidentQuery::default()).await.unwrap();
+    let first = stored.iter().find(|incident| incident.id == 1).unwrap();
+    let second = stored.iter().find(|incident| incident.id == 3).unwrap();
+    assert_eq!(first.resolved_at, Some(at(20)));
+    assert_eq!(second.resolved_at, None);
+    assert_eq!(
+        second.title, "Mail: still failing, retitled",
+        "a change to a new incident lands after it"
+    );
 }
 
 pub(crate) async fn resolving_records_time_to_recover_and_keeps_history(db: &Database) {
