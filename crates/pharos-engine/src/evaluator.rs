@@ -62,6 +62,10 @@ pub struct Evaluator {
     pub(crate) scheduled: Vec<pharos_core::maintenance::MaintenanceWindow>,
     /// The maintenance notices sent (kept in the store, so a restart repeats none).
     pub(crate) notices: std::collections::HashSet<pharos_store::MaintenanceNotice>,
+    /// How far each maintenance occurrence under way has left uptime, by window id: its
+    /// start and the end of the last period written (in memory: after a restart the next
+    /// period starts over from the occurrence's start, and the store counts nothing twice).
+    pub(crate) left_uptime_until: HashMap<String, (DateTime<Utc>, DateTime<Utc>)>,
     pub(crate) dirty_health: Vec<bool>,
     /// What each region says of each regional monitor, in the monitor's region order (empty
     /// for monitors the server checks alone).
@@ -158,6 +162,7 @@ impl Evaluator {
             dependents_changed: std::collections::HashSet::new(),
             asked_others_for: None,
             own_network_cut_since: None,
+            left_uptime_until: HashMap::new(),
             topology,
             health,
             component_status,

@@ -1,7 +1,8 @@
 //! Maintenance windows in the evaluator: a component inside one shows "under maintenance"
 //! (its checks still run and are recorded) and opens no incident; an incident already open
 //! when a window begins stays open, untouched, until the window ends and the component's
-//! checks speak again. Window edges are followed on the loop's periodic tick.
+//! checks speak again. The window's results leave uptime as it goes (every few minutes) and
+//! wholly once it ends. Window edges are followed on the loop's periodic tick.
 
 use crate::evaluator::Evaluator;
 use crate::CommandError;
@@ -12,6 +13,11 @@ use pharos_store::{Batch, MaintenanceChange, MaintenanceNotice, UptimeExclusion}
 
 /// How long before it starts an occurrence is announced.
 const NOTICE_AHEAD: chrono::Duration = chrono::Duration::hours(24);
+/// How often an occurrence under way leaves the results so far out of uptime.
+const LEAVE_UPTIME_EVERY: chrono::Duration = chrono::Duration::minutes(5);
+/// How far back each such period reaches before the end of the previous one: results are
+/// stamped when their check starts and a slow check (a mail flow) reports minutes later.
+const LATE_RESULTS: chrono::Duration = chrono::Duration::minutes(15);
 
 impl Evaluator {
     /// Whether `component` is inside a maintenance window at `at` (configured or scheduled).
@@ -182,6 +188,7 @@ impl Evaluator {
         };
         if stage == "ended" {
             // The checks' results of the window stay on record but leave uptime.
+            self.left_uptime_until.remove(&window.id);
             let monitors = self.topology.monitor_ids_of(&window.components);
             batch.uptime_exclusions.push(UptimeExclusion {
                 monitors,
@@ -192,6 +199,32 @@ impl Evaluator {
         }
         batch.maintenance_notices.push(notice.clone());
         self.notices.insert(notice);
+    }
+
+    /// Leaves the results of an occurrence under way out of uptime every few minutes, so that
+    /// today's uptime does not dip for the length of the window (its end covers it whole).
+    fn leave_uptime_so_far(
+        &mut self,
+        window: &MaintenanceWindow,
+        start: DateTime<Utc>,
+        now: DateTime<Utc>,
+        batch: &mut Batch,
+    ) {
+        let until = match self.left_uptime_until.get(&window.id) {
+            Some(&(occurrence, until)) if occurrence == start => until,
+            _ => start,
+        };
+        if now - until < LEAVE_UPTIME_EVERY {
+            return;
+        }
+        batch.uptime_exclusions.push(UptimeExclusion {
+            monitors: self.topology.monitor_ids_of(&window.components),
+            start: (until - LATE_RESULTS).max(start),
+            end: now,
+            reason: format!("maintenance:{}", window.id),
+        });
+        self.left_uptime_until
+            .insert(window.id.clone(), (start, now));
     }
 
     /// Tells readers of each maintenance occurrence once: a day ahead (or when scheduled closer
@@ -241,6 +274,7 @@ impl Evaluator {
                         batch,
                     );
                 }
+                self.leave_uptime_so_far(window, occurrence.start, now, batch);
             } else if occurrence.start - now <= NOTICE_AHEAD
                 && !self.told(&window.id, occurrence.start, "scheduled")
             {

@@ -370,7 +370,7 @@ async fn each_maintenance_occurrence_is_announced_ahead_at_start_and_at_end_once
 }
 
 /// Down results of a false alarm and of a maintenance window leave the day's uptime once
-/// the alarm is withdrawn and the window is over; every other result still counts.
+/// the alarm is withdrawn and as the window goes on; every other result still counts.
 #[tokio::test]
 async fn false_alarms_and_maintenance_windows_leave_uptime() {
     use pharos_core::maintenance::MaintenanceWindow;
@@ -423,7 +423,8 @@ async fn false_alarms_and_maintenance_windows_leave_uptime() {
     assert_eq!(down_count, 0, "the alarm's failures no longer count");
     assert_eq!(total, outside, "results outside it still do");
 
-    // A window on web from 300 s to 400 s: its failures count until it is over.
+    // A window on web from 300 s to 1,300 s: its failures leave uptime every few minutes
+    // while it goes on, and all of them once it is over.
     let mut batch = Batch::default();
     harness
         .evaluator
@@ -433,7 +434,7 @@ async fn false_alarms_and_maintenance_windows_leave_uptime() {
                 title: "Disk swap".into(),
                 components: vec![ComponentId::new("web")],
                 start: at(300),
-                length: chrono::Duration::seconds(100),
+                length: chrono::Duration::seconds(1_000),
                 every: None,
                 message: None,
             },
@@ -452,18 +453,43 @@ async fn false_alarms_and_maintenance_windows_leave_uptime() {
         batch
     };
     let started = tick(&mut harness, 301);
-    assert!(started.uptime_exclusions.is_empty());
+    assert!(started.uptime_exclusions.is_empty(), "nothing to leave yet");
     harness.store.commit(&started).await.unwrap();
     harness.feed("web", 310, down()).await;
     harness.feed("web", 320, down()).await;
     assert_eq!(day_after(&harness, 320).await, Some((total + 2, 2)));
-    let ended = tick(&mut harness, 405);
-    assert_eq!(ended.uptime_exclusions[0].start, at(300));
-    assert_eq!(ended.uptime_exclusions[0].end, at(400));
-    harness.store.commit(&ended).await.unwrap();
-    harness.feed("web", 500, up()).await;
+    let early = tick(&mut harness, 500);
+    assert!(early.uptime_exclusions.is_empty(), "not every tick");
+    let so_far = tick(&mut harness, 700);
     assert_eq!(
-        day_after(&harness, 500).await,
+        (
+            so_far.uptime_exclusions[0].start,
+            so_far.uptime_exclusions[0].end
+        ),
+        (at(300), at(700))
+    );
+    harness.store.commit(&so_far).await.unwrap();
+    assert_eq!(
+        day_after(&harness, 700).await,
+        Some((total, 0)),
+        "the window's failures so far are left out while it goes on"
+    );
+    // A restart forgets how far it went: the next period starts over, and the store counts
+    // nothing twice.
+    let mut harness = harness.restart().await;
+    harness.feed("web", 800, down()).await;
+    let again = tick(&mut harness, 1_000);
+    assert_eq!(again.uptime_exclusions[0].start, at(300));
+    harness.store.commit(&again).await.unwrap();
+    assert_eq!(day_after(&harness, 1_000).await, Some((total, 0)));
+    harness.feed("web", 1_100, down()).await;
+    let ended = tick(&mut harness, 1_305);
+    assert_eq!(ended.uptime_exclusions[0].start, at(300));
+    assert_eq!(ended.uptime_exclusions[0].end, at(1_300));
+    harness.store.commit(&ended).await.unwrap();
+    harness.feed("web", 1_400, up()).await;
+    assert_eq!(
+        day_after(&harness, 1_400).await,
         Some((total + 1, 0)),
         "the window's results are left out; the one after it counts"
     );
