@@ -1,8 +1,9 @@
 //! A replica that does not hold the engine's lease: it probes nothing and writes nothing, and
 //! keeps the live view the pages are rendered from fresh by reading what the leader commits
-//! (component statuses, open incidents, each check's newest result) every `REFRESH`. Its
-//! commands (an operator's update, an agent's report) are refused: they belong to the
-//! leader.
+//! (component statuses, open incidents, each check's newest result) every `REFRESH`, and
+//! tells the renderer only of what changed (a status or incident, newer results), so that an
+//! idle follower does not render its pages every second. Its commands (an operator's update,
+//! an agent's report) are refused: they belong to the leader.
 
 use crate::live::{LatestResult, LiveState};
 use crate::metrics::SchedulerMetrics;
@@ -45,9 +46,13 @@ impl Engine {
                         _ = shutdown.wait_for(|stopping| *stopping) => return "follower",
                     }
                     match refresh(&topology, store.as_ref(), &live).await {
-                        Ok(()) => {
-                            status_sender.send_modify(|version| *version += 1);
-                            results_sender.send_modify(|version| *version += 1);
+                        Ok(changed) => {
+                            if changed.status {
+                                status_sender.send_modify(|version| *version += 1);
+                            }
+                            if changed.results {
+                                results_sender.send_modify(|version| *version += 1);
+                            }
                         }
                         Err(error) => {
                             tracing::warn!(%error, "cannot read what the leader committed");
@@ -70,12 +75,21 @@ impl Engine {
     }
 }
 
-/// Reads statuses, open incidents and newest results into the live view.
+/// What one read changed in the live view.
+#[derive(Debug, Default, PartialEq)]
+struct Changed {
+    /// Statuses, open incidents (their updates included), maintenance or past uptime.
+    status: bool,
+    /// Some check's newest result.
+    results: bool,
+}
+
+/// Reads statuses, open incidents and newest results into the live view; says what changed.
 async fn refresh(
     topology: &Topology,
     store: &dyn Store,
     live: &RwLock<LiveState>,
-) -> Result<(), EngineError> {
+) -> Result<Changed, EngineError> {
     let mut state = store.load_engine_state().await?;
     let latest = store.latest_results().await?;
     let confirmed: HashMap<&str, (pharos_core::MonitorId, pharos_core::ProbeStatus)> = topology
@@ -149,10 +163,7 @@ async fn refresh(
     }
     let mut open = state.open_incidents;
     open.sort_by_key(|incident| std::cmp::Reverse(incident.id));
-    let Ok(mut view) = live.write() else {
-        return Ok(());
-    };
-    view.components = topology
+    let components: HashMap<_, _> = topology
         .components
         .iter()
         .filter_map(|component| {
@@ -162,16 +173,54 @@ async fn refresh(
                 .map(|status| (component.id.clone(), status))
         })
         .collect();
-    view.open_incidents = open;
-    view.maintenance = topology
+    let maintenance: Vec<_> = topology
         .maintenance
         .iter()
         .cloned()
         .chain(state.maintenance)
         .collect();
+    let Ok(mut view) = live.write() else {
+        return Ok(Changed::default());
+    };
+    let changed = Changed {
+        status: view.components != components
+            || view.open_incidents != open
+            || view.maintenance != maintenance
+            || view.past_uptime_changes != state.uptime_exclusions,
+        results: newest(&view.monitors) != newest(&monitors)
+            || regions_seen(&view.regions) != regions_seen(&regions),
+    };
+    view.components = components;
+    view.open_incidents = open;
+    view.maintenance = maintenance;
     view.monitors = monitors;
     view.regions = regions;
     // Periods that left uptime since the last look: the renderer reads past days again.
     view.past_uptime_changes = state.uptime_exclusions;
-    Ok(())
+    Ok(changed)
+}
+
+/// When each monitor's newest result was taken: any newer result changes it.
+fn newest(monitors: &HashMap<pharos_core::MonitorId, LatestResult>) -> HashMap<&str, i64> {
+    monitors
+        .iter()
+        .map(|(id, last)| (id.as_str(), last.at.timestamp_millis()))
+        .collect()
+}
+
+/// When each region's newest result of each monitor was taken.
+fn regions_seen(
+    regions: &HashMap<pharos_core::MonitorId, Vec<crate::live::RegionCell>>,
+) -> HashMap<(&str, &str), Option<i64>> {
+    regions
+        .iter()
+        .flat_map(|(id, cells)| {
+            cells.iter().map(move |cell| {
+                (
+                    (id.as_str(), cell.region.as_str()),
+                    cell.last.as_ref().map(|last| last.at.timestamp_millis()),
+                )
+            })
+        })
+        .collect()
 }

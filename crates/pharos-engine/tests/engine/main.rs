@@ -4,6 +4,7 @@
 mod by_hand;
 mod dependencies;
 mod detection;
+mod follower;
 mod maintenance;
 #[path = "../../../pharos-store/tests/store/pg_server.rs"]
 mod pg_server;
