@@ -107,6 +107,7 @@ impl ZeroCopyStream {
         }
     }
 
+    /// Sends `len` bytes of a memory file from `offset`, as far as the socket takes them.
     fn poll_send_file(
         &self,
         cx: &mut Context<'_>,
@@ -132,9 +133,7 @@ impl ZeroCopyStream {
             }
         }
     }
-}
 
-impl ZeroCopyStream {
     /// Sends what precedes a body sent from its file (the head) with `MSG_MORE`, so that the
     /// kernel puts it in one segment with the body's first bytes instead of sending a small
     /// segment of its own, as nginx's `tcp_nopush` does.
@@ -183,8 +182,8 @@ impl hyper::rt::Write for ZeroCopyStream {
         self.poll_write_vectored(cx, &[IoSlice::new(buf)])
     }
 
-    /// Writes what comes before a registered body as usual, then the body from its file;
-    /// hyper calls again for whatever is left.
+    /// Writes what comes before a registered body with `MSG_MORE`, then the body from its
+    /// file; anything else as usual. hyper calls again for whatever is left.
     fn poll_write_vectored(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
