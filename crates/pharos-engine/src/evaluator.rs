@@ -66,7 +66,10 @@ pub struct Evaluator {
     /// start and the end of the last period written (in memory: after a restart the next
     /// period starts over from the occurrence's start, and the store counts nothing twice).
     pub(crate) left_uptime_until: HashMap<String, (DateTime<Utc>, DateTime<Utc>)>,
-    pub(crate) dirty_health: Vec<bool>,
+    /// Monitors whose detector state changed since the last flush.
+    pub(crate) dirty_health: crate::dirty::DirtySet,
+    /// Monitors with a region's detector state changed since the last flush.
+    pub(crate) dirty_regional: crate::dirty::DirtySet,
     /// What each region says of each regional monitor, in the monitor's region order (empty
     /// for monitors the server checks alone).
     pub(crate) regional: Vec<Vec<crate::regional::RegionSlot>>,
@@ -142,7 +145,8 @@ impl Evaluator {
         }
         Self {
             first_failure_reason: vec![None; topology.monitors.len()],
-            dirty_health: vec![false; topology.monitors.len()],
+            dirty_health: crate::dirty::DirtySet::new(topology.monitors.len()),
+            dirty_regional: crate::dirty::DirtySet::new(topology.monitors.len()),
             last_reason: vec![None; topology.monitors.len()],
             last_seen: vec![None; topology.monitors.len()],
             provider_word: vec![None; topology.monitors.len()],
@@ -281,7 +285,7 @@ impl Evaluator {
         if was_clear && self.health[monitor].problem_streak > 0 {
             self.ask_dependencies(component);
         }
-        self.dirty_health[monitor] = true;
+        self.dirty_health.mark(monitor);
         self.follow_transition(
             monitor,
             at,
@@ -514,13 +518,11 @@ impl Evaluator {
 
     /// Adds the detector state of every monitor changed since the last flush.
     pub fn flush(&mut self, batch: &mut Batch) {
-        for (monitor, dirty) in self.dirty_health.iter_mut().enumerate() {
-            if std::mem::take(dirty) {
-                batch.health.push((
-                    self.topology.monitors[monitor].id.clone(),
-                    self.health[monitor].clone(),
-                ));
-            }
+        for monitor in self.dirty_health.take() {
+            batch.health.push((
+                self.topology.monitors[monitor].id.clone(),
+                self.health[monitor].clone(),
+            ));
         }
         self.flush_regions(batch);
     }

@@ -9,6 +9,7 @@ mod agents;
 mod by_hand;
 mod command;
 mod correlation;
+mod dirty;
 mod engine_loop;
 mod evaluator;
 mod follower;

@@ -54,6 +54,7 @@ impl Evaluator {
         let taken = state.state.observe(outcome.status, at, &info.policy);
         if taken {
             state.dirty = true;
+            self.dirty_regional.mark(monitor);
             if outcome.status != ProbeStatus::Unknown {
                 state.reason = outcome.reason.clone();
             }
@@ -90,7 +91,7 @@ impl Evaluator {
         let verdict = self.verdict_of(monitor);
         let was_clear = self.health[monitor].problem_streak == 0;
         let transition = regions::settle_combined(&mut self.health[monitor], &verdict, at);
-        self.dirty_health[monitor] = true;
+        self.dirty_health.mark(monitor);
         let component = self.topology.monitors[monitor].component;
         if was_clear && self.health[monitor].problem_streak > 0 {
             self.ask_dependencies(component);
@@ -257,7 +258,8 @@ impl Evaluator {
 
     /// The detector state of each region of regional monitors changed since the last flush.
     pub(crate) fn flush_regions(&mut self, batch: &mut Batch) {
-        for (monitor, slots) in self.regional.iter_mut().enumerate() {
+        for monitor in self.dirty_regional.take() {
+            let slots = &mut self.regional[monitor];
             let info = &self.topology.monitors[monitor];
             for (&region, slot) in info.regions.iter().zip(slots.iter_mut()) {
                 if std::mem::take(&mut slot.dirty) {
