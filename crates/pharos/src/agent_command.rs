@@ -1,5 +1,6 @@
 //! `pharos agent`: checks a server's monitors from another region and reports back
-//! (`pharos_agent`). Stops on Ctrl-C or SIGTERM, keeping what the server has not taken yet.
+//! (`pharos_agent`). Stops on Ctrl-C or SIGTERM, keeping what the server has not taken yet,
+//! and, when a server started it as its own (the demo's agents), once that server is gone.
 
 use crate::exit;
 use pharos_agent::{AgentError, AgentOptions};
@@ -8,6 +9,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use tokio::sync::watch;
+
+/// Set by a server that starts agents of its own to its process id: such an agent stops when
+/// its parent is no longer that server, even one killed before it could stop them.
+pub(crate) const EXIT_WITH_PARENT: &str = "PHAROS_AGENT_EXIT_WITH_PARENT";
+
+/// How often an agent started by a server looks whether that server is still there.
+const PARENT_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub(crate) struct AgentArgs {
     pub(crate) servers: Vec<url::Url>,
@@ -44,7 +52,14 @@ pub(crate) async fn run(args: AgentArgs) -> ExitCode {
         pharos_probe::set_source_address(address);
     }
     let (stop, shutdown) = watch::channel(false);
-    tokio::spawn(crate::serve::wait_for_signal(Arc::new(stop)));
+    let stop = Arc::new(stop);
+    tokio::spawn(crate::serve::wait_for_signal(stop.clone()));
+    if let Some(parent) = std::env::var(EXIT_WITH_PARENT)
+        .ok()
+        .and_then(|pid| pid.parse::<u32>().ok())
+    {
+        tokio::spawn(stop_without(parent, stop));
+    }
     let servers = args
         .servers
         .iter()
@@ -74,6 +89,23 @@ pub(crate) async fn run(args: AgentArgs) -> ExitCode {
         Err(error) => {
             eprintln!("error: {error}");
             exit::code(exit::SOFTWARE)
+        }
+    }
+}
+
+/// Stops the agent once its parent process is no longer `parent` (it was re-parented when
+/// that server died).
+async fn stop_without(parent: u32, stop: Arc<watch::Sender<bool>>) {
+    let mut tick = tokio::time::interval(PARENT_CHECK);
+    loop {
+        tick.tick().await;
+        if std::os::unix::process::parent_id() != parent {
+            tracing::info!(
+                parent,
+                "the server that started this agent is gone; stopping"
+            );
+            let _ = stop.send(true);
+            return;
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The demo's two probe agents: `pharos agent` processes started by the demo server, each
 //! connecting from its own loopback address (127.0.0.2, 127.0.0.3) with a token made at
 //! start, so the demo shows a region-by-region view and a localized outage. They stop with
-//! the server.
+//! the server, even one killed outright (each watches that its parent is still the server).
 
 use pharos_store::Store;
 use std::net::SocketAddr;
@@ -56,6 +56,10 @@ pub(crate) async fn start(
             .arg(&token_file)
             .arg("--state-dir")
             .arg(dir.join(format!("{region}-state")))
+            .env(
+                crate::agent_command::EXIT_WITH_PARENT,
+                std::process::id().to_string(),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .kill_on_drop(true)

@@ -5,6 +5,7 @@ mod admin_browser;
 mod browser;
 mod cli;
 mod demo_admin;
+mod demo_agents;
 mod dependencies;
 mod end_to_end;
 mod failover;
