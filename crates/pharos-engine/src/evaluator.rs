@@ -792,25 +792,11 @@ const OWN_FAULT_QUIET: chrono::Duration = chrono::Duration::minutes(5);
 /// Writes what a lifecycle step changed into the batch: the incident's header, its new
 /// update and timeline entries.
 pub(crate) fn record(incident: &Incident, changed: lifecycle::Changed, batch: &mut Batch) {
-    batch.incident_changes.push(change_of(incident));
+    batch.incident_changes.push(IncidentChange::from(incident));
     if let Some(update) = changed.update {
         batch.new_updates.push((incident.id, update));
     }
     for entry in changed.timeline {
         batch.new_timeline.push((incident.id, entry));
-    }
-}
-
-fn change_of(incident: &Incident) -> IncidentChange {
-    IncidentChange {
-        id: incident.id,
-        component: incident.component.clone(),
-        title: incident.title.clone(),
-        phase: incident.phase,
-        impact: incident.impact,
-        worst_impact: incident.worst_impact,
-        resolved_at: incident.resolved_at,
-        dependents: incident.dependents.clone(),
-        scope: incident.scope.clone(),
     }
 }

@@ -76,7 +76,7 @@ impl Engine {
 }
 
 /// What one read changed in the live view.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Debug, Default)]
 struct Changed {
     /// Statuses, open incidents (their updates included), maintenance or past uptime.
     status: bool,

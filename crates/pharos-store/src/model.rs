@@ -59,6 +59,23 @@ pub struct IncidentChange {
     pub scope: Option<pharos_core::regions::Scope>,
 }
 
+impl From<&pharos_core::Incident> for IncidentChange {
+    /// The header of `incident` as it stands.
+    fn from(incident: &pharos_core::Incident) -> Self {
+        Self {
+            id: incident.id,
+            component: incident.component.clone(),
+            title: incident.title.clone(),
+            phase: incident.phase,
+            impact: incident.impact,
+            worst_impact: incident.worst_impact,
+            resolved_at: incident.resolved_at,
+            dependents: incident.dependents.clone(),
+            scope: incident.scope.clone(),
+        }
+    }
+}
+
 /// Everything one engine step writes, applied in one transaction.
 #[derive(Clone, Debug, Default)]
 pub struct Batch {

@@ -671,6 +671,13 @@ async fn an_incident_opened_by_hand_takes_other_components_each_at_its_impact() 
     );
 }
 
+/// Asserts that the batch announces `first`, and `then` after it.
+fn assert_told_in_order(batch: &Batch, first: EventKind, then: EventKind) {
+    let kinds = events(batch);
+    let at = |wanted: EventKind| kinds.iter().position(|kind| *kind == wanted);
+    assert!(at(first).is_some() && at(first) < at(then), "{kinds:?}");
+}
+
 #[tokio::test]
 async fn a_failure_that_goes_on_when_an_operator_lets_go_opens_its_own_incident() {
     let mut harness = Harness::new().await;
@@ -715,14 +722,11 @@ async fn a_failure_that_goes_on_when_an_operator_lets_go_opens_its_own_incident(
             &mut batch,
         )
         .unwrap();
-    let kinds = events(&batch);
-    let updated = kinds
-        .iter()
-        .position(|kind| *kind == EventKind::IncidentUpdated);
-    let web_opened = kinds
-        .iter()
-        .position(|kind| *kind == EventKind::IncidentOpened);
-    assert!(updated < web_opened && web_opened.is_some(), "{kinds:?}");
+    assert_told_in_order(
+        &batch,
+        EventKind::IncidentUpdated,
+        EventKind::IncidentOpened,
+    );
     assert_eq!(batch.new_incidents.len(), 1);
     assert_eq!(batch.new_incidents[0].component.as_str(), "web");
     assert_eq!(batch.new_incidents[0].started_at, at(20));
@@ -741,14 +745,11 @@ async fn a_failure_that_goes_on_when_an_operator_lets_go_opens_its_own_incident(
             &mut batch,
         )
         .unwrap();
-    let kinds = events(&batch);
-    let resolved = kinds
-        .iter()
-        .position(|kind| *kind == EventKind::IncidentResolved);
-    let opened = kinds
-        .iter()
-        .position(|kind| *kind == EventKind::IncidentOpened);
-    assert!(resolved < opened && resolved.is_some(), "{kinds:?}");
+    assert_told_in_order(
+        &batch,
+        EventKind::IncidentResolved,
+        EventKind::IncidentOpened,
+    );
     assert_eq!(batch.new_incidents.len(), 1);
     let own = &batch.new_incidents[0];
     assert_eq!(own.component.as_str(), "submission");

@@ -8,7 +8,7 @@ use pharos_store::{Batch, IncidentQuery, Store};
 use std::sync::Arc;
 use std::time::Duration;
 
-const CONFIG: &str = r#"
+pub(crate) const CONFIG: &str = r#"
 [[components]]
 id = "submission"
 name = "Mail submission"

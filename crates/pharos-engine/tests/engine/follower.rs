@@ -1,25 +1,12 @@
 //! A follower tells the renderer only of what the leader changed: an idle one does not have
 //! its pages rendered every second.
 
-use crate::detection::{at, down, up};
+use crate::detection::{at, down, up, CONFIG};
 use pharos_core::{ComponentId, ComponentStatus, MonitorId};
 use pharos_engine::Engine;
 use pharos_store::{Batch, ResultRecord};
 use std::time::Duration;
 use tokio::sync::watch;
-
-const CONFIG: &str = r#"
-[[components]]
-id = "mail"
-name = "Mail"
-
-[[monitors]]
-id = "smtp"
-component = "mail"
-type = "tcp"
-host = "127.0.0.1"
-port = 25
-"#;
 
 /// Waits for `version` to move past `seen`; `None` when it did not within `within`.
 async fn moved(version: &mut watch::Receiver<u64>, seen: u64, within: Duration) -> Option<u64> {
@@ -50,7 +37,7 @@ async fn a_follower_tells_the_renderer_only_of_what_changed() {
 
     // The leader saves a result: newer results, same statuses.
     let result = |second, outcome| ResultRecord {
-        monitor: MonitorId::new("smtp"),
+        monitor: MonitorId::new("web"),
         at: at(second),
         outcome,
     };
@@ -71,11 +58,7 @@ async fn a_follower_tells_the_renderer_only_of_what_changed() {
     store
         .commit(&Batch {
             results: vec![result(2, down())],
-            component_status: vec![(
-                ComponentId::new("mail"),
-                ComponentStatus::MajorOutage,
-                at(2),
-            )],
+            component_status: vec![(ComponentId::new("web"), ComponentStatus::MajorOutage, at(2))],
             ..Batch::default()
         })
         .await
@@ -87,7 +70,7 @@ async fn a_follower_tells_the_renderer_only_of_what_changed() {
         .await
         .expect("and its result");
     assert_eq!(
-        engine.handle.live.read().unwrap().components[&ComponentId::new("mail")].0,
+        engine.handle.live.read().unwrap().components[&ComponentId::new("web")].0,
         ComponentStatus::MajorOutage
     );
     assert_eq!(

@@ -181,30 +181,14 @@ pub(crate) async fn a_second_open_incident_for_one_component_is_refused_and_noth
     );
     // One batch that resolves the open one and opens the next (an operator resolved it while
     // the checks still fail; or two steps merged into one commit) lands whole.
-    let resolved = IncidentChange {
-        id: 1,
-        component: ComponentId::new("mail"),
-        title: "Mail: major outage".into(),
-        phase: IncidentPhase::Resolved,
-        impact: ComponentStatus::MajorOutage,
-        worst_impact: ComponentStatus::MajorOutage,
-        resolved_at: Some(at(20)),
-        dependents: Vec::new(),
-        scope: None,
-    };
+    let mut resolved = incident(1, "mail");
+    resolved.phase = IncidentPhase::Resolved;
+    resolved.resolved_at = Some(at(20));
+    let resolved = IncidentChange::from(&resolved);
     let mut next = incident(3, "mail");
     next.title = "Mail: still failing".into();
-    let retitled = IncidentChange {
-        id: 3,
-        component: ComponentId::new("mail"),
-        title: "Mail: still failing, retitled".into(),
-        phase: next.phase,
-        impact: next.impact,
-        worst_impact: next.worst_impact,
-        resolved_at: None,
-        dependents: Vec::new(),
-        scope: None,
-    };
+    let mut retitled = IncidentChange::from(&next);
+    retitled.title = "Mail: still failing, retitled".into();
     store
         .commit(&Batch {
             new_incidents: vec![next],
